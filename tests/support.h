@@ -1,0 +1,45 @@
+// Helpers shared by the tests: temporary workspaces and running the real
+// wrt binary as a user would.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace wrt::test {
+
+// A fresh directory under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& rel) const { return path_ / rel; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Writes `content` to `path`, creating parent directories.
+void write_file(const std::filesystem::path& path, const std::string& content);
+std::string read_file(const std::filesystem::path& path);
+
+struct CommandResult {
+  int exit_code = -1;   // -1 when killed by a signal
+  std::string out;      // stdout
+  std::string err;      // stderr
+};
+
+// Runs argv (argv[0] searched in PATH) in `cwd` with extra env "K=V"
+// entries; waits for it; captures stdout and stderr.
+CommandResult run_command(const std::vector<std::string>& argv,
+                          const std::filesystem::path& cwd = {},
+                          const std::vector<std::string>& env = {});
+
+// Runs the built `wrt` binary with `args` in `cwd` (CI=true so output is plain).
+CommandResult run_wrt(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                      const std::vector<std::string>& env = {});
+
+}  // namespace wrt::test
