@@ -1,1 +1,423 @@
-// placeholder
+#include "core/cli.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include "core/cache_store.h"
+#include "core/config.h"
+#include "core/executor.h"
+#include "core/file_digester.h"
+#include "core/graph.h"
+#include "core/host_api.h"
+#include "core/interrupt.h"
+#include "core/plugin_host.h"
+#include "core/report.h"
+#include "core/status_printer.h"
+
+namespace wrt {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "wrt: error: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+// The workspace: -C DIR, else the nearest directory upwards holding a
+// wrt.toml (like git finds its repository), else the current directory.
+fs::path find_workspace(const std::string& dir_opt) {
+  std::error_code ec;
+  if (!dir_opt.empty()) return fs::absolute(dir_opt, ec).lexically_normal();
+  fs::path cur = fs::current_path(ec);
+  for (fs::path p = cur; !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p / "wrt.toml", ec)) return p;
+    if (p == p.parent_path()) break;
+  }
+  return cur;
+}
+
+struct Loaded {
+  Config config;
+  Graph graph;
+};
+
+Result<std::unique_ptr<Loaded>> load(const fs::path& workspace) {
+  auto cfg = load_config(workspace / "wrt.toml");
+  if (!cfg) return Error{cfg.error()};
+  auto loaded = std::make_unique<Loaded>();
+  loaded->config = std::move(*cfg);
+  auto g = build_graph(loaded->config);
+  if (!g) return Error{g.error()};
+  loaded->graph = std::move(*g);
+  return loaded;
+}
+
+fs::path cache_dir_for(const Config& cfg, const std::string& opt) {
+  std::string d = opt;
+  if (d.empty())
+    if (const char* env = std::getenv("WRT_CACHE_DIR"); env && *env) d = env;
+  if (d.empty()) d = cfg.settings.cache_dir;
+  fs::path p(d);
+  return p.is_absolute() ? p : cfg.workspace / p;
+}
+
+struct RunArgs {
+  std::string pipeline;
+  std::vector<std::string> stages;
+  int jobs = 0;
+  bool keep_going = false;
+  bool no_cache = false;
+  bool dry_run = false;
+  std::string report;
+  std::string cache_dir;
+};
+
+// Resolves the stages a run covers. Returns the label used in reports.
+Result<std::vector<int>> resolve_targets(const Loaded& l, const RunArgs& a, std::string* label) {
+  std::vector<std::string> targets = a.stages;
+  *label = a.pipeline;
+  if (!a.pipeline.empty()) {
+    const PipelineConfig* p = l.config.find_pipeline(a.pipeline);
+    if (!p) {
+      std::vector<std::string> names;
+      for (const auto& x : l.config.pipelines) names.push_back(x.name);
+      std::string hint = did_you_mean(a.pipeline, names);
+      std::string known;
+      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+      return Error{fmt::format("unknown pipeline '{}'{}{}", a.pipeline,
+                               hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint),
+                               known.empty() ? "; wrt.toml defines no [pipelines]" : "; pipelines: " + known)};
+    }
+    targets.insert(targets.end(), p->stages.begin(), p->stages.end());
+  }
+  if (label->empty()) *label = a.stages.empty() ? "all" : "stages";
+  return select_stages(l.graph, targets);
+}
+
+struct Session {
+  std::unique_ptr<Loaded> loaded;
+  std::unique_ptr<PluginHost> plugins;
+  std::vector<const LoadedPlugin*> stage_plugins;
+};
+
+Result<Session> open_session(const fs::path& ws, const std::vector<int>* order_out, std::vector<int>& order,
+                             const RunArgs& args, std::string* label) {
+  (void)order_out;
+  Session s;
+  auto l = load(ws);
+  if (!l) return Error{l.error()};
+  s.loaded = std::move(*l);
+  auto sel = resolve_targets(*s.loaded, args, label);
+  if (!sel) return Error{sel.error()};
+  order = std::move(*sel);
+  s.plugins = std::make_unique<PluginHost>(plugin_search_path(s.loaded->config.settings.plugin_path, ws), host_table());
+  s.stage_plugins.assign(s.loaded->graph.stages.size(), nullptr);
+  for (int v : order) {
+    const StageConfig& sc = *s.loaded->graph.stages[v];
+    auto p = s.plugins->find(sc.plugin);
+    if (!p) {
+      auto it = sc.key_pos.find("plugin");
+      return Error{fmt::format("{}: stage '{}': {}", s.loaded->config.where(it == sc.key_pos.end() ? sc.pos : it->second),
+                               sc.name, p.error())};
+    }
+    s.stage_plugins[v] = *p;
+  }
+  return s;
+}
+
+int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const std::string& explain_stage) {
+  std::vector<int> order;
+  std::string label;
+  auto session = open_session(ws, nullptr, order, args, &label);
+  if (!session) return usage_error(session.error());
+  Session& s = *session;
+  const Config& cfg = s.loaded->config;
+
+  fs::path cache_dir = cache_dir_for(cfg, args.cache_dir);
+  std::unique_ptr<CacheStore> store = std::make_unique<CacheStore>(cache_dir, cfg.settings.cache_max_size);
+  if (Status st = store->open(); !st) return usage_error(st.error());
+
+  WorkspaceDirs dirs(ws);
+  FileDigester digester(ws, dirs.state / "stat-cache");
+  std::string warning;
+  digester.load(&warning);
+  if (!warning.empty()) std::fprintf(stderr, "wrt: warning: %s\n", warning.c_str());
+
+  int jobs = args.jobs > 0 ? args.jobs : cfg.settings.max_parallel_jobs;
+  if (jobs <= 0) jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  const bool quiet = explain_mode;
+  std::FILE* out = quiet ? std::fopen("/dev/null", "w") : stdout;
+  StatusPrinter printer(out, StatusPrinter::detect_smart_terminal(out), order.size());
+  install_interrupt_handlers();
+  RunOptions opts;
+  opts.jobs = jobs;
+  opts.keep_going = args.keep_going;
+  opts.read_cache = !args.no_cache;
+  opts.dry_run = args.dry_run || explain_mode;
+  opts.cancel = &interrupt_flag();
+  Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, printer, opts);
+  RunOutcome outcome = ex.run(order);
+  printer.finish();
+  if (quiet) std::fclose(out);
+  if (Status st = digester.save(); !st) std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
+
+  if (explain_mode) {
+    for (const auto& r : outcome.records) {
+      if (!explain_stage.empty() && r.name != explain_stage) continue;
+      if (r.status == "cached") {
+        std::printf("%s: up to date (cache hit for key %s)\n", r.name.c_str(), r.cache_key.substr(0, 16).c_str());
+      } else if (r.status == "pending") {
+        std::printf("%s: would run: %s\n", r.name.c_str(), r.reason.c_str());
+        for (const auto& c : r.key_changes) std::printf("    %s\n", c.c_str());
+      } else {
+        std::printf("%s: %s: %s\n", r.name.c_str(), r.status.c_str(), r.reason.c_str());
+      }
+    }
+    return kExitOk;
+  }
+
+  std::map<std::string, int> counts;
+  for (const auto& r : outcome.records) counts[r.status]++;
+  bool failed = counts["failed"] + counts["timeout"] + counts["interrupted"] > 0;
+  std::string status = outcome.interrupted ? "interrupted" : failed ? "failed" : "passed";
+  if (!args.report.empty()) {
+    fs::path rp = fs::path(args.report).is_absolute() ? fs::path(args.report) : fs::current_path() / args.report;
+    if (Status st = write_report(rp, make_report(outcome, label, status)); !st)
+      std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
+  }
+  std::string summary;
+  for (const char* k : {"passed", "cached", "flaky", "failed", "timeout", "interrupted", "skipped", "pending"})
+    if (counts[k]) summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", counts[k], k);
+  std::printf("wrt: %zu stage%s: %s (%.2fs)\n", outcome.records.size(), outcome.records.size() == 1 ? "" : "s",
+              summary.empty() ? "nothing to do" : summary.c_str(), outcome.duration_s);
+  std::fflush(stdout);
+
+  if (!args.dry_run && store->over_limit()) {
+    auto gc = store->gc(cfg.settings.cache_max_size);
+    if (!gc) std::fprintf(stderr, "wrt: warning: cache gc: %s\n", gc.error().c_str());
+  }
+  if (outcome.interrupted) {
+    std::fprintf(stderr, "wrt: interrupted\n");
+    return kExitInterrupted;
+  }
+  return failed ? kExitStageFailed : kExitOk;
+}
+
+int cmd_list(const fs::path& ws) {
+  auto l = load(ws);
+  if (!l) return usage_error(l.error());
+  const Config& c = (*l)->config;
+  std::printf("stages:\n");
+  for (const auto& s : c.stages) {
+    std::string needs;
+    for (const auto& n : s.needs) needs += (needs.empty() ? "" : ", ") + n;
+    std::printf("  %-24s plugin=%s%s\n", s.name.c_str(), s.plugin.c_str(),
+                needs.empty() ? "" : ("  needs: " + needs).c_str());
+  }
+  if (!c.pipelines.empty()) std::printf("pipelines:\n");
+  for (const auto& p : c.pipelines) {
+    std::string st;
+    for (const auto& n : p.stages) st += (st.empty() ? "" : ", ") + n;
+    std::printf("  %-24s %s\n", p.name.c_str(), st.c_str());
+  }
+  return kExitOk;
+}
+
+int cmd_graph(const fs::path& ws, const RunArgs& a, const std::string& format) {
+  auto l = load(ws);
+  if (!l) return usage_error(l.error());
+  std::string label;
+  auto sel = resolve_targets(**l, a, &label);
+  if (!sel) return usage_error(sel.error());
+  if (format == "mermaid") std::fputs(graph_to_mermaid((*l)->graph, *sel).c_str(), stdout);
+  else std::fputs(graph_to_dot((*l)->graph, *sel).c_str(), stdout);
+  return kExitOk;
+}
+
+int cmd_plugins(const fs::path& ws) {
+  std::vector<std::string> configured;
+  std::error_code ec;
+  if (fs::exists(ws / "wrt.toml", ec)) {
+    auto c = load_config(ws / "wrt.toml");
+    if (!c) return usage_error(c.error());
+    configured = c->settings.plugin_path;
+  }
+  PluginHost host(plugin_search_path(configured, ws), host_table());
+  std::vector<std::string> errors;
+  auto all = host.discover_all(&errors);
+  for (const auto* p : all)
+    std::printf("%-16s %-8s ABI %u.%u  %s\n    %s\n", p->name.c_str(), p->version.c_str(), p->abi_major, p->abi_minor,
+                p->description.c_str(), p->library.c_str());
+  std::printf("searched:");
+  for (const auto& d : host.search_dirs()) std::printf(" %s", d.c_str());
+  std::printf("\n");
+  for (const auto& e : errors) std::fprintf(stderr, "wrt: warning: %s\n", e.c_str());
+  return kExitOk;
+}
+
+int cmd_cache(const fs::path& ws, const std::string& action, const std::string& max_size, const std::string& dir_opt) {
+  std::uint64_t cap = 5ull << 30;
+  fs::path dir;
+  std::error_code ec;
+  if (fs::exists(ws / "wrt.toml", ec)) {
+    auto c = load_config(ws / "wrt.toml");
+    if (!c) return usage_error(c.error());
+    cap = c->settings.cache_max_size;
+    dir = cache_dir_for(*c, dir_opt);
+  } else {
+    Config c;
+    c.workspace = ws;
+    dir = cache_dir_for(c, dir_opt);
+  }
+  CacheStore store(dir, cap);
+  if (Status st = store.open(); !st) return usage_error(st.error());
+  if (action == "stats") {
+    CacheStats s = store.stats();
+    std::printf("cache: %s\nentries: %llu\nblobs: %llu\nsize: %s of %s\n", dir.c_str(),
+                static_cast<unsigned long long>(s.entries), static_cast<unsigned long long>(s.blobs),
+                format_size(s.bytes).c_str(), format_size(s.max_bytes).c_str());
+    return kExitOk;
+  }
+  if (action == "gc") {
+    if (!max_size.empty()) {
+      auto sz = parse_size(max_size);
+      if (!sz) return usage_error("--max-size: " + sz.error());
+      cap = *sz;
+    }
+    auto r = store.gc(cap);
+    if (!r) return usage_error(r.error());
+    std::printf("removed %llu entries and %llu blobs: %s -> %s\n", static_cast<unsigned long long>(r->entries_removed),
+                static_cast<unsigned long long>(r->blobs_removed), format_size(r->bytes_before).c_str(),
+                format_size(r->bytes_after).c_str());
+    return kExitOk;
+  }
+  auto r = store.verify();
+  if (!r) return usage_error(r.error());
+  for (const auto& p : r->problems) std::printf("%s\n", p.c_str());
+  std::printf("checked %llu blobs and %llu entries: %zu problem%s (bad files removed)\n",
+              static_cast<unsigned long long>(r->blobs_checked), static_cast<unsigned long long>(r->entries_checked),
+              r->problems.size(), r->problems.size() == 1 ? "" : "s");
+  return r->problems.empty() ? kExitOk : kExitStageFailed;
+}
+
+int cmd_init(const fs::path& ws) {
+  fs::path file = ws / "wrt.toml";
+  std::error_code ec;
+  if (fs::exists(file, ec)) return usage_error(fmt::format("{} already exists; not overwriting it", file.string()));
+  std::ofstream out(file);
+  out << starter_config(ws.filename().string().empty() ? "project" : ws.filename().string());
+  if (!out) return usage_error(fmt::format("{}: cannot write", file.string()));
+  std::printf("wrote %s\n", file.c_str());
+  return kExitOk;
+}
+
+int cmd_log(const fs::path& ws, const std::string& stage) {
+  fs::path file = WorkspaceDirs(ws).logs / (stage + ".log");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return usage_error(fmt::format("{}: no log recorded for stage '{}'", file.string(), stage));
+  std::cout << in.rdbuf();
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"wrt: run a pipeline of stage plugins as a DAG, skipping every stage whose inputs did not change",
+               "wrt"};
+  app.set_version_flag("--version", std::string("wrt ") + WRT_VERSION + " (plugin ABI " +
+                                        std::to_string(WRT_ABI_VERSION_MAJOR) + "." +
+                                        std::to_string(WRT_ABI_VERSION_MINOR) + ")");
+  app.require_subcommand(1);
+  std::string dir;
+  app.add_option("-C,--directory", dir, "Run as if started in DIR (where wrt.toml is)");
+
+  RunArgs ra;
+  auto* run = app.add_subcommand("run", "Run a pipeline (default: every stage)");
+  run->add_option("pipeline", ra.pipeline, "Pipeline from [pipelines.NAME]");
+  run->add_option("--stage", ra.stages, "Run this stage and what it needs (repeatable)");
+  run->add_option("-j,--jobs", ra.jobs, "Stages run at once (default: settings.max_parallel_jobs or CPUs)")
+      ->check(CLI::PositiveNumber);
+  run->add_flag("-k,--keep-going", ra.keep_going, "Run everything that does not depend on a failed stage");
+  run->add_flag("--no-cache", ra.no_cache, "Do not use cached results (results are still stored)");
+  run->add_flag("-n,--dry-run", ra.dry_run, "Show what would run, run nothing");
+  run->add_option("--report", ra.report, "Write a JSON report to FILE");
+  run->add_option("--cache-dir", ra.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
+  run->add_option("-C,--directory", dir, "Run as if started in DIR");
+
+  auto* list = app.add_subcommand("list", "List stages and pipelines");
+  list->add_option("-C,--directory", dir, "Run as if started in DIR");
+
+  std::string format = "dot";
+  RunArgs ga;
+  auto* graph = app.add_subcommand("graph", "Print the stage graph");
+  graph->add_option("pipeline", ga.pipeline, "Only this pipeline's stages");
+  graph->add_option("--format", format, "dot or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
+  graph->add_option("-C,--directory", dir, "Run as if started in DIR");
+
+  auto* plugins = app.add_subcommand("plugins", "List the plugins wrt can load");
+  plugins->add_option("-C,--directory", dir, "Run as if started in DIR");
+
+  std::string explain_stage;
+  RunArgs ea;
+  auto* explain = app.add_subcommand("explain", "Say why a stage would run or is cached");
+  explain->add_option("stage", explain_stage, "Stage (default: all)");
+  explain->add_option("--cache-dir", ea.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
+  explain->add_option("-C,--directory", dir, "Run as if started in DIR");
+
+  std::string max_size, cache_dir;
+  auto* cache = app.add_subcommand("cache", "Inspect and maintain the cache");
+  cache->require_subcommand(1);
+  cache->add_option("--cache-dir", cache_dir, "Cache directory (also WRT_CACHE_DIR)");
+  cache->add_option("-C,--directory", dir, "Run as if started in DIR");
+  auto* stats = cache->add_subcommand("stats", "Entries, blobs and size");
+  auto* gc = cache->add_subcommand("gc", "Evict least-recently-used entries down to the size cap");
+  gc->add_option("--max-size", max_size, "Size cap, e.g. 2GiB (default: settings.cache_max_size)");
+  auto* verify = cache->add_subcommand("verify", "Re-hash every blob, remove corrupt ones");
+
+  auto* init = app.add_subcommand("init", "Write a starter wrt.toml");
+  init->add_option("-C,--directory", dir, "Directory");
+
+  std::string log_stage;
+  auto* log = app.add_subcommand("log", "Print a stage's last log");
+  log->add_option("stage", log_stage, "Stage")->required();
+  log->add_option("-C,--directory", dir, "Run as if started in DIR");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  fs::path ws = find_workspace(dir);
+  if (run->parsed()) return cmd_run(ws, ra, false, "");
+  if (list->parsed()) return cmd_list(ws);
+  if (graph->parsed()) return cmd_graph(ws, ga, format);
+  if (plugins->parsed()) return cmd_plugins(ws);
+  if (explain->parsed()) {
+    if (!explain_stage.empty()) ea.stages.push_back(explain_stage);
+    return cmd_run(ws, ea, true, explain_stage);
+  }
+  if (cache->parsed()) {
+    std::string action = stats->parsed() ? "stats" : gc->parsed() ? "gc" : verify->parsed() ? "verify" : "";
+    return cmd_cache(ws, action, max_size, cache_dir);
+  }
+  if (init->parsed()) return cmd_init(dir.empty() ? fs::current_path() : ws);
+  if (log->parsed()) return cmd_log(ws, log_stage);
+  return kExitUsage;
+}
+
+}  // namespace wrt

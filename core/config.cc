@@ -1,1 +1,378 @@
-// placeholder
+#include "core/config.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/core.h>
+#include <toml++/toml.h>
+
+#include "core/cache_store.h"
+#include "core/glob.h"
+
+namespace wrt {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Thrown only inside this file and caught in parse_config: config errors are
+// found deep in recursive conversion and each one ends the parse anyway.
+struct ConfigError {
+  SourcePos pos;
+  std::string message;
+};
+
+SourcePos pos_of(const toml::source_region& r) {
+  return {static_cast<std::uint32_t>(r.begin.line), static_cast<std::uint32_t>(r.begin.column)};
+}
+
+[[noreturn]] void fail(const toml::source_region& r, std::string message) {
+  throw ConfigError{pos_of(r), std::move(message)};
+}
+
+const char* type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    default: return "a date/time";
+  }
+}
+
+void check_keys(const toml::table& t, const std::string& where, const std::vector<std::string>& allowed) {
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    std::string hint = did_you_mean(key, allowed);
+    fail(k.source(), fmt::format("unknown key '{}' in {}{}", key, where,
+                                 hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  }
+}
+
+const toml::table& as_table(const toml::node& n, const std::string& what) {
+  if (!n.is_table()) fail(n.source(), fmt::format("{} must be a table, not {}", what, type_name(n)));
+  return *n.as_table();
+}
+
+std::string as_string(const toml::node& n, const std::string& what) {
+  if (!n.is_string()) fail(n.source(), fmt::format("{} must be a string, not {}", what, type_name(n)));
+  return std::string(n.as_string()->get());
+}
+
+std::int64_t as_int(const toml::node& n, const std::string& what, std::int64_t min) {
+  if (!n.is_integer()) fail(n.source(), fmt::format("{} must be an integer, not {}", what, type_name(n)));
+  std::int64_t v = n.as_integer()->get();
+  if (v < min) fail(n.source(), fmt::format("{} must be at least {}, not {}", what, min, v));
+  return v;
+}
+
+double as_positive_number(const toml::node& n, const std::string& what) {
+  double v;
+  if (n.is_integer()) v = static_cast<double>(n.as_integer()->get());
+  else if (n.is_floating_point()) v = n.as_floating_point()->get();
+  else fail(n.source(), fmt::format("{} must be a number, not {}", what, type_name(n)));
+  if (!(v > 0)) fail(n.source(), fmt::format("{} must be greater than 0", what));
+  return v;
+}
+
+bool as_bool(const toml::node& n, const std::string& what) {
+  if (!n.is_boolean()) fail(n.source(), fmt::format("{} must be true or false, not {}", what, type_name(n)));
+  return n.as_boolean()->get();
+}
+
+std::vector<std::string> as_string_list(const toml::node& n, const std::string& what) {
+  if (!n.is_array()) fail(n.source(), fmt::format("{} must be an array of strings, not {}", what, type_name(n)));
+  std::vector<std::string> out;
+  for (const auto& e : *n.as_array()) {
+    if (!e.is_string()) fail(e.source(), fmt::format("{} must contain only strings, found {}", what, type_name(e)));
+    out.emplace_back(e.as_string()->get());
+  }
+  return out;
+}
+
+nlohmann::json to_json(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table: {
+      nlohmann::json o = nlohmann::json::object();
+      for (auto&& [k, v] : *n.as_table()) o[std::string(k.str())] = to_json(v);
+      return o;
+    }
+    case toml::node_type::array: {
+      nlohmann::json a = nlohmann::json::array();
+      for (const auto& e : *n.as_array()) a.push_back(to_json(e));
+      return a;
+    }
+    case toml::node_type::string: return std::string(n.as_string()->get());
+    case toml::node_type::integer: return n.as_integer()->get();
+    case toml::node_type::floating_point: return n.as_floating_point()->get();
+    case toml::node_type::boolean: return n.as_boolean()->get();
+    default: {
+      std::ostringstream ss;
+      n.visit([&](auto&& v) { ss << v; });
+      return ss.str();
+    }
+  }
+}
+
+bool valid_name(const std::string& s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.';
+  });
+}
+
+void parse_settings(const toml::table& t, Settings& s) {
+  check_keys(t, "[settings]",
+             {"max_parallel_jobs", "timeout_minutes", "max_attempts", "cache_dir", "cache_max_size", "plugin_path"});
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    std::string what = "settings." + key;
+    if (key == "max_parallel_jobs") s.max_parallel_jobs = static_cast<int>(as_int(v, what, 1));
+    else if (key == "timeout_minutes") s.timeout_minutes = as_positive_number(v, what);
+    else if (key == "max_attempts") s.max_attempts = static_cast<int>(as_int(v, what, 1));
+    else if (key == "cache_dir") s.cache_dir = as_string(v, what);
+    else if (key == "plugin_path") s.plugin_path = as_string_list(v, what);
+    else if (key == "cache_max_size") {
+      if (v.is_integer()) {
+        s.cache_max_size = static_cast<std::uint64_t>(as_int(v, what, 1));
+      } else {
+        auto size = parse_size(as_string(v, what));
+        if (!size) fail(v.source(), what + ": " + size.error());
+        s.cache_max_size = *size;
+      }
+    }
+  }
+}
+
+StageConfig parse_stage(const std::string& name, const toml::node& node) {
+  StageConfig st;
+  st.name = name;
+  st.pos = pos_of(node.source());
+  const std::string where = fmt::format("[stages.{}]", name);
+  const auto& t = as_table(node, where);
+  check_keys(t, where,
+             {"plugin", "needs", "inputs", "outputs", "env", "timeout_minutes", "max_attempts", "cache", "with",
+              "description"});
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    std::string what = fmt::format("stages.{}.{}", name, key);
+    st.key_pos[key] = pos_of(v.source());
+    if (key == "plugin") {
+      st.plugin = as_string(v, what);
+      if (!valid_name(st.plugin)) fail(v.source(), fmt::format("{}: '{}' is not a plugin name", what, st.plugin));
+    } else if (key == "needs") {
+      st.needs = as_string_list(v, what);
+    } else if (key == "inputs") {
+      st.inputs = as_string_list(v, what);
+      const auto& arr = *v.as_array();
+      for (std::size_t i = 0; i < st.inputs.size(); ++i) {
+        std::string err = glob_pattern_error(st.inputs[i]);
+        if (!err.empty()) fail(arr[i].source(), fmt::format("{}: {}", what, err));
+      }
+    } else if (key == "outputs") {
+      auto outs = as_string_list(v, what);
+      const auto& arr = *v.as_array();
+      for (std::size_t i = 0; i < outs.size(); ++i) {
+        auto norm = normalize_relative(outs[i]);
+        if (!norm) fail(arr[i].source(), fmt::format("{}: {}", what, norm.error()));
+        if (*norm == ".") fail(arr[i].source(), fmt::format("{}: the whole workspace cannot be an output", what));
+        st.outputs.push_back(*norm);
+      }
+    } else if (key == "env") {
+      st.env = as_string_list(v, what);
+    } else if (key == "timeout_minutes") {
+      st.timeout_minutes = as_positive_number(v, what);
+    } else if (key == "max_attempts") {
+      st.max_attempts = static_cast<int>(as_int(v, what, 1));
+    } else if (key == "cache") {
+      st.cache = as_bool(v, what);
+    } else if (key == "with") {
+      st.with = to_json(as_table(v, what));
+    } else if (key == "description") {
+      as_string(v, what);
+    }
+  }
+  return st;
+}
+
+}  // namespace
+
+const StageConfig* Config::find_stage(const std::string& name) const {
+  for (const auto& s : stages)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+const PipelineConfig* Config::find_pipeline(const std::string& name) const {
+  for (const auto& p : pipelines)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::string Config::where(const SourcePos& pos) const {
+  if (pos.line == 0) return file.string();
+  return fmt::format("{}:{}:{}", file.string(), pos.line, pos.column);
+}
+
+Result<Config> parse_config(const std::string& text, const fs::path& file) {
+  Config cfg;
+  cfg.file = file;
+  cfg.workspace = file.parent_path();
+  toml::table root;
+  try {
+    root = toml::parse(text, file.string());
+  } catch (const toml::parse_error& e) {
+    return Error{fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line, e.source().begin.column,
+                             e.description())};
+  }
+  try {
+    check_keys(root, "wrt.toml", {"project", "settings", "stages", "pipelines"});
+    if (auto* p = root.get("project")) {
+      const auto& t = as_table(*p, "[project]");
+      check_keys(t, "[project]", {"name", "description", "version"});
+      if (auto* n = t.get("name")) cfg.project_name = as_string(*n, "project.name");
+      if (auto* d = t.get("description")) as_string(*d, "project.description");
+      if (auto* d = t.get("version")) as_string(*d, "project.version");
+    }
+    if (auto* s = root.get("settings")) parse_settings(as_table(*s, "[settings]"), cfg.settings);
+    if (auto* s = root.get("stages")) {
+      for (auto&& [k, v] : as_table(*s, "[stages]")) {
+        std::string name(k.str());
+        if (!valid_name(name))
+          fail(k.source(), fmt::format("stage name '{}' may use only letters, digits, '_', '-' and '.'", name));
+        cfg.stages.push_back(parse_stage(name, v));
+      }
+    }
+    if (auto* s = root.get("pipelines")) {
+      for (auto&& [k, v] : as_table(*s, "[pipelines]")) {
+        PipelineConfig p;
+        p.name = std::string(k.str());
+        p.pos = pos_of(v.source());
+        const std::string where = fmt::format("[pipelines.{}]", p.name);
+        const auto& t = as_table(v, where);
+        check_keys(t, where, {"stages", "description"});
+        if (auto* st = t.get("stages")) {
+          p.stages = as_string_list(*st, "pipelines." + p.name + ".stages");
+          const auto& arr = *st->as_array();
+          std::vector<std::string> names;
+          for (const auto& sc : cfg.stages) names.push_back(sc.name);
+          for (std::size_t i = 0; i < p.stages.size(); ++i) {
+            if (cfg.find_stage(p.stages[i])) continue;
+            std::string hint = did_you_mean(p.stages[i], names);
+            fail(arr[i].source(), fmt::format("pipeline '{}' names unknown stage '{}'{}", p.name, p.stages[i],
+                                              hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+          }
+        } else {
+          fail(v.source(), fmt::format("{} needs a 'stages' list", where));
+        }
+        if (auto* d = t.get("description")) as_string(*d, "description");
+        cfg.pipelines.push_back(std::move(p));
+      }
+    }
+  } catch (const ConfigError& e) {
+    return Error{fmt::format("{}: {}", cfg.where(e.pos), e.message)};
+  }
+  // toml++ keeps tables in key order; users think in file order.
+  std::stable_sort(cfg.stages.begin(), cfg.stages.end(), [](const StageConfig& a, const StageConfig& b) {
+    return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
+  });
+  std::stable_sort(cfg.pipelines.begin(), cfg.pipelines.end(), [](const PipelineConfig& a, const PipelineConfig& b) {
+    return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
+  });
+  return cfg;
+}
+
+Result<Config> load_config(const fs::path& file) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(file, ec);
+  if (ec) abs = file;
+  std::ifstream in(abs, std::ios::binary);
+  if (!in) {
+    return Error{fmt::format("{}: cannot read ({}); run 'wrt init' to create one, or pass -C DIR", abs.string(),
+                             std::strerror(errno))};
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), abs.lexically_normal());
+}
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    // Levenshtein distance, two rows.
+    std::vector<std::size_t> prev(c.size() + 1), cur(c.size() + 1);
+    for (std::size_t j = 0; j <= c.size(); ++j) prev[j] = j;
+    for (std::size_t i = 1; i <= word.size(); ++i) {
+      cur[0] = i;
+      for (std::size_t j = 1; j <= c.size(); ++j) {
+        std::size_t sub = prev[j - 1] + (word[i - 1] == c[j - 1] ? 0 : 1);
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+      }
+      std::swap(prev, cur);
+    }
+    if (prev[c.size()] < best_d) {
+      best_d = prev[c.size()];
+      best = c;
+    }
+  }
+  return best;
+}
+
+Result<std::string> normalize_relative(const std::string& path) {
+  if (path.empty()) return Error{"empty path"};
+  if (path[0] == '/') return Error{fmt::format("'{}' is outside the workspace (absolute path)", path)};
+  std::vector<std::string> parts;
+  std::size_t i = 0;
+  while (i <= path.size()) {
+    std::size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    std::string part = path.substr(i, j - i);
+    if (part == "..") {
+      if (parts.empty()) return Error{fmt::format("'{}' is outside the workspace", path)};
+      parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    i = j + 1;
+  }
+  if (parts.empty()) return std::string(".");
+  std::string out = parts[0];
+  for (std::size_t k = 1; k < parts.size(); ++k) out += "/" + parts[k];
+  return out;
+}
+
+std::string starter_config(const std::string& project_name) {
+  return fmt::format(R"(# wrt pipeline. Docs: README.md of wrt, section "wrt.toml".
+[project]
+name = "{}"
+
+[settings]
+# max_parallel_jobs = 4        # default: number of CPUs
+timeout_minutes = 30
+max_attempts = 1
+cache_dir = ".wrt/cache"
+
+[stages.build]
+plugin = "command"
+inputs = ["src/**"]
+outputs = ["out/"]
+with = {{ run = "mkdir -p out && echo built > out/build.txt" }}
+
+[stages.test]
+needs = ["build"]
+inputs = ["tests/**"]
+with = {{ run = "test -f out/build.txt" }}
+
+[pipelines.ci]
+stages = ["test"]
+)",
+                     project_name);
+}
+
+}  // namespace wrt

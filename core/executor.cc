@@ -1,1 +1,490 @@
-// placeholder
+#include "core/executor.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/core.h>
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/task_arena.h>
+
+namespace wrt {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+WorkspaceDirs::WorkspaceDirs(const fs::path& workspace)
+    : root(workspace / ".wrt"), logs(root / "logs"), keys(root / "keys"), state(root / "state") {}
+
+namespace {
+
+bool is_failure(const std::string& status) {
+  return status == "failed" || status == "timeout" || status == "interrupted";
+}
+
+std::string log_tail(const fs::path& path, std::size_t lines) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::vector<std::string> all;
+  std::string line;
+  while (std::getline(in, line)) {
+    all.push_back(line);
+    if (all.size() > lines) all.erase(all.begin());
+  }
+  std::string out;
+  for (const auto& l : all) out += "    " + l + "\n";
+  return out;
+}
+
+// Atomic small-file write: temp + rename, so a crash never leaves half a file.
+bool write_atomic(const fs::path& path, const std::string& content) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  fs::path tmp = path;
+  tmp += fmt::format(".tmp.{}.{}", ::getpid(), std::hash<std::thread::id>{}(std::this_thread::get_id()));
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return false;
+    out << content;
+    if (!out) return false;
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) fs::remove(tmp, ec);
+  return !ec;
+}
+
+std::optional<nlohmann::json> read_json(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// Files under each declared output (a file, or a directory walked
+// recursively), sorted. Error names the first output that does not exist.
+Result<std::vector<std::string>> list_outputs(const fs::path& ws, const std::vector<std::string>& outputs) {
+  std::vector<std::string> files;
+  for (const auto& out : outputs) {
+    std::error_code ec;
+    fs::path p = ws / out;
+    auto st = fs::status(p, ec);
+    if (ec || !fs::exists(st)) return Error{fmt::format("declared output '{}' was not produced", out)};
+    if (fs::is_regular_file(st)) {
+      files.push_back(out);
+    } else if (fs::is_directory(st)) {
+      for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
+           it.increment(ec)) {
+        if (it->is_regular_file(ec)) files.push_back(fs::relative(it->path(), ws, ec).generic_string());
+      }
+      if (ec) return Error{fmt::format("declared output '{}': {}", out, ec.message())};
+    } else {
+      return Error{fmt::format("declared output '{}' is neither a file nor a directory", out)};
+    }
+  }
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
+}  // namespace
+
+struct Executor::Impl {
+  Executor& ex;
+  const fs::path ws;
+  WorkspaceDirs dirs;
+  GlobExpander globber;
+  std::vector<StageRecord> records;  // indexed by graph stage
+  std::vector<char> selected;
+  std::atomic<bool> stop{false};
+  std::string first_failure;
+  std::mutex mu;
+  // stage -> key of its last recorded run, one small file, so a no-op run
+  // need not open every stage's key record.
+  std::unordered_map<std::string, std::string> last_keys;
+  bool last_keys_dirty = false;
+
+  fs::path last_keys_file() const { return dirs.state / "last-keys"; }
+
+  void load_last_keys() {
+    std::ifstream in(last_keys_file());
+    std::string name, key;
+    while (in >> name >> key) last_keys[name] = key;
+  }
+
+  void save_last_keys() {
+    if (!last_keys_dirty || ex.options_.dry_run) return;
+    std::string text;
+    for (const auto& [n, k] : last_keys) text += n + " " + k + "\n";
+    write_atomic(last_keys_file(), text);
+  }
+
+  explicit Impl(Executor& e)
+      : ex(e),
+        ws(e.config_.workspace),
+        dirs(ws),
+        globber(ws, {".wrt", ".git", e.config_.settings.cache_dir}),
+        records(e.graph_.stages.size()),
+        selected(e.graph_.stages.size(), 0) {}
+
+  bool cancelled() const { return ex.options_.cancel && ex.options_.cancel->load(); }
+
+  void finish(int v, const std::string& status, Clock::time_point t0, const std::string& detail) {
+    StageRecord& rec = records[v];
+    rec.status = status;
+    rec.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (is_failure(status) && !ex.options_.keep_going && !ex.options_.dry_run) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!stop.exchange(true)) first_failure = rec.name;
+    }
+    ex.printer_.stage_finished(rec.name, status, rec.duration_s, detail);
+    if (is_failure(status) && !rec.log.empty()) {
+      std::string tail = log_tail(ws / rec.log, 20);
+      if (!tail.empty()) ex.printer_.print(fmt::format("--- last lines of {} ---\n{}", rec.log, tail));
+    }
+  }
+
+  // Builds the key; fills rec.reason with why it differs from the last one.
+  Result<KeyInputs> key_inputs(int v, wrt_stage& ctx) {
+    const StageConfig& sc = *ex.graph_.stages[v];
+    const LoadedPlugin& lp = *ex.plugins_[v];
+    KeyInputs k;
+    k.stage = sc.name;
+    k.plugin = lp.name;
+    k.plugin_version = lp.version;
+    k.abi_major = lp.abi_major;
+    k.abi_minor = lp.abi_minor;
+    k.with = sc.with;
+    k.outputs = sc.outputs;
+    std::vector<std::string> files;
+    for (const auto& pattern : sc.inputs) {
+      auto r = globber.expand(pattern);
+      if (!r) return Error{r.error()};
+      if (r->empty() && !has_wildcard(pattern))
+        return Error{fmt::format("input '{}' does not exist", pattern)};
+      files.insert(files.end(), r->begin(), r->end());
+    }
+    std::sort(files.begin(), files.end());
+    files.erase(std::unique(files.begin(), files.end()), files.end());
+    for (const auto& f : files) {
+      auto d = ex.digester_.digest(f);
+      if (!d) return Error{fmt::format("input {}", d.error())};
+      k.files.emplace_back(f, *d);
+    }
+    for (const auto& name : sc.env) {
+      const char* val = std::getenv(name.c_str());
+      k.env.emplace_back(name, val ? std::optional<std::string>(val) : std::nullopt);
+    }
+    k.fingerprints = ctx.fingerprints;
+    std::sort(k.fingerprints.begin(), k.fingerprints.end());
+    for (int d : ex.graph_.deps[v]) {
+      const StageRecord& dep = records[d];
+      if (dep.output_digest) k.upstream.emplace_back(dep.name, *dep.output_digest);
+    }
+    std::sort(k.upstream.begin(), k.upstream.end());
+    return k;
+  }
+
+  // Records the key for `wrt explain` when it changed; returns the reason.
+  std::string record_key(const std::string& name, const KeyInputs& k, const std::string& key_hex,
+                         std::vector<std::string>& changes) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = last_keys.find(name);
+      if (it != last_keys.end() && it->second == key_hex) return {};
+      if (!ex.options_.dry_run) {
+        last_keys[name] = key_hex;
+        last_keys_dirty = true;
+      }
+    }
+    fs::path file = dirs.keys / (name + ".json");
+    auto old = read_json(file);
+    if (old && old->value("key", "") == key_hex) return {};
+    nlohmann::json now = key_inputs_to_json(k);
+    std::string reason;
+    if (!old) {
+      reason = "no earlier run recorded";
+    } else {
+      auto diff = explain_difference(*old, now);
+      changes = diff;
+      reason = diff.empty() ? "key changed" : diff.front();
+      if (diff.size() > 1) reason += fmt::format(" (+{} more)", diff.size() - 1);
+      nlohmann::json prev = *old;
+      write_atomic(dirs.keys / (name + ".prev.json"), prev.dump(1));
+    }
+    if (!ex.options_.dry_run) write_atomic(file, now.dump(1));
+    return reason;
+  }
+
+  // Restores a hit's outputs where the workspace copy differs.
+  Status restore(const CacheEntry& entry) {
+    for (const auto& f : entry.outputs) {
+      auto cur = ex.digester_.digest(f.path);
+      fs::path dest = ws / f.path;
+      if (cur && *cur == f.digest) {
+        auto st = stat_file(dest);
+        bool is_exec = st && (st->mode & S_IXUSR);
+        if (st && is_exec == f.executable) continue;
+      }
+      Status s = ex.store_->restore_file(f.digest, dest, f.executable);
+      if (!s) return s;
+      if (auto st = stat_file(dest)) ex.digester_.remember(f.path, *st, f.digest);
+    }
+    return Status::Ok();
+  }
+
+  void process(int v) {
+    const auto t0 = Clock::now();
+    const StageConfig& sc = *ex.graph_.stages[v];
+    StageRecord& rec = records[v];
+    const bool dry = ex.options_.dry_run;
+
+    for (int d : ex.graph_.deps[v]) {
+      const StageRecord& dep = records[d];
+      if (dep.status == "pending" && dry) {
+        rec.reason = fmt::format("needs '{}', which would run", dep.name);
+        return finish(v, "pending", t0, rec.reason);
+      }
+      if (dep.status == "skipped" || is_failure(dep.status)) {
+        rec.reason = fmt::format("needs '{}', which {}", dep.name, dep.status == "skipped" ? "was skipped" : dep.status == "failed" ? "failed" : "ended with " + dep.status);
+        return finish(v, "skipped", t0, rec.reason);
+      }
+    }
+    if (cancelled()) {
+      rec.reason = "not started: run interrupted";
+      return finish(v, "skipped", t0, rec.reason);
+    }
+    if (stop.load()) {
+      rec.reason = fmt::format("not started: '{}' failed (--keep-going runs everything that does not depend on it)", first_failure);
+      return finish(v, "skipped", t0, rec.reason);
+    }
+    if (!dry) ex.printer_.stage_started(sc.name);
+
+    const LoadedPlugin& lp = *ex.plugins_[v];
+    const wrt_host* host = host_table();
+    auto make_ctx = [&](wrt_stage& ctx) {
+      ctx.name = sc.name;
+      ctx.workspace = ws.string();
+      ctx.with = sc.with;
+      ctx.with_json = sc.with.dump();
+      ctx.cancel = ex.options_.cancel;
+      ctx.console = [this](const std::string& line) { ex.printer_.print(line); };
+    };
+
+    // Fingerprint: validates config and adds tool versions to the key.
+    wrt_stage fp;
+    make_ctx(fp);
+    if (lp.plugin->fingerprint) {
+      fp.in_fingerprint = true;
+      wrt_status s = WRT_STATUS_ERROR;
+      try {
+        s = lp.plugin->fingerprint(host, &fp);
+      } catch (...) {
+        fp.results.message = "plugin threw from fingerprint()";
+      }
+      fp.in_fingerprint = false;
+      if (s != WRT_STATUS_PASSED) {
+        rec.reason = fmt::format("{}: {}", config_where(sc), fp.results.message.empty() ? "invalid configuration" : fp.results.message);
+        rec.results.message = rec.reason;
+        return finish(v, "failed", t0, rec.reason);
+      }
+    }
+
+    auto k = key_inputs(v, fp);
+    if (!k) {
+      rec.reason = k.error();
+      rec.results.message = rec.reason;
+      return finish(v, "failed", t0, rec.reason);
+    }
+    Digest key = compute_key(*k);
+    rec.cache_key = to_hex(key);
+    std::string why = record_key(sc.name, *k, rec.cache_key, rec.key_changes);
+
+    const bool cacheable = sc.cache && ex.store_ != nullptr;
+    rec.log = (fs::path(".wrt/logs") / (sc.name + ".log")).generic_string();
+    if (cacheable && ex.options_.read_cache) {
+      std::string warning;
+      auto entry = ex.store_->get_entry(rec.cache_key, &warning);
+      if (!warning.empty()) ex.printer_.print(fmt::format("warning: {}: {}", sc.name, warning));
+      if (entry) {
+        Status restored = dry ? Status::Ok() : restore(*entry);
+        if (restored) {
+          rec.results = results_from_json(entry->result.value("results", nlohmann::json::object()));
+          rec.attempts = 0;
+          rec.outputs = entry->outputs;
+          rec.output_digest = outputs_digest(rec.outputs);
+          rec.reason = "inputs unchanged";
+          if (!dry && entry->log) {
+            std::error_code ec;
+            if (!fs::exists(ws / rec.log, ec)) (void)ex.store_->restore_file(*entry->log, ws / rec.log, false);
+          }
+          if (!dry && !entry->outputs.empty()) globber.invalidate();
+          return finish(v, "cached", t0, "");
+        }
+        ex.printer_.print(fmt::format("warning: {}: {}; running the stage instead", sc.name, restored.error()));
+      }
+    }
+    rec.reason = why.empty() ? (ex.options_.read_cache ? "no cache entry for this key" : "--no-cache") : why;
+    if (!cacheable && why.empty()) rec.reason = "caching is off for this stage";
+    if (dry) return finish(v, "pending", t0, rec.reason);
+
+    // Run, with retries.
+    std::error_code ec;
+    fs::create_directories(dirs.logs, ec);
+    int log_fd = ::open((ws / rec.log).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    const int max_attempts = sc.max_attempts.value_or(ex.config_.settings.max_attempts);
+    const double timeout_min = sc.timeout_minutes.value_or(ex.config_.settings.timeout_minutes);
+    std::string status = "failed";
+    for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+      rec.attempts = attempt;
+      if (attempt > 1 && log_fd >= 0) {
+        std::string hdr = fmt::format("\n[wrt] attempt {} of {}\n", attempt, max_attempts);
+        (void)!::write(log_fd, hdr.data(), hdr.size());
+      }
+      wrt_stage ctx;
+      make_ctx(ctx);
+      ctx.log_fd = log_fd;
+      ctx.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_min * 60));
+      wrt_status s = WRT_STATUS_ERROR;
+      try {
+        s = lp.plugin->run(host, &ctx);
+      } catch (...) {
+        ctx.results.message = "plugin threw from run()";
+      }
+      rec.results = std::move(ctx.results);
+      if (ctx.interrupted || cancelled()) {
+        status = "interrupted";
+        if (rec.results.message.empty()) rec.results.message = "interrupted";
+        break;
+      }
+      if (ctx.timed_out) {
+        status = "timeout";
+        rec.results.message = fmt::format("timed out after {} min; its processes were killed", timeout_min);
+        continue;
+      }
+      if (s == WRT_STATUS_PASSED) {
+        status = attempt > 1 ? "flaky" : "passed";
+        break;
+      }
+      status = "failed";
+      if (s == WRT_STATUS_ERROR) break;
+    }
+    if (log_fd >= 0) ::close(log_fd);
+    globber.invalidate();
+    if (status != "passed" && status != "flaky") {
+      if (!rec.results.message.empty()) rec.reason = rec.results.message;
+      return finish(v, status, t0, rec.results.message);
+    }
+
+    // Collect outputs; store them and the result.
+    auto files = list_outputs(ws, sc.outputs);
+    if (!files) {
+      rec.results.message = files.error();
+      rec.reason = files.error();
+      return finish(v, "failed", t0, files.error());
+    }
+    for (const auto& f : *files) {
+      auto d = ex.digester_.digest(f);
+      if (!d) {
+        rec.results.message = fmt::format("output {}", d.error());
+        return finish(v, "failed", t0, rec.results.message);
+      }
+      auto st = stat_file(ws / f);
+      bool exec = st && (st->mode & S_IXUSR);
+      if (cacheable && !ex.store_->has_blob(*d)) {
+        auto put = ex.store_->put_file(ws / f);
+        if (!put) ex.printer_.print(fmt::format("warning: {}: cannot store output: {}", sc.name, put.error()));
+      }
+      rec.outputs.push_back({f, *d, st ? st->size : 0, exec});
+    }
+    rec.output_digest = outputs_digest(rec.outputs);
+    if (cacheable) {
+      CacheEntry entry;
+      entry.outputs = rec.outputs;
+      entry.result = {{"status", status}, {"attempts", rec.attempts}, {"plugin", lp.name},
+                      {"duration_s", std::chrono::duration<double>(Clock::now() - t0).count()},
+                      {"results", results_to_json(rec.results)}};
+      auto log_blob = ex.store_->put_file(ws / rec.log);
+      if (log_blob) entry.log = *log_blob;
+      Status put = ex.store_->put_entry(rec.cache_key, entry);
+      if (!put) ex.printer_.print(fmt::format("warning: {}: cannot store cache entry: {}", sc.name, put.error()));
+    }
+    finish(v, status, t0, status == "flaky" ? fmt::format("passed on attempt {}", rec.attempts) : "");
+  }
+
+  std::string config_where(const StageConfig& sc) const {
+    auto it = sc.key_pos.find("with");
+    return ex.config_.where(it == sc.key_pos.end() ? sc.pos : it->second);
+  }
+};
+
+Executor::Executor(const Config& config, const Graph& graph, std::vector<const LoadedPlugin*> plugins,
+                   CacheStore* store, FileDigester& digester, StatusPrinter& printer, RunOptions options)
+    : config_(config),
+      graph_(graph),
+      plugins_(std::move(plugins)),
+      store_(store),
+      digester_(digester),
+      printer_(printer),
+      options_(options) {}
+
+RunOutcome Executor::run(const std::vector<int>& order) {
+  const auto t0 = Clock::now();
+  Impl impl(*this);
+  for (int v : order) {
+    impl.selected[v] = 1;
+    impl.records[v].name = graph_.stages[v]->name;
+    impl.records[v].plugin = graph_.stages[v]->plugin;
+  }
+  std::error_code ec;
+  fs::create_directories(impl.dirs.keys, ec);
+  fs::create_directories(impl.dirs.state, ec);
+  impl.load_last_keys();
+
+  // Bodies block on child processes, so the arena's size is the job limit.
+  tbb::task_arena arena(std::max(1, options_.jobs));
+  arena.execute([&] {
+    tbb::flow::graph g;
+    using Node = tbb::flow::continue_node<tbb::flow::continue_msg>;
+    std::vector<std::unique_ptr<Node>> nodes(graph_.stages.size());
+    for (int v : order)
+      nodes[v] = std::make_unique<Node>(g, [&impl, v](const tbb::flow::continue_msg&) {
+        try {
+          impl.process(v);
+        } catch (const std::exception& e) {
+          impl.records[v].results.message = fmt::format("internal error: {}", e.what());
+          impl.finish(v, "failed", Clock::now(), impl.records[v].results.message);
+        }
+      });
+    for (int v : order)
+      for (int d : graph_.deps[v])
+        if (impl.selected[d]) tbb::flow::make_edge(*nodes[d], *nodes[v]);
+    for (int v : order) {
+      bool root = true;
+      for (int d : graph_.deps[v])
+        if (impl.selected[d]) root = false;
+      if (root) nodes[v]->try_put(tbb::flow::continue_msg());
+    }
+    g.wait_for_all();
+  });
+
+  impl.save_last_keys();
+  RunOutcome out;
+  for (int v : order) out.records.push_back(std::move(impl.records[v]));
+  out.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  out.interrupted = impl.cancelled();
+  out.files_hashed = digester_.files_hashed();
+  return out;
+}
+
+}  // namespace wrt

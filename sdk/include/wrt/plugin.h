@@ -180,6 +180,11 @@ typedef struct wrt_host {
 
   /* Host extensions by id; NULL when unsupported. Static lifetime. */
   const void* (*get_extension)(const char* id);
+
+  /* The name of the index-th key (0-based, in sorted order) of the table at
+   * `key` in `with` ("" = `with` itself), or NULL past the end or when `key`
+   * is not a table. Valid during the call. */
+  const char* (*config_key_at)(wrt_stage* stage, const char* key, int64_t index);
 } wrt_host;
 
 /* One stage type. A library may provide several. */

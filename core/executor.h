@@ -1,0 +1,88 @@
+// Runs the selected stages as a TBB flow graph: a stage starts when all the
+// stages it needs have finished, at most `jobs` at once. For each stage it
+// computes the cache key (inputs, env, config, fingerprints, upstream output
+// digests), restores outputs and replays the result on a hit, and otherwise
+// runs the plugin (with retries and a deadline), then stores the result.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/cache_key.h"
+#include "core/cache_store.h"
+#include "core/config.h"
+#include "core/file_digester.h"
+#include "core/glob.h"
+#include "core/graph.h"
+#include "core/host_api.h"
+#include "core/plugin_host.h"
+#include "core/status_printer.h"
+
+namespace wrt {
+
+struct StageRecord {
+  std::string name;
+  std::string plugin;
+  // passed | failed | cached | skipped | timeout | flaky | interrupted |
+  // pending (dry run: would run)
+  std::string status = "pending";
+  int attempts = 0;
+  double duration_s = 0;
+  std::string cache_key;  // hex, empty when not computed
+  StageResults results;
+  std::string log;        // workspace-relative log path
+  std::string reason;     // why it ran, was skipped, or failed (one line)
+  std::vector<std::string> key_changes;  // every difference from the last recorded key
+  std::vector<CachedFile> outputs;
+  std::optional<Digest> output_digest;
+};
+
+struct RunOptions {
+  int jobs = 1;
+  bool keep_going = false;
+  bool read_cache = true;   // --no-cache turns reading off (results are still stored)
+  bool dry_run = false;     // compute keys and look up the cache, run and restore nothing
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct RunOutcome {
+  std::vector<StageRecord> records;  // in the order given to run()
+  double duration_s = 0;
+  bool interrupted = false;
+  std::uint64_t files_hashed = 0;
+};
+
+// The workspace's private state (never shared between checkouts).
+struct WorkspaceDirs {
+  explicit WorkspaceDirs(const std::filesystem::path& workspace);
+  std::filesystem::path root;   // <ws>/.wrt
+  std::filesystem::path logs;   // <ws>/.wrt/logs
+  std::filesystem::path keys;   // <ws>/.wrt/keys: last key record per stage (wrt explain)
+  std::filesystem::path state;  // <ws>/.wrt/state
+};
+
+class Executor {
+ public:
+  // `plugins[i]` is the loaded plugin of graph stage i (null if not selected).
+  // `store` may be null (caching off entirely).
+  Executor(const Config& config, const Graph& graph, std::vector<const LoadedPlugin*> plugins, CacheStore* store,
+           FileDigester& digester, StatusPrinter& printer, RunOptions options);
+
+  RunOutcome run(const std::vector<int>& order);
+
+ private:
+  struct Impl;
+  const Config& config_;
+  const Graph& graph_;
+  std::vector<const LoadedPlugin*> plugins_;
+  CacheStore* store_;
+  FileDigester& digester_;
+  StatusPrinter& printer_;
+  RunOptions options_;
+};
+
+}  // namespace wrt

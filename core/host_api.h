@@ -1,0 +1,80 @@
+// The host side of sdk/wrt/plugin.h: the wrt_host function table and the
+// per-stage context (`wrt_stage`) that collects what a plugin reports.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <wrt/plugin.h>
+
+namespace wrt {
+
+struct Finding {
+  std::string rule;
+  std::string severity;  // "note" | "warning" | "error"
+  std::string file;
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+  std::string message;
+};
+
+struct TestCaseResult {
+  std::string suite;
+  std::string name;
+  std::string status;  // "passed" | "failed" | "skipped" | "flaky"
+  double duration_s = -1;
+  std::string message;
+};
+
+struct Artifact {
+  std::string path;
+  std::string kind;
+};
+
+// Everything a stage reports; stored in cache entries and the JSON report.
+struct StageResults {
+  std::map<std::string, double> metrics;
+  std::vector<Finding> findings;
+  std::vector<TestCaseResult> tests;
+  std::vector<Artifact> artifacts;
+  std::string message;
+};
+
+nlohmann::json results_to_json(const StageResults& r);
+StageResults results_from_json(const nlohmann::json& j);  // tolerant: ignores bad fields
+
+}  // namespace wrt
+
+// The opaque handle of the C ABI, defined by the host. Lives for one
+// fingerprint or run call.
+struct wrt_stage {
+  std::string name;
+  std::string workspace;  // absolute
+  nlohmann::json with;
+  std::string with_json;
+  int log_fd = -1;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  const std::atomic<bool>* cancel = nullptr;
+  bool in_fingerprint = false;
+  // Called (from the plugin's thread) for log lines at WARNING and above.
+  std::function<void(const std::string&)> console;
+
+  std::mutex mu;  // plugins may report from helper threads
+  std::vector<std::pair<std::string, std::string>> fingerprints;
+  wrt::StageResults results;
+  bool timed_out = false;    // some spawn hit the deadline
+  bool interrupted = false;  // some spawn was cancelled
+  std::deque<std::string> buffers;  // host-owned strings returned to the plugin
+};
+
+namespace wrt {
+// The table handed to every plugin. Static lifetime.
+const wrt_host* host_table();
+}  // namespace wrt

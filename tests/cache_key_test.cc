@@ -1,0 +1,78 @@
+#include "core/cache_key.h"
+
+#include <catch2/catch.hpp>
+
+using namespace wrt;
+
+namespace {
+KeyInputs base() {
+  KeyInputs k;
+  k.stage = "build";
+  k.plugin = "command";
+  k.plugin_version = "1.0.0";
+  k.abi_major = 1;
+  k.with = {{"run", "make"}};
+  k.outputs = {"out/app"};
+  k.files = {{"src/a.c", sha256("a")}, {"src/b.c", sha256("b")}};
+  k.env = {{"CC", std::string("gcc")}};
+  k.fingerprints = {{"gcc", "12.2"}};
+  k.upstream = {{"gen", sha256("gen-out")}};
+  return k;
+}
+}  // namespace
+
+TEST_CASE("cache_key: every ingredient changes the key; stage name does not", "[cache_key]") {
+  const Digest k0 = compute_key(base());
+  CHECK(compute_key(base()) == k0);
+  auto differs = [&](auto mutate) {
+    KeyInputs k = base();
+    mutate(k);
+    return compute_key(k) != k0;
+  };
+  CHECK(differs([](KeyInputs& k) { k.plugin = "cmake"; }));
+  CHECK(differs([](KeyInputs& k) { k.plugin_version = "1.0.1"; }));
+  CHECK(differs([](KeyInputs& k) { k.abi_minor = 1; }));
+  CHECK(differs([](KeyInputs& k) { k.with["run"] = "make -j2"; }));
+  CHECK(differs([](KeyInputs& k) { k.outputs.push_back("out/lib"); }));
+  CHECK(differs([](KeyInputs& k) { k.files[0].second = sha256("A"); }));
+  CHECK(differs([](KeyInputs& k) { k.files[0].first = "src/c.c"; }));
+  CHECK(differs([](KeyInputs& k) { k.env[0].second = std::nullopt; }));
+  CHECK(differs([](KeyInputs& k) { k.env[0].second = ""; }));
+  CHECK(differs([](KeyInputs& k) { k.fingerprints[0].second = "13.1"; }));
+  CHECK(differs([](KeyInputs& k) { k.upstream[0].second = sha256("other"); }));
+  CHECK_FALSE(differs([](KeyInputs& k) { k.stage = "renamed"; }));
+  // Field boundaries are unambiguous.
+  CHECK(differs([](KeyInputs& k) { k.files = {{"src/a.cs", sha256("a")}, {"rc/b.c", sha256("b")}}; }));
+}
+
+TEST_CASE("cache_key: explain_difference names what changed", "[cache_key]") {
+  KeyInputs a = base(), b = base();
+  b.files[1].second = sha256("B");
+  b.files.push_back({"src/new.c", sha256("n")});
+  b.env[0].second = "clang";
+  b.upstream[0].second = sha256("x");
+  b.with["run"] = "ninja";
+  auto diff = explain_difference(key_inputs_to_json(a), key_inputs_to_json(b));
+  auto has = [&](const std::string& s) {
+    return std::any_of(diff.begin(), diff.end(), [&](const std::string& d) { return d.find(s) != std::string::npos; });
+  };
+  CHECK(has("input src/b.c changed"));
+  CHECK(has("input src/new.c added"));
+  CHECK(has("env CC changed: 'gcc' -> 'clang'"));
+  CHECK(has("outputs of needed stage gen changed"));
+  CHECK(has("config (with) changed"));
+  CHECK_FALSE(has("src/a.c"));
+  CHECK(explain_difference(key_inputs_to_json(a), key_inputs_to_json(a)).empty());
+}
+
+TEST_CASE("cache_key: outputs_digest depends on paths, content and mode", "[cache_key]") {
+  std::vector<CachedFile> o{{"out/a", sha256("a"), 1, false}};
+  Digest d = outputs_digest(o);
+  auto o2 = o;
+  o2[0].executable = true;
+  CHECK(outputs_digest(o2) != d);
+  o2 = o;
+  o2[0].path = "out/b";
+  CHECK(outputs_digest(o2) != d);
+  CHECK(outputs_digest(o) == d);
+}

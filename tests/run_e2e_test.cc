@@ -1,0 +1,557 @@
+// End-to-end tests: the real `wrt` binary on temporary workspaces, with the
+// real built-in `command` plugin running real shell commands.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "support.h"
+
+using namespace wrt::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json report_of(const TempDir& ws) { return nlohmann::json::parse(read_file(ws / "report.json")); }
+
+std::map<std::string, std::string> statuses(const nlohmann::json& report) {
+  std::map<std::string, std::string> m;
+  for (const auto& s : report["stages"]) m[s["name"].get<std::string>()] = s["status"].get<std::string>();
+  return m;
+}
+
+const nlohmann::json& stage(const nlohmann::json& report, const std::string& name) {
+  for (const auto& s : report["stages"])
+    if (s["name"] == name) return s;
+  FAIL("stage " << name << " not in report");
+  throw 0;
+}
+
+CommandResult wrt_run(const TempDir& ws, std::vector<std::string> extra = {}, std::vector<std::string> env = {}) {
+  std::vector<std::string> args{"run", "--report", (ws / "report.json").string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_wrt(args, ws.path(), env);
+}
+
+bool process_alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+// A three-stage chain: gen -> build -> test, plus an independent lint.
+void write_chain(const TempDir& ws) {
+  write_file(ws / "src/a.txt", "alpha\n");
+  write_file(ws / "src/b.txt", "beta\n");
+  write_file(ws / "lint.txt", "lint me\n");
+  write_file(ws / "wrt.toml", R"(
+[project]
+name = "chain"
+
+[settings]
+max_parallel_jobs = 2
+
+[stages.gen]
+inputs = ["src/*.txt"]
+outputs = ["out/gen.txt"]
+with = { run = "mkdir -p out && cat src/a.txt src/b.txt | wc -l > out/gen.txt" }
+
+[stages.build]
+needs = ["gen"]
+outputs = ["out/build.txt"]
+with = { run = "sed 's/^/lines: /' out/gen.txt > out/build.txt" }
+
+[stages.test]
+needs = ["build"]
+with = { run = "grep -q 'lines: 2' out/build.txt" }
+
+[stages.lint]
+inputs = ["lint.txt"]
+with = { run = "test -s lint.txt" }
+
+[pipelines.ci]
+stages = ["test", "lint"]
+)");
+}
+
+}  // namespace
+
+TEST_CASE("e2e: full run passes, second run is fully cached", "[e2e]") {
+  TempDir ws;
+  write_chain(ws);
+  auto r1 = wrt_run(ws, {"ci"});
+  INFO(r1.out << r1.err);
+  REQUIRE(r1.exit_code == 0);
+  auto rep1 = report_of(ws);
+  CHECK(rep1["pipeline"] == "ci");
+  CHECK(statuses(rep1) == std::map<std::string, std::string>{
+                              {"gen", "passed"}, {"build", "passed"}, {"test", "passed"}, {"lint", "passed"}});
+  CHECK(read_file(ws / "out/build.txt").find("lines: 2") != std::string::npos);
+  CHECK(stage(rep1, "gen")["cache_key"].get<std::string>().size() == 64);
+
+  auto r2 = wrt_run(ws, {"ci"});
+  INFO(r2.out << r2.err);
+  REQUIRE(r2.exit_code == 0);
+  auto rep2 = report_of(ws);
+  for (const auto& [name, st] : statuses(rep2)) CHECK(st == "cached");
+  CHECK(stage(rep2, "gen")["cache_key"] == stage(rep1, "gen")["cache_key"]);
+  CHECK(r2.out.find("4 cached") != std::string::npos);
+}
+
+TEST_CASE("e2e: one changed input re-runs exactly that stage and its dependents", "[e2e]") {
+  TempDir ws;
+  write_chain(ws);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  write_file(ws / "src/b.txt", "beta\ngamma\n");  // 3 lines now: build output changes too
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  auto st = statuses(report_of(ws));
+  CHECK(st["gen"] == "passed");
+  CHECK(st["build"] == "passed");
+  CHECK(st["test"] == "failed");  // 'lines: 3' now; the test really ran
+  CHECK(st["lint"] == "cached");
+  CHECK(r.exit_code == 1);
+}
+
+TEST_CASE("e2e: early cutoff - identical upstream output does not re-run dependents", "[e2e]") {
+  TempDir ws;
+  write_chain(ws);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  write_file(ws / "src/a.txt", "ALPHA\n");  // still 2 lines: out/gen.txt unchanged
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto st = statuses(report_of(ws));
+  CHECK(st["gen"] == "passed");
+  CHECK(st["build"] == "cached");
+  CHECK(st["test"] == "cached");
+}
+
+TEST_CASE("e2e: deleted outputs are restored from the cache", "[e2e]") {
+  TempDir ws;
+  write_chain(ws);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  std::string before = read_file(ws / "out/build.txt");
+  fs::remove_all(ws / "out");
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const auto& [name, st] : statuses(report_of(ws))) CHECK(st == "cached");
+  CHECK(read_file(ws / "out/build.txt") == before);
+  CHECK(fs::exists(ws / "out/gen.txt"));
+}
+
+TEST_CASE("e2e: a cache restored in another checkout hits", "[e2e]") {
+  TempDir cache, a, b;
+  write_chain(a);
+  write_chain(b);
+  std::string env = "WRT_CACHE_DIR=" + cache.path().string();
+  REQUIRE(wrt_run(a, {}, {env}).exit_code == 0);
+  auto r = wrt_run(b, {}, {env});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const auto& [name, st] : statuses(report_of(b))) CHECK(st == "cached");
+  CHECK(read_file(b / "out/build.txt") == read_file(a / "out/build.txt"));
+}
+
+TEST_CASE("e2e: touching a file without changing it re-runs nothing", "[e2e]") {
+  TempDir ws;
+  write_chain(ws);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  fs::last_write_time(ws / "src/a.txt", fs::file_time_type::clock::now());
+  auto r = wrt_run(ws);
+  REQUIRE(r.exit_code == 0);
+  for (const auto& [name, st] : statuses(report_of(ws))) CHECK(st == "cached");
+}
+
+TEST_CASE("e2e: declared env values are part of the key", "[e2e]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", R"(
+[stages.greet]
+env = ["GREETING"]
+outputs = ["greet.txt"]
+with = { run = "echo \"$GREETING\" > greet.txt" }
+)");
+  REQUIRE(wrt_run(ws, {}, {"GREETING=hello"}).exit_code == 0);
+  REQUIRE(wrt_run(ws, {}, {"GREETING=hello"}).exit_code == 0);
+  CHECK(statuses(report_of(ws))["greet"] == "cached");
+  REQUIRE(wrt_run(ws, {}, {"GREETING=bonjour"}).exit_code == 0);
+  CHECK(statuses(report_of(ws))["greet"] == "passed");
+  CHECK(read_file(ws / "greet.txt") == "bonjour\n");
+  auto ex = run_wrt({"explain", "greet"}, ws.path(), {"GREETING=hi"});
+  CHECK(ex.out.find("env GREETING changed: 'bonjour' -> 'hi'") != std::string::npos);
+}
+
+TEST_CASE("e2e: explain names the changed input", "[e2e]") {
+  TempDir ws;
+  write_chain(ws);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  auto up = run_wrt({"explain", "gen"}, ws.path());
+  CHECK(up.out.find("gen: up to date") != std::string::npos);
+  write_file(ws / "src/b.txt", "changed\n");
+  auto ex = run_wrt({"explain", "gen"}, ws.path());
+  INFO(ex.out << ex.err);
+  CHECK(ex.exit_code == 0);
+  CHECK(ex.out.find("gen: would run") != std::string::npos);
+  CHECK(ex.out.find("input src/b.txt changed") != std::string::npos);
+  // explain runs nothing
+  CHECK(read_file(ws / "out/gen.txt").find('2') != std::string::npos);
+}
+
+TEST_CASE("e2e: timeout kills the stage's whole process group", "[e2e]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", R"(
+[stages.slow]
+timeout_minutes = 0.02
+with = { run = "sleep 60 & echo $! > bg.pid; sleep 60" }
+)");
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = wrt_run(ws);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(secs < 20);
+  CHECK(statuses(report_of(ws))["slow"] == "timeout");
+  pid_t bg = std::stoi(read_file(ws / "bg.pid"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK_FALSE(process_alive(bg));
+}
+
+TEST_CASE("e2e: a stage that passes on retry is reported flaky", "[e2e]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", R"(
+[stages.shaky]
+max_attempts = 3
+cache = false
+with = { run = "n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; test $n -ge 2" }
+)");
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto s = stage(report_of(ws), "shaky");
+  CHECK(s["status"] == "flaky");
+  CHECK(s["attempts"] == 2);
+}
+
+TEST_CASE("e2e: fail fast skips the rest; --keep-going runs independent stages", "[e2e]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", R"(
+[settings]
+max_parallel_jobs = 1
+
+[stages.bad]
+with = { run = "echo broken-output; exit 3" }
+
+[stages.after]
+needs = ["bad"]
+with = { run = "true" }
+
+[stages.other]
+with = { run = "true" }
+)");
+  auto r = wrt_run(ws);
+  CHECK(r.exit_code == 1);
+  auto st = statuses(report_of(ws));
+  CHECK(st["bad"] == "failed");
+  CHECK(st["after"] == "skipped");
+  CHECK(st["other"] == "skipped");
+  CHECK(stage(report_of(ws), "after")["reason"].get<std::string>().find("needs 'bad'") != std::string::npos);
+  CHECK(r.out.find("broken-output") != std::string::npos);  // tail of the failing log
+  CHECK(stage(report_of(ws), "bad")["message"] == "exit code 3");
+
+  auto k = wrt_run(ws, {"--keep-going"});
+  CHECK(k.exit_code == 1);
+  auto st2 = statuses(report_of(ws));
+  CHECK(st2["after"] == "skipped");
+  CHECK(st2["other"] == "passed");
+}
+
+TEST_CASE("e2e: configuration errors exit 2 with file:line:col", "[e2e]") {
+  TempDir ws;
+  SECTION("TOML syntax") {
+    write_file(ws / "wrt.toml", "[stages.a]\nwith = { run = \"x\" \n");
+    auto r = run_wrt({"run"}, ws.path());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("wrt.toml:2:") != std::string::npos);
+  }
+  SECTION("unknown key with suggestion") {
+    write_file(ws / "wrt.toml", "[stages.a]\nneeds = []\ninptus = [\"x\"]\n");
+    auto r = run_wrt({"run"}, ws.path());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("wrt.toml:3:1: unknown key 'inptus' in [stages.a] (did you mean 'inputs'?)") != std::string::npos);
+  }
+  SECTION("cycle") {
+    write_file(ws / "wrt.toml", "[stages.a]\nneeds = [\"b\"]\n[stages.b]\nneeds = [\"a\"]\n");
+    auto r = run_wrt({"run"}, ws.path());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("dependency cycle: a -> b -> a") != std::string::npos);
+  }
+  SECTION("unknown need") {
+    write_file(ws / "wrt.toml", "[stages.build]\n[stages.a]\nneeds = [\"biuld\"]\n");
+    auto r = run_wrt({"run"}, ws.path());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("needs unknown stage 'biuld' (did you mean 'build'?)") != std::string::npos);
+  }
+  SECTION("output outside the workspace") {
+    write_file(ws / "wrt.toml", "[stages.a]\noutputs = [\"../escape\"]\n");
+    auto r = run_wrt({"run"}, ws.path());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("outside the workspace") != std::string::npos);
+  }
+  SECTION("overlapping outputs") {
+    write_file(ws / "wrt.toml", "[stages.a]\noutputs = [\"out\"]\n[stages.b]\noutputs = [\"out/x\"]\n");
+    auto r = run_wrt({"run"}, ws.path());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("lies inside output 'out' of stage 'a'") != std::string::npos);
+  }
+  SECTION("duplicate stage") {
+    write_file(ws / "wrt.toml", "[stages.a]\n[stages.a]\n");
+    auto r = run_wrt({"run"}, ws.path());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("wrt.toml:") != std::string::npos);
+  }
+  SECTION("bad plugin config is reported at the with table") {
+    write_file(ws / "wrt.toml", "[stages.a]\nwith = { run = 5 }\n");
+    auto r = run_wrt({"run", "--report", (ws / "report.json").string()}, ws.path());
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("wrt.toml:2:8: with.run must be a string") != std::string::npos);
+  }
+  SECTION("missing wrt.toml") {
+    auto r = run_wrt({"run"}, ws.path());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("wrt.toml: cannot read") != std::string::npos);
+  }
+  SECTION("unknown pipeline") {
+    write_file(ws / "wrt.toml", "[stages.a]\n[pipelines.ci]\nstages = [\"a\"]\n");
+    auto r = run_wrt({"run", "cj"}, ws.path());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("unknown pipeline 'cj' (did you mean 'ci'?)") != std::string::npos);
+  }
+  SECTION("usage error") {
+    auto r = run_wrt({"run", "--no-such-flag"}, ws.path());
+    CHECK(r.exit_code == 2);
+  }
+}
+
+TEST_CASE("e2e: plugin loading errors name the library", "[e2e]") {
+  TempDir ws;
+  std::string plugin_dir = WRT_TEST_PLUGIN_DIR;
+  SECTION("missing plugin") {
+    write_file(ws / "wrt.toml", "[stages.a]\nplugin = \"nope\"\n");
+    auto r = run_wrt({"run"}, ws.path());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("wrt.toml:2:10: stage 'a': plugin 'nope' not found") != std::string::npos);
+  }
+  SECTION("ABI major mismatch") {
+    write_file(ws / "wrt.toml", "[settings]\nplugin_path = [\"" + plugin_dir + "\"]\n[stages.a]\nplugin = \"abi-v2\"\n");
+    auto r = run_wrt({"run"}, ws.path());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("wrt-plugin-abi-v2.so: plugin built for wrt plugin ABI 2.0, but this wrt supports ABI 1.0") !=
+          std::string::npos);
+  }
+  SECTION("no entry symbol") {
+    write_file(ws / "wrt.toml", "[settings]\nplugin_path = [\"" + plugin_dir + "\"]\n[stages.a]\nplugin = \"noentry\"\n");
+    auto r = run_wrt({"run"}, ws.path());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("wrt-plugin-noentry.so: not a wrt plugin (no 'wrt_plugin_entry' symbol exported)") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("e2e: plugin results cross the ABI into the report", "[e2e]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", "[settings]\nplugin_path = [\"" + std::string(WRT_TEST_PLUGIN_DIR) + R"("]
+[stages.probe]
+plugin = "probe"
+with = { mode = "report" }
+[stages.cfg]
+plugin = "probe"
+with = { mode = "config", n = 7, x = 2.5, b = true, list = ["a", "b", "c"], t = { inner = [1, 9] } }
+[stages.thrower]
+plugin = "probe"
+with = { mode = "throw" }
+)");
+  auto r = wrt_run(ws, {"--keep-going"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  auto rep = report_of(ws);
+  const auto& p = stage(rep, "probe");
+  CHECK(p["status"] == "passed");
+  CHECK(p["metrics"]["answer"] == 42.0);
+  CHECK(p["metrics"]["coverage.line"] == 87.5);
+  REQUIRE(p["findings"].size() == 1);
+  CHECK(p["findings"][0]["file"] == "src/a.c");
+  CHECK(p["findings"][0]["line"] == 3);
+  CHECK(p["findings"][0]["column"] == 7);
+  CHECK(p["findings"][0]["severity"] == "warning");
+  REQUIRE(p["tests"].size() == 2);
+  CHECK(p["tests"][1]["status"] == "failed");
+  CHECK(p["tests"][1]["message"] == "expected 1, got 2");
+  CHECK(p["artifacts"][0]["path"] == "out/report.txt");
+  const auto& c = stage(rep, "cfg");
+  CHECK(c["metrics"]["int"] == 7.0);
+  CHECK(c["metrics"]["double"] == 2.5);
+  CHECK(c["metrics"]["bool"] == 1.0);
+  CHECK(c["metrics"]["list_size"] == 3.0);
+  CHECK(c["metrics"]["nested"] == 9.0);
+  const auto& t = stage(rep, "thrower");
+  CHECK(t["status"] == "failed");
+  CHECK(t["message"] == "probe threw on purpose");
+
+  // A cached result replays metrics, findings and tests.
+  auto r2 = wrt_run(ws, {"--stage", "probe"});
+  REQUIRE(r2.exit_code == 0);
+  const auto& p2 = stage(report_of(ws), "probe");
+  CHECK(p2["status"] == "cached");
+  CHECK(p2["metrics"]["answer"] == 42.0);
+  CHECK(p2["tests"].size() == 2);
+}
+
+TEST_CASE("e2e: a plugin fingerprint enters the cache key", "[e2e]") {
+  TempDir ws;
+  auto cfg = [&](const std::string& fp) {
+    write_file(ws / "wrt.toml", "[settings]\nplugin_path = [\"" + std::string(WRT_TEST_PLUGIN_DIR) +
+                                    "\"]\n[stages.p]\nplugin = \"probe\"\nwith = { mode = \"report\", fingerprint = \"" +
+                                    fp + "\" }\n");
+  };
+  cfg("tool 1.0");
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  CHECK(statuses(report_of(ws))["p"] == "cached");
+  cfg("tool 2.0");
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  CHECK(statuses(report_of(ws))["p"] == "passed");
+}
+
+TEST_CASE("e2e: a corrupted cache blob is a miss, never a wrong result", "[e2e]") {
+  TempDir ws;
+  write_chain(ws);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  std::string good = read_file(ws / "out/gen.txt");
+  // Corrupt every blob in the store.
+  int corrupted = 0;
+  for (const auto& e : fs::recursive_directory_iterator(ws / ".wrt/cache/blobs"))
+    if (e.is_regular_file()) {
+      fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
+      write_file(e.path(), "garbage");
+      ++corrupted;
+    }
+  REQUIRE(corrupted > 0);
+  fs::remove_all(ws / "out");
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(ws / "out/gen.txt") == good);
+  CHECK(statuses(report_of(ws))["gen"] == "passed");
+  CHECK((r.out + r.err).find("corrupt") != std::string::npos);
+}
+
+TEST_CASE("e2e: two concurrent runs share one cache without corrupting it", "[e2e]") {
+  TempDir cache, a, b;
+  for (const TempDir* ws : {&a, &b}) {
+    std::string toml = "[settings]\nmax_parallel_jobs = 2\n";
+    for (int i = 0; i < 20; ++i)
+      toml += "[stages.s" + std::to_string(i) + "]\noutputs = [\"out/" + std::to_string(i) +
+              ".txt\"]\nwith = { run = \"mkdir -p out && seq 1 " + std::to_string(1000 + i) + " > out/" +
+              std::to_string(i) + ".txt\" }\n";
+    write_file(*ws / "wrt.toml", toml);
+  }
+  std::string env = "WRT_CACHE_DIR=" + cache.path().string();
+  CommandResult ra, rb;
+  std::thread ta([&] { ra = wrt_run(a, {}, {env}); });
+  std::thread tb([&] { rb = wrt_run(b, {}, {env}); });
+  ta.join();
+  tb.join();
+  CHECK(ra.exit_code == 0);
+  CHECK(rb.exit_code == 0);
+  auto v = run_wrt({"cache", "verify", "--cache-dir", cache.path().string()}, a.path());
+  INFO(v.out << v.err);
+  CHECK(v.exit_code == 0);
+  CHECK(v.out.find(": 0 problems") != std::string::npos);
+  // A third checkout is served entirely from the shared cache.
+  fs::remove_all(a / "out");
+  auto rc = wrt_run(a, {}, {env});
+  REQUIRE(rc.exit_code == 0);
+  for (const auto& [name, st] : statuses(report_of(a))) CHECK(st == "cached");
+  CHECK(read_file(a / "out/19.txt") == read_file(b / "out/19.txt"));
+}
+
+TEST_CASE("e2e: Ctrl-C stops every child, writes the report and exits 130", "[e2e]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", R"(
+[settings]
+max_parallel_jobs = 2
+[stages.long]
+with = { run = "echo $$ > long.pid; sleep 60 & echo $! > bg.pid; wait" }
+[stages.later]
+needs = ["long"]
+with = { run = "touch later-ran" }
+)");
+  std::string bin = WRT_BINARY, report = (ws / "report.json").string();
+  std::vector<char*> argv{bin.data(), const_cast<char*>("run"), const_cast<char*>("--report"), report.data(), nullptr};
+  std::string ci = "CI=true";
+  std::vector<char*> envp{ci.data(), nullptr};
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addchdir_np(&fa, ws.path().c_str());
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  REQUIRE(posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), envp.data()) == 0);
+  posix_spawn_file_actions_destroy(&fa);
+  for (int i = 0; i < 100 && !fs::exists(ws / "bg.pid"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(fs::exists(ws / "bg.pid"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  auto rep = report_of(ws);
+  CHECK(rep["status"] == "interrupted");
+  CHECK(statuses(rep)["long"] == "interrupted");
+  CHECK(statuses(rep)["later"] == "skipped");
+  CHECK_FALSE(fs::exists(ws / "later-ran"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK_FALSE(process_alive(std::stoi(read_file(ws / "bg.pid"))));
+  CHECK_FALSE(process_alive(std::stoi(read_file(ws / "long.pid"))));
+}
+
+TEST_CASE("e2e: dry run runs nothing; list, graph, plugins, init, cache stats", "[e2e]") {
+  TempDir ws;
+  write_chain(ws);
+  auto d = run_wrt({"run", "--dry-run"}, ws.path());
+  CHECK(d.exit_code == 0);
+  CHECK_FALSE(fs::exists(ws / "out/gen.txt"));
+  CHECK(d.out.find("pending") != std::string::npos);
+
+  auto l = run_wrt({"list"}, ws.path());
+  CHECK(l.out.find("build") != std::string::npos);
+  CHECK(l.out.find("ci") != std::string::npos);
+
+  auto g = run_wrt({"graph", "ci", "--format", "dot"}, ws.path());
+  CHECK(g.out.find("\"gen\" -> \"build\"") != std::string::npos);
+  auto m = run_wrt({"graph", "--format", "mermaid"}, ws.path());
+  CHECK(m.out.find("graph LR") != std::string::npos);
+
+  auto p = run_wrt({"plugins"}, ws.path());
+  CHECK(p.out.find("command") != std::string::npos);
+  CHECK(p.out.find("ABI 1.0") != std::string::npos);
+
+  TempDir fresh;
+  auto i = run_wrt({"init"}, fresh.path());
+  CHECK(i.exit_code == 0);
+  auto ri = run_wrt({"run", "ci"}, fresh.path());
+  INFO(ri.out << ri.err);
+  CHECK(ri.exit_code == 0);
+  CHECK(run_wrt({"init"}, fresh.path()).exit_code == 2);  // never overwrites
+
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  auto s = run_wrt({"cache", "stats"}, ws.path());
+  CHECK(s.out.find("entries: 4") != std::string::npos);
+  auto v = run_wrt({"--version"}, ws.path());
+  CHECK(v.out.find("wrt 0.1.0") != std::string::npos);
+}
