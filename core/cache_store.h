@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -106,6 +107,10 @@ class CacheStore {
   std::filesystem::path dir_;
   std::uint64_t max_bytes_;
   int lock_fd_ = -1;
+  // In-process exclusion of gc/verify against other threads (flock only
+  // excludes other processes) and the running size estimate.
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 // "5GiB", "500MB", "1024" (bytes) -> bytes. Error text on bad input.

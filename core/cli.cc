@@ -378,6 +378,7 @@ int run_cli(int argc, char** argv) {
   std::string max_size, cache_dir;
   auto* cache = app.add_subcommand("cache", "Inspect and maintain the cache");
   cache->require_subcommand(1);
+  cache->fallthrough();  // `wrt cache verify --cache-dir X` as well as `wrt cache --cache-dir X verify`
   cache->add_option("--cache-dir", cache_dir, "Cache directory (also WRT_CACHE_DIR)");
   cache->add_option("-C,--directory", dir, "Run as if started in DIR");
   auto* stats = cache->add_subcommand("stats", "Entries, blobs and size");

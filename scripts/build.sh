@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Configures and builds wrt into build/ (or build-asan/ with --sanitize).
+# Build output goes to stderr; the last line on stdout is the build directory.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build"; extra=()
 if [ "${1:-}" = "--sanitize" ]; then build="$root/build-asan"; extra=(-DWRT_SANITIZE=ON); fi
-bash "$root/scripts/setup.sh"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${extra[@]}" >/dev/null
-cmake --build "$build" -j "$(nproc)"
+bash "$root/scripts/setup.sh" >&2
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${extra[@]}" >&2
+cmake --build "$build" -j "$(nproc)" >&2
 echo "$build"

@@ -1,5 +1,6 @@
 // End-to-end tests: the real `wrt` binary on temporary workspaces, with the
 // real built-in `command` plugin running real shell commands.
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -25,7 +26,7 @@ std::map<std::string, std::string> statuses(const nlohmann::json& report) {
   return m;
 }
 
-const nlohmann::json& stage(const nlohmann::json& report, const std::string& name) {
+nlohmann::json stage(const nlohmann::json& report, const std::string& name) {
   for (const auto& s : report["stages"])
     if (s["name"] == name) return s;
   FAIL("stage " << name << " not in report");
@@ -403,7 +404,8 @@ with = { mode = "throw" }
   // A cached result replays metrics, findings and tests.
   auto r2 = wrt_run(ws, {"--stage", "probe"});
   REQUIRE(r2.exit_code == 0);
-  const auto& p2 = stage(report_of(ws), "probe");
+  auto rep2 = report_of(ws);
+  const auto& p2 = stage(rep2, "probe");
   CHECK(p2["status"] == "cached");
   CHECK(p2["metrics"]["answer"] == 42.0);
   CHECK(p2["tests"].size() == 2);

@@ -1,12 +1,12 @@
-/* wordcount: a third-party wrt plugin written in plain C.
- *
- *   [stages.docs-size]
- *   plugin = "wordcount"
- *   inputs = ["docs/*.md"]
- *   with = { files = ["docs/a.md", "docs/b.md"], max_words = 500 }
- *
- * Reports the metric `words` (total) and a finding for every file over
- * `max_words`; the stage fails if any file is over. */
+// wordcount: a third-party wrt plugin written in plain C.
+//
+//   [stages.docs-size]
+//   plugin = "wordcount"
+//   inputs = ["docs/*.md"]
+//   with = { files = ["docs/a.md", "docs/b.md"], max_words = 500 }
+//
+// Reports the metric `words` (total) and a finding for every file over
+// `max_words`; the stage fails if any file is over.
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,0 +1,538 @@
+#include "core/cache_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <ctime>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "support.h"
+
+namespace fs = std::filesystem;
+using wrt::CacheEntry;
+using wrt::CacheStore;
+using wrt::CachedFile;
+using wrt::Digest;
+using wrt::test::read_file;
+using wrt::test::TempDir;
+using wrt::test::write_file;
+
+namespace {
+
+std::string key(int n) { return wrt::to_hex(wrt::sha256("key-" + std::to_string(n))); }
+
+fs::path blob_file(const fs::path& cache, const Digest& d) {
+  std::string hex = wrt::to_hex(d);
+  return cache / "blobs" / hex.substr(0, 2) / hex;
+}
+
+fs::path entry_file(const fs::path& cache, const std::string& k) { return cache / "entries" / k.substr(0, 2) / k; }
+
+unsigned mode_of(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+void set_mtime(const fs::path& p, time_t secs_ago) {
+  timespec times[2];
+  ::clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec -= secs_ago;
+  times[1] = times[0];
+  REQUIRE(::utimensat(AT_FDCWD, p.c_str(), times, 0) == 0);
+}
+
+void flip_first_byte(const fs::path& p) {
+  std::string s = read_file(p);
+  REQUIRE(!s.empty());
+  s[0] = static_cast<char>(s[0] ^ 0x01);
+  write_file(p, s);
+}
+
+// An entry with one output holding `content` (stored as a blob).
+CacheEntry entry_with(CacheStore& store, const std::string& path, const std::string& content) {
+  auto d = store.put_bytes(content);
+  REQUIRE(d.ok());
+  CacheEntry e;
+  e.result = {{"status", "ok"}};
+  e.outputs.push_back(CachedFile{path, *d, content.size(), false});
+  return e;
+}
+
+bool any_contains(const std::vector<std::string>& lines, const std::string& needle) {
+  for (const auto& l : lines)
+    if (l.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("cache_store: round trip of files, entry and log") {
+  TempDir tmp;
+  CacheStore store(tmp / "cache", 1ull << 30);
+  REQUIRE(store.open().ok());
+  REQUIRE(fs::is_directory(tmp / "cache/blobs"));
+  REQUIRE(fs::is_directory(tmp / "cache/entries"));
+  REQUIRE(fs::is_directory(tmp / "cache/tmp"));
+
+  std::string big(300000, '\0');  // spans several copy buffers
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 251);
+  write_file(tmp / "ws/out/data.bin", big);
+  write_file(tmp / "ws/out/run.sh", "#!/bin/sh\necho hi\n");
+
+  auto data = store.put_file(tmp / "ws/out/data.bin");
+  REQUIRE(data.ok());
+  CHECK(*data == wrt::sha256(big));
+  CHECK(store.has_blob(*data));
+  auto script = store.put_file(tmp / "ws/out/run.sh");
+  REQUIRE(script.ok());
+  auto log = store.put_bytes("the log\n");
+  REQUIRE(log.ok());
+  // Storing identical content again is a no-op that returns the same digest.
+  auto again = store.put_bytes(big);
+  REQUIRE(again.ok());
+  CHECK(*again == *data);
+
+  CacheEntry e;
+  e.result = {{"status", "ok"}, {"metrics", {{"tests", 12}}}};
+  // Given out of order: the store keeps them sorted by path.
+  e.outputs.push_back(CachedFile{"out/run.sh", *script, 18, true});
+  e.outputs.push_back(CachedFile{"out/data.bin", *data, big.size(), false});
+  e.log = *log;
+  REQUIRE(store.put_entry(key(1), e).ok());
+
+  std::string warning = "stale";
+  auto got = store.get_entry(key(1), &warning);
+  REQUIRE(got.has_value());
+  CHECK(warning.empty());
+  CHECK(got->result == e.result);
+  REQUIRE(got->outputs.size() == 2);
+  CHECK(got->outputs[0].path == "out/data.bin");
+  CHECK(got->outputs[0].digest == *data);
+  CHECK(got->outputs[0].size == big.size());
+  CHECK_FALSE(got->outputs[0].executable);
+  CHECK(got->outputs[1].path == "out/run.sh");
+  CHECK(got->outputs[1].executable);
+  REQUIRE(got->log.has_value());
+  CHECK(*got->log == *log);
+
+  auto log_text = store.read_blob(*got->log);
+  REQUIRE(log_text.ok());
+  CHECK(*log_text == "the log\n");
+
+  // Restore into a fresh workspace, including a parent that does not exist,
+  // and over an existing file.
+  write_file(tmp / "ws2/out/run.sh", "old content");
+  ::chmod((tmp / "ws2/out/run.sh").c_str(), 0600);
+  for (const auto& f : got->outputs) REQUIRE(store.restore_file(f.digest, tmp / "ws2" / f.path, f.executable).ok());
+  CHECK(read_file(tmp / "ws2/out/data.bin") == big);
+  CHECK(read_file(tmp / "ws2/out/run.sh") == "#!/bin/sh\necho hi\n");
+  CHECK(mode_of(tmp / "ws2/out/run.sh") == 0755);
+  CHECK(mode_of(tmp / "ws2/out/data.bin") == 0644);
+  // No temp files left beside the restored ones.
+  CHECK(std::distance(fs::directory_iterator(tmp / "ws2/out"), fs::directory_iterator()) == 2);
+
+  auto s = store.stats();
+  CHECK(s.entries == 1);
+  CHECK(s.blobs == 3);
+  CHECK(s.bytes >= big.size() + 18 + 8);
+  CHECK(s.max_bytes == 1ull << 30);
+}
+
+TEST_CASE("cache_store: absent key is a silent miss, invalid key a warning") {
+  TempDir tmp;
+  CacheStore store(tmp / "cache", 1 << 20);
+  REQUIRE(store.open().ok());
+  std::string warning = "stale";
+  CHECK_FALSE(store.get_entry(key(7), &warning).has_value());
+  CHECK(warning.empty());
+  CHECK_FALSE(store.get_entry("../../etc/passwd", &warning).has_value());
+  CHECK_FALSE(warning.empty());
+  CHECK_FALSE(store.put_entry("../x", CacheEntry{}).ok());
+}
+
+TEST_CASE("cache_store: entry whose blob is missing is a miss with a warning") {
+  TempDir tmp;
+  CacheStore store(tmp / "cache", 1 << 20);
+  REQUIRE(store.open().ok());
+  CacheEntry e = entry_with(store, "a.txt", "alpha");
+  REQUIRE(store.put_entry(key(1), e).ok());
+  fs::path blob = blob_file(tmp / "cache", e.outputs[0].digest);
+  REQUIRE(fs::remove(blob));
+
+  std::string warning;
+  CHECK_FALSE(store.get_entry(key(1), &warning).has_value());
+  CHECK(warning.find(wrt::to_hex(e.outputs[0].digest)) != std::string::npos);
+  CHECK(warning.find("missing") != std::string::npos);
+
+  // Publishing an entry whose blob is not stored is refused.
+  auto st = store.put_entry(key(2), e);
+  CHECK_FALSE(st.ok());
+  CHECK(st.error().find(wrt::to_hex(e.outputs[0].digest)) != std::string::npos);
+}
+
+TEST_CASE("cache_store: corrupt blob fails the restore and is removed") {
+  TempDir tmp;
+  CacheStore store(tmp / "cache", 1 << 20);
+  REQUIRE(store.open().ok());
+  auto d = store.put_bytes("precious output");
+  REQUIRE(d.ok());
+  fs::path blob = blob_file(tmp / "cache", *d);
+  flip_first_byte(blob);
+
+  fs::create_directories(tmp / "ws");
+  auto st = store.restore_file(*d, tmp / "ws/out.txt", false);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().find("cache blob " + wrt::to_hex(*d) + " is corrupt") != std::string::npos);
+  CHECK(st.error().find("; removed") != std::string::npos);
+  CHECK_FALSE(fs::exists(blob));
+  CHECK_FALSE(store.has_blob(*d));
+  CHECK_FALSE(fs::exists(tmp / "ws/out.txt"));
+  CHECK(fs::is_empty(tmp / "ws"));  // the temp file beside dest is gone too
+
+  // read_blob checks the same way.
+  auto d2 = store.put_bytes("other");
+  REQUIRE(d2.ok());
+  flip_first_byte(blob_file(tmp / "cache", *d2));
+  auto r = store.read_blob(*d2);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().find("corrupt") != std::string::npos);
+  CHECK_FALSE(store.has_blob(*d2));
+}
+
+TEST_CASE("cache_store: corrupt entry is a miss with a warning and is removed") {
+  TempDir tmp;
+  CacheStore store(tmp / "cache", 1 << 20);
+  REQUIRE(store.open().ok());
+  CacheEntry e = entry_with(store, "a.txt", "alpha");
+  REQUIRE(store.put_entry(key(1), e).ok());
+  fs::path file = entry_file(tmp / "cache", key(1));
+  std::string good = read_file(file);
+
+  std::string bad;
+  SECTION("truncated JSON") { bad = good.substr(0, good.size() / 2); }
+  SECTION("wrong shape") { bad = R"({"version":1,"result":{},"outputs":{},"log":null})"; }
+  SECTION("bad digest hex") {
+    bad = R"({"version":1,"result":{},"outputs":[{"path":"a","digest":"zz","size":1,"executable":false}],"log":null})";
+  }
+  SECTION("path escaping the workspace") {
+    bad = nlohmann::json{{"version", 1},
+                         {"result", nullptr},
+                         {"outputs",
+                          {{{"path", "../../x"},
+                            {"digest", wrt::to_hex(e.outputs[0].digest)},
+                            {"size", 5},
+                            {"executable", false}}}},
+                         {"log", nullptr}}
+              .dump();
+  }
+  SECTION("other version") {
+    auto j = nlohmann::json::parse(good);
+    j["version"] = 2;
+    bad = j.dump();
+  }
+  write_file(file, bad);
+
+  std::string warning;
+  CHECK_FALSE(store.get_entry(key(1), &warning).has_value());
+  CHECK(warning.find(file.string()) != std::string::npos);
+  CHECK_FALSE(fs::exists(file));
+  // The blob itself is untouched.
+  CHECK(store.has_blob(e.outputs[0].digest));
+}
+
+TEST_CASE("cache_store: gc evicts least recently used entries and unreferenced blobs") {
+  TempDir tmp;
+  const fs::path cache = tmp / "cache";
+  const std::string payload(10000, 'x');
+  CacheEntry e1, e2, e3;
+  Digest orphan{}, shared{};
+  {
+    CacheStore store(cache, 1ull << 30);
+    REQUIRE(store.open().ok());
+    e1 = entry_with(store, "f", payload + "1");
+    e2 = entry_with(store, "f", payload + "2");
+    e3 = entry_with(store, "f", payload + "3");
+    // A small blob shared by all three entries.
+    auto sh = store.put_bytes("shared log");
+    REQUIRE(sh.ok());
+    shared = *sh;
+    for (CacheEntry* e : {&e1, &e2, &e3}) e->log = shared;
+    REQUIRE(store.put_entry(key(1), e1).ok());
+    REQUIRE(store.put_entry(key(2), e2).ok());
+    REQUIRE(store.put_entry(key(3), e3).ok());
+    auto o = store.put_bytes("nobody refers to this");
+    REQUIRE(o.ok());
+    orphan = *o;
+    CHECK(store.over_limit() == false);
+  }
+  // Oldest first: 1, 2, 3; then a hit on 1 makes 2 the least recently used.
+  set_mtime(entry_file(cache, key(1)), 300);
+  set_mtime(entry_file(cache, key(2)), 200);
+  set_mtime(entry_file(cache, key(3)), 100);
+  // Old enough not to count as written by the store doing the gc.
+  for (const auto& f : fs::recursive_directory_iterator(cache / "blobs"))
+    if (f.is_regular_file()) set_mtime(f.path(), 1000);
+  write_file(cache / "tmp/stale", "left by a crash");
+  set_mtime(cache / "tmp/stale", 2 * 3600);
+  write_file(cache / "tmp/fresh", "being written");
+
+  CacheStore store(cache, 1ull << 30);
+  REQUIRE(store.open().ok());
+  std::string warning;
+  REQUIRE(store.get_entry(key(1), &warning).has_value());
+
+  const std::uint64_t total = store.stats().bytes;
+  const std::uint64_t orphan_size = fs::file_size(blob_file(cache, orphan));
+  // Just over what the three entries need: exactly one must go.
+  auto r = store.gc(total - orphan_size - 1);
+  REQUIRE(r.ok());
+  CHECK(r->bytes_before == total);
+  CHECK(r->entries_removed == 1);
+  CHECK(r->blobs_removed == 2);  // e2's output and the orphan
+  CHECK(r->bytes_after <= total - orphan_size - 1);
+  CHECK(r->bytes_after == store.stats().bytes);
+
+  CHECK(store.get_entry(key(1), &warning).has_value());
+  CHECK_FALSE(store.get_entry(key(2), &warning).has_value());
+  CHECK(warning.empty());  // gone, not broken
+  CHECK(store.get_entry(key(3), &warning).has_value());
+  CHECK_FALSE(store.has_blob(e2.outputs[0].digest));
+  CHECK_FALSE(store.has_blob(orphan));
+  CHECK(store.has_blob(e1.outputs[0].digest));
+  CHECK(store.has_blob(e3.outputs[0].digest));
+  CHECK(store.has_blob(shared));
+  CHECK_FALSE(fs::exists(cache / "tmp/stale"));
+  CHECK(fs::exists(cache / "tmp/fresh"));
+
+  // Everything goes when the cap is zero.
+  auto r0 = store.gc(0);
+  REQUIRE(r0.ok());
+  CHECK(r0->entries_removed == 2);
+  CHECK(r0->bytes_after == 0);
+  auto s = store.stats();
+  CHECK(s.entries == 0);
+  CHECK(s.blobs == 0);
+}
+
+TEST_CASE("cache_store: gc keeps blobs this process just stored but not yet published") {
+  TempDir tmp;
+  CacheStore store(tmp / "cache", 1ull << 30);
+  REQUIRE(store.open().ok());
+  auto d = store.put_bytes("output of a stage still running");
+  REQUIRE(d.ok());
+  auto r = store.gc(1ull << 30);
+  REQUIRE(r.ok());
+  CHECK(r->blobs_removed == 0);
+  CHECK(store.has_blob(*d));
+  CacheEntry e;
+  e.result = nullptr;
+  e.outputs.push_back(CachedFile{"f", *d, 31, false});
+  CHECK(store.put_entry(key(1), e).ok());
+}
+
+TEST_CASE("cache_store: over_limit tracks bytes written") {
+  TempDir tmp;
+  CacheStore store(tmp / "cache", 1000);
+  REQUIRE(store.open().ok());
+  CHECK_FALSE(store.over_limit());
+  REQUIRE(store.put_bytes(std::string(600, 'a')).ok());
+  CHECK_FALSE(store.over_limit());
+  REQUIRE(store.put_bytes(std::string(600, 'b')).ok());
+  CHECK(store.over_limit());
+  REQUIRE(store.gc(0).ok());  // nothing referenced and nothing in flight from another store
+  // Blobs this store wrote count as in flight, so they stay and keep it over.
+  CHECK(store.over_limit());
+}
+
+TEST_CASE("cache_store: verify finds and removes corrupt blobs and broken entries") {
+  TempDir tmp;
+  const fs::path cache = tmp / "cache";
+  CacheStore store(cache, 1 << 20);
+  REQUIRE(store.open().ok());
+  CacheEntry good = entry_with(store, "good.txt", "good content");
+  CacheEntry victim = entry_with(store, "victim.txt", "victim content");
+  REQUIRE(store.put_entry(key(1), good).ok());
+  REQUIRE(store.put_entry(key(2), victim).ok());
+  REQUIRE(store.put_entry(key(3), good).ok());
+  write_file(entry_file(cache, key(3)), "{not json");
+
+  auto clean = store.verify();
+  REQUIRE(clean.ok());
+  CHECK(clean->problems.size() == 1);  // only the garbage entry
+  CHECK(any_contains(clean->problems, entry_file(cache, key(3)).string()));
+  CHECK_FALSE(fs::exists(entry_file(cache, key(3))));
+
+  const std::string victim_hex = wrt::to_hex(victim.outputs[0].digest);
+  flip_first_byte(blob_file(cache, victim.outputs[0].digest));
+  auto r = store.verify();
+  REQUIRE(r.ok());
+  CHECK(r->blobs_checked == 2);
+  CHECK(r->entries_checked == 2);
+  REQUIRE(r->problems.size() == 2);
+  CHECK(any_contains(r->problems, "cache blob " + victim_hex + " is corrupt"));
+  CHECK(any_contains(r->problems, entry_file(cache, key(2)).string()));
+  CHECK_FALSE(store.has_blob(victim.outputs[0].digest));
+  CHECK_FALSE(fs::exists(entry_file(cache, key(2))));
+  CHECK(store.get_entry(key(1), nullptr).has_value());
+
+  auto again = store.verify();
+  REQUIRE(again.ok());
+  CHECK(again->problems.empty());
+}
+
+TEST_CASE("cache_store: parse_size and format_size") {
+  CHECK(*wrt::parse_size("1024") == 1024);
+  CHECK(*wrt::parse_size("0") == 0);
+  CHECK(*wrt::parse_size("5GiB") == 5ull << 30);
+  CHECK(*wrt::parse_size("5gib") == 5ull << 30);
+  CHECK(*wrt::parse_size("500MB") == 500000000ull);
+  CHECK(*wrt::parse_size("10k") == 10000);
+  CHECK(*wrt::parse_size("10KiB") == 10240);
+  CHECK(*wrt::parse_size("2 TiB") == 2ull << 40);
+  CHECK(*wrt::parse_size(" 1.5GiB ") == 3ull << 29);
+  CHECK(*wrt::parse_size("7b") == 7);
+  CHECK(*wrt::parse_size("18446744073709551615") == 18446744073709551615ull);
+
+  for (const char* bad : {"", "GiB", "abc", "5 XB", "-5MB", "1.5", "1.GiB", "5GiB extra", "0x10"}) {
+    auto r = wrt::parse_size(bad);
+    INFO(bad);
+    CHECK_FALSE(r.ok());
+    if (!r.ok()) CHECK(r.error().find("invalid size") != std::string::npos);
+  }
+  for (const char* huge : {"18446744073709551616", "99999999999999999999999TiB", "16777216TiB"}) {
+    auto r = wrt::parse_size(huge);
+    INFO(huge);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().find("too large") != std::string::npos);
+  }
+
+  CHECK(wrt::format_size(0) == "0 B");
+  CHECK(wrt::format_size(1023) == "1023 B");
+  CHECK(wrt::format_size(1024) == "1 KiB");
+  CHECK(wrt::format_size(3ull << 29) == "1.5 GiB");
+  CHECK(wrt::format_size(5ull << 30) == "5 GiB");
+  CHECK(wrt::format_size((1ull << 20) - 1) == "1 MiB");
+}
+
+TEST_CASE("cache_store: two processes writing the same and different entries at once") {
+  TempDir tmp;
+  const fs::path cache = tmp / "cache";
+  constexpr int kKeys = 40;
+  std::vector<pid_t> children;
+  for (int child = 0; child < 2; ++child) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      // No Catch2 macros here: report through the exit code only.
+      int failures = 0;
+      {
+        CacheStore store(cache, 1ull << 30);
+        if (!store.open().ok()) ::_exit(90);
+        for (int i = 0; i < kKeys; ++i) {
+          // Even keys: both children write identical content. Odd keys: each
+          // child its own key and content.
+          bool same = i % 2 == 0;
+          int k = same ? i : 1000 * (child + 1) + i;
+          std::string content = "content " + std::to_string(k) + std::string(5000 + i * 97, 'z');
+          auto d = store.put_bytes(content);
+          auto log = store.put_bytes("log " + std::to_string(k));
+          if (!d.ok() || !log.ok()) {
+            ++failures;
+            continue;
+          }
+          CacheEntry e;
+          e.result = {{"k", k}};
+          e.outputs.push_back(CachedFile{"out/" + std::to_string(k), *d, content.size(), (k % 3) == 0});
+          e.log = *log;
+          if (!store.put_entry(key(k), e).ok()) ++failures;
+          std::string w;
+          if (!store.get_entry(key(k), &w)) ++failures;
+        }
+      }
+      ::_exit(failures == 0 ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+
+  CacheStore store(cache, 1ull << 30);
+  REQUIRE(store.open().ok());
+  auto v = store.verify();
+  REQUIRE(v.ok());
+  CHECK(v->problems.empty());
+  CHECK(v->entries_checked == kKeys / 2 + kKeys);  // 20 shared + 2 × 20 own
+  CHECK(fs::is_empty(cache / "tmp"));
+  for (int k : {0, 38, 1001, 2039}) {
+    std::string w;
+    auto e = store.get_entry(key(k), &w);
+    INFO(k << ": " << w);
+    REQUIRE(e.has_value());
+    fs::path dest = tmp / "ws" / e->outputs[0].path;
+    REQUIRE(store.restore_file(e->outputs[0].digest, dest, e->outputs[0].executable).ok());
+    CHECK(read_file(dest).rfind("content " + std::to_string(k), 0) == 0);
+  }
+}
+
+TEST_CASE("cache_store: many threads share one store while another store runs gc") {
+  TempDir tmp;
+  const fs::path cache = tmp / "cache";
+  constexpr int kThreads = 8, kPerThread = 25;
+  std::atomic<int> failures{0};
+  {
+    CacheStore store(cache, 1ull << 30);
+    REQUIRE(store.open().ok());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          // Half the content is common to all threads, to race on one blob.
+          std::string content = (i % 2 ? "thread " + std::to_string(t) + " " : std::string("common ")) +
+                                std::to_string(i);
+          write_file(tmp / ("src/" + std::to_string(t) + "/" + std::to_string(i)), content);
+          auto d = store.put_file(tmp / ("src/" + std::to_string(t) + "/" + std::to_string(i)));
+          if (!d.ok()) {
+            ++failures;
+            continue;
+          }
+          CacheEntry e;
+          e.result = {{"t", t}, {"i", i}};
+          e.outputs.push_back(CachedFile{"o", *d, content.size(), false});
+          int k = t * 1000 + i;
+          if (!store.put_entry(key(k), e).ok()) ++failures;
+          auto got = store.get_entry(key(k), nullptr);
+          if (!got) {
+            ++failures;
+            continue;
+          }
+          fs::path dest = tmp / ("dest/" + std::to_string(k));
+          if (!store.restore_file(got->outputs[0].digest, dest, false).ok() || read_file(dest) != content)
+            ++failures;
+          // gc from within the process must not break the puts in flight.
+          if (t == 0 && i % 5 == 0 && !store.gc(1ull << 30).ok()) ++failures;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
+  CHECK(failures.load() == 0);
+
+  CacheStore store(cache, 1ull << 30);
+  REQUIRE(store.open().ok());
+  auto v = store.verify();
+  REQUIRE(v.ok());
+  CHECK(v->problems.empty());
+  CHECK(v->entries_checked == kThreads * kPerThread);
+}
