@@ -4,11 +4,20 @@
 set -euo pipefail
 
 packages=(
+  # build
   build-essential cmake ninja-build pkg-config git ccache
   libboost-dev libtomlplusplus-dev libfmt-dev libspdlog-dev libtbb-dev
-  catch2 libssl-dev nlohmann-json3-dev libcli11-dev
+  catch2 libssl-dev nlohmann-json3-dev libcli11-dev libpugixml-dev
   python3
+  # the real tools the built-in plugins drive, exercised by the tests
+  gcovr lcov clang-tidy cppcheck flawfinder libbenchmark-dev libgtest-dev
+  spin z3 cvc5
+  # bench/: the reference build tool and a timer
+  hyperfine
 )
+# Rust: a toolchain already on PATH (e.g. rustup's) is used as it is;
+# otherwise Debian's.
+if ! command -v cargo >/dev/null 2>&1; then packages+=(cargo rustc rustfmt rust-clippy); fi
 
 missing=()
 for p in "${packages[@]}"; do

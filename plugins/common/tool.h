@@ -1,0 +1,66 @@
+// Helpers the built-in plugins share: finding the external tool a stage
+// drives (and saying which Debian package provides it when it is missing),
+// its version as a cache-key fingerprint, workspace-relative paths, and the
+// common "fail on findings" policy. Only sdk/ and the standard library.
+#pragma once
+
+#include <wrt/plugin.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wrt::plugins {
+
+// Absolute path of `program` found in $PATH (or `program` itself when it
+// contains a '/' and is executable); nullopt when there is none.
+std::optional<std::string> find_program(const std::string& program);
+
+// "clang-tidy was not found on PATH; it is in the Debian package clang-tidy
+// (apt-get install clang-tidy)".
+std::string missing_tool_message(const std::string& program, const std::string& debian_package);
+
+// Throws std::runtime_error(missing_tool_message(...)) when absent; returns
+// the absolute path otherwise.
+std::string require_tool(const std::string& program, const std::string& debian_package);
+
+// First line of `argv` output (e.g. {"gcc", "--version"}) run through the
+// host, trimmed; memoised per resolved executable and its mtime, so a run
+// over many stages asks each tool once. Thread-safe. Empty when the tool
+// cannot be run.
+std::string tool_version(const wrt::sdk::Stage& stage, const std::vector<std::string>& argv);
+
+// `path` relative to `workspace` when it lies inside it ("/ws/src/a.c" ->
+// "src/a.c"; "./src/a.c" -> "src/a.c"); otherwise unchanged.
+std::string workspace_relative(const std::string& path, const std::string& workspace);
+
+// Whole file; throws std::runtime_error("<path>: cannot read: <reason>").
+std::string read_text_file(const std::string& path);
+
+std::vector<std::string_view> split_lines(std::string_view text);
+std::string_view trim(std::string_view s);
+
+// A parse failure in a tool's output: "<file>:<line>:<column>: <message>".
+struct ParseError {
+  std::string file;
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+  std::string message;
+  std::string to_string() const;
+};
+
+// `fail_on = "error" | "warning" | "never"` (default "error") and
+// `max_warnings = N` (default unlimited) from the stage's `with`.
+struct FindingPolicy {
+  enum class FailOn { kError, kWarning, kNever };
+  FailOn fail_on = FailOn::kError;
+  std::optional<std::int64_t> max_warnings;
+
+  static FindingPolicy from_config(const wrt::sdk::Stage& stage);  // throws on bad values
+  // Passed or failed for these counts, with a one-line reason when failed.
+  wrt_status evaluate(std::int64_t errors, std::int64_t warnings, std::string* reason) const;
+};
+
+}  // namespace wrt::plugins
