@@ -278,6 +278,7 @@ struct Executor::Impl {
       ctx.with = sc.with;
       ctx.with_json = sc.with.dump();
       ctx.cancel = ex.options_.cancel;
+      ctx.data_dir = ((ex.store_ ? ex.store_->dir() : WorkspaceDirs(ws).root) / "plugin-data" / sc.plugin).string();
       ctx.console = [this](const std::string& line) { ex.printer_.print(line); };
     };
 

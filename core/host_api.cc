@@ -222,13 +222,21 @@ const char* h_config_key_at(wrt_stage* st, const char* key, int64_t index) {
   return it.key().c_str();
 }
 
+const char* h_data_dir(wrt_stage* st) {
+  if (!st || st->data_dir.empty()) return "";
+  std::error_code ec;
+  std::filesystem::create_directories(st->data_dir, ec);
+  if (ec) write_log(st, fmt::format("[wrt warning] cannot create {}: {}", st->data_dir, ec.message()));
+  return st->data_dir.c_str();
+}
+
 const wrt_host kHost = {
     sizeof(wrt_host),   WRT_ABI_VERSION_MAJOR, WRT_ABI_VERSION_MINOR, WRT_VERSION,
     h_log,              h_config_json,         h_config_string,       h_config_int,
     h_config_double,    h_config_bool,         h_config_array_size,   h_stage_name,
     h_workspace_dir,    h_spawn,               h_report_metric,       h_report_finding,
     h_report_test_case, h_report_artifact,     h_set_message,         h_add_fingerprint,
-    h_get_extension,    h_config_key_at,
+    h_get_extension,    h_config_key_at,       h_data_dir,
 };
 
 }  // namespace

@@ -63,6 +63,7 @@ struct wrt_stage {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   const std::atomic<bool>* cancel = nullptr;
   bool in_fingerprint = false;
+  std::string data_dir;  // absolute; created lazily by host data_dir()
   // Called (from the plugin's thread) for log lines at WARNING and above.
   std::function<void(const std::string&)> console;
 

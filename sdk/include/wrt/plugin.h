@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define WRT_ABI_VERSION_MAJOR 1u
-#define WRT_ABI_VERSION_MINOR 0u
+#define WRT_ABI_VERSION_MINOR 1u
 
 #if defined(_WIN32)
 #define WRT_PLUGIN_EXPORT __declspec(dllexport)
@@ -185,6 +185,16 @@ typedef struct wrt_host {
    * `key` in `with` ("" = `with` itself), or NULL past the end or when `key`
    * is not a table. Valid during the call. */
   const char* (*config_key_at)(wrt_stage* stage, const char* key, int64_t index);
+
+  /* --- ABI 1.1 (test with WRT_HAS_FIELD(host, wrt_host, data_dir)) --- */
+
+  /* Absolute path of a directory where the plugin keeps state between runs
+   * (a compiler cache, benchmark baselines). It lies inside wrt's cache
+   * directory, so a CI job that caches that one directory keeps it too. One
+   * directory per plugin name, shared by all its stages and by concurrent
+   * wrt processes: write files atomically (temp file + rename). Created
+   * before it is returned. Valid during the call. */
+  const char* (*data_dir)(wrt_stage* stage);
 } wrt_host;
 
 /* One stage type. A library may provide several. */
