@@ -12,15 +12,20 @@
 #include <fmt/core.h>
 
 #include "core/cache_store.h"
+#include "core/components.h"
 #include "core/config.h"
 #include "core/executor.h"
 #include "core/file_digester.h"
 #include "core/graph.h"
 #include "core/host_api.h"
 #include "core/interrupt.h"
+#include "core/last_results.h"
 #include "core/plugin_host.h"
 #include "core/report.h"
+#include "core/safety_gate.h"
 #include "core/status_printer.h"
+#include "core/subprocess.h"
+#include "core/trace.h"
 
 namespace wrt {
 
@@ -80,12 +85,56 @@ struct RunArgs {
   bool dry_run = false;
   std::string report;
   std::string cache_dir;
+  bool strict = false;         // a `warn` safety-gate verdict fails the run
+  std::string changed_since;   // git ref: only components whose files changed
+  bool verify = false;         // `wrt verify`: targets come from `verify_request`
+  VerifyRequest verify_request;
 };
 
+// Files changed since `ref` (committed, staged, unstaged and untracked),
+// relative to the workspace.
+Result<std::vector<std::string>> files_changed_since(const fs::path& ws, const std::string& ref) {
+  std::vector<std::string> files;
+  for (std::vector<std::string> argv : {std::vector<std::string>{"git", "diff", "--name-only", "--relative", ref, "--"},
+                                        std::vector<std::string>{"git", "ls-files", "--others", "--exclude-standard"}}) {
+    SpawnOptions o;
+    o.argv = argv;
+    o.cwd = ws;
+    o.capture = true;
+    SpawnResult r = run_process(o);
+    if (!r.started) return Error{fmt::format("--changed-since: cannot run git: {}", r.error)};
+    if (r.exit_code != 0) {
+      std::string msg = r.output.substr(0, r.output.find('\n'));
+      return Error{fmt::format("--changed-since {}: git {} failed: {}", ref, argv[1], msg)};
+    }
+    std::size_t start = 0;
+    while (start < r.output.size()) {
+      std::size_t end = r.output.find('\n', start);
+      if (end == std::string::npos) end = r.output.size();
+      if (end > start) files.push_back(r.output.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
 // Resolves the stages a run covers. Returns the label used in reports.
-Result<std::vector<int>> resolve_targets(const Loaded& l, const RunArgs& a, std::string* label) {
-  std::vector<std::string> targets = a.stages;
+Result<std::vector<int>> resolve_targets(Loaded& l, const RunArgs& a, std::string* label) {
+  std::vector<std::string> targets;
+  for (const auto& s : a.stages) {
+    auto named = l.config.resolve_stage_name(s);
+    if (named.empty()) targets.push_back(s);  // select_stages names it as unknown
+    targets.insert(targets.end(), named.begin(), named.end());
+  }
   *label = a.pipeline;
+  if (a.verify) {
+    auto v = apply_verify_request(l.config, a.verify_request);
+    if (!v) return Error{v.error()};
+    targets.insert(targets.end(), v->begin(), v->end());
+    *label = fmt::format("verify --asil-profile {}", asil_name(a.verify_request.level));
+  }
   if (!a.pipeline.empty()) {
     const PipelineConfig* p = l.config.find_pipeline(a.pipeline);
     if (!p) {
@@ -101,6 +150,29 @@ Result<std::vector<int>> resolve_targets(const Loaded& l, const RunArgs& a, std:
     targets.insert(targets.end(), p->stages.begin(), p->stages.end());
   }
   if (label->empty()) *label = a.stages.empty() ? "all" : "stages";
+  if (!a.changed_since.empty()) {
+    auto files = files_changed_since(l.config.workspace, a.changed_since);
+    if (!files) return Error{files.error()};
+    std::vector<std::string> touched = components_touched(l.config, *files);
+    std::string list;
+    for (const auto& c : touched)
+      list += fmt::format("{}{} (ASIL {})", list.empty() ? "" : ", ", c, asil_name(l.config.find_component(c)->asil));
+    std::printf("changed since %s: %zu file%s; components: %s\n", a.changed_since.c_str(), files->size(),
+                files->size() == 1 ? "" : "s", list.empty() ? "none" : list.c_str());
+    // Start from what was asked (everything when nothing was), and drop the
+    // instances of untouched components.
+    if (targets.empty())
+      for (const auto& s : l.config.stages) targets.push_back(s.name);
+    std::vector<std::string> kept;
+    for (const auto& t : targets) {
+      const StageConfig* sc = l.config.find_stage(t);
+      if (sc && !sc->component.empty() && std::find(touched.begin(), touched.end(), sc->component) == touched.end())
+        continue;
+      kept.push_back(t);
+    }
+    if (kept.empty()) return std::vector<int>{};
+    targets = std::move(kept);
+  }
   return select_stages(l.graph, targets);
 }
 
@@ -166,6 +238,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   opts.read_cache = !args.no_cache;
   opts.dry_run = args.dry_run || explain_mode;
   opts.cancel = &interrupt_flag();
+  opts.memory_limit = cfg.settings.memory_limit;
   Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, printer, opts);
   RunOutcome outcome = ex.run(order);
   printer.finish();
@@ -188,12 +261,24 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   }
 
   std::map<std::string, int> counts;
-  for (const auto& r : outcome.records) counts[r.status]++;
+  // A stage judged by the safety gate fails the run only through the gate.
+  bool ordinary_failure = false;
+  for (const auto& r : outcome.records) {
+    counts[r.status]++;
+    if ((r.status == "failed" || r.status == "timeout" || r.status == "interrupted") && !r.asil) ordinary_failure = true;
+  }
   bool failed = counts["failed"] + counts["timeout"] + counts["interrupted"] > 0;
   std::string status = outcome.interrupted ? "interrupted" : failed ? "failed" : "passed";
+  GateResult gate = evaluate_gate(cfg, outcome.records);
+  if (!args.dry_run) {
+    if (Status st = save_last_results(ws, outcome.records); !st)
+      std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
+  }
   if (!args.report.empty()) {
     fs::path rp = fs::path(args.report).is_absolute() ? fs::path(args.report) : fs::current_path() / args.report;
-    if (Status st = write_report(rp, make_report(outcome, label, status)); !st)
+    nlohmann::json report = make_report(outcome, label, status);
+    if (gate.applies) report["gate"] = gate_to_json(gate);
+    if (Status st = write_report(rp, report); !st)
       std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
   }
   std::string summary;
@@ -207,11 +292,20 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
     auto gc = store->gc(cfg.settings.cache_max_size);
     if (!gc) std::fprintf(stderr, "wrt: warning: cache gc: %s\n", gc.error().c_str());
   }
+  if (gate.applies && !args.dry_run) {
+    std::string summary_text = gate_summary(gate);
+    if (!summary_text.empty()) {
+      std::fputs(summary_text.c_str(), stdout);
+      std::fflush(stdout);
+    }
+  }
   if (outcome.interrupted) {
     std::fprintf(stderr, "wrt: interrupted\n");
     return kExitInterrupted;
   }
-  return failed ? kExitStageFailed : kExitOk;
+  if (gate.verdict == "block") return kExitGateBlocked;
+  if (ordinary_failure || (args.strict && gate.verdict == "warn")) return kExitStageFailed;
+  return kExitOk;
 }
 
 int cmd_list(const fs::path& ws) {
@@ -311,6 +405,76 @@ int cmd_cache(const fs::path& ws, const std::string& action, const std::string& 
   return r->problems.empty() ? kExitOk : kExitStageFailed;
 }
 
+// Components with their level, the latest verdict of their stages, and
+// whether the current tree is already verified (every stage a cache hit).
+int cmd_status(const fs::path& ws, const std::string& cache_dir_opt) {
+  std::vector<int> order;
+  std::string label;
+  RunArgs all;
+  auto session = open_session(ws, nullptr, order, all, &label);
+  if (!session) return usage_error(session.error());
+  Session& s = *session;
+  const Config& cfg = s.loaded->config;
+  if (cfg.components.empty()) {
+    std::printf("wrt.toml defines no [components]\n");
+    return kExitOk;
+  }
+  CacheStore store(cache_dir_for(cfg, cache_dir_opt), cfg.settings.cache_max_size);
+  if (Status st = store.open(); !st) return usage_error(st.error());
+  WorkspaceDirs dirs(ws);
+  FileDigester digester(ws, dirs.state / "stat-cache");
+  digester.load(nullptr);
+  std::FILE* devnull = std::fopen("/dev/null", "w");
+  StatusPrinter printer(devnull, false, order.size());
+  RunOptions opts;
+  opts.dry_run = true;
+  opts.jobs = 1;
+  Executor ex(cfg, s.loaded->graph, s.stage_plugins, &store, digester, printer, opts);
+  RunOutcome outcome = ex.run(order);
+  std::fclose(devnull);
+  std::map<std::string, const StageRecord*> now;
+  for (const auto& r : outcome.records) now[r.name] = &r;
+  LastResults last = load_last_results(ws);
+  std::printf("%-20s %-5s %-14s %-22s %s\n", "COMPONENT", "ASIL", "LAST VERDICT", "CURRENT TREE", "STAGES");
+  for (const auto& c : cfg.components) {
+    int stages = 0, cached = 0, failed = 0, never = 0;
+    std::string names;
+    for (const auto& sc : cfg.stages) {
+      if (sc.component != c.name) continue;
+      ++stages;
+      names += (names.empty() ? "" : ", ") + sc.name;
+      auto it = now.find(sc.name);
+      if (it != now.end() && it->second->status == "cached") ++cached;
+      auto l = last.find(sc.name);
+      if (l == last.end()) ++never;
+      else if (l->second.status != "passed" && l->second.status != "cached" && l->second.status != "flaky") ++failed;
+    }
+    std::string verdict = stages == 0 ? "-" : failed ? "failed" : never == stages ? "never run" : never ? "partial" : "passed";
+    std::string tree = stages == 0 ? "no stages" : cached == stages ? "verified (cached)"
+                                                                    : fmt::format("needs verification ({}/{})", stages - cached, stages);
+    std::printf("%-20s %-5s %-14s %-22s %s\n", c.name.c_str(), asil_name(c.asil), verdict.c_str(), tree.c_str(),
+                names.empty() ? "-" : names.c_str());
+  }
+  return kExitOk;
+}
+
+int cmd_trace(const fs::path& ws, const std::string& file_opt, const std::string& format) {
+  auto l = load(ws);
+  if (!l) return usage_error(l.error());
+  const Config& cfg = (*l)->config;
+  fs::path file = file_opt.empty() ? ws / "requirements.toml" : fs::path(file_opt);
+  if (file.is_relative() && !file_opt.empty()) file = fs::current_path() / file;
+  auto reqs = load_requirements(file, cfg);
+  if (!reqs) return usage_error(reqs.error());
+  std::string warning;
+  LastResults last = load_last_results(ws, &warning);
+  if (!warning.empty()) std::fprintf(stderr, "wrt: warning: %s\n", warning.c_str());
+  TraceMatrix m = build_trace(cfg, *reqs, last);
+  if (format == "json") std::printf("%s\n", trace_to_json(m).dump(2).c_str());
+  else std::fputs(trace_to_markdown(m).c_str(), stdout);
+  return kExitOk;
+}
+
 int cmd_init(const fs::path& ws) {
   fs::path file = ws / "wrt.toml";
   std::error_code ec;
@@ -354,6 +518,36 @@ int run_cli(int argc, char** argv) {
   run->add_option("--report", ra.report, "Write a JSON report to FILE");
   run->add_option("--cache-dir", ra.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
   run->add_option("-C,--directory", dir, "Run as if started in DIR");
+  run->add_flag("--strict", ra.strict, "A safety-gate warning (failed ASIL A/B stage) fails the run");
+  run->add_option("--changed-since", ra.changed_since,
+                  "Only the components whose files changed since this git ref (and stages without a component)");
+
+  RunArgs va;
+  va.verify = true;
+  std::string asil_level;
+  auto* verify_cmd = app.add_subcommand("verify", "Run the verification stages of components at an ASIL level and below, with that level's profile");
+  verify_cmd->add_option("--asil-profile", asil_level, "QM, A, B, C or D")->required();
+  verify_cmd->add_option("--component", va.verify_request.components, "Only this component (repeatable)");
+  verify_cmd->add_option("--harness", va.verify_request.harness, "Only this harness (with.harnesses = [NAME])");
+  verify_cmd->add_option("-j,--jobs", va.jobs, "Stages run at once")->check(CLI::PositiveNumber);
+  verify_cmd->add_flag("-k,--keep-going", va.keep_going, "Run everything that does not depend on a failed stage");
+  verify_cmd->add_flag("--no-cache", va.no_cache, "Do not use cached results");
+  verify_cmd->add_flag("-n,--dry-run", va.dry_run, "Show what would run, run nothing");
+  verify_cmd->add_flag("--strict", va.strict, "A safety-gate warning fails the run");
+  verify_cmd->add_option("--report", va.report, "Write a JSON report to FILE");
+  verify_cmd->add_option("--cache-dir", va.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
+  verify_cmd->add_option("-C,--directory", dir, "Run as if started in DIR");
+
+  std::string status_cache_dir;
+  auto* status_cmd = app.add_subcommand("status", "Components: ASIL, last verdict, and whether the current tree is verified");
+  status_cmd->add_option("--cache-dir", status_cache_dir, "Cache directory (also WRT_CACHE_DIR)");
+  status_cmd->add_option("-C,--directory", dir, "Run as if started in DIR");
+
+  std::string trace_file, trace_format = "markdown";
+  auto* trace_cmd = app.add_subcommand("trace", "Requirement -> evidence matrix and verification coverage per ASIL level");
+  trace_cmd->add_option("--requirements", trace_file, "Requirements file (default: requirements.toml in the workspace)");
+  trace_cmd->add_option("--format", trace_format, "markdown or json")->check(CLI::IsMember({"markdown", "json"}));
+  trace_cmd->add_option("-C,--directory", dir, "Run as if started in DIR");
 
   auto* list = app.add_subcommand("list", "List stages and pipelines");
   list->add_option("-C,--directory", dir, "Run as if started in DIR");
@@ -405,6 +599,14 @@ int run_cli(int argc, char** argv) {
 
   fs::path ws = find_workspace(dir);
   if (run->parsed()) return cmd_run(ws, ra, false, "");
+  if (verify_cmd->parsed()) {
+    auto level = parse_asil(asil_level);
+    if (!level) return usage_error(fmt::format("--asil-profile must be QM, A, B, C or D, not '{}'", asil_level));
+    va.verify_request.level = *level;
+    return cmd_run(ws, va, false, "");
+  }
+  if (status_cmd->parsed()) return cmd_status(ws, status_cache_dir);
+  if (trace_cmd->parsed()) return cmd_trace(ws, trace_file, trace_format);
   if (list->parsed()) return cmd_list(ws);
   if (graph->parsed()) return cmd_graph(ws, ga, format);
   if (plugins->parsed()) return cmd_plugins(ws);

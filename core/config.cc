@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include "core/cache_store.h"
+#include "core/components.h"
 #include "core/glob.h"
 
 namespace wrt {
@@ -94,6 +95,26 @@ std::vector<std::string> as_string_list(const toml::node& n, const std::string& 
   return out;
 }
 
+// "8GiB", "512MB" or a byte count.
+std::uint64_t as_size(const toml::node& n, const std::string& what) {
+  if (n.is_integer()) return static_cast<std::uint64_t>(as_int(n, what, 1));
+  auto size = parse_size(as_string(n, what));
+  if (!size) fail(n.source(), what + ": " + size.error());
+  return *size;
+}
+
+Asil as_asil(const toml::node& n, const std::string& what) {
+  auto a = parse_asil(as_string(n, what));
+  if (!a) fail(n.source(), fmt::format("{} must be one of QM, A, B, C, D, not '{}'", what, n.as_string()->get()));
+  return *a;
+}
+
+std::string as_priority(const toml::node& n, const std::string& what) {
+  std::string p = as_string(n, what);
+  if (priority_rank(p) < 0) fail(n.source(), fmt::format("{} must be low, normal, high or critical, not '{}'", what, p));
+  return p;
+}
+
 nlohmann::json to_json(const toml::node& n) {
   switch (n.type()) {
     case toml::node_type::table: {
@@ -128,7 +149,8 @@ bool valid_name(const std::string& s) {
 
 void parse_settings(const toml::table& t, Settings& s) {
   check_keys(t, "[settings]",
-             {"max_parallel_jobs", "timeout_minutes", "max_attempts", "cache_dir", "cache_max_size", "plugin_path"});
+             {"max_parallel_jobs", "timeout_minutes", "max_attempts", "cache_dir", "cache_max_size", "plugin_path",
+              "memory_limit"});
   for (auto&& [k, v] : t) {
     std::string key(k.str());
     std::string what = "settings." + key;
@@ -137,6 +159,7 @@ void parse_settings(const toml::table& t, Settings& s) {
     else if (key == "max_attempts") s.max_attempts = static_cast<int>(as_int(v, what, 1));
     else if (key == "cache_dir") s.cache_dir = as_string(v, what);
     else if (key == "plugin_path") s.plugin_path = as_string_list(v, what);
+    else if (key == "memory_limit") s.memory_limit = as_size(v, what);
     else if (key == "cache_max_size") {
       if (v.is_integer()) {
         s.cache_max_size = static_cast<std::uint64_t>(as_int(v, what, 1));
@@ -157,7 +180,7 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
   const auto& t = as_table(node, where);
   check_keys(t, where,
              {"plugin", "needs", "inputs", "outputs", "env", "timeout_minutes", "max_attempts", "cache", "with",
-              "description"});
+              "description", "for_each", "components", "min_asil", "asil", "priority", "cpus", "memory"});
   for (auto&& [k, v] : t) {
     std::string key(k.str());
     std::string what = fmt::format("stages.{}.{}", name, key);
@@ -195,9 +218,88 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
       st.with = to_json(as_table(v, what));
     } else if (key == "description") {
       as_string(v, what);
+    } else if (key == "for_each") {
+      st.for_each = as_string(v, what);
+      if (st.for_each != "component")
+        fail(v.source(), fmt::format("{} must be \"component\", not \"{}\"", what, st.for_each));
+    } else if (key == "components") {
+      st.only_components = as_string_list(v, what);
+    } else if (key == "min_asil") {
+      st.min_asil = as_asil(v, what);
+    } else if (key == "asil") {
+      st.asil = as_asil(v, what);
+    } else if (key == "priority") {
+      st.priority = as_priority(v, what);
+    } else if (key == "cpus") {
+      st.cpus = static_cast<int>(as_int(v, what, 1));
+    } else if (key == "memory") {
+      st.memory = as_size(v, what);
     }
   }
+  if (st.for_each.empty()) {
+    for (const char* k : {"components", "min_asil"})
+      if (auto it = st.key_pos.find(k); it != st.key_pos.end())
+        throw ConfigError{it->second, fmt::format("stages.{}.{} needs for_each = \"component\"", name, k)};
+  } else if (st.asil) {
+    throw ConfigError{st.key_pos["asil"],
+                      fmt::format("stages.{}: a for_each stage takes each component's asil; use min_asil to filter", name)};
+  }
   return st;
+}
+
+ComponentConfig parse_component(const std::string& name, const toml::node& node) {
+  ComponentConfig c;
+  c.name = name;
+  c.pos = pos_of(node.source());
+  const std::string where = fmt::format("[components.{}]", name);
+  const auto& t = as_table(node, where);
+  check_keys(t, where, {"paths", "asil", "requirements", "description"});
+  for (auto&& [k, v] : t) {
+    std::string key(k.str());
+    std::string what = fmt::format("components.{}.{}", name, key);
+    if (key == "paths") {
+      c.paths = as_string_list(v, what);
+      const auto& arr = *v.as_array();
+      for (std::size_t i = 0; i < c.paths.size(); ++i) {
+        std::string err = glob_pattern_error(c.paths[i]);
+        if (!err.empty()) fail(arr[i].source(), fmt::format("{}: {}", what, err));
+      }
+    } else if (key == "asil") {
+      c.asil = as_asil(v, what);
+    } else if (key == "requirements") {
+      c.requirements = as_string_list(v, what);
+    } else {
+      as_string(v, what);
+    }
+  }
+  if (c.paths.empty()) fail(node.source(), fmt::format("{} needs paths = [...] (what the component is made of)", where));
+  return c;
+}
+
+void parse_asil_profiles(const toml::table& t, AsilProfile* profiles) {
+  for (auto&& [k, v] : t) {
+    std::string level(k.str());
+    auto a = parse_asil(level);
+    if (!a || level != asil_name(*a))
+      fail(k.source(), fmt::format("unknown ASIL level '{}' in [asil] (QM, A, B, C or D)", level));
+    const std::string where = fmt::format("[asil.{}]", level);
+    const auto& pt = as_table(v, where);
+    check_keys(pt, where, {"timeout_minutes", "priority", "coverage_target", "on_failure", "verifier"});
+    AsilProfile& p = profiles[static_cast<int>(*a)];
+    for (auto&& [pk, pv] : pt) {
+      std::string key(pk.str());
+      std::string what = fmt::format("asil.{}.{}", level, key);
+      if (key == "timeout_minutes") p.timeout_minutes = as_positive_number(pv, what);
+      else if (key == "priority") p.priority = as_priority(pv, what);
+      else if (key == "coverage_target") p.coverage_target = as_positive_number(pv, what);
+      else if (key == "verifier") p.verifier = to_json(as_table(pv, what));
+      else if (key == "on_failure") {
+        p.on_failure = as_string(pv, what);
+        if (p.on_failure != "allow" && p.on_failure != "warn" && p.on_failure != "block")
+          fail(pv.source(), fmt::format("{} must be allow, warn or block, not '{}'", what, p.on_failure));
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -206,6 +308,18 @@ const StageConfig* Config::find_stage(const std::string& name) const {
   for (const auto& s : stages)
     if (s.name == name) return &s;
   return nullptr;
+}
+
+const ComponentConfig* Config::find_component(const std::string& name) const {
+  for (const auto& c : components)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+std::vector<std::string> Config::resolve_stage_name(const std::string& name) const {
+  if (auto it = groups.find(name); it != groups.end()) return it->second;
+  if (find_stage(name)) return {name};
+  return {};
 }
 
 const PipelineConfig* Config::find_pipeline(const std::string& name) const {
@@ -231,7 +345,16 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
                              e.description())};
   }
   try {
-    check_keys(root, "wrt.toml", {"project", "settings", "stages", "pipelines"});
+    check_keys(root, "wrt.toml", {"project", "settings", "stages", "pipelines", "components", "asil"});
+    for (int a = 0; a < kAsilLevels; ++a) cfg.asil_profiles[a] = default_asil_profile(static_cast<Asil>(a));
+    if (auto* c = root.get("components"))
+      for (auto&& [k, v] : as_table(*c, "[components]")) {
+        std::string name(k.str());
+        if (!valid_name(name))
+          fail(k.source(), fmt::format("component name '{}' may use only letters, digits, '_', '-' and '.'", name));
+        cfg.components.push_back(parse_component(name, v));
+      }
+    if (auto* a = root.get("asil")) parse_asil_profiles(as_table(*a, "[asil]"), cfg.asil_profiles);
     if (auto* p = root.get("project")) {
       const auto& t = as_table(*p, "[project]");
       check_keys(t, "[project]", {"name", "description", "version"});
@@ -284,6 +407,10 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
   std::stable_sort(cfg.pipelines.begin(), cfg.pipelines.end(), [](const PipelineConfig& a, const PipelineConfig& b) {
     return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
   });
+  std::stable_sort(cfg.components.begin(), cfg.components.end(), [](const ComponentConfig& a, const ComponentConfig& b) {
+    return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
+  });
+  if (Status st = expand_components(cfg); !st) return Error{st.error()};
   return cfg;
 }
 
@@ -373,6 +500,49 @@ with = {{ run = "test -f out/build.txt" }}
 stages = ["test"]
 )",
                      project_name);
+}
+
+}  // namespace wrt
+
+namespace wrt {
+
+const char* asil_name(Asil a) {
+  static const char* const kNames[kAsilLevels] = {"QM", "A", "B", "C", "D"};
+  int i = static_cast<int>(a);
+  return i >= 0 && i < kAsilLevels ? kNames[i] : "?";
+}
+
+std::optional<Asil> parse_asil(const std::string& text) {
+  std::string t;
+  for (char c : text) t += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (t.rfind("ASIL-", 0) == 0) t = t.substr(5);
+  for (int a = 0; a < kAsilLevels; ++a)
+    if (t == asil_name(static_cast<Asil>(a))) return static_cast<Asil>(a);
+  return std::nullopt;
+}
+
+// The WRT CI/CD guide's matrix: timeouts 30/45/60/90/120 min, priorities
+// low/high/high/critical/critical; C and D block, A and B warn, QM allows.
+AsilProfile default_asil_profile(Asil a) {
+  static const double kTimeout[kAsilLevels] = {30, 45, 60, 90, 120};
+  static const char* const kPriority[kAsilLevels] = {"low", "high", "high", "critical", "critical"};
+  static const char* const kOnFailure[kAsilLevels] = {"allow", "warn", "warn", "block", "block"};
+  static const double kCoverage[kAsilLevels] = {0, 80, 85, 90, 95};
+  int i = static_cast<int>(a);
+  AsilProfile p;
+  p.timeout_minutes = kTimeout[i];
+  p.priority = kPriority[i];
+  p.on_failure = kOnFailure[i];
+  if (kCoverage[i] > 0) p.coverage_target = kCoverage[i];
+  return p;
+}
+
+int priority_rank(const std::string& priority) {
+  if (priority == "low") return 0;
+  if (priority == "normal") return 1;
+  if (priority == "high") return 2;
+  if (priority == "critical") return 3;
+  return -1;
 }
 
 }  // namespace wrt

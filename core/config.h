@@ -21,6 +21,33 @@ struct SourcePos {
   std::uint32_t column = 0;  // 1-based, 0 = unknown
 };
 
+// Automotive Safety Integrity Level, ISO 26262; QM = no safety requirement.
+enum class Asil { QM = 0, A = 1, B = 2, C = 3, D = 4 };
+constexpr int kAsilLevels = 5;
+const char* asil_name(Asil a);                      // "QM", "A", ... "D"
+std::optional<Asil> parse_asil(const std::string&);  // case-insensitive
+
+// What a stage carrying an ASIL level gets: its defaults and how the safety
+// gate treats its failure. Defaults follow the WRT CI/CD guide's matrix.
+struct AsilProfile {
+  double timeout_minutes = 30;
+  std::string priority = "low";       // low | normal | high | critical
+  std::optional<double> coverage_target;  // percent
+  std::string on_failure = "allow";   // allow | warn | block
+  nlohmann::json verifier = nlohmann::json::object();  // verifier settings, passed to plugins as with.profile
+};
+AsilProfile default_asil_profile(Asil a);
+int priority_rank(const std::string& priority);  // low 0, normal 1, high 2, critical 3; -1 unknown
+
+// [components.NAME]: a part of the code base with its own safety level.
+struct ComponentConfig {
+  std::string name;
+  std::vector<std::string> paths;  // glob patterns, workspace-relative
+  Asil asil = Asil::QM;
+  std::vector<std::string> requirements;
+  SourcePos pos;
+};
+
 struct StageConfig {
   std::string name;
   std::string plugin = "command";
@@ -32,6 +59,16 @@ struct StageConfig {
   std::optional<int> max_attempts;
   bool cache = true;
   nlohmann::json with = nlohmann::json::object();  // plugin configuration, as written
+  // Safety and resources.
+  std::string for_each;                       // "component" on a template stage, else ""
+  std::vector<std::string> only_components;   // for_each filter: `components = [...]`
+  std::optional<Asil> min_asil;               // for_each filter
+  std::optional<Asil> asil;                   // the level the gate judges this stage at
+  std::string component;                      // set on an expanded instance
+  std::string group;                          // instance: its template's name
+  std::optional<std::string> priority;        // overrides the ASIL profile's
+  int cpus = 1;
+  std::uint64_t memory = 0;                   // bytes; 0 = not declared
   SourcePos pos;                                   // of the [stages.NAME] table
   std::map<std::string, SourcePos> key_pos;        // of each key, for later errors
 };
@@ -43,6 +80,7 @@ struct Settings {
   std::string cache_dir = ".wrt/cache";
   std::uint64_t cache_max_size = 5ull << 30;
   std::vector<std::string> plugin_path;
+  std::uint64_t memory_limit = 0;  // bytes the running stages may declare together; 0 = physical memory
 };
 
 struct PipelineConfig {
@@ -56,8 +94,17 @@ struct Config {
   std::filesystem::path workspace;  // its directory
   std::string project_name;
   Settings settings;
-  std::vector<StageConfig> stages;  // in file order
+  std::vector<StageConfig> stages;  // in file order; for_each templates replaced by their instances
   std::vector<PipelineConfig> pipelines;
+  std::vector<ComponentConfig> components;
+  AsilProfile asil_profiles[kAsilLevels];
+  // for_each template name -> its instances' names ("prove" -> "prove:memory", ...)
+  std::map<std::string, std::vector<std::string>> groups;
+
+  const ComponentConfig* find_component(const std::string& name) const;
+  const AsilProfile& profile(Asil a) const { return asil_profiles[static_cast<int>(a)]; }
+  // A stage name or a for_each template name -> stage names; empty if unknown.
+  std::vector<std::string> resolve_stage_name(const std::string& name) const;
 
   const StageConfig* find_stage(const std::string& name) const;
   const PipelineConfig* find_pipeline(const std::string& name) const;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -97,6 +98,50 @@ Result<std::vector<std::string>> list_outputs(const fs::path& ws, const std::vec
   return files;
 }
 
+std::uint64_t physical_memory() {
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) : 0;
+}
+
+// Admits running stages while their declared cpus fit in the job limit and
+// their declared memory in the memory limit, so parallel proofs never
+// overcommit the machine. A stage asking for more than the whole machine
+// runs alone rather than never.
+class ResourceGate {
+ public:
+  ResourceGate(int cpus, std::uint64_t memory) : cpus_(std::max(1, cpus)), memory_(memory) {}
+
+  void acquire(int cpus, std::uint64_t memory) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] {
+      if (running_ == 0) return true;
+      return used_cpus_ + cpus <= cpus_ && (memory_ == 0 || used_memory_ + memory <= memory_);
+    });
+    ++running_;
+    used_cpus_ += cpus;
+    used_memory_ += memory;
+  }
+
+  void release(int cpus, std::uint64_t memory) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --running_;
+      used_cpus_ -= cpus;
+      used_memory_ -= memory;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  const int cpus_;
+  const std::uint64_t memory_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int running_ = 0;
+  int used_cpus_ = 0;
+  std::uint64_t used_memory_ = 0;
+};
+
 }  // namespace
 
 struct Executor::Impl {
@@ -109,6 +154,7 @@ struct Executor::Impl {
   std::atomic<bool> stop{false};
   std::string first_failure;
   std::mutex mu;
+  ResourceGate resources;
   // stage -> key of its last recorded run, one small file, so a no-op run
   // need not open every stage's key record.
   std::unordered_map<std::string, std::string> last_keys;
@@ -135,7 +181,8 @@ struct Executor::Impl {
         dirs(ws),
         globber(ws, {".wrt", ".git", e.config_.settings.cache_dir}),
         records(e.graph_.stages.size()),
-        selected(e.graph_.stages.size(), 0) {}
+        selected(e.graph_.stages.size(), 0),
+        resources(e.options_.jobs, e.options_.memory_limit ? e.options_.memory_limit : physical_memory()) {}
 
   bool cancelled() const { return ex.options_.cancel && ex.options_.cancel->load(); }
 
@@ -343,6 +390,16 @@ struct Executor::Impl {
     std::error_code ec;
     fs::create_directories(dirs.logs, ec);
     int log_fd = ::open((ws / rec.log).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    // Held while the stage's processes run; released on every path below.
+    struct Admission {
+      ResourceGate& gate;
+      int cpus;
+      std::uint64_t memory;
+      ~Admission() { gate.release(cpus, memory); }
+    };
+    const int cpus = std::min(sc.cpus, std::max(1, ex.options_.jobs));
+    resources.acquire(cpus, sc.memory);
+    Admission admitted{resources, cpus, sc.memory};
     const int max_attempts = sc.max_attempts.value_or(ex.config_.settings.max_attempts);
     const double timeout_min = sc.timeout_minutes.value_or(ex.config_.settings.timeout_minutes);
     std::string status = "failed";
@@ -446,12 +503,21 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     impl.selected[v] = 1;
     impl.records[v].name = graph_.stages[v]->name;
     impl.records[v].plugin = graph_.stages[v]->plugin;
+    impl.records[v].asil = graph_.stages[v]->asil;
+    impl.records[v].component = graph_.stages[v]->component;
   }
   std::error_code ec;
   fs::create_directories(impl.dirs.keys, ec);
   fs::create_directories(impl.dirs.state, ec);
   impl.load_last_keys();
 
+  // Among ready stages TBB starts the higher priority first: a stage's own
+  // `priority`, else its ASIL profile's, else normal.
+  auto stage_priority = [&](int v) -> tbb::flow::node_priority_t {
+    const StageConfig& sc = *graph_.stages[v];
+    std::string p = sc.priority ? *sc.priority : sc.asil ? config_.profile(*sc.asil).priority : "normal";
+    return static_cast<tbb::flow::node_priority_t>(1 + std::max(0, priority_rank(p)));
+  };
   // Bodies block on child processes, so the arena's size is the job limit.
   tbb::task_arena arena(std::max(1, options_.jobs));
   arena.execute([&] {
@@ -466,7 +532,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
           impl.records[v].results.message = fmt::format("internal error: {}", e.what());
           impl.finish(v, "failed", Clock::now(), impl.records[v].results.message);
         }
-      });
+      }, stage_priority(v));
     for (int v : order)
       for (int d : graph_.deps[v])
         if (impl.selected[d]) tbb::flow::make_edge(*nodes[d], *nodes[v]);

@@ -39,6 +39,8 @@ struct StageRecord {
   std::vector<std::string> key_changes;  // every difference from the last recorded key
   std::vector<CachedFile> outputs;
   std::optional<Digest> output_digest;
+  std::optional<Asil> asil;  // the level the safety gate judges this stage at
+  std::string component;     // for_each instance: its component
 };
 
 struct RunOptions {
@@ -47,6 +49,7 @@ struct RunOptions {
   bool read_cache = true;   // --no-cache turns reading off (results are still stored)
   bool dry_run = false;     // compute keys and look up the cache, run and restore nothing
   const std::atomic<bool>* cancel = nullptr;
+  std::uint64_t memory_limit = 0;  // bytes the running stages may declare together; 0 = physical memory
 };
 
 struct RunOutcome {

@@ -288,7 +288,7 @@ TEST_CASE("subprocess: a concurrent long run does not delay short runs") {
   for (int t = 0; t < 2; ++t) {
     long_runs.emplace_back([&] {
       while (!stop.load()) {
-        SpawnOptions o = sh("sleep 0.3");
+        SpawnOptions o = sh("sleep 3");
         o.cancel = &stop;
         o.kill_grace = 100ms;
         (void)run_process(o);
@@ -302,7 +302,9 @@ TEST_CASE("subprocess: a concurrent long run does not delay short runs") {
       for (int i = 0; i < 25; ++i) {
         auto start = Clock::now();
         SpawnResult r = run_process(sh("true"));
-        if (r.exit_code != 0 || seconds_since(start) > 0.15) ++slow;
+        // Far below the long child's 3 s: a short run waited for it only if
+        // its pipe leaked there. Generous for loaded and sanitizer builds.
+        if (r.exit_code != 0 || seconds_since(start) > 1.5) ++slow;
       }
     });
   }
@@ -310,13 +312,4 @@ TEST_CASE("subprocess: a concurrent long run does not delay short runs") {
   stop.store(true);
   for (auto& th : long_runs) th.join();
   CHECK(slow.load() == 0);
-}
-
-TEST_CASE("subprocess: a fast command has little overhead") {
-  SpawnOptions o;
-  o.argv = {"true"};
-  auto start = Clock::now();
-  for (int i = 0; i < 100; ++i) REQUIRE(run_process(o).exit_code == 0);
-  // Sleeping even 20 ms per wait would take 2 s.
-  CHECK(seconds_since(start) < 1.5);
 }
