@@ -1,0 +1,12 @@
+; A refactoring made blocks 72 bytes apart but 80 bytes long: they overlap.
+(set-option :produce-models true)
+(set-logic QF_LIA)
+(declare-const i Int)
+(declare-const j Int)
+(declare-const a Int)
+(define-fun blocks () Int 16)
+(assert (and (>= i 0) (< i blocks) (>= j 0) (< j blocks) (distinct i j)))
+(assert (and (>= a (* i 72)) (< a (+ (* i 72) 80))))
+(assert (and (>= a (* j 72)) (< a (+ (* j 72) 80))))
+(check-sat)
+(get-model)

@@ -1,0 +1,10 @@
+; Without the i <= len guard the lexer may read past the input.
+(set-option :produce-models true)
+(set-logic QF_BV)
+(declare-const len (_ BitVec 32))
+(declare-const start (_ BitVec 32))
+(declare-const i (_ BitVec 32))
+(assert (bvule start i))
+(assert (bvugt (bvadd start (bvsub i start)) len))
+(check-sat)
+(get-model)
