@@ -62,7 +62,13 @@ namespace {
 
 std::string show(const nlohmann::json& v) {
   if (v.is_null()) return "unset";
-  if (v.is_string()) return "'" + v.get<std::string>() + "'";
+  if (v.is_string()) {
+    // Built by appending: GCC 12 at -O3 warns falsely (-Wrestrict) on "x" + std::string&&.
+    std::string quoted = "'";
+    quoted += v.get<std::string>();
+    quoted += '\'';
+    return quoted;
+  }
   return v.dump();
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <cerrno>
 #include <ctime>
 #include <limits>
@@ -168,7 +169,14 @@ struct Copied {
 // source is read only once.
 template <typename Sink>
 Result<Copied> copy_hashing(int in, const fs::path& in_name, Sink&& sink) {
-  std::vector<char> buf(kCopyBufferSize);
+  // One buffer per thread, not zero-filled: allocating and clearing it per
+  // stored file cost more than hashing a stage's small outputs.
+  thread_local std::unique_ptr<char[]> buffer(new char[kCopyBufferSize]);
+  struct {
+    char* ptr;
+    char* data() { return ptr; }
+    std::size_t size() const { return kCopyBufferSize; }
+  } buf{buffer.get()};
   Sha256 h;
   Copied c;
   for (;;) {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -23,6 +24,7 @@
 #include "core/plugin_host.h"
 #include "core/report.h"
 #include "core/safety_gate.h"
+#include "core/sarif.h"
 #include "core/status_printer.h"
 #include "core/subprocess.h"
 #include "core/trace.h"
@@ -273,6 +275,17 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   if (!args.dry_run) {
     if (Status st = save_last_results(ws, outcome.records); !st)
       std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
+    // Every finding of the run (cached stages replay theirs) as one SARIF log
+    // for code-scanning dashboards.
+    std::vector<SarifStageFindings> sarif;
+    for (std::size_t i = 0; i < outcome.records.size(); ++i) {
+      const StageRecord& r = outcome.records[i];
+      const LoadedPlugin* lp = s.stage_plugins[order[i]];
+      sarif.push_back({r.name, r.plugin, lp ? lp->version : "", r.results.findings});
+    }
+    if (Status st = write_sarif((dirs.root / "reports" / "findings.sarif").string(), findings_to_sarif(sarif, ws.string()));
+        !st)
+      std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
   }
   if (!args.report.empty()) {
     fs::path rp = fs::path(args.report).is_absolute() ? fs::path(args.report) : fs::current_path() / args.report;
@@ -288,7 +301,12 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
               summary.empty() ? "nothing to do" : summary.c_str(), outcome.duration_s);
   std::fflush(stdout);
 
-  if (!args.dry_run && store->over_limit()) {
+  // Only a run that stored something can have grown the cache; a no-op run
+  // skips the size check (its first call walks the whole store).
+  bool stored = std::any_of(outcome.records.begin(), outcome.records.end(), [](const StageRecord& r) {
+    return r.status == "passed" || r.status == "flaky";
+  });
+  if (!args.dry_run && stored && store->over_limit()) {
     auto gc = store->gc(cfg.settings.cache_max_size);
     if (!gc) std::fprintf(stderr, "wrt: warning: cache gc: %s\n", gc.error().c_str());
   }

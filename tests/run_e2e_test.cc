@@ -404,6 +404,16 @@ with = { mode = "throw" }
   CHECK(t["status"] == "failed");
   CHECK(t["message"] == "probe threw on purpose");
 
+  // Every finding of the run also lands in one SARIF 2.1.0 log.
+  auto sarif = nlohmann::json::parse(read_file(ws / ".wrt/reports/findings.sarif"));
+  CHECK(sarif["version"] == "2.1.0");
+  REQUIRE(sarif["runs"].size() == 1);
+  CHECK(sarif["runs"][0]["tool"]["driver"]["name"] == "wrt/probe");
+  const auto& res = sarif["runs"][0]["results"][0];
+  CHECK(res["level"] == "warning");
+  CHECK(res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "src/a.c");
+  CHECK(res["locations"][0]["physicalLocation"]["region"]["startLine"] == 3);
+
   // A cached result replays metrics, findings and tests.
   auto r2 = wrt_run(ws, {"--stage", "probe"});
   REQUIRE(r2.exit_code == 0);

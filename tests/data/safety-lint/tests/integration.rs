@@ -1,0 +1,5 @@
+#[test]
+fn integration() {
+    let v: Option<u8> = None;
+    v.unwrap();
+}
