@@ -263,3 +263,35 @@ with = { run = "echo c-critical >> order.txt" }
   REQUIRE(r.exit_code == 0);
   CHECK(read_file(ws / "order.txt") == "c-critical\nb-normal\na-low\n");
 }
+
+TEST_CASE("safety e2e: plugins accept the profile, and coverage takes its ASIL target", "[safety]") {
+  TempDir ws;
+  // Half of the lines covered.
+  write_file(ws / "cov.info", "TN:\nSF:src/a.c\nDA:1,1\nDA:2,0\nLF:2\nLH:1\nend_of_record\n");
+  write_file(ws / "src/clean.c", "int add(int a, int b) { return a + b; }\n");
+  write_file(ws / "wrt.toml", R"(
+[stages.cov-d]
+plugin = "coverage"
+asil = "D"
+inputs = ["cov.info"]
+with = { lcov = "cov.info", lcov_out = "out-d/lcov.info", cobertura_out = "out-d/cobertura.xml" }
+[stages.cov-qm]
+plugin = "coverage"
+asil = "QM"
+inputs = ["cov.info"]
+with = { lcov = "cov.info", lcov_out = "out-qm/lcov.info", cobertura_out = "out-qm/cobertura.xml" }
+[stages.lint-c]
+plugin = "cppcheck"
+asil = "C"
+inputs = ["src/*.c"]
+with = { paths = ["src"] }
+)");
+  auto r = run(ws, {"run", "--keep-going"});
+  INFO(r.out << r.err);
+  auto rep = nlohmann::json::parse(read_file(ws / "report.json"));
+  CHECK(statuses(rep) == std::map<std::string, std::string>{
+                             {"cov-d", "failed"}, {"cov-qm", "passed"}, {"lint-c", "passed"}});
+  for (const auto& s : rep["stages"])
+    if (s["name"] == "cov-d") CHECK(s["message"].get<std::string>().find("min_line = 95") != std::string::npos);
+  CHECK(r.exit_code == 3);  // a failed ASIL D stage blocks
+}

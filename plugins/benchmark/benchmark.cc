@@ -61,8 +61,7 @@ std::vector<std::string> table_keys(const Stage& s, const std::string& key) {
 }
 
 Config parse_config(const Stage& s) {
-  for (const auto& k : table_keys(s, ""))
-    if (!kKeys.count(k)) throw std::runtime_error("benchmark: unknown key with." + k);
+  wrt::plugins::reject_unknown_keys(s, "benchmark", kKeys);
   Config c;
   auto command = s.strings("command");
   auto run = s.string("run");

@@ -50,13 +50,7 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
 }
 
 CargoConfig parse_config(const wrt::sdk::Stage& s) {
-  for (std::int64_t i = 0;; ++i) {
-    const char* key = s.host()->config_key_at(s.handle(), "", i);
-    if (!key) break;
-    if (!kKeys.count(key))
-      throw std::runtime_error(std::string("cargo plugin: unknown key with.") + key + " (known: " +
-                               join({kKeys.begin(), kKeys.end()}, ", ") + ")");
-  }
+  wrt::plugins::reject_unknown_keys(s, "cargo", kKeys);
   CargoConfig c;
   auto command = s.string("command");
   if (!command) throw std::runtime_error("cargo plugin needs with.command = one of " + join(kCommands, ", "));

@@ -35,20 +35,8 @@ struct Options {
   FindingPolicy policy;
 };
 
-void reject_unknown_keys(const wrt::sdk::Stage& s) {
-  for (std::int64_t i = 0;; ++i) {
-    const char* key = s.host()->config_key_at(s.handle(), "", i);
-    if (!key) break;
-    if (!kKnownKeys.count(key)) {
-      std::string known;
-      for (const auto& k : kKnownKeys) known += (known.empty() ? "" : ", ") + k;
-      throw std::runtime_error(std::string("with.") + key + " is not a clang-tidy option (known: " + known + ")");
-    }
-  }
-}
-
 Options parse_options(const wrt::sdk::Stage& s) {
-  reject_unknown_keys(s);
+  wrt::plugins::reject_unknown_keys(s, "clang-tidy", kKnownKeys);
   Options o;
   auto dir = s.string("build_dir");
   if (!dir || dir->empty())

@@ -46,18 +46,6 @@ struct Options {
   FindingPolicy policy;
 };
 
-void reject_unknown_keys(const wrt::sdk::Stage& s) {
-  for (std::int64_t i = 0;; ++i) {
-    const char* key = s.host()->config_key_at(s.handle(), "", i);
-    if (!key) break;
-    if (!kKnownKeys.count(key)) {
-      std::string known;
-      for (const auto& k : kKnownKeys) known += (known.empty() ? "" : ", ") + k;
-      throw std::runtime_error(std::string("with.") + key + " is not a cmake option (known: " + known + ")");
-    }
-  }
-}
-
 bool is_identifier(const std::string& name) {
   if (name.empty()) return false;
   for (char c : name)
@@ -72,7 +60,7 @@ std::string non_empty(const wrt::sdk::Stage& s, const std::string& key, const st
 }
 
 Options parse_options(const wrt::sdk::Stage& s) {
-  reject_unknown_keys(s);
+  wrt::plugins::reject_unknown_keys(s, "cmake", kKnownKeys);
   Options o;
   o.source_dir = non_empty(s, "source_dir", o.source_dir);
   o.build_dir = non_empty(s, "build_dir", o.build_dir);

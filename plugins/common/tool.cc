@@ -86,6 +86,18 @@ std::string workspace_relative(const std::string& path, const std::string& works
   return p;
 }
 
+void reject_unknown_keys(const wrt::sdk::Stage& stage, const std::string& plugin, const std::set<std::string>& known) {
+  for (std::int64_t i = 0;; ++i) {
+    const char* key = stage.host()->config_key_at(stage.handle(), "", i);
+    if (!key) break;
+    std::string k = key;
+    if (known.count(k) || k == "component" || k == "profile") continue;
+    std::string list;
+    for (const auto& name : known) list += (list.empty() ? "" : ", ") + name;
+    throw std::runtime_error("with." + k + " is not a " + plugin + " option (known: " + list + ")");
+  }
+}
+
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot read: " + std::strerror(errno));

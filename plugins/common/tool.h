@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,11 @@ std::string tool_version(const wrt::sdk::Stage& stage, const std::vector<std::st
 // `path` relative to `workspace` when it lies inside it ("/ws/src/a.c" ->
 // "src/a.c"; "./src/a.c" -> "src/a.c"); otherwise unchanged.
 std::string workspace_relative(const std::string& path, const std::string& workspace);
+
+// Throws "with.KEY is not a PLUGIN option (known: a, b)" for a key of the
+// stage's `with` table outside `known`. The keys the host adds to stages it
+// expands per component, `component` and `profile`, are always accepted.
+void reject_unknown_keys(const wrt::sdk::Stage& stage, const std::string& plugin, const std::set<std::string>& known);
 
 // Whole file; throws std::runtime_error("<path>: cannot read: <reason>").
 std::string read_text_file(const std::string& path);

@@ -69,8 +69,7 @@ std::optional<double> percent(const Stage& s, const std::string& key) {
 }
 
 Config parse_config(const Stage& s) {
-  for (const auto& k : table_keys(s, ""))
-    if (!kKeys.count(k)) throw std::runtime_error("coverage: unknown key with." + k);
+  wrt::plugins::reject_unknown_keys(s, "coverage", kKeys);
   Config c;
   auto tool = s.string("tool");
   auto lcov = s.string("lcov");
@@ -100,6 +99,9 @@ Config parse_config(const Stage& s) {
   c.lcov_out = s.string("lcov_out").value_or(c.lcov_out);
   c.cobertura_out = s.string("cobertura_out").value_or(c.cobertura_out);
   c.min = {percent(s, "min_line"), percent(s, "min_branch"), percent(s, "min_function")};
+  // A stage judged at an ASIL level takes its profile's coverage target as
+  // the line threshold unless min_line says otherwise.
+  if (!c.min.line) c.min.line = percent(s, "profile.coverage_target");
   for (const auto& name : table_keys(s, "paths")) {
     auto glob = s.string("paths." + name);
     if (!glob) throw std::runtime_error("with.paths." + name + " must be a glob string");

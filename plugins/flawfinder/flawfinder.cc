@@ -28,18 +28,6 @@ struct Options {
   FindingPolicy policy;
 };
 
-void reject_unknown_keys(const wrt::sdk::Stage& s) {
-  for (std::int64_t i = 0;; ++i) {
-    const char* key = s.host()->config_key_at(s.handle(), "", i);
-    if (!key) break;
-    if (!kKnownKeys.count(key)) {
-      std::string known;
-      for (const auto& k : kKnownKeys) known += (known.empty() ? "" : ", ") + k;
-      throw std::runtime_error(std::string("with.") + key + " is not a flawfinder option (known: " + known + ")");
-    }
-  }
-}
-
 int risk_level(const wrt::sdk::Stage& s, const std::string& key, int fallback) {
   auto v = s.integer(key);
   if (!v) return fallback;
@@ -48,7 +36,7 @@ int risk_level(const wrt::sdk::Stage& s, const std::string& key, int fallback) {
 }
 
 Options parse_options(const wrt::sdk::Stage& s) {
-  reject_unknown_keys(s);
+  wrt::plugins::reject_unknown_keys(s, "flawfinder", kKnownKeys);
   Options o;
   o.paths = s.strings("paths").value_or(std::vector<std::string>{"."});
   if (o.paths.empty()) throw std::runtime_error("with.paths must not be empty");

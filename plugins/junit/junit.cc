@@ -24,18 +24,6 @@ using wrt::plugins::JUnitCase;
 
 constexpr std::size_t kNamesInMessage = 5;
 
-void reject_unknown_keys(const wrt::sdk::Stage& s, const std::set<std::string>& known, const char* plugin) {
-  for (std::int64_t i = 0;; ++i) {
-    const char* key = s.host()->config_key_at(s.handle(), "", i);
-    if (!key) break;
-    if (!known.count(key)) {
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      throw std::runtime_error(std::string("with.") + key + " is not a " + plugin + " option (known: " + list + ")");
-    }
-  }
-}
-
 fs::path absolute_in(const std::string& workspace, const std::string& path) {
   fs::path p(path);
   return (p.is_absolute() ? p : fs::path(workspace) / p).lexically_normal();
@@ -120,7 +108,7 @@ struct JUnitOptions {
 };
 
 JUnitOptions parse_junit_options(const wrt::sdk::Stage& s) {
-  reject_unknown_keys(s, {"run", "argv", "shell", "cwd", "report", "reports"}, "junit");
+  wrt::plugins::reject_unknown_keys(s, "junit", {"run", "argv", "shell", "cwd", "report", "reports"});
   JUnitOptions o;
   auto run = s.string("run");
   auto argv = s.strings("argv");
@@ -194,7 +182,7 @@ struct CTestOptions {
 };
 
 CTestOptions parse_ctest_options(const wrt::sdk::Stage& s) {
-  reject_unknown_keys(s, {"build_dir", "args", "rerun_failed", "parallel"}, "ctest");
+  wrt::plugins::reject_unknown_keys(s, "ctest", {"build_dir", "args", "rerun_failed", "parallel"});
   CTestOptions o;
   auto dir = s.string("build_dir");
   if (!dir || dir->empty()) throw std::runtime_error("ctest needs with.build_dir (the CMake build directory)");

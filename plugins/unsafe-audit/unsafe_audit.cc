@@ -42,7 +42,8 @@ void reject_unknown_keys(const wrt::sdk::Stage& s, const std::string& table, con
 }
 
 AuditConfig parse_config(const wrt::sdk::Stage& s) {
-  reject_unknown_keys(s, "", {"paths", "allow", "budget", "severity"});
+  // component/profile: added by the host to stages expanded per component.
+  reject_unknown_keys(s, "", {"paths", "allow", "budget", "severity", "component", "profile"});
   AuditConfig c;
   if (auto p = s.strings("paths")) {
     if (p->empty()) throw std::runtime_error("with.paths must not be empty");
