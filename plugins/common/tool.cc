@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -96,6 +97,19 @@ void reject_unknown_keys(const wrt::sdk::Stage& stage, const std::string& plugin
     for (const auto& name : known) list += (list.empty() ? "" : ", ") + name;
     throw std::runtime_error("with." + k + " is not a " + plugin + " option (known: " + list + ")");
   }
+}
+
+TempReportFile::TempReportFile(const std::string& tool, const std::string& suffix) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / ("wrt-" + tool + "-XXXXXX" + suffix)).string();
+  int fd = ::mkstemps(tmpl.data(), static_cast<int>(suffix.size()));
+  if (fd < 0) throw std::runtime_error("cannot create a temporary file for " + tool + "'s report in " + tmpl);
+  ::close(fd);
+  path_ = tmpl;
+}
+
+TempReportFile::~TempReportFile() {
+  std::error_code ec;
+  std::filesystem::remove(path_, ec);
 }
 
 std::string read_text_file(const std::string& path) {

@@ -42,6 +42,20 @@ std::string workspace_relative(const std::string& path, const std::string& works
 // expands per component, `component` and `profile`, are always accepted.
 void reject_unknown_keys(const wrt::sdk::Stage& stage, const std::string& plugin, const std::set<std::string>& known);
 
+// A fresh private temporary file ("wrt-<tool>-XXXXXX<suffix>") for a tool's
+// report, kept apart from its console output; removed on destruction.
+class TempReportFile {
+ public:
+  TempReportFile(const std::string& tool, const std::string& suffix);  // throws when it cannot be created
+  ~TempReportFile();
+  TempReportFile(const TempReportFile&) = delete;
+  TempReportFile& operator=(const TempReportFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 // Whole file; throws std::runtime_error("<path>: cannot read: <reason>").
 std::string read_text_file(const std::string& path);
 

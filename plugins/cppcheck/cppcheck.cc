@@ -67,29 +67,6 @@ Options parse_options(const wrt::sdk::Stage& s) {
   return o;
 }
 
-// A fresh private file for cppcheck's XML, kept apart from its progress
-// output (which goes to the stage log); removed when the run ends.
-class TempReport {
- public:
-  TempReport() {
-    std::string tmpl = (fs::temp_directory_path() / "wrt-cppcheck-XXXXXX.xml").string();
-    int fd = ::mkstemps(tmpl.data(), 4);
-    if (fd < 0) throw std::runtime_error("cannot create a temporary file for cppcheck's report in " + tmpl);
-    ::close(fd);
-    path_ = tmpl;
-  }
-  ~TempReport() {
-    std::error_code ec;
-    fs::remove(path_, ec);
-  }
-  TempReport(const TempReport&) = delete;
-  TempReport& operator=(const TempReport&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 wrt_status fingerprint(const wrt_host* host, wrt_stage* stage) {
   return wrt::sdk::guarded(host, stage, [](const wrt::sdk::Stage& s) {
     Options o = parse_options(s);
@@ -113,7 +90,7 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
     if (!o.project.empty() && !exists(o.project))
       throw std::runtime_error("with.project: " + o.project + " does not exist in the workspace");
 
-    TempReport report;
+    wrt::plugins::TempReportFile report("cppcheck", ".xml");
     std::vector<std::string> argv = {"cppcheck", "--xml", "--xml-version=2", "--output-file=" + report.path(),
                                      "--enable=" + o.enable};
     if (!o.standard.empty()) argv.push_back("--std=" + o.standard);

@@ -46,29 +46,6 @@ Options parse_options(const wrt::sdk::Stage& s) {
   return o;
 }
 
-// A private file for the CSV, so flawfinder's messages on stderr (which
-// go to the stage log) cannot interleave with the report.
-class TempReport {
- public:
-  TempReport() {
-    std::string tmpl = (fs::temp_directory_path() / "wrt-flawfinder-XXXXXX.csv").string();
-    int fd = ::mkstemps(tmpl.data(), 4);
-    if (fd < 0) throw std::runtime_error("cannot create a temporary file for flawfinder's report in " + tmpl);
-    ::close(fd);
-    path_ = tmpl;
-  }
-  ~TempReport() {
-    std::error_code ec;
-    fs::remove(path_, ec);
-  }
-  TempReport(const TempReport&) = delete;
-  TempReport& operator=(const TempReport&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 wrt_status fingerprint(const wrt_host* host, wrt_stage* stage) {
   return wrt::sdk::guarded(host, stage, [](const wrt::sdk::Stage& s) {
     parse_options(s);
@@ -92,7 +69,7 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
       if (!fs::exists(full)) throw std::runtime_error("with.paths: " + p + " does not exist in the workspace");
     }
 
-    TempReport report;
+    wrt::plugins::TempReportFile report("flawfinder", ".csv");
     // flawfinder has no output-file option for CSV, so a shell redirects
     // its stdout. Paths travel as "$@", never through the shell's parser,
     // and the shell execs flawfinder inside the host's process group.
