@@ -157,7 +157,8 @@ with = { build_dir = "build", checks = "-*,clang-diagnostic-*,bugprone-branch-cl
   auto r2 = wrt_run(ws);
   INFO(r2.out << r2.err);
   REQUIRE(r2.exit_code == 0);
-  for (const auto& s : report_of(ws)["stages"]) CHECK(s["status"] == "cached");
+  auto cached_report = report_of(ws);
+  for (const auto& s : cached_report["stages"]) CHECK(s["status"] == "cached");
 
   // .clang-tidy is not among the stage's inputs: the plugin's fingerprint
   // alone makes the lint stage run again.

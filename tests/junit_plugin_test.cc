@@ -221,7 +221,8 @@ TEST_CASE("junit: e2e ctest passing tests, then cached", "[junit][e2e]") {
   CHECK(test_named(st, "skip")["status"] == "skipped");
   auto r2 = wrt_run(ws);
   REQUIRE(r2.exit_code == 0);
-  for (const auto& s : report_of(ws)["stages"]) CHECK(s["status"] == "cached");
+  auto cached_report = report_of(ws);
+  for (const auto& s : cached_report["stages"]) CHECK(s["status"] == "cached");
 }
 
 TEST_CASE("junit: e2e ctest failing test fails the stage and is named in the message", "[junit][e2e]") {

@@ -217,9 +217,12 @@ std::string format_pct(double pct) {
 void store_history(const Stage& s, const fs::path& data_dir, const nlohmann::json& run_record) {
   fs::path history = data_dir / "history" / (file_stem(s.name()) + ".jsonl");
   std::vector<std::string> lines;
-  if (fs::exists(history))
-    for (auto l : split_lines(read_text_file(history.string())))
+  if (fs::exists(history)) {
+    // Kept in a named string: the lines are views into it.
+    const std::string text = read_text_file(history.string());
+    for (auto l : split_lines(text))
       if (!trim(l).empty()) lines.emplace_back(l);
+  }
   lines.push_back(run_record.dump());
   // Bounded so a long-lived cache does not grow without limit.
   constexpr std::size_t kMaxHistory = 200;

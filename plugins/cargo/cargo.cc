@@ -243,7 +243,8 @@ wrt_status run_fmt_check(const wrt::sdk::Stage& s, const CargoConfig& c, const s
   }
   if (exit_code != 0) {
     std::string msg = "cargo fmt --check exited with code " + std::to_string(exit_code);
-    for (auto line : wrt::plugins::split_lines(strip_ansi(output)))
+    const std::string plain = strip_ansi(output);  // the lines are views into it
+    for (auto line : wrt::plugins::split_lines(plain))
       if (line.rfind("error", 0) == 0) {
         msg = std::string(line);
         break;
