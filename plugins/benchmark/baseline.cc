@@ -1,5 +1,8 @@
 #include "plugins/benchmark/baseline.h"
 
+#include <tuple>
+#include "plugins/common/tool.h"
+
 #include <nlohmann/json.hpp>
 
 namespace wrt::plugins::benchmark {

@@ -1,5 +1,8 @@
 #include "plugins/benchmark/benchmark_results.h"
 
+#include <tuple>
+#include "plugins/common/tool.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -49,19 +52,6 @@ struct Samples {
 };
 
 }  // namespace
-
-std::pair<std::uint32_t, std::uint32_t> line_column_of(std::string_view text, std::size_t offset) {
-  std::uint32_t line = 1, column = 1;
-  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return {line, column};
-}
 
 double median(std::vector<double> values) {
   if (values.empty()) return 0;

@@ -49,7 +49,5 @@ std::string criterion_benchmark_name(const std::string& estimates_path);
 // Whether the text looks like Criterion estimates rather than Google Benchmark output.
 bool looks_like_criterion(std::string_view text);
 
-// 1-based line and column of byte `offset`.
-std::pair<std::uint32_t, std::uint32_t> line_column_of(std::string_view text, std::size_t offset);
 
 }  // namespace wrt::plugins::benchmark

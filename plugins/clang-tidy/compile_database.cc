@@ -1,5 +1,8 @@
 #include "plugins/clang-tidy/compile_database.h"
 
+#include <tuple>
+#include "plugins/common/tool.h"
+
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -20,20 +23,6 @@ std::vector<std::string> components(std::string_view path) {
     start = end + 1;
   }
   return out;
-}
-
-void line_column_of(std::string_view text, std::size_t offset, std::uint32_t* line, std::uint32_t* column) {
-  std::uint32_t l = 1, c = 1;
-  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++l;
-      c = 1;
-    } else {
-      ++c;
-    }
-  }
-  *line = l;
-  *column = c;
 }
 
 bool match_from(const std::vector<std::string>& pat, std::size_t pi, const std::vector<std::string>& path,
@@ -65,7 +54,7 @@ bool compile_database_files(std::string_view json, const std::string& file, cons
   } catch (const nlohmann::json::parse_error& e) {
     error->file = file;
     // e.byte is 1-based: the position just past the offending character.
-    line_column_of(json, e.byte > 0 ? e.byte - 1 : 0, &error->line, &error->column);
+    std::tie(error->line, error->column) = wrt::plugins::line_column_of(json, e.byte > 0 ? e.byte - 1 : 0);
     std::string what = e.what();
     if (auto at = what.find("syntax error"); at != std::string::npos) what = what.substr(at);
     error->message = "malformed JSON: " + what;

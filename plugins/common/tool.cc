@@ -134,6 +134,19 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return out;
 }
 
+std::pair<std::uint32_t, std::uint32_t> line_column_of(std::string_view text, std::size_t offset) {
+  std::uint32_t line = 1, column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return {line, column};
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
     s.remove_prefix(1);

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace wrt::plugins {
@@ -60,6 +61,9 @@ class TempReportFile {
 std::string read_text_file(const std::string& path);
 
 std::vector<std::string_view> split_lines(std::string_view text);
+// 1-based line and column of byte `offset` in `text` (clamped to its end),
+// for parse errors reported by byte position (nlohmann, pugixml).
+std::pair<std::uint32_t, std::uint32_t> line_column_of(std::string_view text, std::size_t offset);
 std::string_view trim(std::string_view s);
 
 // A parse failure in a tool's output: "<file>:<line>:<column>: <message>".

@@ -17,7 +17,5 @@ namespace wrt::plugins::coverage {
 // the offending byte; a document of the wrong shape names the JSON path.
 std::variant<CoverageData, ParseError> parse_gcovr_json(std::string_view text, const std::string& file_name);
 
-// 1-based line and column of byte `offset` in `text`.
-std::pair<std::uint32_t, std::uint32_t> line_column_of(std::string_view text, std::size_t offset);
 
 }  // namespace wrt::plugins::coverage

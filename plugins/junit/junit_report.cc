@@ -1,5 +1,8 @@
 #include "plugins/junit/junit_report.h"
 
+#include <tuple>
+#include "plugins/common/tool.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <pugixml.hpp>
@@ -76,27 +79,12 @@ void collect(const pugi::xml_node& node, const std::string& suite_name, std::vec
 
 }  // namespace
 
-void line_column_of(std::string_view text, std::size_t offset, std::uint32_t* line, std::uint32_t* column) {
-  if (offset > text.size()) offset = text.size();
-  std::uint32_t l = 1, c = 1;
-  for (std::size_t i = 0; i < offset; ++i) {
-    if (text[i] == '\n') {
-      ++l;
-      c = 1;
-    } else {
-      ++c;
-    }
-  }
-  *line = l;
-  *column = c;
-}
-
 bool parse_junit(std::string_view xml, const std::string& file, std::vector<JUnitCase>* cases, ParseError* error) {
   pugi::xml_document doc;
   pugi::xml_parse_result r = doc.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_utf8);
   if (!r) {
     error->file = file;
-    line_column_of(xml, r.offset < 0 ? 0 : static_cast<std::size_t>(r.offset), &error->line, &error->column);
+    std::tie(error->line, error->column) = wrt::plugins::line_column_of(xml, r.offset < 0 ? 0 : static_cast<std::size_t>(r.offset));
     error->message = std::string("malformed XML: ") + r.description();
     return false;
   }
@@ -105,7 +93,7 @@ bool parse_junit(std::string_view xml, const std::string& file, std::vector<JUni
   if (root_name != "testsuites" && root_name != "testsuite") {
     error->file = file;
     std::ptrdiff_t at = root ? root.offset_debug() : 0;
-    line_column_of(xml, at < 0 ? 0 : static_cast<std::size_t>(at), &error->line, &error->column);
+    std::tie(error->line, error->column) = wrt::plugins::line_column_of(xml, at < 0 ? 0 : static_cast<std::size_t>(at));
     error->message =
         root ? "not a JUnit report: the root element is <" + root_name + ">, expected <testsuites> or <testsuite>"
              : "not a JUnit report: no root element";

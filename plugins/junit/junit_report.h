@@ -27,7 +27,5 @@ struct JUnitCase {
 // malformed or its root is neither <testsuites> nor <testsuite>.
 bool parse_junit(std::string_view xml, const std::string& file, std::vector<JUnitCase>* cases, ParseError* error);
 
-// 1-based line and column of byte `offset` in `text`.
-void line_column_of(std::string_view text, std::size_t offset, std::uint32_t* line, std::uint32_t* column);
 
 }  // namespace wrt::plugins
