@@ -664,6 +664,12 @@ std::optional<CacheEntry> CacheStore::get_entry(const std::string& key_hex, std:
   return entry;
 }
 
+bool CacheStore::touch_entry(const std::string& key_hex) {
+  if (!valid_key(key_hex)) return false;
+  std::shared_lock lock(state_->mu);
+  return ::utimensat(AT_FDCWD, entry_path(key_hex).c_str(), nullptr, 0) == 0 || errno != ENOENT;
+}
+
 CacheStats CacheStore::stats() const {
   CacheStats s;
   s.max_bytes = max_bytes_;

@@ -89,6 +89,9 @@ class CacheStore {
   // its blobs (then `warning` says which, if it was not simply absent).
   // Marks the entry as recently used. Thread-safe.
   std::optional<CacheEntry> get_entry(const std::string& key_hex, std::string* warning);
+  // Marks an entry as recently used without reading it (for hits answered
+  // from the workspace's run index). False if the entry is not in the store.
+  bool touch_entry(const std::string& key_hex);
 
   CacheStats stats() const;
   // Removes least-recently-used entries until the store is at most

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "core/cache_store.h"
 #include "core/components.h"
 #include "core/config.h"
+#include "core/config_cache.h"
 #include "core/executor.h"
 #include "core/file_digester.h"
 #include "core/graph.h"
@@ -53,14 +55,37 @@ fs::path find_workspace(const std::string& dir_opt) {
   return cur;
 }
 
+// WRT_PHASE_TIMES=1 prints how long each phase of a command took (stderr),
+// for finding where a slow no-op run spends its time.
+class PhaseTimer {
+ public:
+  explicit PhaseTimer(const char* phase) : phase_(phase), enabled_(std::getenv("WRT_PHASE_TIMES") != nullptr) {}
+  ~PhaseTimer() { next(nullptr); }
+  void next(const char* phase) {
+    auto now = std::chrono::steady_clock::now();
+    if (enabled_ && phase_)
+      std::fprintf(stderr, "wrt: phase %-16s %8.1f ms\n", phase_,
+                   std::chrono::duration<double, std::milli>(now - start_).count());
+    phase_ = phase;
+    start_ = now;
+  }
+
+ private:
+  const char* phase_;
+  bool enabled_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
 struct Loaded {
   Config config;
   Graph graph;
 };
 
 Result<std::unique_ptr<Loaded>> load(const fs::path& workspace) {
-  auto cfg = load_config(workspace / "wrt.toml");
+  PhaseTimer timer("load config");
+  auto cfg = load_config_cached(workspace / "wrt.toml", workspace / ".wrt" / "state" / "config-cache");
   if (!cfg) return Error{cfg.error()};
+  timer.next("build graph");
   auto loaded = std::make_unique<Loaded>();
   loaded->config = std::move(*cfg);
   auto g = build_graph(loaded->config);
@@ -194,6 +219,7 @@ Result<Session> open_session(const fs::path& ws, const std::vector<int>* order_o
   auto sel = resolve_targets(*s.loaded, args, label);
   if (!sel) return Error{sel.error()};
   order = std::move(*sel);
+  PhaseTimer timer("load plugins");
   s.plugins = std::make_unique<PluginHost>(plugin_search_path(s.loaded->config.settings.plugin_path, ws), host_table());
   s.stage_plugins.assign(s.loaded->graph.stages.size(), nullptr);
   for (int v : order) {
@@ -217,6 +243,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   Session& s = *session;
   const Config& cfg = s.loaded->config;
 
+  PhaseTimer timer("open cache");
   fs::path cache_dir = cache_dir_for(cfg, args.cache_dir);
   std::unique_ptr<CacheStore> store = std::make_unique<CacheStore>(cache_dir, cfg.settings.cache_max_size);
   if (Status st = store->open(); !st) return usage_error(st.error());
@@ -224,6 +251,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   WorkspaceDirs dirs(ws);
   FileDigester digester(ws, dirs.state / "stat-cache");
   std::string warning;
+  timer.next("load stat cache");
   digester.load(&warning);
   if (!warning.empty()) std::fprintf(stderr, "wrt: warning: %s\n", warning.c_str());
 
@@ -234,6 +262,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   std::FILE* out = quiet ? std::fopen("/dev/null", "w") : stdout;
   StatusPrinter printer(out, StatusPrinter::detect_smart_terminal(out), order.size());
   install_interrupt_handlers();
+  timer.next("execute");
   RunOptions opts;
   opts.jobs = jobs;
   opts.keep_going = args.keep_going;
@@ -245,6 +274,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   RunOutcome outcome = ex.run(order);
   printer.finish();
   if (quiet) std::fclose(out);
+  timer.next("save stat cache");
   if (Status st = digester.save(); !st) std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
 
   if (explain_mode) {
@@ -271,12 +301,15 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   }
   bool failed = counts["failed"] + counts["timeout"] + counts["interrupted"] > 0;
   std::string status = outcome.interrupted ? "interrupted" : failed ? "failed" : "passed";
+  timer.next("gate");
   GateResult gate = evaluate_gate(cfg, outcome.records);
+  timer.next("last results");
   if (!args.dry_run) {
     if (Status st = save_last_results(ws, outcome.records); !st)
       std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
     // Every finding of the run (cached stages replay theirs) as one SARIF log
     // for code-scanning dashboards.
+    timer.next("sarif");
     std::vector<SarifStageFindings> sarif;
     for (std::size_t i = 0; i < outcome.records.size(); ++i) {
       const StageRecord& r = outcome.records[i];
@@ -287,6 +320,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
         !st)
       std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
   }
+  timer.next("report");
   if (!args.report.empty()) {
     fs::path rp = fs::path(args.report).is_absolute() ? fs::path(args.report) : fs::current_path() / args.report;
     nlohmann::json report = make_report(outcome, label, status);
@@ -294,6 +328,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
     if (Status st = write_report(rp, report); !st)
       std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
   }
+  timer.next("finish");
   std::string summary;
   for (const char* k : {"passed", "cached", "flaky", "failed", "timeout", "interrupted", "skipped", "pending"})
     if (counts[k]) summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", counts[k], k);

@@ -19,6 +19,7 @@ namespace wrt {
 struct SourcePos {
   std::uint32_t line = 0;    // 1-based, 0 = unknown
   std::uint32_t column = 0;  // 1-based, 0 = unknown
+  bool operator==(const SourcePos&) const = default;
 };
 
 // Automotive Safety Integrity Level, ISO 26262; QM = no safety requirement.
@@ -35,6 +36,7 @@ struct AsilProfile {
   std::optional<double> coverage_target;  // percent
   std::string on_failure = "allow";   // allow | warn | block
   nlohmann::json verifier = nlohmann::json::object();  // verifier settings, passed to plugins as with.profile
+  bool operator==(const AsilProfile&) const = default;
 };
 AsilProfile default_asil_profile(Asil a);
 int priority_rank(const std::string& priority);  // low 0, normal 1, high 2, critical 3; -1 unknown
@@ -46,6 +48,7 @@ struct ComponentConfig {
   Asil asil = Asil::QM;
   std::vector<std::string> requirements;
   SourcePos pos;
+  bool operator==(const ComponentConfig&) const = default;
 };
 
 struct StageConfig {
@@ -71,6 +74,7 @@ struct StageConfig {
   std::uint64_t memory = 0;                   // bytes; 0 = not declared
   SourcePos pos;                                   // of the [stages.NAME] table
   std::map<std::string, SourcePos> key_pos;        // of each key, for later errors
+  bool operator==(const StageConfig&) const = default;
 };
 
 struct Settings {
@@ -81,12 +85,14 @@ struct Settings {
   std::uint64_t cache_max_size = 5ull << 30;
   std::vector<std::string> plugin_path;
   std::uint64_t memory_limit = 0;  // bytes the running stages may declare together; 0 = physical memory
+  bool operator==(const Settings&) const = default;
 };
 
 struct PipelineConfig {
   std::string name;
   std::vector<std::string> stages;
   SourcePos pos;
+  bool operator==(const PipelineConfig&) const = default;
 };
 
 struct Config {
@@ -100,6 +106,7 @@ struct Config {
   AsilProfile asil_profiles[kAsilLevels];
   // for_each template name -> its instances' names ("prove" -> "prove:memory", ...)
   std::map<std::string, std::vector<std::string>> groups;
+  bool operator==(const Config&) const = default;
 
   const ComponentConfig* find_component(const std::string& name) const;
   const AsilProfile& profile(Asil a) const { return asil_profiles[static_cast<int>(a)]; }

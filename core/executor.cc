@@ -11,11 +11,14 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <ctime>
 #include <unordered_map>
 
 #include <fmt/core.h>
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/task_arena.h>
+
+#include "core/run_index.h"
 
 namespace wrt {
 
@@ -98,6 +101,20 @@ Result<std::vector<std::string>> list_outputs(const fs::path& ws, const std::vec
   return files;
 }
 
+// A pattern naming one path exactly as written: no wildcard, no empty, "."
+// or ".." component, no leading or trailing slash.
+bool is_plain_path(const std::string& p) {
+  if (p.empty() || p.front() == '/' || p.back() == '/' || has_wildcard(p)) return false;
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t end = p.find('/', start);
+    std::string_view c(p.data() + start, (end == std::string::npos ? p.size() : end) - start);
+    if (c.empty() || c == "." || c == "..") return false;
+    if (end == std::string::npos) return true;
+    start = end + 1;
+  }
+}
+
 std::uint64_t physical_memory() {
   long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
   return pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) : 0;
@@ -155,25 +172,13 @@ struct Executor::Impl {
   std::string first_failure;
   std::mutex mu;
   ResourceGate resources;
-  // stage -> key of its last recorded run, one small file, so a no-op run
-  // need not open every stage's key record.
-  std::unordered_map<std::string, std::string> last_keys;
-  bool last_keys_dirty = false;
-
-  fs::path last_keys_file() const { return dirs.state / "last-keys"; }
-
-  void load_last_keys() {
-    std::ifstream in(last_keys_file());
-    std::string name, key;
-    while (in >> name >> key) last_keys[name] = key;
-  }
-
-  void save_last_keys() {
-    if (!last_keys_dirty || ex.options_.dry_run) return;
-    std::string text;
-    for (const auto& [n, k] : last_keys) text += n + " " + k + "\n";
-    write_atomic(last_keys_file(), text);
-  }
+  // Last key and last successful entry per stage: one file read at start,
+  // so a no-op run opens no per-stage key record or cache entry.
+  RunIndex index;
+  // No log file was deleted since the index was saved (.wrt/logs unchanged),
+  // so an indexed hit need not check for its log.
+  bool logs_intact = false;
+  const std::int64_t started_at_s = static_cast<std::int64_t>(std::time(nullptr));
 
   explicit Impl(Executor& e)
       : ex(e),
@@ -182,7 +187,8 @@ struct Executor::Impl {
         globber(ws, {".wrt", ".git", e.config_.settings.cache_dir}),
         records(e.graph_.stages.size()),
         selected(e.graph_.stages.size(), 0),
-        resources(e.options_.jobs, e.options_.memory_limit ? e.options_.memory_limit : physical_memory()) {}
+        resources(e.options_.jobs, e.options_.memory_limit ? e.options_.memory_limit : physical_memory()),
+        index(dirs.state / "run-index") {}
 
   bool cancelled() const { return ex.options_.cancel && ex.options_.cancel->load(); }
 
@@ -214,7 +220,17 @@ struct Executor::Impl {
     k.with = sc.with;
     k.outputs = sc.outputs;
     std::vector<std::string> files;
+    std::vector<std::pair<std::string, Digest>> literal_files;
     for (const auto& pattern : sc.inputs) {
+      // A plain file path needs no glob (and no stat of its own): the
+      // digester's stat says it is a file. Directories and missing paths
+      // take the glob path, which expands or reports them.
+      if (is_plain_path(pattern)) {
+        if (auto d = ex.digester_.digest(pattern)) {
+          literal_files.emplace_back(pattern, *d);
+          continue;
+        }
+      }
       auto r = globber.expand(pattern);
       if (!r) return Error{r.error()};
       if (r->empty() && !has_wildcard(pattern))
@@ -227,6 +243,14 @@ struct Executor::Impl {
       auto d = ex.digester_.digest(f);
       if (!d) return Error{fmt::format("input {}", d.error())};
       k.files.emplace_back(f, *d);
+    }
+    if (!literal_files.empty()) {
+      k.files.insert(k.files.end(), literal_files.begin(), literal_files.end());
+      auto by_path = [](const auto& a, const auto& b) { return a.first < b.first; };
+      std::stable_sort(k.files.begin(), k.files.end(), by_path);
+      k.files.erase(std::unique(k.files.begin(), k.files.end(),
+                                [](const auto& a, const auto& b) { return a.first == b.first; }),
+                    k.files.end());
     }
     for (const auto& name : sc.env) {
       const char* val = std::getenv(name.c_str());
@@ -245,15 +269,8 @@ struct Executor::Impl {
   // Records the key for `wrt explain` when it changed; returns the reason.
   std::string record_key(const std::string& name, const KeyInputs& k, const std::string& key_hex,
                          std::vector<std::string>& changes) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      auto it = last_keys.find(name);
-      if (it != last_keys.end() && it->second == key_hex) return {};
-      if (!ex.options_.dry_run) {
-        last_keys[name] = key_hex;
-        last_keys_dirty = true;
-      }
-    }
+    if (index.last_key(name) == key_hex) return {};
+    if (!ex.options_.dry_run) index.set_last_key(name, key_hex);
     fs::path file = dirs.keys / (name + ".json");
     auto old = read_json(file);
     if (old && old->value("key", "") == key_hex) return {};
@@ -273,21 +290,48 @@ struct Executor::Impl {
     return reason;
   }
 
-  // Restores a hit's outputs where the workspace copy differs.
-  Status restore(const CacheEntry& entry) {
+  // Is the output already in the workspace as recorded (content and mode)?
+  bool in_place(const CachedFile& f) {
+    FileStat st;
+    auto cur = ex.digester_.digest(f.path, &st);
+    return cur && *cur == f.digest && ((st.mode & S_IXUSR) != 0) == f.executable;
+  }
+
+  // Restores a hit's outputs where the workspace copy differs; `*wrote` says
+  // whether any file was written.
+  Status restore(const CacheEntry& entry, bool* wrote) {
     for (const auto& f : entry.outputs) {
-      auto cur = ex.digester_.digest(f.path);
+      if (in_place(f)) continue;
       fs::path dest = ws / f.path;
-      if (cur && *cur == f.digest) {
-        auto st = stat_file(dest);
-        bool is_exec = st && (st->mode & S_IXUSR);
-        if (st && is_exec == f.executable) continue;
-      }
       Status s = ex.store_->restore_file(f.digest, dest, f.executable);
       if (!s) return s;
+      *wrote = true;
       if (auto st = stat_file(dest)) ex.digester_.remember(f.path, *st, f.digest);
     }
     return Status::Ok();
+  }
+
+  // A hit answered from the run index: every output is already in place, so
+  // the store is not read. The store's entry is still marked as used, at
+  // most once an hour, to keep it from LRU eviction.
+  const CacheEntry* indexed_hit(const StageConfig& sc, const std::string& key_hex) {
+    const CacheEntry* e = index.entry(sc.name, key_hex);
+    if (!e || (e->log && !logs_intact)) return nullptr;
+    for (const auto& f : e->outputs)
+      if (!in_place(f)) return nullptr;
+    if (!ex.options_.dry_run && index.touched_at(sc.name) + 3600 < started_at_s) {
+      if (!ex.store_->touch_entry(key_hex)) return nullptr;  // evicted: let the store path decide
+      index.set_touched_at(sc.name, started_at_s);
+    }
+    return e;
+  }
+
+  void replay(StageRecord& rec, const CacheEntry& entry) {
+    rec.results = results_from_json(entry.result.value("results", nlohmann::json::object()));
+    rec.attempts = 0;
+    rec.outputs = entry.outputs;
+    rec.output_digest = outputs_digest(rec.outputs);
+    rec.reason = "inputs unchanged";
   }
 
   void process(int v) {
@@ -322,8 +366,7 @@ struct Executor::Impl {
     auto make_ctx = [&](wrt_stage& ctx) {
       ctx.name = sc.name;
       ctx.workspace = ws.string();
-      ctx.with = sc.with;
-      ctx.with_json = sc.with.dump();
+      ctx.with = &sc.with;
       ctx.cancel = ex.options_.cancel;
       ctx.data_dir = ((ex.store_ ? ex.store_->dir() : WorkspaceDirs(ws).root) / "plugin-data" / sc.plugin).string();
       ctx.console = [this](const std::string& line) { ex.printer_.print(line); };
@@ -361,22 +404,30 @@ struct Executor::Impl {
     const bool cacheable = sc.cache && ex.store_ != nullptr;
     rec.log = (fs::path(".wrt/logs") / (sc.name + ".log")).generic_string();
     if (cacheable && ex.options_.read_cache) {
+      if (const CacheEntry* hit = indexed_hit(sc, rec.cache_key)) {
+        replay(rec, *hit);
+        return finish(v, "cached", t0, "");
+      }
       std::string warning;
       auto entry = ex.store_->get_entry(rec.cache_key, &warning);
       if (!warning.empty()) ex.printer_.print(fmt::format("warning: {}: {}", sc.name, warning));
       if (entry) {
-        Status restored = dry ? Status::Ok() : restore(*entry);
+        bool wrote = false;
+        Status restored = dry ? Status::Ok() : restore(*entry, &wrote);
         if (restored) {
-          rec.results = results_from_json(entry->result.value("results", nlohmann::json::object()));
-          rec.attempts = 0;
-          rec.outputs = entry->outputs;
-          rec.output_digest = outputs_digest(rec.outputs);
-          rec.reason = "inputs unchanged";
+          replay(rec, *entry);
           if (!dry && entry->log) {
             std::error_code ec;
-            if (!fs::exists(ws / rec.log, ec)) (void)ex.store_->restore_file(*entry->log, ws / rec.log, false);
+            if (!fs::exists(ws / rec.log, ec)) {
+              (void)ex.store_->restore_file(*entry->log, ws / rec.log, false);
+              wrote = true;
+            }
           }
-          if (!dry && !entry->outputs.empty()) globber.invalidate();
+          if (wrote) globber.invalidate();
+          if (!dry) {
+            index.set_entry(sc.name, rec.cache_key, *entry);
+            index.set_touched_at(sc.name, started_at_s);
+          }
           return finish(v, "cached", t0, "");
         }
         ex.printer_.print(fmt::format("warning: {}: {}; running the stage instead", sc.name, restored.error()));
@@ -439,6 +490,7 @@ struct Executor::Impl {
     }
     if (log_fd >= 0) ::close(log_fd);
     globber.invalidate();
+    index.drop_entry(sc.name);
     if (status != "passed" && status != "flaky") {
       if (!rec.results.message.empty()) rec.reason = rec.results.message;
       return finish(v, status, t0, rec.results.message);
@@ -476,6 +528,10 @@ struct Executor::Impl {
       if (log_blob) entry.log = *log_blob;
       Status put = ex.store_->put_entry(rec.cache_key, entry);
       if (!put) ex.printer_.print(fmt::format("warning: {}: cannot store cache entry: {}", sc.name, put.error()));
+      else {
+        index.set_entry(sc.name, rec.cache_key, entry);
+        index.set_touched_at(sc.name, started_at_s);
+      }
     }
     finish(v, status, t0, status == "flaky" ? fmt::format("passed on attempt {}", rec.attempts) : "");
   }
@@ -509,7 +565,15 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   std::error_code ec;
   fs::create_directories(impl.dirs.keys, ec);
   fs::create_directories(impl.dirs.state, ec);
-  impl.load_last_keys();
+  std::string index_warning;
+  impl.index.load(&index_warning);
+  if (!index_warning.empty()) printer_.print("warning: " + index_warning);
+  auto logs_mtime = [&]() -> std::int64_t {
+    struct stat st;
+    if (::stat(impl.dirs.logs.c_str(), &st) != 0) return 0;
+    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  };
+  impl.logs_intact = impl.index.logs_mtime_ns() != 0 && logs_mtime() == impl.index.logs_mtime_ns();
 
   // Among ready stages TBB starts the higher priority first: a stage's own
   // `priority`, else its ASIL profile's, else normal.
@@ -545,7 +609,10 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     g.wait_for_all();
   });
 
-  impl.save_last_keys();
+  if (!options_.dry_run) {
+    impl.index.set_logs_mtime_ns(logs_mtime());
+    if (Status st = impl.index.save(); !st) printer_.print("warning: " + st.error());
+  }
   RunOutcome out;
   for (int v : order) out.records.push_back(std::move(impl.records[v]));
   out.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -10,21 +10,20 @@
 #include <ctime>
 #include <fmt/core.h>
 
+#include "core/state_file.h"
+
 namespace wrt {
 
 namespace {
 
-// State file layout (native byte order: the file is local to this machine,
-// like the inodes it records):
-//   header  "WRTSTAT\n" | u32 version | u32 reserved | u64 entry count
-//   entries u32 path length | path bytes | u64 size | i64 mtime_ns |
-//           i64 ctime_ns | u64 inode | u32 mode | i64 hashed_at_ns | digest
-//   footer  u64 checksum of everything before it
+// Stat cache payload (sealed by state_file.h, magic "WRTSTAT\n"):
+//   u64 entry count, then per entry
+//   u32 path length | path bytes | u64 size | i64 mtime_ns | i64 ctime_ns |
+//   u64 inode | u32 mode | i64 hashed_at_ns | digest
 // The checksum matters because a flipped bit in a digest would otherwise be
 // trusted for as long as the file's stat stays the same.
-constexpr char kMagic[8] = {'W', 'R', 'T', 'S', 'T', 'A', 'T', '\n'};
+constexpr char kMagic[9] = "WRTSTAT\n";
 constexpr std::uint32_t kVersion = 1;
-constexpr std::size_t kHeaderSize = 8 + 4 + 4 + 8;
 constexpr std::size_t kFixedEntrySize = 4 + 8 + 8 + 8 + 8 + 4 + 8 + 32;
 constexpr std::size_t kMaxPathLength = 1 << 16;
 
@@ -54,91 +53,6 @@ FileStat from_stat(const struct stat& st) {
   return s;
 }
 
-// Word-at-a-time mix: detects corruption of a 30k-entry file in about a
-// millisecond, where a cryptographic hash is not needed (nothing adversarial
-// can write into .wrt/ that could not also write the sources).
-std::uint64_t checksum(const char* data, std::size_t n) {
-  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
-  std::uint64_t h = 0x243F6A8885A308D3ull ^ n;
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, data + i, 8);
-    h = (h ^ w) * kMul;
-    h ^= h >> 29;
-  }
-  std::uint64_t tail = 0;
-  std::memcpy(&tail, data + i, n - i);
-  h = (h ^ tail) * kMul;
-  h ^= h >> 32;
-  h *= kMul;
-  h ^= h >> 29;
-  return h;
-}
-
-template <typename T>
-void put(std::string& out, const T& v) {
-  out.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-
-// Bounds-checked reader over the loaded bytes.
-struct Reader {
-  const char* p;
-  std::size_t left;
-  template <typename T>
-  bool get(T& v) {
-    if (left < sizeof v) return false;
-    std::memcpy(&v, p, sizeof v);
-    p += sizeof v;
-    left -= sizeof v;
-    return true;
-  }
-  bool bytes(std::string& s, std::size_t n) {
-    if (left < n) return false;
-    s.assign(p, n);
-    p += n;
-    left -= n;
-    return true;
-  }
-};
-
-bool read_all(const std::filesystem::path& path, std::string& out, int& err) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    err = errno;
-    return false;
-  }
-  struct stat st;
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      ::close(fd);
-      return false;
-    }
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return true;
-}
-
-bool write_all(int fd, const std::string& data) {
-  std::size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    off += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
 }  // namespace
 
 Result<FileStat> stat_file(const std::filesystem::path& path) {
@@ -150,39 +64,34 @@ Result<FileStat> stat_file(const std::filesystem::path& path) {
 }
 
 FileDigester::FileDigester(std::filesystem::path workspace, std::filesystem::path state_file)
-    : root_(std::move(workspace)), state_file_(std::move(state_file)) {}
+    : root_(std::move(workspace)),
+      root_fd_(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
+      state_file_(std::move(state_file)) {}
+
+FileDigester::~FileDigester() {
+  if (root_fd_ >= 0) ::close(root_fd_);
+}
 
 void FileDigester::load(std::string* warning) {
-  std::string data;
-  int err = 0;
-  if (!read_all(state_file_, data, err)) {
-    if (err != ENOENT && warning)
+  bool missing = false;
+  auto data = read_state_file(state_file_, &missing);
+  if (!data) {
+    if (missing) return;
+    if (warning)
       *warning = fmt::format("{}: cannot read file digest cache ({}); rebuilding it", state_file_.string(),
-                             std::strerror(err));
-    if (err != ENOENT) {
-      std::lock_guard<std::mutex> lock(mu_);
-      dirty_ = true;
-    }
+                             data.error());
+    std::lock_guard<std::mutex> lock(mu_);
+    dirty_ = true;
     return;
   }
 
   std::unordered_map<std::string, Entry> loaded;
   auto problem = [&]() -> std::string {
-    if (data.size() < kHeaderSize + 8) return "truncated header";
-    if (std::memcmp(data.data(), kMagic, sizeof kMagic) != 0) return "not a wrt stat cache (bad magic)";
-    Reader r{data.data() + sizeof kMagic, data.size() - sizeof kMagic};
-    std::uint32_t version = 0, reserved = 0;
+    auto payload = unseal_state(*data, kMagic, kVersion);
+    if (!payload) return payload.error() == "bad magic" ? "not a wrt stat cache (bad magic)" : payload.error();
+    StateReader r(*payload);
     std::uint64_t count = 0;
-    r.get(version);
-    r.get(reserved);
-    r.get(count);
-    if (version != kVersion) return fmt::format("unsupported version {} (expected {})", version, kVersion);
-    std::uint64_t stored_sum = 0;
-    std::memcpy(&stored_sum, data.data() + data.size() - 8, 8);
-    if (stored_sum != checksum(data.data(), data.size() - 8)) return "checksum mismatch (truncated or corrupt)";
-    r.left -= 8;  // the footer
-    // Bound the count by the bytes present before trusting it for reserve().
-    if (count > r.left / kFixedEntrySize) return fmt::format("entry count {} exceeds file size", count);
+    if (!r.count(count, kFixedEntrySize)) return "entry count exceeds file size";
     loaded.reserve(static_cast<std::size_t>(count));
     for (std::uint64_t i = 0; i < count; ++i) {
       std::uint32_t len = 0;
@@ -190,13 +99,12 @@ void FileDigester::load(std::string* warning) {
       Entry e{};
       if (!r.get(len)) return "truncated entry";
       if (len == 0 || len > kMaxPathLength) return fmt::format("entry {} has a bad path length {}", i, len);
-      if (!r.bytes(path, len) || !r.get(e.stat.size) || !r.get(e.stat.mtime_ns) ||
-          !r.get(e.stat.ctime_ns) || !r.get(e.stat.inode) || !r.get(e.stat.mode) ||
-          !r.get(e.hashed_at_ns) || !r.get(e.digest))
+      if (!r.bytes(path, len) || !r.get(e.stat.size) || !r.get(e.stat.mtime_ns) || !r.get(e.stat.ctime_ns) || !r.get(e.stat.inode) ||
+          !r.get(e.stat.mode) || !r.get(e.hashed_at_ns) || !r.get(e.digest))
         return "truncated entry";
       loaded.insert_or_assign(std::move(path), e);
     }
-    if (r.left != 0) return fmt::format("{} trailing bytes", r.left);
+    if (r.left() != 0) return fmt::format("{} trailing bytes", r.left());
     return {};
   }();
 
@@ -213,15 +121,20 @@ void FileDigester::load(std::string* warning) {
   dirty_ = false;
 }
 
-Result<Digest> FileDigester::digest(const std::string& rel_path) {
+Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_out) {
   // Taken before the stat so that any write the stat could have missed is
   // stamped no earlier than this, keeping the racy check conservative.
   const std::int64_t started = now_ns();
-  const std::filesystem::path abs = root_ / rel_path;
+  // Relative to the open workspace directory when there is one.
+  const bool relative = root_fd_ >= 0 && !rel_path.empty() && rel_path[0] != '/';
+  const std::string abs = relative ? std::string() : (root_ / rel_path).string();
+  const int at = relative ? root_fd_ : AT_FDCWD;
+  const char* name = relative ? rel_path.c_str() : abs.c_str();
   struct stat st;
-  if (::stat(abs.c_str(), &st) != 0) return Error{fmt::format("{}: {}", rel_path, std::strerror(errno))};
+  if (::fstatat(at, name, &st, 0) != 0) return Error{fmt::format("{}: {}", rel_path, std::strerror(errno))};
   if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", rel_path)};
   const FileStat before = from_stat(st);
+  if (stat_out) *stat_out = before;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(rel_path);
@@ -231,7 +144,7 @@ Result<Digest> FileDigester::digest(const std::string& rel_path) {
   }
 
   // Hashing happens outside the lock so threads hash different files at once.
-  int fd = ::open(abs.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::openat(at, name, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Error{fmt::format("{}: {}", rel_path, std::strerror(errno))};
   Sha256 h;
   char buf[1 << 16];
@@ -270,62 +183,31 @@ void FileDigester::remember(const std::string& rel_path, const FileStat& stat, c
 }
 
 Status FileDigester::save() {
-  std::string data;
+  StateWriter w;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!dirty_) return Status::Ok();
-    std::size_t bytes = kHeaderSize + 8;
+    std::size_t bytes = 8;
     for (const auto& [path, e] : entries_) bytes += kFixedEntrySize + path.size();
-    data.reserve(bytes);
-    data.append(kMagic, sizeof kMagic);
-    put(data, kVersion);
-    put(data, std::uint32_t{0});
-    put(data, static_cast<std::uint64_t>(entries_.size()));
+    w.bytes().reserve(bytes);
+    w.put(static_cast<std::uint64_t>(entries_.size()));
     for (const auto& [path, e] : entries_) {
-      put(data, static_cast<std::uint32_t>(path.size()));
-      data += path;
-      put(data, e.stat.size);
-      put(data, e.stat.mtime_ns);
-      put(data, e.stat.ctime_ns);
-      put(data, e.stat.inode);
-      put(data, e.stat.mode);
-      put(data, e.hashed_at_ns);
-      put(data, e.digest);
+      w.str(path);
+      w.put(e.stat.size);
+      w.put(e.stat.mtime_ns);
+      w.put(e.stat.ctime_ns);
+      w.put(e.stat.inode);
+      w.put(e.stat.mode);
+      w.put(e.hashed_at_ns);
+      w.put(e.digest);
     }
     dirty_ = false;
   }
-  put(data, checksum(data.data(), data.size()));
-
-  auto fail = [&](const std::string& what) {
+  Status st = write_state_file(state_file_, seal_state(kMagic, kVersion, w.bytes()));
+  if (!st) {
     std::lock_guard<std::mutex> lock(mu_);
     dirty_ = true;
-    return Error{fmt::format("{}: cannot write file digest cache: {}", state_file_.string(), what)};
-  };
-  std::error_code ec;
-  if (state_file_.has_parent_path()) std::filesystem::create_directories(state_file_.parent_path(), ec);
-  if (ec) return fail(ec.message());
-
-  // No fsync: after a crash the loader's checksum rejects a torn file, and
-  // losing this cache only costs re-hashing.
-  static std::atomic<unsigned> counter{0};
-  std::filesystem::path tmp = state_file_;
-  tmp += fmt::format(".tmp.{}.{}", ::getpid(), counter++);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return fail(std::strerror(errno));
-  bool ok = write_all(fd, data);
-  int write_err = errno;
-  if (::close(fd) != 0 && ok) {
-    ok = false;
-    write_err = errno;
-  }
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return fail(std::strerror(write_err));
-  }
-  if (::rename(tmp.c_str(), state_file_.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return fail(std::strerror(e));
+    return Error{fmt::format("{}: cannot write file digest cache: {}", state_file_.string(), st.error())};
   }
   return Status::Ok();
 }

@@ -34,6 +34,9 @@ class FileDigester {
   // `state_file`: where the stat cache is persisted (inside the workspace's
   // .wrt/ directory, never in a shared cache dir, since inodes are local).
   FileDigester(std::filesystem::path workspace, std::filesystem::path state_file);
+  ~FileDigester();
+  FileDigester(const FileDigester&) = delete;
+  FileDigester& operator=(const FileDigester&) = delete;
 
   // Reads the state file. A missing file is fine; an unreadable or corrupt
   // one is discarded and `warning` says why (never an error: it is a cache).
@@ -42,7 +45,8 @@ class FileDigester {
   // Digest of the regular file at workspace-relative `rel_path`, from the
   // stat cache when its stat is unchanged and not racy, else by hashing.
   // Thread-safe. Error (naming the path) when missing or unreadable.
-  Result<Digest> digest(const std::string& rel_path);
+  // `stat_out`, when given, receives the file's stat (saves the caller one).
+  Result<Digest> digest(const std::string& rel_path, FileStat* stat_out = nullptr);
 
   // Tells the digester a file's content is known (e.g. just restored from the
   // cache or just hashed while storing it), to save a re-read. Thread-safe.
@@ -60,6 +64,9 @@ class FileDigester {
     std::int64_t hashed_at_ns;  // wall clock when the digest was taken
   };
   std::filesystem::path root_;
+  // Open on root_: paths are resolved relative to it (fstatat/openat), which
+  // spares the kernel walking the workspace's own path on every lookup.
+  int root_fd_ = -1;
   std::filesystem::path state_file_;
   std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;

@@ -86,10 +86,20 @@ void h_log(wrt_stage* st, wrt_log_level level, const char* message) {
   if (lv >= WRT_LOG_WARNING && st->console) st->console(fmt::format("{}: {}: {}", st->name, names[lv], str(message)));
 }
 
-const char* h_config_json(wrt_stage* st) { return st ? st->with_json.c_str() : "{}"; }
+const nlohmann::json& with_of(const wrt_stage* st) {
+  static const nlohmann::json empty = nlohmann::json::object();
+  return st && st->with ? *st->with : empty;
+}
+
+const char* h_config_json(wrt_stage* st) {
+  if (!st) return "{}";
+  std::lock_guard<std::mutex> lock(st->mu);
+  if (st->with_json.empty()) st->with_json = with_of(st).dump();
+  return st->with_json.c_str();
+}
 
 int h_config_string(wrt_stage* st, const char* key, const char** out) {
-  const auto* v = st ? lookup(st->with, key) : nullptr;
+  const auto* v = st ? lookup(with_of(st), key) : nullptr;
   if (!v) return 0;
   if (!v->is_string()) return -1;
   if (out) *out = v->get_ref<const std::string&>().c_str();
@@ -97,7 +107,7 @@ int h_config_string(wrt_stage* st, const char* key, const char** out) {
 }
 
 int h_config_int(wrt_stage* st, const char* key, int64_t* out) {
-  const auto* v = st ? lookup(st->with, key) : nullptr;
+  const auto* v = st ? lookup(with_of(st), key) : nullptr;
   if (!v) return 0;
   if (!v->is_number_integer()) return -1;
   if (out) *out = v->get<int64_t>();
@@ -105,7 +115,7 @@ int h_config_int(wrt_stage* st, const char* key, int64_t* out) {
 }
 
 int h_config_double(wrt_stage* st, const char* key, double* out) {
-  const auto* v = st ? lookup(st->with, key) : nullptr;
+  const auto* v = st ? lookup(with_of(st), key) : nullptr;
   if (!v) return 0;
   if (!v->is_number()) return -1;
   if (out) *out = v->get<double>();
@@ -113,7 +123,7 @@ int h_config_double(wrt_stage* st, const char* key, double* out) {
 }
 
 int h_config_bool(wrt_stage* st, const char* key, int* out) {
-  const auto* v = st ? lookup(st->with, key) : nullptr;
+  const auto* v = st ? lookup(with_of(st), key) : nullptr;
   if (!v) return 0;
   if (!v->is_boolean()) return -1;
   if (out) *out = v->get<bool>() ? 1 : 0;
@@ -121,7 +131,7 @@ int h_config_bool(wrt_stage* st, const char* key, int* out) {
 }
 
 int64_t h_config_array_size(wrt_stage* st, const char* key) {
-  const auto* v = st ? lookup(st->with, key) : nullptr;
+  const auto* v = st ? lookup(with_of(st), key) : nullptr;
   if (!v || !v->is_array()) return -1;
   return static_cast<int64_t>(v->size());
 }
@@ -215,7 +225,7 @@ const void* h_get_extension(const char*) { return nullptr; }
 
 const char* h_config_key_at(wrt_stage* st, const char* key, int64_t index) {
   if (!st || index < 0) return nullptr;
-  const auto* v = (!key || !*key) ? &st->with : lookup(st->with, key);
+  const auto* v = (!key || !*key) ? &with_of(st) : lookup(with_of(st), key);
   if (!v || !v->is_object() || static_cast<std::size_t>(index) >= v->size()) return nullptr;
   auto it = v->begin();
   std::advance(it, index);

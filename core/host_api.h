@@ -57,8 +57,8 @@ StageResults results_from_json(const nlohmann::json& j);  // tolerant: ignores b
 struct wrt_stage {
   std::string name;
   std::string workspace;  // absolute
-  nlohmann::json with;
-  std::string with_json;
+  const nlohmann::json* with = nullptr;  // the stage's `with` table; outlives the call
+  std::string with_json;                 // its text, made on first request (under mu)
   int log_fd = -1;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   const std::atomic<bool>* cancel = nullptr;

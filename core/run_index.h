@@ -1,0 +1,73 @@
+// The last-run index of a workspace (.wrt/state/run-index): for every stage,
+// the key of its last run and, when that run succeeded, its cache entry
+// (result, output digests, log blob). One file read at start-up replaces one
+// key file and one cache-entry file per stage, which is what makes a no-op
+// run over thousands of stages cheap.
+//
+// Trust rule (used by the executor): an indexed entry may stand in for the
+// store's entry of the same key only when every output it lists is already in
+// the workspace with the recorded digest, since then nothing has to be read
+// from the store. Anything else goes to the store, which checks its blobs.
+// The index is private to one checkout, like the stat cache; it is sealed
+// (state_file.h), and a corrupt one is discarded with a warning.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "core/cache_store.h"
+#include "core/hash.h"
+#include "core/result.h"
+
+namespace wrt {
+
+class RunIndex {
+ public:
+  explicit RunIndex(std::filesystem::path file);
+
+  // Reads the file; missing is fine, unreadable or corrupt is discarded and
+  // `warning` says why.
+  void load(std::string* warning);
+  // Writes the file (temp + rename) if anything changed.
+  Status save();
+
+  // All thread-safe.
+  // Key of the stage's last run, hex; empty when none is recorded.
+  std::string last_key(const std::string& stage) const;
+  void set_last_key(const std::string& stage, const std::string& key_hex);
+  // The indexed entry of `stage` if it was recorded for `key_hex`, else null.
+  // Valid until the same stage's record is changed (each stage is processed
+  // by one thread at a time, so other threads' updates never invalidate it).
+  const CacheEntry* entry(const std::string& stage, const std::string& key_hex) const;
+  // Records the successful run (or cache hit) of `stage` under `key_hex`.
+  void set_entry(const std::string& stage, const std::string& key_hex, const CacheEntry& entry);
+  // Forgets the entry (the stage failed or is not cacheable); keeps the key.
+  void drop_entry(const std::string& stage);
+  // Seconds since the epoch when the store's copy of the entry was last
+  // marked as used (0 = unknown), for LRU touches at most once an hour.
+  std::int64_t touched_at(const std::string& stage) const;
+  void set_touched_at(const std::string& stage, std::int64_t when);
+
+  // The mtime of .wrt/logs when the index was last saved: unchanged means no
+  // log file has been deleted since.
+  std::int64_t logs_mtime_ns() const;
+  void set_logs_mtime_ns(std::int64_t ns);
+
+ private:
+  struct Record {
+    std::string key_hex;
+    std::optional<CacheEntry> entry;
+    std::int64_t touched_at = 0;
+  };
+  std::filesystem::path file_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Record> records_;
+  std::int64_t logs_mtime_ns_ = 0;
+  bool dirty_ = false;
+};
+
+}  // namespace wrt

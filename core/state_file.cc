@@ -1,0 +1,133 @@
+#include "core/state_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include <fmt/core.h>
+
+namespace wrt {
+
+namespace {
+
+constexpr std::size_t kHeaderSize = 8 + 4 + 4;
+
+bool write_all(int fd, std::string_view data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::uint64_t state_checksum(const char* data, std::size_t n) {
+  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  std::uint64_t h = 0x243F6A8885A308D3ull ^ n;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, data + i, 8);
+    h = (h ^ w) * kMul;
+    h ^= h >> 29;
+  }
+  std::uint64_t tail = 0;
+  std::memcpy(&tail, data + i, n - i);
+  h = (h ^ tail) * kMul;
+  h ^= h >> 32;
+  h *= kMul;
+  h ^= h >> 29;
+  return h;
+}
+
+std::string seal_state(const char (&magic)[9], std::uint32_t version, std::string_view payload) {
+  std::string out;
+  out.reserve(kHeaderSize + payload.size() + 8);
+  out.append(magic, 8);
+  out.append(reinterpret_cast<const char*>(&version), 4);
+  const std::uint32_t reserved = 0;
+  out.append(reinterpret_cast<const char*>(&reserved), 4);
+  out.append(payload.data(), payload.size());
+  const std::uint64_t sum = state_checksum(out.data(), out.size());
+  out.append(reinterpret_cast<const char*>(&sum), 8);
+  return out;
+}
+
+Result<std::string_view> unseal_state(std::string_view data, const char (&magic)[9], std::uint32_t version) {
+  if (data.size() < kHeaderSize + 8) return Error{"truncated header"};
+  if (std::memcmp(data.data(), magic, 8) != 0) return Error{"bad magic"};
+  std::uint32_t v = 0;
+  std::memcpy(&v, data.data() + 8, 4);
+  if (v != version) return Error{fmt::format("unsupported version {} (expected {})", v, version)};
+  std::uint64_t stored = 0;
+  std::memcpy(&stored, data.data() + data.size() - 8, 8);
+  if (stored != state_checksum(data.data(), data.size() - 8)) return Error{"checksum mismatch (truncated or corrupt)"};
+  return data.substr(kHeaderSize, data.size() - kHeaderSize - 8);
+}
+
+Result<std::string> read_state_file(const std::filesystem::path& path, bool* missing) {
+  if (missing) *missing = false;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT && missing) *missing = true;
+    return Error{std::strerror(e)};
+  }
+  std::string out;
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  for (;;) {
+    if (got == out.size()) out.resize(out.size() + (1 << 16));
+    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return Error{std::strerror(e)};
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  out.resize(got);
+  return out;
+}
+
+Status write_state_file(const std::filesystem::path& path, std::string_view data) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) return Error{fmt::format("{}: {}", path.string(), ec.message())};
+  static std::atomic<unsigned> counter{0};
+  std::filesystem::path tmp = path;
+  tmp += fmt::format(".tmp.{}.{}", ::getpid(), counter++);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Error{fmt::format("{}: {}", tmp.string(), std::strerror(errno))};
+  bool ok = write_all(fd, data);
+  int err = errno;
+  if (::close(fd) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return Error{fmt::format("{}: {}", tmp.string(), std::strerror(err))};
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return Error{fmt::format("{}: {}", path.string(), std::strerror(e))};
+  }
+  return Status::Ok();
+}
+
+}  // namespace wrt

@@ -1,0 +1,97 @@
+// wrt's private binary state files under <workspace>/.wrt/state (the stat
+// cache, the parsed-config cache, the last-run index). They are local to one
+// machine, so values are written in native byte order. Every file is sealed:
+//   "8-byte magic" | u32 version | u32 reserved | payload | u64 checksum
+// and is read back only when magic, version and checksum all match, so a torn
+// or bit-flipped file is rejected (and rebuilt) instead of being trusted.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "core/result.h"
+
+namespace wrt {
+
+// Appends values to a payload.
+class StateWriter {
+ public:
+  template <typename T>
+  void put(const T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  // u32 length + bytes.
+  void str(std::string_view s) {
+    put(static_cast<std::uint32_t>(s.size()));
+    out_.append(s.data(), s.size());
+  }
+  std::string& bytes() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+// Bounds-checked reader over a payload. Every getter returns false (and
+// leaves the reader failed) instead of reading past the end.
+class StateReader {
+ public:
+  explicit StateReader(std::string_view data) : p_(data.data()), left_(data.size()) {}
+  template <typename T>
+  bool get(T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    if (!ok_ || left_ < sizeof v) return ok_ = false;
+    std::memcpy(&v, p_, sizeof v);
+    p_ += sizeof v;
+    left_ -= sizeof v;
+    return true;
+  }
+  bool str(std::string& s) {
+    std::uint32_t n = 0;
+    return get(n) && bytes(s, n);
+  }
+  bool bytes(std::string& s, std::size_t n) {
+    if (!ok_ || left_ < n) return ok_ = false;
+    s.assign(p_, n);
+    p_ += n;
+    left_ -= n;
+    return true;
+  }
+  // A count of items that each take at least `min_item_bytes`: rejected when
+  // the bytes left cannot hold them, so a corrupt count never drives reserve().
+  bool count(std::uint64_t& n, std::size_t min_item_bytes) {
+    if (!get(n)) return false;
+    if (min_item_bytes > 0 && n > left_ / min_item_bytes) return ok_ = false;
+    return true;
+  }
+  bool ok() const { return ok_; }
+  std::size_t left() const { return left_; }
+
+ private:
+  const char* p_;
+  std::size_t left_;
+  bool ok_ = true;
+};
+
+// Word-at-a-time mix, not cryptographic: it detects torn writes and flipped
+// bits (nothing that can write .wrt/ is kept out by a stronger hash).
+std::uint64_t state_checksum(const char* data, std::size_t n);
+
+// Header + payload + checksum.
+std::string seal_state(const char (&magic)[9], std::uint32_t version, std::string_view payload);
+// The payload of a sealed file, or Error saying what is wrong with it
+// ("bad magic", "unsupported version 3 (expected 2)", "checksum mismatch").
+Result<std::string_view> unseal_state(std::string_view data, const char (&magic)[9], std::uint32_t version);
+
+// Whole file. Error carries the errno text; `*missing` is set when the file
+// does not exist (not an error for a cache).
+Result<std::string> read_state_file(const std::filesystem::path& path, bool* missing);
+// Temp file beside `path` + rename, creating parent directories. No fsync:
+// after a crash the checksum rejects a torn file and the state is rebuilt.
+Status write_state_file(const std::filesystem::path& path, std::string_view data);
+
+}  // namespace wrt

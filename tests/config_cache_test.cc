@@ -1,0 +1,184 @@
+#include "core/config_cache.h"
+
+#include <catch2/catch.hpp>
+
+#include "core/state_file.h"
+#include "support.h"
+
+using namespace wrt;
+using namespace wrt::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Sets every field of the model to something other than its default, so a
+// field the encoding forgets shows up as a round-trip difference.
+const char* kEveryField = R"(
+[project]
+name = "every-field"
+
+[settings]
+max_parallel_jobs = 3
+timeout_minutes = 12.5
+max_attempts = 2
+cache_dir = "cache-here"
+cache_max_size = "1GiB"
+plugin_path = ["p1", "p2"]
+memory_limit = "2GiB"
+
+[components.memory]
+paths = ["src/memory/**"]
+asil = "D"
+requirements = ["REQ-MEM-001", "REQ-MEM-002"]
+
+[components.ui]
+paths = ["src/ui/**"]
+
+[asil.B]
+on_failure = "block"
+timeout_minutes = 50
+priority = "critical"
+coverage_target = 81.5
+verifier = { default_unwind = 8, solver = "minisat", ratio = 0.25, neg = -3 }
+
+[stages.build]
+plugin = "command"
+inputs = ["src/**/*.c"]
+outputs = ["out/app"]
+env = ["CC", "CFLAGS"]
+timeout_minutes = 5
+max_attempts = 4
+cache = false
+priority = "high"
+cpus = 2
+memory = "512MiB"
+asil = "C"
+with = { run = "make", nested = { a = [1, 2.5, true, "x"] } }
+
+[stages.prove]
+for_each = "component"
+components = ["memory"]
+min_asil = "A"
+needs = ["build"]
+inputs = ["models/{component}.pml"]
+with = { run = "echo {component}" }
+
+[pipelines.ci]
+stages = ["build", "prove"]
+)";
+
+Config must_parse(const std::string& text, const fs::path& file) {
+  auto c = parse_config(text, file);
+  INFO((c ? std::string() : c.error()));
+  REQUIRE(c.ok());
+  return std::move(*c);
+}
+
+}  // namespace
+
+TEST_CASE("config cache: the encoding round-trips every field of the model", "[config-cache]") {
+  Config c = must_parse(kEveryField, "/ws/wrt.toml");
+  REQUIRE(c.stages.size() == 2);
+  REQUIRE(!c.groups.empty());
+  REQUIRE(c.stages[1].component == "memory");
+  auto back = decode_config(encode_config(c));
+  REQUIRE(back.ok());
+  CHECK(*back == c);
+  // The plugin configuration must come back byte-identical: it enters the
+  // cache key as its JSON text.
+  CHECK(back->stages[0].with.dump() == c.stages[0].with.dump());
+  CHECK(back->profile(Asil::B).verifier.dump() == c.profile(Asil::B).verifier.dump());
+}
+
+TEST_CASE("config cache: every shipped wrt.toml round-trips", "[config-cache]") {
+  std::vector<fs::path> files = {fs::path(WRT_SOURCE_DIR) / "wrt.toml"};
+  for (const auto& e : fs::directory_iterator(fs::path(WRT_SOURCE_DIR) / "examples"))
+    if (fs::exists(e.path() / "wrt.toml")) files.push_back(e.path() / "wrt.toml");
+  REQUIRE(files.size() >= 5);
+  for (const auto& f : files) {
+    INFO(f.string());
+    Config c = must_parse(read_file(f), f);
+    auto back = decode_config(encode_config(c));
+    REQUIRE(back.ok());
+    CHECK(*back == c);
+  }
+}
+
+TEST_CASE("config cache: truncated or garbled encodings are rejected, never half-read", "[config-cache]") {
+  Config c = must_parse(kEveryField, "/ws/wrt.toml");
+  std::string bytes = encode_config(c);
+  for (std::size_t cut : {std::size_t{0}, std::size_t{1}, bytes.size() / 3, bytes.size() - 1})
+    CHECK_FALSE(decode_config(std::string_view(bytes).substr(0, cut)).ok());
+  CHECK_FALSE(decode_config(bytes + "x").ok());
+}
+
+TEST_CASE("config cache: a second load uses the cache; an edit, corruption or bad TOML re-parses", "[config-cache]") {
+  TempDir ws;
+  const fs::path toml = ws / "wrt.toml";
+  const fs::path cache = ws / ".wrt/state/config-cache";
+  write_file(toml, kEveryField);
+
+  auto first = load_config_cached(toml, cache);
+  REQUIRE(first.ok());
+  REQUIRE(fs::exists(cache));
+  CHECK(*first == must_parse(kEveryField, toml));
+
+  // A hit does not rewrite the cache file.
+  auto stamp = fs::last_write_time(cache);
+  fs::last_write_time(cache, stamp - std::chrono::hours(1));
+  stamp = fs::last_write_time(cache);
+  auto second = load_config_cached(toml, cache);
+  REQUIRE(second.ok());
+  CHECK(*second == *first);
+  CHECK(fs::last_write_time(cache) == stamp);
+
+  // An edit of wrt.toml (same size, so only the content tells) is seen.
+  std::string edited = kEveryField;
+  edited.replace(edited.find("every-field"), 11, "EVERY-FIELD");
+  write_file(toml, edited);
+  auto third = load_config_cached(toml, cache);
+  REQUIRE(third.ok());
+  CHECK(third->project_name == "EVERY-FIELD");
+
+  // A corrupt cache is rebuilt, not trusted.
+  std::string bytes = read_file(cache);
+  bytes[bytes.size() / 2] ^= 0x5a;
+  write_file(cache, bytes);
+  auto fourth = load_config_cached(toml, cache);
+  REQUIRE(fourth.ok());
+  CHECK(fourth->project_name == "EVERY-FIELD");
+  bool missing = false;
+  auto rebuilt = read_state_file(cache, &missing);
+  REQUIRE(rebuilt.ok());
+  CHECK(*rebuilt != bytes);
+
+  // Bad TOML is an error even though the cache holds the previous model.
+  write_file(toml, std::string(kEveryField) + "\n[stages.broken\n");
+  auto fifth = load_config_cached(toml, cache);
+  REQUIRE_FALSE(fifth.ok());
+  CHECK_THAT(fifth.error(), Catch::Contains("wrt.toml:"));
+}
+
+TEST_CASE("config cache: an unwritable state directory only costs the cache", "[config-cache]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", kEveryField);
+  write_file(ws / "blocker", "a file where the state directory should be");
+  auto c = load_config_cached(ws / "wrt.toml", ws / "blocker" / "config-cache");
+  REQUIRE(c.ok());
+  CHECK(c->project_name == "every-field");
+}
+
+TEST_CASE("state file: seal and unseal reject bad magic, version and checksum", "[config-cache]") {
+  const char magic[9] = "WRTTEST\n";
+  std::string sealed = seal_state(magic, 3, "payload");
+  auto ok = unseal_state(sealed, magic, 3);
+  REQUIRE(ok.ok());
+  CHECK(*ok == "payload");
+  CHECK_THAT(unseal_state(sealed, magic, 4).error(), Catch::Contains("version 3"));
+  const char other[9] = "WRTOTHR\n";
+  CHECK_THAT(unseal_state(sealed, other, 3).error(), Catch::Contains("magic"));
+  std::string flipped = sealed;
+  flipped[18] ^= 1;
+  CHECK_THAT(unseal_state(flipped, magic, 3).error(), Catch::Contains("checksum"));
+  CHECK_THAT(unseal_state(sealed.substr(0, 10), magic, 3).error(), Catch::Contains("truncated"));
+}
