@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
+#include <optional>
 
 #include <fmt/core.h>
 
@@ -229,20 +231,68 @@ bool get(StateReader& r, Settings& s) {
          get(r, s.cache_max_size) && get(r, s.plugin_path) && get(r, s.memory_limit);
 }
 
-// What the cached model was made from; a cache made from anything else is stale.
-std::string provenance(const std::string& text, const fs::path& file) {
-  std::string exe_identity;
+// Which wrt made the cache, for which file: a cache made by another build of
+// wrt or for another path is stale. Empty when the executable cannot be
+// identified (then nothing is cached: a rebuilt wrt could trust an old model).
+std::string maker(const fs::path& file) {
   char exe[4096];
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = '\0';
-    struct stat st;
-    if (::stat(exe, &st) == 0)
-      exe_identity = fmt::format("{}:{}:{}.{}:{}", exe, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ino);
-  }
-  // Without an executable identity a rebuilt wrt could trust an old model.
-  if (exe_identity.empty()) return {};
-  return fmt::format("wrt {}\n{}\n{}\n{}", WRT_VERSION, exe_identity, file.string(), to_hex(sha256(text)));
+  if (n <= 0) return {};
+  exe[n] = '\0';
+  struct stat st;
+  if (::stat(exe, &st) != 0) return {};
+  return fmt::format("wrt {}\n{}:{}:{}.{}:{}\n{}", WRT_VERSION, exe, st.st_size, st.st_mtim.tv_sec,
+                     st.st_mtim.tv_nsec, st.st_ino, file.string());
+}
+
+// The stat of wrt.toml that the cache vouches for. Like the stat cache, a
+// stat taken within this window of the file's mtime is not trusted alone (a
+// same-size edit in the same clock tick would leave it unchanged).
+struct SourceStat {
+  std::int64_t size = -1, mtime_ns = 0, ctime_ns = 0, inode = 0;
+  bool operator==(const SourceStat&) const = default;
+};
+constexpr std::int64_t kRacyWindowNs = 100'000'000;
+
+std::int64_t ns(const timespec& t) { return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
+
+std::int64_t now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return ns(ts);
+}
+
+SourceStat source_stat(const fs::path& file) {
+  struct stat st;
+  if (::stat(file.c_str(), &st) != 0) return {};
+  return {static_cast<std::int64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim), static_cast<std::int64_t>(st.st_ino)};
+}
+
+// Cache payload: str maker | SourceStat | i64 cached_at_ns | digest of
+// wrt.toml | model.
+struct CacheHeader {
+  std::string maker;
+  SourceStat stat;
+  std::int64_t cached_at_ns = 0;
+  Digest text_digest{};
+};
+
+bool read_header(StateReader& r, CacheHeader& h) {
+  return r.str(h.maker) && r.get(h.stat.size) && r.get(h.stat.mtime_ns) && r.get(h.stat.ctime_ns) &&
+         r.get(h.stat.inode) && r.get(h.cached_at_ns) && r.get(h.text_digest);
+}
+
+void write_cache(const fs::path& cache_file, const CacheHeader& h, const std::string& model) {
+  StateWriter w;
+  w.str(h.maker);
+  w.put(h.stat.size);
+  w.put(h.stat.mtime_ns);
+  w.put(h.stat.ctime_ns);
+  w.put(h.stat.inode);
+  w.put(h.cached_at_ns);
+  w.put(h.text_digest);
+  w.bytes() += model;
+  (void)write_state_file(cache_file, seal_state(kMagic, kVersion, w.bytes()));
 }
 
 }  // namespace
@@ -281,30 +331,47 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
   fs::path abs = fs::absolute(file, ec);
   if (ec) abs = file;
   abs = abs.lexically_normal();
+  const std::int64_t started = now_ns();
+  const std::string made_by = maker(abs);
+  const SourceStat before = source_stat(abs);
+
+  // 1. The cache vouches for this exact stat: wrt.toml is not even read.
+  std::optional<FileBytes> cache_bytes;
+  std::string_view model_bytes;
+  CacheHeader cached;
+  if (!made_by.empty() && before.size >= 0) {
+    if (auto data = read_state_file(cache_file, nullptr)) {
+      cache_bytes = std::move(*data);
+      if (auto payload = unseal_state(cache_bytes->view(), kMagic, kVersion)) {
+        StateReader r(*payload);
+        if (read_header(r, cached) && cached.maker == made_by) {
+          model_bytes = payload->substr(payload->size() - r.left());
+          if (cached.stat == before && before.mtime_ns < cached.cached_at_ns - kRacyWindowNs) {
+            if (auto model = decode_config(model_bytes)) return model;
+            model_bytes = {};
+          }
+        }
+      }
+    }
+  }
+
   auto text = read_state_file(abs, nullptr);
   if (!text) {
     return Error{fmt::format("{}: cannot read ({}); run 'wrt init' to create one, or pass -C DIR", abs.string(),
                              text.error())};
   }
-  const std::string made_from = provenance(*text, abs);
-  if (!made_from.empty()) {
-    if (auto data = read_state_file(cache_file, nullptr)) {
-      if (auto payload = unseal_state(*data, kMagic, kVersion)) {
-        StateReader r(*payload);
-        std::string cached_from;
-        if (r.str(cached_from) && cached_from == made_from) {
-          auto model = decode_config(payload->substr(payload->size() - r.left()));
-          if (model) return model;
-        }
-      }
+  const Digest digest = sha256(text->view());
+  CacheHeader fresh{made_by, before, started, digest};
+  // 2. Touched but not changed (same content): reuse the model, refresh the stat.
+  if (!model_bytes.empty() && cached.text_digest == digest) {
+    if (auto model = decode_config(model_bytes)) {
+      if (source_stat(abs) == before) write_cache(cache_file, fresh, std::string(model_bytes));
+      return model;
     }
   }
-  auto cfg = parse_config(*text, abs);
-  if (!cfg || made_from.empty()) return cfg;
-  StateWriter w;
-  w.str(made_from);
-  w.bytes() += encode_config(*cfg);
-  (void)write_state_file(cache_file, seal_state(kMagic, kVersion, w.bytes()));
+  // 3. Parse. Only a valid configuration, unchanged while it was read, is cached.
+  auto cfg = parse_config(std::string(text->view()), abs);
+  if (cfg && !made_by.empty() && source_stat(abs) == before) write_cache(cache_file, fresh, encode_config(*cfg));
   return cfg;
 }
 

@@ -314,13 +314,13 @@ struct Executor::Impl {
   // A hit answered from the run index: every output is already in place, so
   // the store is not read. The store's entry is still marked as used, at
   // most once an hour, to keep it from LRU eviction.
-  const CacheEntry* indexed_hit(const StageConfig& sc, const std::string& key_hex) {
-    const CacheEntry* e = index.entry(sc.name, key_hex);
-    if (!e || (e->log && !logs_intact)) return nullptr;
+  std::optional<CacheEntry> indexed_hit(const StageConfig& sc, const std::string& key_hex) {
+    auto e = index.entry(sc.name, key_hex);
+    if (!e || (e->log && !logs_intact)) return std::nullopt;
     for (const auto& f : e->outputs)
-      if (!in_place(f)) return nullptr;
+      if (!in_place(f)) return std::nullopt;
     if (!ex.options_.dry_run && index.touched_at(sc.name) + 3600 < started_at_s) {
-      if (!ex.store_->touch_entry(key_hex)) return nullptr;  // evicted: let the store path decide
+      if (!ex.store_->touch_entry(key_hex)) return std::nullopt;  // evicted: let the store path decide
       index.set_touched_at(sc.name, started_at_s);
     }
     return e;
@@ -359,7 +359,6 @@ struct Executor::Impl {
       rec.reason = fmt::format("not started: '{}' failed (--keep-going runs everything that does not depend on it)", first_failure);
       return finish(v, "skipped", t0, rec.reason);
     }
-    if (!dry) ex.printer_.stage_started(sc.name);
 
     const LoadedPlugin& lp = *ex.plugins_[v];
     const wrt_host* host = host_table();
@@ -404,7 +403,7 @@ struct Executor::Impl {
     const bool cacheable = sc.cache && ex.store_ != nullptr;
     rec.log = (fs::path(".wrt/logs") / (sc.name + ".log")).generic_string();
     if (cacheable && ex.options_.read_cache) {
-      if (const CacheEntry* hit = indexed_hit(sc, rec.cache_key)) {
+      if (auto hit = indexed_hit(sc, rec.cache_key)) {
         replay(rec, *hit);
         return finish(v, "cached", t0, "");
       }
@@ -437,7 +436,9 @@ struct Executor::Impl {
     if (!cacheable && why.empty()) rec.reason = "caching is off for this stage";
     if (dry) return finish(v, "pending", t0, rec.reason);
 
-    // Run, with retries.
+    // Run, with retries. (Announced only now: thousands of cache hits should
+    // not each redraw the status line.)
+    ex.printer_.stage_started(sc.name);
     std::error_code ec;
     fs::create_directories(dirs.logs, ec);
     int log_fd = ::open((ws / rec.log).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);

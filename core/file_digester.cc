@@ -87,7 +87,7 @@ void FileDigester::load(std::string* warning) {
 
   std::unordered_map<std::string, Entry> loaded;
   auto problem = [&]() -> std::string {
-    auto payload = unseal_state(*data, kMagic, kVersion);
+    auto payload = unseal_state(data->view(), kMagic, kVersion);
     if (!payload) return payload.error() == "bad magic" ? "not a wrt stat cache (bad magic)" : payload.error();
     StateReader r(*payload);
     std::uint64_t count = 0;

@@ -1,5 +1,6 @@
 #include "core/last_results.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -7,6 +8,8 @@
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
+
+#include "core/hash.h"
 
 namespace wrt {
 
@@ -51,7 +54,51 @@ LastResults load_last_results(const fs::path& ws, std::string* warning) {
   return out;
 }
 
+namespace {
+
+fs::path summary_file(const fs::path& ws) { return ws / ".wrt" / "state" / "last-results.sum"; }
+
+// What a run contributes to the file, as a digest: a run that would write the
+// same statuses, keys and tests as the previous one leaves the file alone
+// (on a no-op run over thousands of stages, rewriting it is the costliest step).
+std::string contribution_digest(const std::vector<StageRecord>& records) {
+  Sha256 h;
+  for (const auto& rec : records) {
+    if (rec.status == "pending") continue;
+    h.update_field(rec.name);
+    h.update_field(rec.status);
+    h.update_field(rec.cache_key);
+    h.update_field(rec.component);
+    h.update_field(rec.asil ? asil_name(*rec.asil) : "");
+    h.update_field(std::to_string(rec.results.tests.size()));
+    for (const auto& t : rec.results.tests) {
+      h.update_field(t.suite);
+      h.update_field(t.name);
+      h.update_field(t.status);
+    }
+  }
+  return to_hex(h.finish());
+}
+
+// The file as last written by us: digest of the contribution plus the file's
+// size, mtime and inode, so an edited or replaced file is rewritten.
+std::string written_identity(const fs::path& file, const std::string& digest) {
+  struct stat st;
+  if (::stat(file.c_str(), &st) != 0) return {};
+  return fmt::format("{} {} {}.{} {}\n", digest, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ino);
+}
+
+}  // namespace
+
 Status save_last_results(const fs::path& ws, const std::vector<StageRecord>& records) {
+  const std::string digest = contribution_digest(records);
+  const fs::path file = state_file(ws);
+  {
+    std::ifstream in(summary_file(ws), std::ios::binary);
+    std::string recorded((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string current = written_identity(file, digest);
+    if (!current.empty() && recorded == current) return Status::Ok();
+  }
   LastResults all = load_last_results(ws);
   const std::string now = utc_now();
   for (const auto& rec : records) {
@@ -73,7 +120,6 @@ Status save_last_results(const fs::path& ws, const std::vector<StageRecord>& rec
     j["stages"][name] = {{"status", r.status},       {"cache_key", r.cache_key}, {"component", r.component},
                          {"asil", r.asil},           {"finished_at", r.finished_at}, {"tests", tests}};
   }
-  fs::path file = state_file(ws);
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
   fs::path tmp = file;
@@ -85,6 +131,8 @@ Status save_last_results(const fs::path& ws, const std::vector<StageRecord>& rec
   }
   fs::rename(tmp, file, ec);
   if (ec) return Error{fmt::format("{}: cannot write: {}", file.string(), ec.message())};
+  // Best effort: without the summary the next run simply rewrites the file.
+  std::ofstream(summary_file(ws), std::ios::binary | std::ios::trunc) << written_identity(file, digest);
   return Status::Ok();
 }
 

@@ -49,6 +49,24 @@ void put_entry(StateWriter& w, const CacheEntry& e) {
   if (e.log) w.put(*e.log);
 }
 
+// Skips over one encoded entry (validating its framing), for load().
+bool skip_entry(StateReader& r) {
+  std::string scratch;
+  if (!r.str(scratch)) return false;
+  std::uint64_t n = 0;
+  if (!r.count(n, kMinOutputBytes)) return false;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    Digest d;
+    std::uint64_t size;
+    std::uint8_t exec;
+    if (!r.str(scratch) || !r.get(d) || !r.get(size) || !r.get(exec)) return false;
+  }
+  std::uint8_t has_log = 0;
+  if (!r.get(has_log) || has_log > 1) return false;
+  Digest d;
+  return has_log == 0 || r.get(d);
+}
+
 bool get_entry(StateReader& r, CacheEntry& e) {
   std::string cbor;
   if (!r.str(cbor)) return false;
@@ -77,6 +95,7 @@ RunIndex::RunIndex(std::filesystem::path file) : file_(std::move(file)) {}
 void RunIndex::load(std::string* warning) {
   bool missing = false;
   auto data = read_state_file(file_, &missing);
+  std::string_view bytes = data ? data->view() : std::string_view();
   if (!data) {
     if (!missing && warning) *warning = fmt::format("{}: cannot read the run index ({}); rebuilding it", file_.string(), data.error());
     std::lock_guard<std::mutex> lock(mu_);
@@ -86,7 +105,7 @@ void RunIndex::load(std::string* warning) {
   std::unordered_map<std::string, Record> loaded;
   std::int64_t logs_mtime = 0;
   std::string problem = [&]() -> std::string {
-    auto payload = unseal_state(*data, kMagic, kVersion);
+    auto payload = unseal_state(bytes, kMagic, kVersion);
     if (!payload) return payload.error();
     StateReader r(*payload);
     std::uint64_t count = 0;
@@ -99,9 +118,9 @@ void RunIndex::load(std::string* warning) {
       if (!r.str(stage) || !r.str(rec.key_hex) || !r.get(rec.touched_at) || !flag(r, has_entry))
         return fmt::format("record {} is truncated", i);
       if (has_entry) {
-        CacheEntry e;
-        if (!get_entry(r, e)) return fmt::format("record {} ({}) has a malformed entry", i, stage);
-        rec.entry = std::move(e);
+        const std::size_t at = payload->size() - r.left();
+        if (!skip_entry(r)) return fmt::format("record {} ({}) has a malformed entry", i, stage);
+        rec.entry.assign(payload->substr(at, payload->size() - r.left() - at));
       }
       loaded.insert_or_assign(std::move(stage), std::move(rec));
     }
@@ -131,8 +150,8 @@ Status RunIndex::save() {
       w.str(stage);
       w.str(rec.key_hex);
       w.put(rec.touched_at);
-      w.put(static_cast<std::uint8_t>(rec.entry ? 1 : 0));
-      if (rec.entry) put_entry(w, *rec.entry);
+      w.put(static_cast<std::uint8_t>(rec.entry.empty() ? 0 : 1));
+      w.bytes() += rec.entry;
     }
     dirty_ = false;
   }
@@ -156,31 +175,40 @@ void RunIndex::set_last_key(const std::string& stage, const std::string& key_hex
   Record& rec = records_[stage];
   if (rec.key_hex == key_hex) return;
   rec.key_hex = key_hex;
-  rec.entry.reset();
+  rec.entry.clear();
   rec.touched_at = 0;
   dirty_ = true;
 }
 
-const CacheEntry* RunIndex::entry(const std::string& stage, const std::string& key_hex) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = records_.find(stage);
-  if (it == records_.end() || it->second.key_hex != key_hex || !it->second.entry) return nullptr;
-  return &*it->second.entry;
+std::optional<CacheEntry> RunIndex::entry(const std::string& stage, const std::string& key_hex) const {
+  std::string bytes;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = records_.find(stage);
+    if (it == records_.end() || it->second.key_hex != key_hex || it->second.entry.empty()) return std::nullopt;
+    bytes = it->second.entry;
+  }
+  StateReader r(bytes);
+  CacheEntry e;
+  if (!get_entry(r, e) || r.left() != 0) return std::nullopt;
+  return e;
 }
 
 void RunIndex::set_entry(const std::string& stage, const std::string& key_hex, const CacheEntry& entry) {
   std::lock_guard<std::mutex> lock(mu_);
+  StateWriter w;
+  put_entry(w, entry);
   Record& rec = records_[stage];
   rec.key_hex = key_hex;
-  rec.entry = entry;
+  rec.entry = std::move(w.bytes());
   dirty_ = true;
 }
 
 void RunIndex::drop_entry(const std::string& stage) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = records_.find(stage);
-  if (it == records_.end() || !it->second.entry) return;
-  it->second.entry.reset();
+  if (it == records_.end() || it->second.entry.empty()) return;
+  it->second.entry.clear();
   dirty_ = true;
 }
 

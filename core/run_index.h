@@ -39,10 +39,10 @@ class RunIndex {
   // Key of the stage's last run, hex; empty when none is recorded.
   std::string last_key(const std::string& stage) const;
   void set_last_key(const std::string& stage, const std::string& key_hex);
-  // The indexed entry of `stage` if it was recorded for `key_hex`, else null.
-  // Valid until the same stage's record is changed (each stage is processed
-  // by one thread at a time, so other threads' updates never invalidate it).
-  const CacheEntry* entry(const std::string& stage, const std::string& key_hex) const;
+  // The indexed entry of `stage` if it was recorded for `key_hex`. Entries
+  // are kept encoded and decoded on request, so stages a run does not touch
+  // cost only their bytes.
+  std::optional<CacheEntry> entry(const std::string& stage, const std::string& key_hex) const;
   // Records the successful run (or cache hit) of `stage` under `key_hex`.
   void set_entry(const std::string& stage, const std::string& key_hex, const CacheEntry& entry);
   // Forgets the entry (the stage failed or is not cacheable); keeps the key.
@@ -60,7 +60,7 @@ class RunIndex {
  private:
   struct Record {
     std::string key_hex;
-    std::optional<CacheEntry> entry;
+    std::string entry;  // encoded; empty = none
     std::int64_t touched_at = 0;
   };
   std::filesystem::path file_;

@@ -1,6 +1,7 @@
 #include "core/state_file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,7 +75,11 @@ Result<std::string_view> unseal_state(std::string_view data, const char (&magic)
   return data.substr(kHeaderSize, data.size() - kHeaderSize - 8);
 }
 
-Result<std::string> read_state_file(const std::filesystem::path& path, bool* missing) {
+FileBytes::~FileBytes() {
+  if (mapped_) ::munmap(const_cast<char*>(data_), size_);
+}
+
+Result<FileBytes> read_state_file(const std::filesystem::path& path, bool* missing) {
   if (missing) *missing = false;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -82,24 +87,27 @@ Result<std::string> read_state_file(const std::filesystem::path& path, bool* mis
     if (e == ENOENT && missing) *missing = true;
     return Error{std::strerror(e)};
   }
-  std::string out;
   struct stat st;
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.resize(static_cast<std::size_t>(st.st_size));
-  std::size_t got = 0;
-  for (;;) {
-    if (got == out.size()) out.resize(out.size() + (1 << 16));
-    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    return Error{std::strerror(e)};
+  }
+  FileBytes out;
+  if (st.st_size > 0) {
+    // A file that is replaced meanwhile is renamed over, never rewritten in
+    // place (write_state_file), so the mapping stays consistent.
+    void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED) {
       int e = errno;
       ::close(fd);
       return Error{std::strerror(e)};
     }
-    got += static_cast<std::size_t>(n);
+    out.data_ = static_cast<const char*>(p);
+    out.size_ = static_cast<std::size_t>(st.st_size);
+    out.mapped_ = true;
   }
   ::close(fd);
-  out.resize(got);
   return out;
 }
 

@@ -46,7 +46,7 @@ void StatusPrinter::redraw_locked() {
   if (static_cast<int>(text.size()) > width - 1) text = text.substr(0, static_cast<std::size_t>(width - 4)) + "...";
   std::fputs("\r\x1b[K", out_);
   std::fputs(text.c_str(), out_);
-  std::fflush(out_);
+  flush_locked();
   line_shown_ = true;
 }
 
@@ -54,6 +54,8 @@ void StatusPrinter::stage_started(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   running_[name] = std::chrono::steady_clock::now();
   redraw_locked();
+  // Lines held back by the throttle below go out before a stage that may run long.
+  if (!smart_) flush_locked();
 }
 
 void StatusPrinter::stage_finished(const std::string& name, const std::string& status, double seconds,
@@ -68,8 +70,19 @@ void StatusPrinter::stage_finished(const std::string& name, const std::string& s
     if (!detail.empty()) line += ": " + detail;
     std::fputs((line + "\n").c_str(), out_);
   }
-  redraw_locked();
-  if (!smart_) std::fflush(out_);
+  // Thousands of cache hits finish within milliseconds; writing (or redrawing)
+  // for each would cost more than the hits. Cache hits are flushed at most
+  // every 50 ms; everything else at once.
+  const auto now = std::chrono::steady_clock::now();
+  if (status != "cached" || now - last_flush_ >= std::chrono::milliseconds(50)) {
+    redraw_locked();
+    if (!smart_) flush_locked();
+  }
+}
+
+void StatusPrinter::flush_locked() {
+  std::fflush(out_);
+  last_flush_ = std::chrono::steady_clock::now();
 }
 
 void StatusPrinter::print(const std::string& text) {
@@ -78,6 +91,7 @@ void StatusPrinter::print(const std::string& text) {
   std::fputs(text.c_str(), out_);
   if (text.empty() || text.back() != '\n') std::fputc('\n', out_);
   redraw_locked();
+  if (!smart_) flush_locked();
 }
 
 void StatusPrinter::finish() {

@@ -29,6 +29,7 @@ class StatusPrinter {
  private:
   void redraw_locked();
   void clear_line_locked();
+  void flush_locked();
   std::FILE* out_;
   bool smart_;
   std::size_t total_;
@@ -36,6 +37,7 @@ class StatusPrinter {
   std::mutex mu_;
   std::map<std::string, std::chrono::steady_clock::time_point> running_;
   bool line_shown_ = false;
+  std::chrono::steady_clock::time_point last_flush_{};
 };
 
 }  // namespace wrt
