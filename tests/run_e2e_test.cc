@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -569,4 +570,114 @@ TEST_CASE("e2e: dry run runs nothing; list, graph, plugins, init, cache stats", 
   CHECK(s.out.find("entries: 4") != std::string::npos);
   auto v = run_wrt({"--version"}, ws.path());
   CHECK(v.out.find("wrt 0.1.0") != std::string::npos);
+}
+
+TEST_CASE("e2e: a no-op run is answered from the run index, never claiming outputs that are gone", "[e2e][run-index]") {
+  TempDir ws;
+  write_chain(ws);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  REQUIRE(fs::exists(ws / ".wrt/state/run-index"));
+  // With the store's entries gone, the outputs in place still make every
+  // stage a hit: the index answered, the store was not read.
+  fs::rename(ws / ".wrt/cache/entries", ws / "entries.saved");
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const auto& [name, st] : statuses(report_of(ws))) CHECK(st == "cached");
+  // An output that is missing cannot come from the index; with no store
+  // entry either, its stage really runs again.
+  fs::remove(ws / "out/gen.txt");
+  auto r2 = wrt_run(ws);
+  INFO(r2.out << r2.err);
+  REQUIRE(r2.exit_code == 0);
+  auto st = statuses(report_of(ws));
+  CHECK(st["gen"] == "passed");
+  CHECK(st["lint"] == "cached");
+  CHECK(fs::exists(ws / "out/gen.txt"));
+}
+
+TEST_CASE("e2e: an output edited by hand is restored although the key is unchanged", "[e2e][run-index]") {
+  TempDir ws;
+  write_chain(ws);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  const std::string good = read_file(ws / "out/gen.txt");
+  write_file(ws / "out/gen.txt", "tampered\n");
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const auto& [name, st] : statuses(report_of(ws))) CHECK(st == "cached");
+  CHECK(read_file(ws / "out/gen.txt") == good);
+}
+
+TEST_CASE("e2e: a deleted stage log comes back on the next no-op run", "[e2e][run-index]") {
+  TempDir ws;
+  write_chain(ws);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  REQUIRE(fs::exists(ws / ".wrt/logs/gen.log"));
+  fs::remove(ws / ".wrt/logs/gen.log");
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(statuses(report_of(ws))["gen"] == "cached");
+  CHECK(fs::exists(ws / ".wrt/logs/gen.log"));
+}
+
+TEST_CASE("e2e: a corrupt run index or config cache is discarded, the run stays right", "[e2e][run-index]") {
+  TempDir ws;
+  write_chain(ws);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  REQUIRE(fs::exists(ws / ".wrt/state/config-cache"));
+  write_file(ws / ".wrt/state/run-index", "garbage, not an index");
+  write_file(ws / ".wrt/state/config-cache", "garbage, not a config model");
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK((r.out + r.err).find("run index") != std::string::npos);
+  for (const auto& [name, st] : statuses(report_of(ws))) CHECK(st == "cached");
+  // Both were rebuilt: the next run has no warning.
+  auto r2 = wrt_run(ws);
+  CHECK((r2.out + r2.err).find("warning") == std::string::npos);
+}
+
+TEST_CASE("e2e: an edit of wrt.toml is seen by the next run despite the config cache", "[e2e][run-index]") {
+  TempDir ws;
+  write_chain(ws);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  std::string toml = read_file(ws / "wrt.toml");
+  toml.replace(toml.find("test -s lint.txt"), 16, "test -f lint.txt");  // same size
+  write_file(ws / "wrt.toml", toml);
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto st = statuses(report_of(ws));
+  CHECK(st["lint"] == "passed");
+  CHECK(st["gen"] == "cached");
+  write_file(ws / "wrt.toml", toml + "\n[stages.broken\n");
+  auto bad = wrt_run(ws);
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("wrt.toml:"));
+}
+
+TEST_CASE("e2e: last results are rewritten only when a run changes them", "[e2e][run-index]") {
+  TempDir ws;
+  write_chain(ws);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  REQUIRE(wrt_run(ws).exit_code == 0);  // passed -> cached: rewritten
+  const fs::path file = ws / ".wrt/state/last-results.json";
+  struct stat before {}, after {};
+  REQUIRE(::stat(file.c_str(), &before) == 0);
+  REQUIRE(wrt_run(ws).exit_code == 0);  // cached -> cached: same content
+  REQUIRE(::stat(file.c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);  // a rewrite renames a new file into place
+  CHECK(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+  write_file(ws / "lint.txt", "");  // lint now fails
+  CHECK(wrt_run(ws).exit_code == 1);
+  auto last = nlohmann::json::parse(read_file(file));
+  CHECK(last["stages"]["lint"]["status"] == "failed");
+  CHECK(last["stages"]["gen"]["status"] == "cached");
+  // A file edited by hand is replaced by the next run even if it adds nothing.
+  write_file(file, "{}");
+  CHECK(wrt_run(ws).exit_code == 1);
+  CHECK(nlohmann::json::parse(read_file(file))["stages"]["lint"]["status"] == "failed");
 }

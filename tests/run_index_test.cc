@@ -1,0 +1,98 @@
+#include "core/run_index.h"
+
+#include <catch2/catch.hpp>
+
+#include "support.h"
+
+using namespace wrt;
+using namespace wrt::test;
+
+namespace {
+
+CacheEntry sample_entry() {
+  CacheEntry e;
+  e.result = {{"status", "passed"}, {"attempts", 1}, {"results", {{"metrics", {{"coverage", 91.5}}}}}};
+  e.outputs.push_back({"out/a.txt", sha256("a"), 1, false});
+  e.outputs.push_back({"out/bin/tool", sha256("tool"), 4, true});
+  e.log = sha256("log");
+  return e;
+}
+
+const std::string kKey1(64, 'a');
+const std::string kKey2(64, 'b');
+
+}  // namespace
+
+TEST_CASE("run index: keys and entries survive save and load", "[run-index]") {
+  TempDir dir;
+  const auto file = dir / "state/run-index";
+  {
+    RunIndex idx(file);
+    idx.load(nullptr);
+    idx.set_last_key("build", kKey1);
+    idx.set_entry("build", kKey1, sample_entry());
+    idx.set_touched_at("build", 1234);
+    idx.set_last_key("test", kKey2);  // failed: a key, no entry
+    idx.set_logs_mtime_ns(42);
+    REQUIRE(idx.save().ok());
+  }
+  RunIndex idx(file);
+  std::string warning;
+  idx.load(&warning);
+  CHECK(warning.empty());
+  CHECK(idx.last_key("build") == kKey1);
+  CHECK(idx.last_key("test") == kKey2);
+  CHECK(idx.last_key("never") == "");
+  CHECK(idx.touched_at("build") == 1234);
+  CHECK(idx.logs_mtime_ns() == 42);
+  auto e = idx.entry("build", kKey1);
+  REQUIRE(e);
+  CacheEntry want = sample_entry();
+  CHECK(e->result == want.result);
+  REQUIRE(e->outputs.size() == 2);
+  CHECK(e->outputs[1].path == "out/bin/tool");
+  CHECK(e->outputs[1].digest == want.outputs[1].digest);
+  CHECK(e->outputs[1].executable);
+  CHECK(e->log == want.log);
+  CHECK_FALSE(idx.entry("build", kKey2));  // another key: never the entry
+  CHECK_FALSE(idx.entry("test", kKey2));
+}
+
+TEST_CASE("run index: a new key drops the old entry; a failure drops it too", "[run-index]") {
+  TempDir dir;
+  RunIndex idx(dir / "run-index");
+  idx.set_entry("build", kKey1, sample_entry());
+  idx.set_last_key("build", kKey2);
+  CHECK_FALSE(idx.entry("build", kKey1));
+  CHECK_FALSE(idx.entry("build", kKey2));
+  idx.set_entry("build", kKey2, sample_entry());
+  idx.drop_entry("build");
+  CHECK_FALSE(idx.entry("build", kKey2));
+  CHECK(idx.last_key("build") == kKey2);
+}
+
+TEST_CASE("run index: a corrupt or truncated file is discarded with a warning", "[run-index]") {
+  TempDir dir;
+  const auto file = dir / "run-index";
+  {
+    RunIndex idx(file);
+    idx.set_entry("build", kKey1, sample_entry());
+    REQUIRE(idx.save().ok());
+  }
+  const std::string good = read_file(file);
+  for (const std::string& bad : {std::string("garbage"), good.substr(0, good.size() / 2),
+                                 good.substr(0, 30) + std::string(1, static_cast<char>(good[30] ^ 1)) + good.substr(31)}) {
+    write_file(file, bad);
+    RunIndex idx(file);
+    std::string warning;
+    idx.load(&warning);
+    CHECK_THAT(warning, Catch::Contains("run index"));
+    CHECK(idx.last_key("build") == "");
+    // Discarded state is rewritten even when nothing new is recorded.
+    REQUIRE(idx.save().ok());
+    RunIndex again(file);
+    std::string w2;
+    again.load(&w2);
+    CHECK(w2.empty());
+  }
+}
