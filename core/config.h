@@ -8,6 +8,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,6 +53,33 @@ struct ComponentConfig {
   bool operator==(const ComponentConfig&) const = default;
 };
 
+// Where each key of a stage's table was written, for errors found later.
+// A stage has a handful of keys: a flat vector costs one allocation where a
+// map costs one per key, which matters at thousands of stages.
+class KeyPositions {
+ public:
+  using value_type = std::pair<std::string, SourcePos>;
+  using const_iterator = std::vector<value_type>::const_iterator;
+  const_iterator find(std::string_view key) const {
+    for (auto it = items_.begin(); it != items_.end(); ++it)
+      if (it->first == key) return it;
+    return items_.end();
+  }
+  const_iterator begin() const { return items_.begin(); }
+  const_iterator end() const { return items_.end(); }
+  std::size_t size() const { return items_.size(); }
+  // The position of `key`, added (unknown) if absent.
+  SourcePos& operator[](std::string_view key) {
+    for (auto& item : items_)
+      if (item.first == key) return item.second;
+    return items_.emplace_back(std::string(key), SourcePos{}).second;
+  }
+  bool operator==(const KeyPositions&) const = default;
+
+ private:
+  std::vector<value_type> items_;
+};
+
 struct StageConfig {
   std::string name;
   std::string plugin = "command";
@@ -73,7 +102,7 @@ struct StageConfig {
   int cpus = 1;
   std::uint64_t memory = 0;                   // bytes; 0 = not declared
   SourcePos pos;                                   // of the [stages.NAME] table
-  std::map<std::string, SourcePos> key_pos;        // of each key, for later errors
+  KeyPositions key_pos;                            // of each key, for later errors
   bool operator==(const StageConfig&) const = default;
 };
 

@@ -26,7 +26,7 @@ constexpr std::uint32_t kVersion = 1;
 // A field added to one of these structs must be added to encode/decode below
 // (and to the round-trip test's config); these checks make the compiler say so.
 #if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
-static_assert(sizeof(StageConfig) == 456, "StageConfig changed: update config_cache.cc");
+static_assert(sizeof(StageConfig) == 432, "StageConfig changed: update config_cache.cc");
 static_assert(sizeof(Settings) == 96, "Settings changed: update config_cache.cc");
 static_assert(sizeof(AsilProfile) == 104, "AsilProfile changed: update config_cache.cc");
 static_assert(sizeof(ComponentConfig) == 96, "ComponentConfig changed: update config_cache.cc");
@@ -42,11 +42,13 @@ void put(StateWriter& w, const ComponentConfig& c);
 void put(StateWriter& w, const PipelineConfig& p);
 void put(StateWriter& w, const StageConfig& s);
 void put(StateWriter& w, const SourcePos& p);
+void put(StateWriter& w, const KeyPositions& k);
 bool get(StateReader& r, AsilProfile& p);
 bool get(StateReader& r, ComponentConfig& c);
 bool get(StateReader& r, PipelineConfig& p);
 bool get(StateReader& r, StageConfig& s);
 bool get(StateReader& r, SourcePos& p);
+bool get(StateReader& r, KeyPositions& k);
 
 void put(StateWriter& w, const std::string& s) { w.str(s); }
 void put(StateWriter& w, bool b) { w.put(static_cast<std::uint8_t>(b ? 1 : 0)); }
@@ -78,6 +80,14 @@ void put(StateWriter& w, const std::map<std::string, V>& m) {
   for (const auto& [k, v] : m) {
     put(w, k);
     put(w, v);
+  }
+}
+
+void put(StateWriter& w, const KeyPositions& k) {
+  w.put(static_cast<std::uint64_t>(k.size()));
+  for (const auto& [key, pos] : k) {
+    w.str(key);
+    put(w, pos);
   }
 }
 
@@ -203,6 +213,16 @@ bool get(StateReader& r, std::map<std::string, V>& m) {
     V v{};
     if (!get(r, k) || !get(r, v)) return false;
     m.emplace(std::move(k), std::move(v));
+  }
+  return true;
+}
+
+bool get(StateReader& r, KeyPositions& k) {
+  std::uint64_t n = 0;
+  if (!r.count(n, 4 + 8)) return false;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::string key;
+    if (!r.str(key) || !get(r, k[key])) return false;
   }
   return true;
 }

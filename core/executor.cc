@@ -525,8 +525,13 @@ struct Executor::Impl {
       entry.result = {{"status", status}, {"attempts", rec.attempts}, {"plugin", lp.name},
                       {"duration_s", std::chrono::duration<double>(Clock::now() - t0).count()},
                       {"results", results_to_json(rec.results)}};
-      auto log_blob = ex.store_->put_file(ws / rec.log);
-      if (log_blob) entry.log = *log_blob;
+      // Many stages log nothing or the same lines: store each log content once.
+      auto log_digest = ex.digester_.digest(rec.log);
+      if (log_digest && ex.store_->has_blob(*log_digest)) {
+        entry.log = *log_digest;
+      } else if (auto log_blob = ex.store_->put_file(ws / rec.log)) {
+        entry.log = *log_blob;
+      }
       Status put = ex.store_->put_entry(rec.cache_key, entry);
       if (!put) ex.printer_.print(fmt::format("warning: {}: cannot store cache entry: {}", sc.name, put.error()));
       else {

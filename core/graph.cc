@@ -50,11 +50,11 @@ Result<Graph> build_graph(const Config& config) {
   const int n = static_cast<int>(config.stages.size());
   g.deps.resize(n);
   g.dependents.resize(n);
-  std::vector<std::string> names;
+  g.stages.reserve(n);
+  g.index.reserve(n);
   for (int i = 0; i < n; ++i) {
     g.stages.push_back(&config.stages[i]);
     g.index.emplace(config.stages[i].name, i);
-    names.push_back(config.stages[i].name);
   }
   for (int i = 0; i < n; ++i) {
     const StageConfig& s = config.stages[i];
@@ -62,6 +62,8 @@ Result<Graph> build_graph(const Config& config) {
       int j = g.find(need);
       if (j < 0) {
         auto it = s.key_pos.find("needs");
+        std::vector<std::string> names;
+        for (const auto& st : config.stages) names.push_back(st.name);
         std::string hint = did_you_mean(need, names);
         return Error{fmt::format("{}: stage '{}' needs unknown stage '{}'{}",
                                  config.where(it == s.key_pos.end() ? s.pos : it->second), s.name, need,
