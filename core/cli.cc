@@ -236,10 +236,33 @@ Result<Session> open_session(const fs::path& ws, const std::vector<int>* order_o
 }
 
 int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const std::string& explain_stage) {
+  // The workspace's state files do not depend on the configuration: they are
+  // read on a second thread while wrt.toml is loaded.
+  WorkspaceDirs dirs(ws);
+  FileDigester digester(ws, dirs.state / "stat-cache");
+  RunIndex index(dirs.state / "run-index");
+  std::string digester_warning, index_warning;
+  std::thread state_loader([&] {
+    digester.load(&digester_warning);
+    index.load(&index_warning);
+  });
+  struct Joiner {
+    std::thread& t;
+    ~Joiner() {
+      if (t.joinable()) t.join();
+    }
+  } joiner{state_loader};
+
   std::vector<int> order;
   std::string label;
   auto session = open_session(ws, nullptr, order, args, &label);
+  {
+    PhaseTimer wait("wait for state");
+    state_loader.join();
+  }
   if (!session) return usage_error(session.error());
+  for (const std::string* w : {&digester_warning, &index_warning})
+    if (!w->empty()) std::fprintf(stderr, "wrt: warning: %s\n", w->c_str());
   Session& s = *session;
   const Config& cfg = s.loaded->config;
 
@@ -247,13 +270,6 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   fs::path cache_dir = cache_dir_for(cfg, args.cache_dir);
   std::unique_ptr<CacheStore> store = std::make_unique<CacheStore>(cache_dir, cfg.settings.cache_max_size);
   if (Status st = store->open(); !st) return usage_error(st.error());
-
-  WorkspaceDirs dirs(ws);
-  FileDigester digester(ws, dirs.state / "stat-cache");
-  std::string warning;
-  timer.next("load stat cache");
-  digester.load(&warning);
-  if (!warning.empty()) std::fprintf(stderr, "wrt: warning: %s\n", warning.c_str());
 
   int jobs = args.jobs > 0 ? args.jobs : cfg.settings.max_parallel_jobs;
   if (jobs <= 0) jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -270,12 +286,14 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   opts.dry_run = args.dry_run || explain_mode;
   opts.cancel = &interrupt_flag();
   opts.memory_limit = cfg.settings.memory_limit;
-  Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, printer, opts);
+  Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, index, printer, opts);
   RunOutcome outcome = ex.run(order);
   printer.finish();
   if (quiet) std::fclose(out);
-  timer.next("save stat cache");
+  timer.next("save state");
   if (Status st = digester.save(); !st) std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
+  if (!opts.dry_run)
+    if (Status st = index.save(); !st) std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
 
   if (explain_mode) {
     for (const auto& r : outcome.records) {
@@ -477,12 +495,14 @@ int cmd_status(const fs::path& ws, const std::string& cache_dir_opt) {
   WorkspaceDirs dirs(ws);
   FileDigester digester(ws, dirs.state / "stat-cache");
   digester.load(nullptr);
+  RunIndex index(dirs.state / "run-index");
+  index.load(nullptr);
   std::FILE* devnull = std::fopen("/dev/null", "w");
   StatusPrinter printer(devnull, false, order.size());
   RunOptions opts;
   opts.dry_run = true;
   opts.jobs = 1;
-  Executor ex(cfg, s.loaded->graph, s.stage_plugins, &store, digester, printer, opts);
+  Executor ex(cfg, s.loaded->graph, s.stage_plugins, &store, digester, index, printer, opts);
   RunOutcome outcome = ex.run(order);
   std::fclose(devnull);
   std::map<std::string, const StageRecord*> now;

@@ -18,7 +18,6 @@
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/task_arena.h>
 
-#include "core/run_index.h"
 
 namespace wrt {
 
@@ -174,11 +173,12 @@ struct Executor::Impl {
   ResourceGate resources;
   // Last key and last successful entry per stage: one file read at start,
   // so a no-op run opens no per-stage key record or cache entry.
-  RunIndex index;
+  RunIndex& index;
   // No log file was deleted since the index was saved (.wrt/logs unchanged),
   // so an indexed hit need not check for its log.
   bool logs_intact = false;
   const std::int64_t started_at_s = static_cast<std::int64_t>(std::time(nullptr));
+  std::map<std::string, std::string> data_dirs;  // plugin name -> its data directory; read-only while running
 
   explicit Impl(Executor& e)
       : ex(e),
@@ -188,7 +188,11 @@ struct Executor::Impl {
         records(e.graph_.stages.size()),
         selected(e.graph_.stages.size(), 0),
         resources(e.options_.jobs, e.options_.memory_limit ? e.options_.memory_limit : physical_memory()),
-        index(dirs.state / "run-index") {}
+        index(e.index_) {
+    // Plugin data directories, made once: make_ctx runs twice per stage.
+    const fs::path base = (e.store_ ? e.store_->dir() : dirs.root) / "plugin-data";
+    for (const auto* sc : e.graph_.stages) data_dirs.emplace(sc->plugin, (base / sc->plugin).string());
+  }
 
   bool cancelled() const { return ex.options_.cancel && ex.options_.cancel->load(); }
 
@@ -367,7 +371,7 @@ struct Executor::Impl {
       ctx.workspace = ws.string();
       ctx.with = &sc.with;
       ctx.cancel = ex.options_.cancel;
-      ctx.data_dir = ((ex.store_ ? ex.store_->dir() : WorkspaceDirs(ws).root) / "plugin-data" / sc.plugin).string();
+      ctx.data_dir = data_dirs.at(sc.plugin);
       ctx.console = [this](const std::string& line) { ex.printer_.print(line); };
     };
 
@@ -549,12 +553,14 @@ struct Executor::Impl {
 };
 
 Executor::Executor(const Config& config, const Graph& graph, std::vector<const LoadedPlugin*> plugins,
-                   CacheStore* store, FileDigester& digester, StatusPrinter& printer, RunOptions options)
+                   CacheStore* store, FileDigester& digester, RunIndex& index, StatusPrinter& printer,
+                   RunOptions options)
     : config_(config),
       graph_(graph),
       plugins_(std::move(plugins)),
       store_(store),
       digester_(digester),
+      index_(index),
       printer_(printer),
       options_(options) {}
 
@@ -571,9 +577,6 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   std::error_code ec;
   fs::create_directories(impl.dirs.keys, ec);
   fs::create_directories(impl.dirs.state, ec);
-  std::string index_warning;
-  impl.index.load(&index_warning);
-  if (!index_warning.empty()) printer_.print("warning: " + index_warning);
   auto logs_mtime = [&]() -> std::int64_t {
     struct stat st;
     if (::stat(impl.dirs.logs.c_str(), &st) != 0) return 0;
@@ -615,10 +618,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     g.wait_for_all();
   });
 
-  if (!options_.dry_run) {
-    impl.index.set_logs_mtime_ns(logs_mtime());
-    if (Status st = impl.index.save(); !st) printer_.print("warning: " + st.error());
-  }
+  if (!options_.dry_run) impl.index.set_logs_mtime_ns(logs_mtime());
   RunOutcome out;
   for (int v : order) out.records.push_back(std::move(impl.records[v]));
   out.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();

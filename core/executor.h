@@ -20,6 +20,7 @@
 #include "core/graph.h"
 #include "core/host_api.h"
 #include "core/plugin_host.h"
+#include "core/run_index.h"
 #include "core/status_printer.h"
 
 namespace wrt {
@@ -71,9 +72,11 @@ struct WorkspaceDirs {
 class Executor {
  public:
   // `plugins[i]` is the loaded plugin of graph stage i (null if not selected).
-  // `store` may be null (caching off entirely).
+  // `store` may be null (caching off entirely). `digester` and `index` are
+  // loaded by the caller (so it can load them while it parses the config)
+  // and saved by the caller after run().
   Executor(const Config& config, const Graph& graph, std::vector<const LoadedPlugin*> plugins, CacheStore* store,
-           FileDigester& digester, StatusPrinter& printer, RunOptions options);
+           FileDigester& digester, RunIndex& index, StatusPrinter& printer, RunOptions options);
 
   RunOutcome run(const std::vector<int>& order);
 
@@ -84,6 +87,7 @@ class Executor {
   std::vector<const LoadedPlugin*> plugins_;
   CacheStore* store_;
   FileDigester& digester_;
+  RunIndex& index_;
   StatusPrinter& printer_;
   RunOptions options_;
 };

@@ -21,7 +21,7 @@ KeyInputs base() {
 }
 }  // namespace
 
-TEST_CASE("cache_key: every ingredient changes the key; stage name does not", "[cache_key]") {
+TEST_CASE("cache_key: every ingredient changes the key, stage name does not", "[cache_key]") {
   const Digest k0 = compute_key(base());
   CHECK(compute_key(base()) == k0);
   auto differs = [&](auto mutate) {

@@ -186,7 +186,7 @@ with = { build_dir = "build", checks = "-*,clang-diagnostic-*,bugprone-branch-cl
   }
 }
 
-TEST_CASE("cmake: e2e compile error fails the stage with the first error; bad config is one line", "[cmake][e2e]") {
+TEST_CASE("cmake: e2e compile error fails the stage with the first error, bad config is one line", "[cmake][e2e]") {
   TempDir ws;
   write_file(ws / "CMakeLists.txt",
              "cmake_minimum_required(VERSION 3.20)\nproject(broken C)\nadd_executable(app src/bad.c)\n");

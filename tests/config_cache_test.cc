@@ -112,7 +112,7 @@ TEST_CASE("config cache: truncated or garbled encodings are rejected, never half
   CHECK_FALSE(decode_config(bytes + "x").ok());
 }
 
-TEST_CASE("config cache: a second load uses the cache; an edit, corruption or bad TOML re-parses", "[config-cache]") {
+TEST_CASE("config cache: a second load uses the cache, an edit, corruption or bad TOML re-parses", "[config-cache]") {
   TempDir ws;
   const fs::path toml = ws / "wrt.toml";
   const fs::path cache = ws / ".wrt/state/config-cache";

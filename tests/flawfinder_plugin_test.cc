@@ -232,7 +232,7 @@ TEST_CASE("flawfinder: malformed CSV is an error naming file:line:column", "[fla
   }
 }
 
-TEST_CASE("flawfinder: e2e - unsafe calls fail the stage; level decides error or warning", "[flawfinder]") {
+TEST_CASE("flawfinder: e2e - unsafe calls fail the stage, level decides error or warning", "[flawfinder]") {
   TempDir ws;
   write_flawfinder_workspace(ws, "");
   CommandResult r;

@@ -171,7 +171,7 @@ with = { run = "mkdir -p out && cp catch2.xml out/report.xml", report = "out/rep
   CHECK(test_named(st, "adds numbers")["status"] == "passed");
 }
 
-TEST_CASE("junit: e2e malformed report is a stage error naming file:line:col; missing report named", "[junit][e2e]") {
+TEST_CASE("junit: e2e malformed report is a stage error naming file:line:col, missing report named", "[junit][e2e]") {
   TempDir ws;
   write_file(ws / "bad.xml", data("malformed_mismatch.xml"));
   write_file(ws / "wrt.toml", R"(

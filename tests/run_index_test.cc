@@ -58,7 +58,7 @@ TEST_CASE("run index: keys and entries survive save and load", "[run-index]") {
   CHECK_FALSE(idx.entry("test", kKey2));
 }
 
-TEST_CASE("run index: a new key drops the old entry; a failure drops it too", "[run-index]") {
+TEST_CASE("run index: a new key drops the old entry, a failure drops it too", "[run-index]") {
   TempDir dir;
   RunIndex idx(dir / "run-index");
   idx.set_entry("build", kKey1, sample_entry());

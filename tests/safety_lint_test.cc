@@ -126,7 +126,7 @@ TEST_CASE("safety-lint: e2e ASIL D component with unsafe and panic achieves QM a
   CHECK(unsafe_found);
 }
 
-TEST_CASE("safety-lint: e2e allow list; without unsafe or panics ASIL C caps at B", "[safety-lint][e2e]") {
+TEST_CASE("safety-lint: e2e allow list, without unsafe or panics ASIL C caps at B", "[safety-lint][e2e]") {
   wrt::test::TempDir ws;
   int rc = -1;
   // Allow both unsafe blocks (inline list and a JSON file) at ASIL B target: passes.

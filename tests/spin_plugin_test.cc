@@ -74,7 +74,7 @@ TEST_CASE("spin: assertion violation, its depth and the trail replay location", 
   CHECK_FALSE(t.cycle);
 }
 
-TEST_CASE("spin: violated LTL safety claim names the claim; the replay ends in the model", "[spin]") {
+TEST_CASE("spin: violated LTL safety claim names the claim, the replay ends in the model", "[spin]") {
   PanReport r = pan("ltl_bounded.pan.txt");
   CHECK(r.claim == "bounded");
   CHECK(r.errors == 1);
@@ -138,7 +138,7 @@ TEST_CASE("spin: malformed pan output is a parse error with position", "[spin]")
   CHECK(t.line == 0);
 }
 
-TEST_CASE("spin: ltl claim names skip comments and strings; unnamed claims are numbered", "[spin]") {
+TEST_CASE("spin: ltl claim names skip comments and strings, unnamed claims are numbered", "[spin]") {
   CHECK(ltl_claim_names(spin_data("ltl_violated.pml")) == std::vector<std::string>{"bounded", "resets", "reaches_nine"});
   CHECK(ltl_claim_names("/* ltl fake { [] p } */ // ltl other { p }\nltl { [] p }\nltl { <> q }\n") ==
         std::vector<std::string>{"ltl_0", "ltl_1"});
@@ -180,7 +180,7 @@ TEST_CASE("spin: e2e assertion violation fails with the model line and the trail
   CHECK(wrt::test::read_file(ws / trail).find("Error: assertion violated") != std::string::npos);
 }
 
-TEST_CASE("spin: e2e checks every LTL claim; violated ones fail with a location", "[spin][e2e]") {
+TEST_CASE("spin: e2e checks every LTL claim, violated ones fail with a location", "[spin][e2e]") {
   wrt::test::TempDir ws;
   int rc = -1;
   auto st = run_spin_stage(ws, "ltl_violated.pml", "", &rc);
