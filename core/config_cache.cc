@@ -10,6 +10,7 @@
 
 #include <fmt/core.h>
 
+#include "core/file_digester.h"
 #include "core/hash.h"
 #include "core/state_file.h"
 
@@ -21,7 +22,7 @@ using nlohmann::json;
 namespace {
 
 constexpr char kMagic[9] = "WRTCONF\n";
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;
 
 // A field added to one of these structs must be added to encode/decode below
 // (and to the round-trip test's config); these checks make the compiler say so.
@@ -265,41 +266,19 @@ std::string maker(const fs::path& file) {
                      st.st_mtim.tv_nsec, st.st_ino, file.string());
 }
 
-// The stat of wrt.toml that the cache vouches for. Like the stat cache, a
-// stat taken within this window of the file's mtime is not trusted alone (a
-// same-size edit in the same clock tick would leave it unchanged).
-struct SourceStat {
-  std::int64_t size = -1, mtime_ns = 0, ctime_ns = 0, inode = 0;
-  bool operator==(const SourceStat&) const = default;
-};
-constexpr std::int64_t kRacyWindowNs = 100'000'000;
-
-std::int64_t ns(const timespec& t) { return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
-
-std::int64_t now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return ns(ts);
-}
-
-SourceStat source_stat(const fs::path& file) {
-  struct stat st;
-  if (::stat(file.c_str(), &st) != 0) return {};
-  return {static_cast<std::int64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim), static_cast<std::int64_t>(st.st_ino)};
-}
-
-// Cache payload: str maker | SourceStat | i64 cached_at_ns | digest of
-// wrt.toml | model.
+// Cache payload: str maker | stat of wrt.toml (size, mtime, ctime, inode,
+// mode) | i64 cached_at_ns | digest of wrt.toml | model. The stat vouches for
+// the content only outside the racy window (file_digester.h).
 struct CacheHeader {
   std::string maker;
-  SourceStat stat;
+  FileStat stat;
   std::int64_t cached_at_ns = 0;
   Digest text_digest{};
 };
 
 bool read_header(StateReader& r, CacheHeader& h) {
   return r.str(h.maker) && r.get(h.stat.size) && r.get(h.stat.mtime_ns) && r.get(h.stat.ctime_ns) &&
-         r.get(h.stat.inode) && r.get(h.cached_at_ns) && r.get(h.text_digest);
+         r.get(h.stat.inode) && r.get(h.stat.mode) && r.get(h.cached_at_ns) && r.get(h.text_digest);
 }
 
 void write_cache(const fs::path& cache_file, const CacheHeader& h, const std::string& model) {
@@ -309,6 +288,7 @@ void write_cache(const fs::path& cache_file, const CacheHeader& h, const std::st
   w.put(h.stat.mtime_ns);
   w.put(h.stat.ctime_ns);
   w.put(h.stat.inode);
+  w.put(h.stat.mode);
   w.put(h.cached_at_ns);
   w.put(h.text_digest);
   w.bytes() += model;
@@ -351,22 +331,26 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
   fs::path abs = fs::absolute(file, ec);
   if (ec) abs = file;
   abs = abs.lexically_normal();
-  const std::int64_t started = now_ns();
+  const std::int64_t started = wall_clock_ns();
   const std::string made_by = maker(abs);
-  const SourceStat before = source_stat(abs);
+  const Result<FileStat> before = stat_file(abs);
+  auto unchanged = [&] {
+    auto now = stat_file(abs);
+    return before && now && *now == *before;
+  };
 
   // 1. The cache vouches for this exact stat: wrt.toml is not even read.
   std::optional<FileBytes> cache_bytes;
   std::string_view model_bytes;
   CacheHeader cached;
-  if (!made_by.empty() && before.size >= 0) {
+  if (!made_by.empty() && before) {
     if (auto data = read_state_file(cache_file, nullptr)) {
       cache_bytes = std::move(*data);
       if (auto payload = unseal_state(cache_bytes->view(), kMagic, kVersion)) {
         StateReader r(*payload);
         if (read_header(r, cached) && cached.maker == made_by) {
           model_bytes = payload->substr(payload->size() - r.left());
-          if (cached.stat == before && before.mtime_ns < cached.cached_at_ns - kRacyWindowNs) {
+          if (cached.stat == *before && before->mtime_ns < cached.cached_at_ns - kRacyWindowNs) {
             if (auto model = decode_config(model_bytes)) return model;
             model_bytes = {};
           }
@@ -381,17 +365,17 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
                              text.error())};
   }
   const Digest digest = sha256(text->view());
-  CacheHeader fresh{made_by, before, started, digest};
+  CacheHeader fresh{made_by, before ? *before : FileStat{}, started, digest};
   // 2. Touched but not changed (same content): reuse the model, refresh the stat.
   if (!model_bytes.empty() && cached.text_digest == digest) {
     if (auto model = decode_config(model_bytes)) {
-      if (source_stat(abs) == before) write_cache(cache_file, fresh, std::string(model_bytes));
+      if (unchanged()) write_cache(cache_file, fresh, std::string(model_bytes));
       return model;
     }
   }
   // 3. Parse. Only a valid configuration, unchanged while it was read, is cached.
   auto cfg = parse_config(std::string(text->view()), abs);
-  if (cfg && !made_by.empty() && source_stat(abs) == before) write_cache(cache_file, fresh, encode_config(*cfg));
+  if (cfg && !made_by.empty() && unchanged()) write_cache(cache_file, fresh, encode_config(*cfg));
   return cfg;
 }
 

@@ -27,18 +27,6 @@ constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kFixedEntrySize = 4 + 8 + 8 + 8 + 8 + 4 + 8 + 32;
 constexpr std::size_t kMaxPathLength = 1 << 16;
 
-// An entry is trusted only if the file was last written this long before it
-// was hashed: timestamps are coarse (a kernel tick, or whole seconds on some
-// filesystems), so a same-size write just after hashing could leave the stat
-// unchanged. Matches the spirit of git's racy-index check.
-constexpr std::int64_t kRacyWindowNs = 100'000'000;
-
-std::int64_t now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 std::int64_t to_ns(const timespec& ts) {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
@@ -54,6 +42,12 @@ FileStat from_stat(const struct stat& st) {
 }
 
 }  // namespace
+
+std::int64_t wall_clock_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return to_ns(ts);
+}
 
 Result<FileStat> stat_file(const std::filesystem::path& path) {
   struct stat st;
@@ -124,7 +118,7 @@ void FileDigester::load(std::string* warning) {
 Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_out) {
   // Taken before the stat so that any write the stat could have missed is
   // stamped no earlier than this, keeping the racy check conservative.
-  const std::int64_t started = now_ns();
+  const std::int64_t started = wall_clock_ns();
   // Relative to the open workspace directory when there is one.
   const bool relative = root_fd_ >= 0 && !rel_path.empty() && rel_path[0] != '/';
   const std::string abs = relative ? std::string() : (root_ / rel_path).string();
@@ -176,7 +170,7 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
 }
 
 void FileDigester::remember(const std::string& rel_path, const FileStat& stat, const Digest& digest) {
-  const std::int64_t t = now_ns();
+  const std::int64_t t = wall_clock_ns();
   std::lock_guard<std::mutex> lock(mu_);
   entries_.insert_or_assign(rel_path, Entry{stat, digest, t});
   dirty_ = true;

@@ -28,6 +28,15 @@ struct FileStat {
 // lstat-free stat of a regular file (follows symlinks). Error names the path.
 Result<FileStat> stat_file(const std::filesystem::path& path);
 
+// A stat vouches for a file's content only if the file was last written this
+// long before the content was recorded: timestamps are coarse (a kernel tick,
+// or whole seconds on some filesystems), so a same-size write just after
+// recording could leave the stat unchanged. The spirit of git's racy-index
+// check; used by the stat cache and the config cache.
+inline constexpr std::int64_t kRacyWindowNs = 100'000'000;
+// The wall clock racy checks compare mtimes with, in nanoseconds.
+std::int64_t wall_clock_ns();
+
 class FileDigester {
  public:
   // `workspace`: absolute root that relative paths are resolved against.
