@@ -11,26 +11,30 @@ Digest compute_key(const KeyInputs& k) {
   h.update_field("wrt-key-v1");
   h.update_field(k.plugin);
   h.update_field(k.plugin_version);
-  h.update_field(fmt::format("{}.{}", k.abi_major, k.abi_minor));
+  {
+    char abi[24];
+    auto* end = fmt::format_to_n(abi, sizeof abi, "{}.{}", k.abi_major, k.abi_minor).out;
+    h.update_field(std::string_view(abi, static_cast<std::size_t>(end - abi)));
+  }
   h.update_field(k.with.dump());  // nlohmann objects are key-sorted: canonical
-  h.update_field(std::to_string(k.outputs.size()));
+  h.update_field(std::uint64_t{k.outputs.size()});
   for (const auto& o : k.outputs) h.update_field(o);
-  h.update_field(std::to_string(k.files.size()));
+  h.update_field(std::uint64_t{k.files.size()});
   for (const auto& [path, d] : k.files) {
     h.update_field(path);
     h.update(d.data(), d.size());
   }
-  h.update_field(std::to_string(k.env.size()));
+  h.update_field(std::uint64_t{k.env.size()});
   for (const auto& [name, value] : k.env) {
     h.update_field(name);
     h.update_field(value ? "=" + *value : "unset");
   }
-  h.update_field(std::to_string(k.fingerprints.size()));
+  h.update_field(std::uint64_t{k.fingerprints.size()});
   for (const auto& [name, value] : k.fingerprints) {
     h.update_field(name);
     h.update_field(value);
   }
-  h.update_field(std::to_string(k.upstream.size()));
+  h.update_field(std::uint64_t{k.upstream.size()});
   for (const auto& [name, d] : k.upstream) {
     h.update_field(name);
     h.update(d.data(), d.size());

@@ -76,6 +76,19 @@ class PhaseTimer {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
+// Ends the process once a run has written everything, without destroying
+// its state (the parsed stages, records, stat cache, run index): freeing
+// that is a tenth of a no-op run over 10,000 stages. ninja ends the same way.
+// Sanitizer builds return normally so leak checking sees every allocation.
+void end_process_now(int code) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  (void)code;
+#else
+  std::fflush(nullptr);
+  std::exit(code);
+#endif
+}
+
 struct Loaded {
   Config config;
   Graph graph;
@@ -243,7 +256,9 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   RunIndex index(dirs.state / "run-index");
   std::string digester_warning, index_warning;
   std::thread state_loader([&] {
+    PhaseTimer t("(thread) stat cache");
     digester.load(&digester_warning);
+    t.next("(thread) run index");
     index.load(&index_warning);
   });
   struct Joiner {
@@ -370,13 +385,13 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
       std::fflush(stdout);
     }
   }
-  if (outcome.interrupted) {
-    std::fprintf(stderr, "wrt: interrupted\n");
-    return kExitInterrupted;
-  }
-  if (gate.verdict == "block") return kExitGateBlocked;
-  if (ordinary_failure || (args.strict && gate.verdict == "warn")) return kExitStageFailed;
-  return kExitOk;
+  if (outcome.interrupted) std::fprintf(stderr, "wrt: interrupted\n");
+  const int code = outcome.interrupted                                        ? kExitInterrupted
+                   : gate.verdict == "block"                                  ? kExitGateBlocked
+                   : ordinary_failure || (args.strict && gate.verdict == "warn") ? kExitStageFailed
+                                                                              : kExitOk;
+  end_process_now(code);
+  return code;
 }
 
 int cmd_list(const fs::path& ws) {

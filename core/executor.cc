@@ -165,7 +165,12 @@ struct Executor::Impl {
   const fs::path ws;
   WorkspaceDirs dirs;
   GlobExpander globber;
-  std::vector<StageRecord> records;  // indexed by graph stage
+  // The run's records, in the order given to run() (the outcome's vector,
+  // filled in place: moving 10,000 records afterwards costs a no-op run
+  // measurable time); slot[v] is graph stage v's position, -1 = not selected.
+  std::vector<StageRecord>& records;
+  std::vector<int> slot;
+  const StageRecord unselected;  // what a stage outside the selection looks like to its dependents
   std::vector<char> selected;
   std::atomic<bool> stop{false};
   std::string first_failure;
@@ -180,24 +185,31 @@ struct Executor::Impl {
   const std::int64_t started_at_s = static_cast<std::int64_t>(std::time(nullptr));
   std::map<std::string, std::string> data_dirs;  // plugin name -> its data directory; read-only while running
 
-  explicit Impl(Executor& e)
+  Impl(Executor& e, std::vector<StageRecord>& out)
       : ex(e),
         ws(e.config_.workspace),
         dirs(ws),
         globber(ws, {".wrt", ".git", e.config_.settings.cache_dir}),
-        records(e.graph_.stages.size()),
+        records(out),
+        slot(e.graph_.stages.size(), -1),
         selected(e.graph_.stages.size(), 0),
         resources(e.options_.jobs, e.options_.memory_limit ? e.options_.memory_limit : physical_memory()),
         index(e.index_) {
     // Plugin data directories, made once: make_ctx runs twice per stage.
     const fs::path base = (e.store_ ? e.store_->dir() : dirs.root) / "plugin-data";
-    for (const auto* sc : e.graph_.stages) data_dirs.emplace(sc->plugin, (base / sc->plugin).string());
+    for (const auto* sc : e.graph_.stages)
+      if (data_dirs.find(sc->plugin) == data_dirs.end()) data_dirs.emplace(sc->plugin, (base / sc->plugin).string());
+  }
+
+  StageRecord& record(int v) { return records[static_cast<std::size_t>(slot[v])]; }
+  const StageRecord& record_of(int v) const {
+    return slot[v] < 0 ? unselected : records[static_cast<std::size_t>(slot[v])];
   }
 
   bool cancelled() const { return ex.options_.cancel && ex.options_.cancel->load(); }
 
   void finish(int v, const std::string& status, Clock::time_point t0, const std::string& detail) {
-    StageRecord& rec = records[v];
+    StageRecord& rec = record(v);
     rec.status = status;
     rec.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
     if (is_failure(status) && !ex.options_.keep_going && !ex.options_.dry_run) {
@@ -225,6 +237,7 @@ struct Executor::Impl {
     k.outputs = sc.outputs;
     std::vector<std::string> files;
     std::vector<std::pair<std::string, Digest>> literal_files;
+    literal_files.reserve(sc.inputs.size());
     for (const auto& pattern : sc.inputs) {
       // A plain file path needs no glob (and no stat of its own): the
       // digester's stat says it is a file. Directories and missing paths
@@ -243,12 +256,19 @@ struct Executor::Impl {
     }
     std::sort(files.begin(), files.end());
     files.erase(std::unique(files.begin(), files.end()), files.end());
+    k.files.reserve(files.size());
     for (const auto& f : files) {
       auto d = ex.digester_.digest(f);
       if (!d) return Error{fmt::format("input {}", d.error())};
       k.files.emplace_back(f, *d);
     }
-    if (!literal_files.empty()) {
+    if (k.files.empty()) {
+      k.files = std::move(literal_files);
+      std::sort(k.files.begin(), k.files.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      k.files.erase(std::unique(k.files.begin(), k.files.end(),
+                                [](const auto& a, const auto& b) { return a.first == b.first; }),
+                    k.files.end());
+    } else if (!literal_files.empty()) {
       k.files.insert(k.files.end(), literal_files.begin(), literal_files.end());
       auto by_path = [](const auto& a, const auto& b) { return a.first < b.first; };
       std::stable_sort(k.files.begin(), k.files.end(), by_path);
@@ -263,7 +283,7 @@ struct Executor::Impl {
     k.fingerprints = ctx.fingerprints;
     std::sort(k.fingerprints.begin(), k.fingerprints.end());
     for (int d : ex.graph_.deps[v]) {
-      const StageRecord& dep = records[d];
+      const StageRecord& dep = record_of(d);
       if (dep.output_digest) k.upstream.emplace_back(dep.name, *dep.output_digest);
     }
     std::sort(k.upstream.begin(), k.upstream.end());
@@ -271,10 +291,10 @@ struct Executor::Impl {
   }
 
   // Records the key for `wrt explain` when it changed; returns the reason.
-  std::string record_key(const std::string& name, const KeyInputs& k, const std::string& key_hex,
+  std::string record_key(const std::string& name, const KeyInputs& k, const Digest& key, const std::string& key_hex,
                          std::vector<std::string>& changes) {
-    if (index.last_key(name) == key_hex) return {};
-    if (!ex.options_.dry_run) index.set_last_key(name, key_hex);
+    if (index.is_last_key(name, key)) return {};
+    if (!ex.options_.dry_run) index.set_last_key(name, key);
     fs::path file = dirs.keys / (name + ".json");
     auto old = read_json(file);
     if (old && old->value("key", "") == key_hex) return {};
@@ -318,8 +338,8 @@ struct Executor::Impl {
   // A hit answered from the run index: every output is already in place, so
   // the store is not read. The store's entry is still marked as used, at
   // most once an hour, to keep it from LRU eviction.
-  std::optional<CacheEntry> indexed_hit(const StageConfig& sc, const std::string& key_hex) {
-    auto e = index.entry(sc.name, key_hex);
+  std::optional<IndexedEntry> indexed_hit(const StageConfig& sc, const Digest& key, const std::string& key_hex) {
+    auto e = index.entry(sc.name, key);
     if (!e || (e->log && !logs_intact)) return std::nullopt;
     for (const auto& f : e->outputs)
       if (!in_place(f)) return std::nullopt;
@@ -330,10 +350,10 @@ struct Executor::Impl {
     return e;
   }
 
-  void replay(StageRecord& rec, const CacheEntry& entry) {
-    rec.results = results_from_json(entry.result.value("results", nlohmann::json::object()));
+  void replay(StageRecord& rec, StageResults results, std::vector<CachedFile> outputs) {
+    rec.results = std::move(results);
     rec.attempts = 0;
-    rec.outputs = entry.outputs;
+    rec.outputs = std::move(outputs);
     rec.output_digest = outputs_digest(rec.outputs);
     rec.reason = "inputs unchanged";
   }
@@ -341,11 +361,11 @@ struct Executor::Impl {
   void process(int v) {
     const auto t0 = Clock::now();
     const StageConfig& sc = *ex.graph_.stages[v];
-    StageRecord& rec = records[v];
+    StageRecord& rec = record(v);
     const bool dry = ex.options_.dry_run;
 
     for (int d : ex.graph_.deps[v]) {
-      const StageRecord& dep = records[d];
+      const StageRecord& dep = record_of(d);
       if (dep.status == "pending" && dry) {
         rec.reason = fmt::format("needs '{}', which would run", dep.name);
         return finish(v, "pending", t0, rec.reason);
@@ -402,13 +422,15 @@ struct Executor::Impl {
     }
     Digest key = compute_key(*k);
     rec.cache_key = to_hex(key);
-    std::string why = record_key(sc.name, *k, rec.cache_key, rec.key_changes);
+    std::string why = record_key(sc.name, *k, key, rec.cache_key, rec.key_changes);
 
     const bool cacheable = sc.cache && ex.store_ != nullptr;
-    rec.log = (fs::path(".wrt/logs") / (sc.name + ".log")).generic_string();
+    rec.log = ".wrt/logs/";
+    rec.log += sc.name;
+    rec.log += ".log";
     if (cacheable && ex.options_.read_cache) {
-      if (auto hit = indexed_hit(sc, rec.cache_key)) {
-        replay(rec, *hit);
+      if (auto hit = indexed_hit(sc, key, rec.cache_key)) {
+        replay(rec, std::move(hit->results), std::move(hit->outputs));
         return finish(v, "cached", t0, "");
       }
       std::string warning;
@@ -418,7 +440,7 @@ struct Executor::Impl {
         bool wrote = false;
         Status restored = dry ? Status::Ok() : restore(*entry, &wrote);
         if (restored) {
-          replay(rec, *entry);
+          replay(rec, results_from_json(entry->result.value("results", nlohmann::json::object())), entry->outputs);
           if (!dry && entry->log) {
             std::error_code ec;
             if (!fs::exists(ws / rec.log, ec)) {
@@ -428,7 +450,7 @@ struct Executor::Impl {
           }
           if (wrote) globber.invalidate();
           if (!dry) {
-            index.set_entry(sc.name, rec.cache_key, *entry);
+            index.set_entry(sc.name, key, *entry);
             index.set_touched_at(sc.name, started_at_s);
           }
           return finish(v, "cached", t0, "");
@@ -539,7 +561,7 @@ struct Executor::Impl {
       Status put = ex.store_->put_entry(rec.cache_key, entry);
       if (!put) ex.printer_.print(fmt::format("warning: {}: cannot store cache entry: {}", sc.name, put.error()));
       else {
-        index.set_entry(sc.name, rec.cache_key, entry);
+        index.set_entry(sc.name, key, entry);
         index.set_touched_at(sc.name, started_at_s);
       }
     }
@@ -566,13 +588,19 @@ Executor::Executor(const Config& config, const Graph& graph, std::vector<const L
 
 RunOutcome Executor::run(const std::vector<int>& order) {
   const auto t0 = Clock::now();
-  Impl impl(*this);
-  for (int v : order) {
+  RunOutcome out;
+  out.records.resize(order.size());
+  Impl impl(*this, out.records);
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const int v = order[i];
+    const StageConfig& sc = *graph_.stages[v];
     impl.selected[v] = 1;
-    impl.records[v].name = graph_.stages[v]->name;
-    impl.records[v].plugin = graph_.stages[v]->plugin;
-    impl.records[v].asil = graph_.stages[v]->asil;
-    impl.records[v].component = graph_.stages[v]->component;
+    impl.slot[v] = static_cast<int>(i);
+    StageRecord& rec = out.records[i];
+    rec.name = sc.name;
+    rec.plugin = sc.plugin;
+    rec.asil = sc.asil;
+    rec.component = sc.component;
   }
   std::error_code ec;
   fs::create_directories(impl.dirs.keys, ec);
@@ -602,8 +630,8 @@ RunOutcome Executor::run(const std::vector<int>& order) {
         try {
           impl.process(v);
         } catch (const std::exception& e) {
-          impl.records[v].results.message = fmt::format("internal error: {}", e.what());
-          impl.finish(v, "failed", Clock::now(), impl.records[v].results.message);
+          impl.record(v).results.message = fmt::format("internal error: {}", e.what());
+          impl.finish(v, "failed", Clock::now(), impl.record(v).results.message);
         }
       }, stage_priority(v));
     for (int v : order)
@@ -619,8 +647,6 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   });
 
   if (!options_.dry_run) impl.index.set_logs_mtime_ns(logs_mtime());
-  RunOutcome out;
-  for (int v : order) out.records.push_back(std::move(impl.records[v]));
   out.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
   out.interrupted = impl.cancelled();
   out.files_hashed = digester_.files_hashed();

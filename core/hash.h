@@ -34,11 +34,18 @@ class Sha256 {
   // Appends a length prefix then the bytes, so that field boundaries in a
   // canonical encoding cannot be confused ("ab"+"c" vs "a"+"bc").
   void update_field(std::string_view data);
+  // Same bytes as update_field(std::to_string(n)), without the string.
+  void update_field(std::uint64_t n);
   // Ends the hash; the object may not be used afterwards.
   Digest finish();
 
  private:
-  void* ctx_;  // EVP_MD_CTX*
+  void flush();
+  void* ctx_;  // EVP_MD_CTX*, borrowed from the thread's pool
+  // Small updates are gathered here: a cache key is dozens of short fields,
+  // and each EVP call costs more than hashing a short field.
+  unsigned char buf_[256];
+  std::size_t used_ = 0;
 };
 
 Digest sha256(std::string_view data);

@@ -4,7 +4,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
+#include <list>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -72,7 +72,9 @@ struct wrt_stage {
   wrt::StageResults results;
   bool timed_out = false;    // some spawn hit the deadline
   bool interrupted = false;  // some spawn was cancelled
-  std::deque<std::string> buffers;  // host-owned strings returned to the plugin
+  // Host-owned strings returned to the plugin (stable addresses; a list, as
+  // an empty deque allocates and a stage context is made twice per stage).
+  std::list<std::string> buffers;
 };
 
 namespace wrt {

@@ -2,28 +2,29 @@
 
 #include <fmt/core.h>
 
-#include "core/state_file.h"
-
 namespace wrt {
 
 namespace {
 
 // Payload: i64 logs mtime | u64 count | records, each:
-//   str stage | str key hex | i64 touched_at | u8 has entry
-//   [ str result (CBOR) | u64 outputs | (str path | digest | u64 size | u8 exec)...
-//     | u8 has log | [digest] ]
+//   str stage | u8 has key | [digest key] | i64 touched_at | u8 has entry | [entry]
+// entry:
+//   u8 has results | [str results (CBOR)] | u64 outputs
+//     | (str path | digest | u64 size | u8 exec)... | u8 has log | [digest]
+// "has results" is 0 when the stage reported nothing (no metrics, findings,
+// tests, artifacts or message), the common case, which then needs no JSON.
 constexpr char kMagic[9] = "WRTINDX\n";
-constexpr std::uint32_t kVersion = 1;
-constexpr std::size_t kMinRecordBytes = 4 + 4 + 8 + 1;
+constexpr std::uint32_t kVersion = 2;
+constexpr std::size_t kMinRecordBytes = 4 + 1 + 8 + 1;
 constexpr std::size_t kMinOutputBytes = 4 + 32 + 8 + 1;
 
-bool safe_relative(const std::string& p) {
+bool safe_relative(std::string_view p) {
   if (p.empty() || p[0] == '/') return false;
   std::size_t start = 0;
   for (;;) {
     std::size_t end = p.find('/', start);
-    if (p.compare(start, end == std::string::npos ? std::string::npos : end - start, "..") == 0) return false;
-    if (end == std::string::npos) return true;
+    if (p.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start) == "..") return false;
+    if (end == std::string_view::npos) return true;
     start = end + 1;
   }
 }
@@ -35,9 +36,21 @@ bool flag(StateReader& r, bool& v) {
   return true;
 }
 
+bool is_empty(const StageResults& r) {
+  return r.metrics.empty() && r.findings.empty() && r.tests.empty() && r.artifacts.empty() && r.message.empty();
+}
+
 void put_entry(StateWriter& w, const CacheEntry& e) {
-  std::vector<std::uint8_t> cbor = nlohmann::json::to_cbor(e.result);
-  w.str(std::string_view(reinterpret_cast<const char*>(cbor.data()), cbor.size()));
+  const nlohmann::json empty = nlohmann::json::object();
+  auto it = e.result.is_object() ? e.result.find("results") : e.result.end();
+  const nlohmann::json& results = it != e.result.end() ? *it : empty;
+  if (is_empty(results_from_json(results))) {
+    w.put(static_cast<std::uint8_t>(0));
+  } else {
+    w.put(static_cast<std::uint8_t>(1));
+    std::vector<std::uint8_t> cbor = nlohmann::json::to_cbor(results);
+    w.str(std::string_view(reinterpret_cast<const char*>(cbor.data()), cbor.size()));
+  }
   w.put(static_cast<std::uint64_t>(e.outputs.size()));
   for (const auto& f : e.outputs) {
     w.str(f.path);
@@ -49,41 +62,36 @@ void put_entry(StateWriter& w, const CacheEntry& e) {
   if (e.log) w.put(*e.log);
 }
 
-// Skips over one encoded entry (validating its framing), for load().
-bool skip_entry(StateReader& r) {
-  std::string scratch;
-  if (!r.str(scratch)) return false;
-  std::uint64_t n = 0;
-  if (!r.count(n, kMinOutputBytes)) return false;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    Digest d;
-    std::uint64_t size;
-    std::uint8_t exec;
-    if (!r.str(scratch) || !r.get(d) || !r.get(size) || !r.get(exec)) return false;
+// Reads one entry; with `out` null it only checks the framing (for load()).
+bool get_entry(StateReader& r, IndexedEntry* out) {
+  bool has_results = false;
+  if (!flag(r, has_results)) return false;
+  if (has_results) {
+    std::string_view cbor;
+    if (!r.view(cbor)) return false;
+    if (out) {
+      auto j = nlohmann::json::from_cbor(cbor.begin(), cbor.end(), /*strict=*/true, /*allow_exceptions=*/false);
+      if (j.is_discarded() || !j.is_object()) return false;
+      out->results = results_from_json(j);
+    }
   }
-  std::uint8_t has_log = 0;
-  if (!r.get(has_log) || has_log > 1) return false;
-  Digest d;
-  return has_log == 0 || r.get(d);
-}
-
-bool get_entry(StateReader& r, CacheEntry& e) {
-  std::string cbor;
-  if (!r.str(cbor)) return false;
-  e.result = nlohmann::json::from_cbor(cbor, /*strict=*/true, /*allow_exceptions=*/false);
-  if (e.result.is_discarded() || !e.result.is_object()) return false;
   std::uint64_t n = 0;
   if (!r.count(n, kMinOutputBytes)) return false;
-  e.outputs.resize(static_cast<std::size_t>(n));
-  for (auto& f : e.outputs)
-    if (!r.str(f.path) || !safe_relative(f.path) || !r.get(f.digest) || !r.get(f.size) || !flag(r, f.executable))
-      return false;
+  if (out) out->outputs.resize(static_cast<std::size_t>(n));
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::string_view path;
+    Digest digest;
+    std::uint64_t size = 0;
+    bool exec = false;
+    if (!r.view(path) || !safe_relative(path) || !r.get(digest) || !r.get(size) || !flag(r, exec)) return false;
+    if (out) out->outputs[static_cast<std::size_t>(i)] = CachedFile{std::string(path), digest, size, exec};
+  }
   bool has_log = false;
   if (!flag(r, has_log)) return false;
   if (has_log) {
     Digest d{};
     if (!r.get(d)) return false;
-    e.log = d;
+    if (out) out->log = d;
   }
   return true;
 }
@@ -95,7 +103,6 @@ RunIndex::RunIndex(std::filesystem::path file) : file_(std::move(file)) {}
 void RunIndex::load(std::string* warning) {
   bool missing = false;
   auto data = read_state_file(file_, &missing);
-  std::string_view bytes = data ? data->view() : std::string_view();
   if (!data) {
     if (!missing && warning) *warning = fmt::format("{}: cannot read the run index ({}); rebuilding it", file_.string(), data.error());
     std::lock_guard<std::mutex> lock(mu_);
@@ -105,7 +112,7 @@ void RunIndex::load(std::string* warning) {
   std::unordered_map<std::string, Record> loaded;
   std::int64_t logs_mtime = 0;
   std::string problem = [&]() -> std::string {
-    auto payload = unseal_state(bytes, kMagic, kVersion);
+    auto payload = unseal_state(data->view(), kMagic, kVersion);
     if (!payload) return payload.error();
     StateReader r(*payload);
     std::uint64_t count = 0;
@@ -114,13 +121,18 @@ void RunIndex::load(std::string* warning) {
     for (std::uint64_t i = 0; i < count; ++i) {
       std::string stage;
       Record rec;
-      bool has_entry = false;
-      if (!r.str(stage) || !r.str(rec.key_hex) || !r.get(rec.touched_at) || !flag(r, has_entry))
-        return fmt::format("record {} is truncated", i);
+      bool has_key = false, has_entry = false;
+      if (!r.str(stage) || !flag(r, has_key)) return fmt::format("record {} is truncated", i);
+      if (has_key) {
+        Digest key;
+        if (!r.get(key)) return fmt::format("record {} is truncated", i);
+        rec.key = key;
+      }
+      if (!r.get(rec.touched_at) || !flag(r, has_entry)) return fmt::format("record {} is truncated", i);
       if (has_entry) {
         const std::size_t at = payload->size() - r.left();
-        if (!skip_entry(r)) return fmt::format("record {} ({}) has a malformed entry", i, stage);
-        rec.entry.assign(payload->substr(at, payload->size() - r.left() - at));
+        if (!get_entry(r, nullptr)) return fmt::format("record {} ({}) has a malformed entry", i, stage);
+        rec.mapped = payload->substr(at, payload->size() - r.left() - at);
       }
       loaded.insert_or_assign(std::move(stage), std::move(rec));
     }
@@ -134,6 +146,7 @@ void RunIndex::load(std::string* warning) {
     dirty_ = true;
     return;
   }
+  data_ = std::move(*data);
   records_ = std::move(loaded);
   logs_mtime_ns_ = logs_mtime;
   dirty_ = false;
@@ -148,10 +161,12 @@ Status RunIndex::save() {
     w.put(static_cast<std::uint64_t>(records_.size()));
     for (const auto& [stage, rec] : records_) {
       w.str(stage);
-      w.str(rec.key_hex);
+      w.put(static_cast<std::uint8_t>(rec.key ? 1 : 0));
+      if (rec.key) w.put(*rec.key);
       w.put(rec.touched_at);
-      w.put(static_cast<std::uint8_t>(rec.entry.empty() ? 0 : 1));
-      w.bytes() += rec.entry;
+      const std::string_view entry = rec.entry();
+      w.put(static_cast<std::uint8_t>(entry.empty() ? 0 : 1));
+      w.bytes() += entry;
     }
     dirty_ = false;
   }
@@ -164,51 +179,55 @@ Status RunIndex::save() {
   return Status::Ok();
 }
 
-std::string RunIndex::last_key(const std::string& stage) const {
+std::optional<Digest> RunIndex::last_key(const std::string& stage) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = records_.find(stage);
-  return it == records_.end() ? std::string() : it->second.key_hex;
+  return it == records_.end() ? std::nullopt : it->second.key;
 }
 
-void RunIndex::set_last_key(const std::string& stage, const std::string& key_hex) {
+bool RunIndex::is_last_key(const std::string& stage, const Digest& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = records_.find(stage);
+  return it != records_.end() && it->second.key == key;
+}
+
+void RunIndex::set_last_key(const std::string& stage, const Digest& key) {
   std::lock_guard<std::mutex> lock(mu_);
   Record& rec = records_[stage];
-  if (rec.key_hex == key_hex) return;
-  rec.key_hex = key_hex;
-  rec.entry.clear();
+  if (rec.key == key) return;
+  rec.key = key;
+  rec.clear_entry();
   rec.touched_at = 0;
   dirty_ = true;
 }
 
-std::optional<CacheEntry> RunIndex::entry(const std::string& stage, const std::string& key_hex) const {
-  std::string bytes;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = records_.find(stage);
-    if (it == records_.end() || it->second.key_hex != key_hex || it->second.entry.empty()) return std::nullopt;
-    bytes = it->second.entry;
-  }
-  StateReader r(bytes);
-  CacheEntry e;
-  if (!get_entry(r, e) || r.left() != 0) return std::nullopt;
+std::optional<IndexedEntry> RunIndex::entry(const std::string& stage, const Digest& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = records_.find(stage);
+  if (it == records_.end() || it->second.key != key || it->second.entry().empty()) return std::nullopt;
+  StateReader r(it->second.entry());
+  IndexedEntry e;
+  if (!get_entry(r, &e) || r.left() != 0) return std::nullopt;
   return e;
 }
 
-void RunIndex::set_entry(const std::string& stage, const std::string& key_hex, const CacheEntry& entry) {
-  std::lock_guard<std::mutex> lock(mu_);
+void RunIndex::set_entry(const std::string& stage, const Digest& key, const CacheEntry& entry) {
   StateWriter w;
   put_entry(w, entry);
+  std::lock_guard<std::mutex> lock(mu_);
   Record& rec = records_[stage];
-  rec.key_hex = key_hex;
-  rec.entry = std::move(w.bytes());
+  rec.key = key;
+  rec.owned = std::move(w.bytes());
+  rec.is_owned = true;
+  rec.mapped = {};
   dirty_ = true;
 }
 
 void RunIndex::drop_entry(const std::string& stage) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = records_.find(stage);
-  if (it == records_.end() || it->second.entry.empty()) return;
-  it->second.entry.clear();
+  if (it == records_.end() || it->second.entry().empty()) return;
+  it->second.clear_entry();
   dirty_ = true;
 }
 

@@ -17,34 +17,48 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/cache_store.h"
 #include "core/hash.h"
+#include "core/host_api.h"
 #include "core/result.h"
+#include "core/state_file.h"
 
 namespace wrt {
+
+// What a cache hit needs of an entry: the stage's reported results (status,
+// attempts and timing of the original run are not replayed), its outputs and
+// its log blob.
+struct IndexedEntry {
+  StageResults results;
+  std::vector<CachedFile> outputs;
+  std::optional<Digest> log;
+};
 
 class RunIndex {
  public:
   explicit RunIndex(std::filesystem::path file);
 
   // Reads the file; missing is fine, unreadable or corrupt is discarded and
-  // `warning` says why.
+  // `warning` says why. Call once, before any other method.
   void load(std::string* warning);
   // Writes the file (temp + rename) if anything changed.
   Status save();
 
   // All thread-safe.
-  // Key of the stage's last run, hex; empty when none is recorded.
-  std::string last_key(const std::string& stage) const;
-  void set_last_key(const std::string& stage, const std::string& key_hex);
-  // The indexed entry of `stage` if it was recorded for `key_hex`. Entries
-  // are kept encoded and decoded on request, so stages a run does not touch
-  // cost only their bytes.
-  std::optional<CacheEntry> entry(const std::string& stage, const std::string& key_hex) const;
-  // Records the successful run (or cache hit) of `stage` under `key_hex`.
-  void set_entry(const std::string& stage, const std::string& key_hex, const CacheEntry& entry);
+  // Key of the stage's last run; nullopt when none is recorded.
+  std::optional<Digest> last_key(const std::string& stage) const;
+  bool is_last_key(const std::string& stage, const Digest& key) const;
+  void set_last_key(const std::string& stage, const Digest& key);
+  // The indexed entry of `stage` if it was recorded for `key`. Entries stay
+  // encoded (in the mapped file) until asked for, so stages a run does not
+  // touch cost only their bytes; a stage that reported nothing decodes
+  // without parsing any JSON.
+  std::optional<IndexedEntry> entry(const std::string& stage, const Digest& key) const;
+  // Records the successful run (or cache hit) of `stage` under `key`.
+  void set_entry(const std::string& stage, const Digest& key, const CacheEntry& entry);
   // Forgets the entry (the stage failed or is not cacheable); keeps the key.
   void drop_entry(const std::string& stage);
   // Seconds since the epoch when the store's copy of the entry was last
@@ -59,11 +73,22 @@ class RunIndex {
 
  private:
   struct Record {
-    std::string key_hex;
-    std::string entry;  // encoded; empty = none
+    std::optional<Digest> key;
+    // The encoded entry: a view into the loaded file, or `owned` once set
+    // in this run. Empty = none.
+    std::string_view mapped;
+    std::string owned;
+    bool is_owned = false;
     std::int64_t touched_at = 0;
+    std::string_view entry() const { return is_owned ? std::string_view(owned) : mapped; }
+    void clear_entry() {
+      mapped = {};
+      owned.clear();
+      is_owned = false;
+    }
   };
   std::filesystem::path file_;
+  FileBytes data_;  // the loaded file; records' `mapped` views point into it
   mutable std::mutex mu_;
   std::unordered_map<std::string, Record> records_;
   std::int64_t logs_mtime_ns_ = 0;

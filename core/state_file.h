@@ -55,6 +55,16 @@ class StateReader {
     std::uint32_t n = 0;
     return get(n) && bytes(s, n);
   }
+  // Like str(), as a view into the payload (valid while the payload is).
+  bool view(std::string_view& s) {
+    std::uint32_t n = 0;
+    if (!get(n)) return false;
+    if (left_ < n) return ok_ = false;
+    s = std::string_view(p_, n);
+    p_ += n;
+    left_ -= n;
+    return true;
+  }
   bool bytes(std::string& s, std::size_t n) {
     if (!ok_ || left_ < n) return ok_ = false;
     s.assign(p_, n);

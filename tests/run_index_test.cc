@@ -18,8 +18,8 @@ CacheEntry sample_entry() {
   return e;
 }
 
-const std::string kKey1(64, 'a');
-const std::string kKey2(64, 'b');
+const Digest kKey1 = sha256("key one");
+const Digest kKey2 = sha256("key two");
 
 }  // namespace
 
@@ -42,13 +42,15 @@ TEST_CASE("run index: keys and entries survive save and load", "[run-index]") {
   CHECK(warning.empty());
   CHECK(idx.last_key("build") == kKey1);
   CHECK(idx.last_key("test") == kKey2);
-  CHECK(idx.last_key("never") == "");
+  CHECK_FALSE(idx.last_key("never"));
+  CHECK(idx.is_last_key("build", kKey1));
+  CHECK_FALSE(idx.is_last_key("build", kKey2));
   CHECK(idx.touched_at("build") == 1234);
   CHECK(idx.logs_mtime_ns() == 42);
   auto e = idx.entry("build", kKey1);
   REQUIRE(e);
   CacheEntry want = sample_entry();
-  CHECK(e->result == want.result);
+  CHECK(e->results.metrics == std::map<std::string, double>{{"coverage", 91.5}});
   REQUIRE(e->outputs.size() == 2);
   CHECK(e->outputs[1].path == "out/bin/tool");
   CHECK(e->outputs[1].digest == want.outputs[1].digest);
@@ -56,6 +58,37 @@ TEST_CASE("run index: keys and entries survive save and load", "[run-index]") {
   CHECK(e->log == want.log);
   CHECK_FALSE(idx.entry("build", kKey2));  // another key: never the entry
   CHECK_FALSE(idx.entry("test", kKey2));
+}
+
+TEST_CASE("run index: an entry whose stage reported nothing replays as empty results", "[run-index]") {
+  TempDir dir;
+  const auto file = dir / "run-index";
+  CacheEntry quiet = sample_entry();
+  quiet.result = {{"status", "passed"}, {"attempts", 1},
+                  {"results", {{"metrics", nlohmann::json::object()}, {"findings", nlohmann::json::array()}, {"message", ""}}}};
+  CacheEntry talking = sample_entry();
+  talking.result["results"] = {{"message", "3 warnings"},
+                               {"findings", {{{"rule", "R1"}, {"severity", "warning"}, {"file", "a.c"}, {"line", 3}}}}};
+  {
+    RunIndex idx(file);
+    idx.set_entry("quiet", kKey1, quiet);
+    idx.set_entry("talking", kKey2, talking);
+    REQUIRE(idx.save().ok());
+  }
+  RunIndex idx(file);
+  idx.load(nullptr);
+  auto q = idx.entry("quiet", kKey1);
+  REQUIRE(q);
+  CHECK(q->results.metrics.empty());
+  CHECK(q->results.findings.empty());
+  CHECK(q->results.message.empty());
+  CHECK(q->outputs.size() == 2);
+  auto t = idx.entry("talking", kKey2);
+  REQUIRE(t);
+  CHECK(t->results.message == "3 warnings");
+  REQUIRE(t->results.findings.size() == 1);
+  CHECK(t->results.findings[0].rule == "R1");
+  CHECK(t->results.findings[0].line == 3);
 }
 
 TEST_CASE("run index: a new key drops the old entry, a failure drops it too", "[run-index]") {
@@ -87,7 +120,7 @@ TEST_CASE("run index: a corrupt or truncated file is discarded with a warning", 
     std::string warning;
     idx.load(&warning);
     CHECK_THAT(warning, Catch::Contains("run index"));
-    CHECK(idx.last_key("build") == "");
+    CHECK_FALSE(idx.last_key("build"));
     // Discarded state is rewritten even when nothing new is recorded.
     REQUIRE(idx.save().ok());
     RunIndex again(file);
