@@ -356,9 +356,8 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   timer.next("report");
   if (!args.report.empty()) {
     fs::path rp = fs::path(args.report).is_absolute() ? fs::path(args.report) : fs::current_path() / args.report;
-    nlohmann::json report = make_report(outcome, label, status);
-    if (gate.applies) report["gate"] = gate_to_json(gate);
-    if (Status st = write_report(rp, report); !st)
+    const nlohmann::json gate_json = gate.applies ? gate_to_json(gate) : nlohmann::json();
+    if (Status st = write_report(rp, outcome, label, status, gate.applies ? &gate_json : nullptr); !st)
       std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
   }
   timer.next("finish");

@@ -682,3 +682,23 @@ TEST_CASE("e2e: last results are rewritten only when a run changes them", "[e2e]
   CHECK(wrt_run(ws).exit_code == 1);
   CHECK(nlohmann::json::parse(read_file(file))["stages"]["lint"]["status"] == "failed");
 }
+
+// The wrt executable links jemalloc (core/allocator.cc) unless built with
+// sanitizers or -DWRT_USE_JEMALLOC=OFF: a stage looks at its parent's
+// (wrt's) memory map, so a link that silently dropped the library fails here.
+TEST_CASE("e2e: wrt runs on jemalloc's heap exactly when built with it", "[e2e]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", R"(
+[stages.maps]
+outputs = ["out/maps.txt"]
+with = { run = "mkdir -p out && grep -c libjemalloc /proc/$PPID/maps > out/maps.txt || true" }
+)");
+  auto r = run_wrt({"run"}, ws.path());
+  REQUIRE(r.exit_code == 0);
+  const std::string count = read_file(ws / "out/maps.txt");
+  if (WRT_LINKS_JEMALLOC) {
+    CHECK(std::stoi(count) > 0);
+  } else {
+    CHECK(std::stoi(count) == 0);
+  }
+}
