@@ -10,6 +10,7 @@
 
 #include <fmt/core.h>
 
+#include "core/atomic_file.h"
 #include "core/file_digester.h"
 #include "core/hash.h"
 #include "core/state_file.h"
@@ -292,7 +293,7 @@ void write_cache(const fs::path& cache_file, const CacheHeader& h, const std::st
   w.put(h.cached_at_ns);
   w.put(h.text_digest);
   w.bytes() += model;
-  (void)write_state_file(cache_file, seal_state(kMagic, kVersion, w.bytes()));
+  (void)write_file_atomically(cache_file, seal_state(kMagic, kVersion, w.bytes()));
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include "core/atomic_file.h"
 
 namespace wrt {
 
@@ -45,23 +46,6 @@ std::string log_tail(const fs::path& path, std::size_t lines) {
   std::string out;
   for (const auto& l : all) out += "    " + l + "\n";
   return out;
-}
-
-// Atomic small-file write: temp + rename, so a crash never leaves half a file.
-bool write_atomic(const fs::path& path, const std::string& content) {
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  fs::path tmp = path;
-  tmp += fmt::format(".tmp.{}.{}", ::getpid(), std::hash<std::thread::id>{}(std::this_thread::get_id()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out << content;
-    if (!out) return false;
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) fs::remove(tmp, ec);
-  return !ec;
 }
 
 std::optional<nlohmann::json> read_json(const fs::path& path) {
@@ -291,6 +275,8 @@ struct Executor::Impl {
   }
 
   // Records the key for `wrt explain` when it changed; returns the reason.
+  // Best effort: a record that cannot be written only leaves `explain`
+  // without its answer.
   std::string record_key(const std::string& name, const KeyInputs& k, const Digest& key, const std::string& key_hex,
                          std::vector<std::string>& changes) {
     if (index.is_last_key(name, key)) return {};
@@ -307,10 +293,9 @@ struct Executor::Impl {
       changes = diff;
       reason = diff.empty() ? "key changed" : diff.front();
       if (diff.size() > 1) reason += fmt::format(" (+{} more)", diff.size() - 1);
-      nlohmann::json prev = *old;
-      write_atomic(dirs.keys / (name + ".prev.json"), prev.dump(1));
+      (void)write_file_atomically(dirs.keys / (name + ".prev.json"), old->dump(1));
     }
-    if (!ex.options_.dry_run) write_atomic(file, now.dump(1));
+    if (!ex.options_.dry_run) (void)write_file_atomically(file, now.dump(1));
     return reason;
   }
 

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fmt/core.h>
 
+#include "core/atomic_file.h"
 #include "core/state_file.h"
 
 namespace wrt {
@@ -197,7 +198,7 @@ Status FileDigester::save() {
     }
     dirty_ = false;
   }
-  Status st = write_state_file(state_file_, seal_state(kMagic, kVersion, w.bytes()));
+  Status st = write_file_atomically(state_file_, seal_state(kMagic, kVersion, w.bytes()));
   if (!st) {
     std::lock_guard<std::mutex> lock(mu_);
     dirty_ = true;

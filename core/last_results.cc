@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/hash.h"
 
 namespace wrt {
@@ -120,17 +121,7 @@ Status save_last_results(const fs::path& ws, const std::vector<StageRecord>& rec
     j["stages"][name] = {{"status", r.status},       {"cache_key", r.cache_key}, {"component", r.component},
                          {"asil", r.asil},           {"finished_at", r.finished_at}, {"tests", tests}};
   }
-  std::error_code ec;
-  fs::create_directories(file.parent_path(), ec);
-  fs::path tmp = file;
-  tmp += fmt::format(".tmp.{}", ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << j.dump(1) << "\n";
-    if (!out) return Error{fmt::format("{}: cannot write", tmp.string())};
-  }
-  fs::rename(tmp, file, ec);
-  if (ec) return Error{fmt::format("{}: cannot write: {}", file.string(), ec.message())};
+  if (Status st = write_file_atomically(file, [&](std::ostream& out) { out << j.dump(1) << "\n"; }); !st) return st;
   // Best effort: without the summary the next run simply rewrites the file.
   std::ofstream(summary_file(ws), std::ios::binary | std::ios::trunc) << written_identity(file, digest);
   return Status::Ok();

@@ -1,10 +1,6 @@
 #include "core/report.h"
 
-#include <unistd.h>
-
-#include <fstream>
-
-#include <fmt/core.h>
+#include "core/atomic_file.h"
 
 namespace wrt {
 
@@ -69,24 +65,8 @@ void stream_report(std::ostream& out, const RunOutcome& outcome, const std::stri
 
 Status write_report(const std::filesystem::path& file, const RunOutcome& outcome, const std::string& pipeline,
                     const std::string& status, const nlohmann::json* gate) {
-  std::error_code ec;
-  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
-  std::filesystem::path tmp = file;
-  tmp += fmt::format(".tmp.{}", ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Error{fmt::format("{}: cannot write report", file.string())};
-    stream_report(out, outcome, pipeline, status, gate);
-    out.flush();
-    if (!out) {
-      out.close();
-      std::filesystem::remove(tmp, ec);
-      return Error{fmt::format("{}: cannot write report", file.string())};
-    }
-  }
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) return Error{fmt::format("{}: cannot write report: {}", file.string(), ec.message())};
-  return Status::Ok();
+  return write_file_atomically(
+      file, [&](std::ostream& out) { stream_report(out, outcome, pipeline, status, gate); });
 }
 
 }  // namespace wrt

@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include "core/atomic_file.h"
+
 namespace wrt {
 
 namespace {
@@ -170,7 +172,7 @@ Status RunIndex::save() {
     }
     dirty_ = false;
   }
-  Status st = write_state_file(file_, seal_state(kMagic, kVersion, w.bytes()));
+  Status st = write_file_atomically(file_, seal_state(kMagic, kVersion, w.bytes()));
   if (!st) {
     std::lock_guard<std::mutex> lock(mu_);
     dirty_ = true;

@@ -1,19 +1,11 @@
 #include "core/sarif.h"
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <random>
+
+#include "core/atomic_file.h"
 
 namespace wrt {
 namespace {
-
-namespace fs = std::filesystem;
 
 const char* const kSarifSchema = "https://json.schemastore.org/sarif-2.1.0.json";
 const char* const kSourceRoot = "%SRCROOT%";
@@ -117,34 +109,7 @@ nlohmann::json findings_to_sarif(const std::vector<SarifStageFindings>& stages, 
 }
 
 Status write_sarif(const std::string& path, const nlohmann::json& log) {
-  fs::path target(path);
-  std::error_code ec;
-  if (target.has_parent_path()) {
-    fs::create_directories(target.parent_path(), ec);
-    if (ec) return Error{"cannot create " + target.parent_path().string() + ": " + ec.message()};
-  }
-  // The temp file lives next to the target so rename() stays on one file
-  // system and is atomic: a reader never sees a half-written log.
-  std::random_device rd;
-  fs::path temp = target;
-  temp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) return Error{"cannot write " + temp.string() + ": " + std::strerror(errno)};
-    out << log.dump(2) << '\n';
-    out.flush();
-    if (!out) {
-      fs::remove(temp, ec);
-      return Error{"cannot write " + temp.string() + ": " + std::strerror(errno)};
-    }
-  }
-  fs::rename(temp, target, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(temp, ignored);
-    return Error{"cannot rename " + temp.string() + " to " + target.string() + ": " + ec.message()};
-  }
-  return Status::Ok();
+  return write_file_atomically(path, [&](std::ostream& out) { out << log.dump(2) << '\n'; });
 }
 
 }  // namespace wrt

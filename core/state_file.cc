@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 
 #include <fmt/core.h>
@@ -15,19 +14,6 @@ namespace wrt {
 namespace {
 
 constexpr std::size_t kHeaderSize = 8 + 4 + 4;
-
-bool write_all(int fd, std::string_view data) {
-  std::size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    off += static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -109,33 +95,6 @@ Result<FileBytes> read_state_file(const std::filesystem::path& path, bool* missi
   }
   ::close(fd);
   return out;
-}
-
-Status write_state_file(const std::filesystem::path& path, std::string_view data) {
-  std::error_code ec;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) return Error{fmt::format("{}: {}", path.string(), ec.message())};
-  static std::atomic<unsigned> counter{0};
-  std::filesystem::path tmp = path;
-  tmp += fmt::format(".tmp.{}.{}", ::getpid(), counter++);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error{fmt::format("{}: {}", tmp.string(), std::strerror(errno))};
-  bool ok = write_all(fd, data);
-  int err = errno;
-  if (::close(fd) != 0 && ok) {
-    ok = false;
-    err = errno;
-  }
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return Error{fmt::format("{}: {}", tmp.string(), std::strerror(err))};
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return Error{fmt::format("{}: {}", path.string(), std::strerror(e))};
-  }
-  return Status::Ok();
 }
 
 }  // namespace wrt

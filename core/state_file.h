@@ -129,8 +129,5 @@ class FileBytes {
 // Whole file. Error carries the errno text; `*missing` is set when the file
 // does not exist (not an error for a cache).
 Result<FileBytes> read_state_file(const std::filesystem::path& path, bool* missing);
-// Temp file beside `path` + rename, creating parent directories. No fsync:
-// after a crash the checksum rejects a torn file and the state is rebuilt.
-Status write_state_file(const std::filesystem::path& path, std::string_view data);
 
 }  // namespace wrt
