@@ -8,7 +8,9 @@ namespace wrt {
 
 Digest compute_key(const KeyInputs& k) {
   Sha256 h;
-  h.update_field("wrt-key-v1");
+  // v2: cache entries carry a checksum and symlink/dir outputs (entry format
+  // 2); old entries are never looked up, gc removes them.
+  h.update_field("wrt-key-v2");
   h.update_field(k.plugin);
   h.update_field(k.plugin_version);
   {
@@ -111,9 +113,10 @@ std::vector<std::string> explain_difference(const nlohmann::json& a, const nlohm
 
 Digest outputs_digest(const std::vector<CachedFile>& outputs) {
   Sha256 h;
-  h.update_field("wrt-outputs-v1");
+  h.update_field("wrt-outputs-v2");
   for (const auto& f : outputs) {
     h.update_field(f.path);
+    h.update_field(output_kind_name(f.kind));
     h.update(f.digest.data(), f.digest.size());
     h.update_field(f.executable ? "x" : "-");
   }

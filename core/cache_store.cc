@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <ctime>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <random>
 #include <shared_mutex>
@@ -45,7 +46,7 @@ struct CacheStore::State {
 
 namespace {
 
-constexpr int kEntryVersion = 1;
+constexpr int kEntryVersion = 2;
 constexpr std::size_t kCopyBufferSize = 1 << 18;
 constexpr time_t kStaleTempSeconds = 3600;
 
@@ -264,102 +265,168 @@ bool is_safe_relative(std::string_view p) {
   }
 }
 
-json encode_entry(const CacheEntry& e) {
+constexpr std::string_view kEntryMagic = "wrt-entry";
+
+json encode_output(const CachedFile& f) {
+  json o{{"path", f.path}, {"kind", std::string(output_kind_name(f.kind))}};
+  switch (f.kind) {
+    case OutputKind::kFile:
+      o["digest"] = to_hex(f.digest);
+      o["size"] = f.size;
+      o["executable"] = f.executable;
+      break;
+    case OutputKind::kSymlink:
+      o["target"] = f.target;
+      break;
+    case OutputKind::kDir:
+      break;
+  }
+  return o;
+}
+
+// The entry file: "wrt-entry 2 <sha256 of body>\n<body>", where the body is
+// JSON that names its key. The checksum catches damage anywhere in the
+// body; the key catches an intact entry copied or renamed to another key.
+std::string encode_entry(const std::string& key_hex, const CacheEntry& e) {
   std::vector<const CachedFile*> sorted;
   for (const auto& f : e.outputs) sorted.push_back(&f);
   // Two writers of one key then write byte-identical entries.
   std::sort(sorted.begin(), sorted.end(), [](const CachedFile* a, const CachedFile* b) { return a->path < b->path; });
   json outputs = json::array();
-  for (const CachedFile* f : sorted) {
-    outputs.push_back(json{{"path", f->path}, {"digest", to_hex(f->digest)}, {"size", f->size}, {"executable", f->executable}});
-  }
+  for (const CachedFile* f : sorted) outputs.push_back(encode_output(*f));
   json j = json::object();
   j["version"] = kEntryVersion;
+  j["key"] = key_hex;
   j["result"] = e.result;
   j["outputs"] = std::move(outputs);
   j["log"] = e.log ? json(to_hex(*e.log)) : json(nullptr);
-  return j;
+  if (e.log) {
+    j["log_encoding"] = e.log_encoding;
+    j["log_truncated"] = e.log_truncated;
+  }
+  std::string body = j.dump();
+  return fmt::format("{} {} {}\n{}", kEntryMagic, kEntryVersion, to_hex(sha256(body)), body);
 }
 
 std::optional<Digest> lower_hex_digest(const json& v) {
   if (!v.is_string()) return std::nullopt;
   const auto& s = v.get_ref<const std::string&>();
-  if (!is_lower_hex(s)) return std::nullopt;
+  if (s.size() != 64 || !is_lower_hex(s)) return std::nullopt;
   return digest_from_hex(s);
 }
 
 // Entries of any other version are treated as corrupt too: a format change
-// must come with a new key or directory, not share these files.
-std::optional<CacheEntry> decode_entry(const std::string& text, std::string* why) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    *why = "not valid JSON";
+// comes with a new key schema (cache_key.cc), so old entries are never looked
+// up, and gc removes them.
+std::optional<CacheEntry> decode_entry(const std::string& key_hex, const std::string& text, std::string* why) {
+  auto fail = [&](std::string w) {
+    *why = std::move(w);
     return std::nullopt;
-  }
-  if (!j.is_object()) {
-    *why = "not a JSON object";
-    return std::nullopt;
-  }
+  };
+  std::size_t nl = text.find('\n');
+  if (nl == std::string::npos) return fail("no header line");
+  std::string_view header(text.data(), nl);
+  std::string_view body(text.data() + nl + 1, text.size() - nl - 1);
+  const std::string want_prefix = fmt::format("{} {} ", kEntryMagic, kEntryVersion);
+  if (header.substr(0, want_prefix.size()) != want_prefix)
+    return fail(fmt::format("header is not \"{}<checksum>\"", want_prefix));
+  std::string_view sum = header.substr(want_prefix.size());
+  if (sum.size() != 64 || !is_lower_hex(sum)) return fail("checksum is not 64 hex digits");
+  if (to_hex(sha256(body)) != sum) return fail("checksum mismatch");
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return fail("not valid JSON");
+  if (!j.is_object()) return fail("not a JSON object");
   auto version = j.find("version");
-  if (version == j.end() || !version->is_number_integer() || version->get<std::int64_t>() != kEntryVersion) {
-    *why = fmt::format("version is not {}", kEntryVersion);
-    return std::nullopt;
-  }
+  if (version == j.end() || !version->is_number_integer() || version->get<std::int64_t>() != kEntryVersion)
+    return fail(fmt::format("version is not {}", kEntryVersion));
+  auto key = j.find("key");
+  if (key == j.end() || !key->is_string() || key->get_ref<const std::string&>() != key_hex)
+    return fail("it was written for another key");
   CacheEntry e;
   auto result = j.find("result");
-  if (result == j.end()) {
-    *why = "no \"result\"";
-    return std::nullopt;
-  }
+  if (result == j.end()) return fail("no \"result\"");
   e.result = *result;
   auto outputs = j.find("outputs");
-  if (outputs == j.end() || !outputs->is_array()) {
-    *why = "\"outputs\" is not an array";
-    return std::nullopt;
-  }
+  if (outputs == j.end() || !outputs->is_array()) return fail("\"outputs\" is not an array");
   for (std::size_t i = 0; i < outputs->size(); ++i) {
     const json& o = (*outputs)[i];
-    auto bad = [&](std::string_view what) {
-      *why = fmt::format("outputs[{}]: {}", i, what);
-      return std::nullopt;
-    };
+    auto bad = [&](std::string_view what) { return fail(fmt::format("outputs[{}]: {}", i, what)); };
     if (!o.is_object()) return bad("not an object");
     CachedFile f;
     auto path = o.find("path");
     if (path == o.end() || !path->is_string() || !is_safe_relative(path->get_ref<const std::string&>()))
       return bad("\"path\" is not a relative path inside the workspace");
     f.path = path->get<std::string>();
-    auto digest = o.find("digest");
-    std::optional<Digest> d;
-    if (digest == o.end() || !(d = lower_hex_digest(*digest))) return bad("\"digest\" is not 64 hex digits");
-    f.digest = *d;
-    auto size = o.find("size");
-    if (size == o.end() || !size->is_number_unsigned()) return bad("\"size\" is not a byte count");
-    f.size = size->get<std::uint64_t>();
-    auto exec = o.find("executable");
-    if (exec == o.end() || !exec->is_boolean()) return bad("\"executable\" is not a boolean");
-    f.executable = exec->get<bool>();
+    auto kind = o.find("kind");
+    if (kind == o.end() || !kind->is_string()) return bad("\"kind\" is missing");
+    const auto& k = kind->get_ref<const std::string&>();
+    if (k == "file") {
+      f.kind = OutputKind::kFile;
+      auto digest = o.find("digest");
+      std::optional<Digest> d;
+      if (digest == o.end() || !(d = lower_hex_digest(*digest))) return bad("\"digest\" is not 64 hex digits");
+      f.digest = *d;
+      auto size = o.find("size");
+      if (size == o.end() || !size->is_number_unsigned()) return bad("\"size\" is not a byte count");
+      f.size = size->get<std::uint64_t>();
+      auto exec = o.find("executable");
+      if (exec == o.end() || !exec->is_boolean()) return bad("\"executable\" is not a boolean");
+      f.executable = exec->get<bool>();
+    } else if (k == "symlink") {
+      f.kind = OutputKind::kSymlink;
+      auto target = o.find("target");
+      if (target == o.end() || !target->is_string() ||
+          !symlink_stays_inside(f.path, target->get_ref<const std::string&>()))
+        return bad("\"target\" is not a relative link inside the workspace");
+      f.target = target->get<std::string>();
+      f.digest = symlink_digest(f.target);
+    } else if (k == "dir") {
+      f.kind = OutputKind::kDir;
+    } else {
+      return bad("\"kind\" is not file, symlink or dir");
+    }
+    if (!e.outputs.empty() && !(e.outputs.back().path < f.path)) return bad("paths are not sorted and unique");
     e.outputs.push_back(std::move(f));
   }
   auto log = j.find("log");
-  if (log == j.end()) {
-    *why = "no \"log\"";
-    return std::nullopt;
-  }
+  if (log == j.end()) return fail("no \"log\"");
   if (!log->is_null()) {
     e.log = lower_hex_digest(*log);
-    if (!e.log) {
-      *why = "\"log\" is not 64 hex digits or null";
-      return std::nullopt;
-    }
+    if (!e.log) return fail("\"log\" is not 64 hex digits or null");
+    auto enc = j.find("log_encoding");
+    if (enc == j.end() || !enc->is_string() || (*enc != "" && *enc != "zstd"))
+      return fail("\"log_encoding\" is not \"\" or \"zstd\"");
+    e.log_encoding = enc->get<std::string>();
+    auto trunc = j.find("log_truncated");
+    if (trunc == j.end() || !trunc->is_boolean()) return fail("\"log_truncated\" is not a boolean");
+    e.log_truncated = trunc->get<bool>();
   }
   return e;
+}
+
+// What makes two results of one key different for the write-once check:
+// the outputs and the status (metrics, durations and logs may vary).
+std::vector<std::string> entry_differences(const CacheEntry& kept, const CacheEntry& fresh) {
+  std::vector<std::string> diff;
+  auto status = [](const CacheEntry& e) { return e.result.is_object() ? e.result.value("status", "") : ""; };
+  if (status(kept) != status(fresh)) diff.push_back("status");
+  std::map<std::string, const CachedFile*> a, b;
+  for (const auto& f : kept.outputs) a[f.path] = &f;
+  for (const auto& f : fresh.outputs) b[f.path] = &f;
+  for (const auto& [p, f] : a) {
+    auto it = b.find(p);
+    if (it == b.end() || !(*it->second == *f)) diff.push_back(p);
+  }
+  for (const auto& [p, f] : b)
+    if (!a.count(p)) diff.push_back(p);
+  return diff;
 }
 
 // Every blob an entry needs, each once.
 std::vector<std::string> referenced_blobs(const CacheEntry& e) {
   std::vector<std::string> refs;
-  for (const auto& f : e.outputs) refs.push_back(to_hex(f.digest));
+  for (const auto& f : e.outputs)
+    if (f.kind == OutputKind::kFile) refs.push_back(to_hex(f.digest));
   if (e.log) refs.push_back(to_hex(*e.log));
   std::sort(refs.begin(), refs.end());
   refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
@@ -558,6 +625,18 @@ Error open_blob_error(const fs::path& blob, const Digest& digest, int e) {
 }  // namespace
 
 Status CacheStore::restore_file(const Digest& digest, const fs::path& dest, bool executable) {
+  fs::path parent = dest.parent_path();
+  if (parent.empty()) parent = ".";
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) return Error{fmt::format("cannot create directory {}: {}", parent.string(), ec.message())};
+  FdGuard dir(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() < 0) return Error{fmt::format("cannot open directory {}: {}", parent.string(), err_text(errno))};
+  return restore_file_at(digest, dir.get(), dest.filename().string(), executable, dest.string());
+}
+
+Status CacheStore::restore_file_at(const Digest& digest, int dir_fd, const std::string& name, bool executable,
+                                   std::string_view display_path) {
   std::shared_lock lock(state_->mu);
   const fs::path blob = blob_path(digest);
   FdGuard in(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
@@ -566,23 +645,36 @@ Status CacheStore::restore_file(const Digest& digest, const fs::path& dest, bool
   if (::fstat(in.get(), &st) != 0)
     return Error{fmt::format("cannot read cache blob {}: {}", blob.string(), err_text(errno))};
 
-  fs::path parent = dest.parent_path();
-  if (parent.empty()) parent = ".";
-  std::error_code ec;
-  fs::create_directories(parent, ec);
-  if (ec) return Error{fmt::format("cannot create directory {}: {}", parent.string(), ec.message())};
-  TempFile tmp;
-  if (auto s = tmp.create(parent, ".wrt-restore."); !s) return s;
-  auto copied = copy_hashing(in.get(), blob, [&](const char* d, std::size_t n) { return tmp.write(d, n); });
-  if (!copied) return Error{copied.error()};
-  if (copied->digest != digest) {
-    tmp.discard();
-    return corrupt_blob(blob, digest, copied->digest, st.st_dev, st.st_ino);
+  std::string tmp_name;
+  int fd = -1;
+  for (int attempt = 0; fd < 0; ++attempt) {
+    tmp_name = unique_name(kRestoreTempPrefix);
+    fd = ::openat(dir_fd, tmp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno != EEXIST || attempt >= 100))
+      return Error{fmt::format("cannot create a temp file beside {}: {}", display_path, err_text(errno))};
   }
+  FdGuard out(fd);
+  struct Unlink {
+    int dir;
+    const std::string& name;
+    bool armed = true;
+    ~Unlink() {
+      if (armed) ::unlinkat(dir, name.c_str(), 0);
+    }
+  } cleanup{dir_fd, tmp_name};
+  auto copied = copy_hashing(in.get(), blob, [&](const char* d, std::size_t n) -> Status {
+    if (int e = write_all(out.get(), d, n)) return Error{fmt::format("cannot write {}: {}", display_path, err_text(e))};
+    return {};
+  });
+  if (!copied) return Error{copied.error()};
+  if (copied->digest != digest) return corrupt_blob(blob, digest, copied->digest, st.st_dev, st.st_ino);
   // Explicit mode, independent of the umask and of the blob's own mode.
-  if (::fchmod(tmp.fd(), executable ? 0755 : 0644) != 0)
-    return Error{fmt::format("cannot set mode of {}: {}", tmp.path().string(), err_text(errno))};
-  return tmp.publish(dest);
+  if (::fchmod(out.get(), executable ? 0755 : 0644) != 0)
+    return Error{fmt::format("cannot set mode of {}: {}", display_path, err_text(errno))};
+  if (::renameat(dir_fd, tmp_name.c_str(), dir_fd, name.c_str()) != 0)
+    return Error{fmt::format("cannot write {}: {}", display_path, err_text(errno))};
+  cleanup.armed = false;
+  return {};
 }
 
 Result<std::string> CacheStore::read_blob(const Digest& digest) {
@@ -604,7 +696,7 @@ Result<std::string> CacheStore::read_blob(const Digest& digest) {
   return out;
 }
 
-Status CacheStore::put_entry(const std::string& key_hex, const CacheEntry& entry) {
+Result<PutEntryOutcome> CacheStore::put_entry(const std::string& key_hex, const CacheEntry& entry) {
   if (!valid_key(key_hex)) return Error{fmt::format("invalid cache key \"{}\"", key_hex)};
   std::shared_lock lock(state_->mu);
   const fs::path dest = entry_path(key_hex);
@@ -616,17 +708,42 @@ Status CacheStore::put_entry(const std::string& key_hex, const CacheEntry& entry
   }
   std::string text;
   try {
-    text = encode_entry(entry).dump();
+    text = encode_entry(key_hex, entry);
   } catch (const json::exception& e) {
     return Error{fmt::format("cannot write cache entry {}: {}", dest.string(), e.what())};
   }
   TempFile tmp;
-  if (auto s = tmp.create(dir_ / "tmp", "entry."); !s) return s;
-  if (auto s = tmp.write(text.data(), text.size()); !s) return s;
-  if (auto s = ensure_dir(dest.parent_path()); !s) return s;
-  if (auto s = tmp.publish(dest); !s) return s;
-  state_->written.fetch_add(text.size(), std::memory_order_relaxed);
-  return {};
+  if (auto s = tmp.create(dir_ / "tmp", "entry."); !s) return Error{s.error()};
+  if (auto s = tmp.write(text.data(), text.size()); !s) return Error{s.error()};
+  if (auto s = tmp.close(); !s) return Error{s.error()};
+  if (auto s = ensure_dir(dest.parent_path()); !s) return Error{s.error()};
+  PutEntryOutcome out;
+  // link(2) publishes only if no entry exists: the first writer of a key
+  // wins, between threads, processes and hosts sharing the directory.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (::link(tmp.path().c_str(), dest.c_str()) == 0) {
+      out.stored = true;
+      state_->written.fetch_add(text.size(), std::memory_order_relaxed);
+      return out;
+    }
+    if (errno != EEXIST) return Error{fmt::format("cannot write {}: {}", dest.string(), err_text(errno))};
+    ReadResult r = read_whole(dest);
+    if (r.err == ENOENT) continue;  // removed meanwhile (gc, a reader that found it corrupt): try again
+    std::string why;
+    std::optional<CacheEntry> kept;
+    if (r.err == 0) kept = decode_entry(key_hex, r.data, &why);
+    if (kept) {
+      out.differences = entry_differences(*kept, entry);
+      return out;
+    }
+    // A damaged entry is worth nothing; the fresh result replaces it.
+    if (auto s = tmp.publish(dest); !s) return Error{s.error()};
+    out.stored = true;
+    out.replaced_corrupt = true;
+    state_->written.fetch_add(text.size(), std::memory_order_relaxed);
+    return out;
+  }
+  return Error{fmt::format("cannot write {}: it keeps disappearing", dest.string())};
 }
 
 std::optional<CacheEntry> CacheStore::get_entry(const std::string& key_hex, std::string* warning) {
@@ -646,7 +763,7 @@ std::optional<CacheEntry> CacheStore::get_entry(const std::string& key_hex, std:
     return std::nullopt;
   }
   std::string why;
-  auto entry = decode_entry(r.data, &why);
+  auto entry = decode_entry(key_hex, r.data, &why);
   if (!entry) {
     warn = fmt::format("cache entry {} is corrupt ({}); {}", p.string(), why, remove_if_same(p, r.dev, r.ino));
     return std::nullopt;
@@ -746,7 +863,7 @@ Result<GcResult> CacheStore::gc(std::uint64_t max_bytes) {
     if (valid_entry_file(e)) {
       ReadResult rd = read_whole(e.path);
       std::string why;
-      if (rd.err == 0) entry = decode_entry(rd.data, &why);
+      if (rd.err == 0) entry = decode_entry(e.name, rd.data, &why);
     }
     std::vector<std::string> refs;
     if (entry) refs = referenced_blobs(*entry);
@@ -852,7 +969,7 @@ Result<VerifyResult> CacheStore::verify() {
       continue;
     }
     std::string why;
-    auto entry = decode_entry(rd.data, &why);
+    auto entry = decode_entry(e.name, rd.data, &why);
     if (!entry) {
       r.problems.push_back(fmt::format("cache entry {} is corrupt ({}); {}", e.path.string(), why, remove_file(e.path)));
       continue;

@@ -19,6 +19,7 @@
 #include "core/config_cache.h"
 #include "core/executor.h"
 #include "core/file_digester.h"
+#include "core/workspace_lock.h"
 #include "core/graph.h"
 #include "core/host_api.h"
 #include "core/interrupt.h"
@@ -126,6 +127,7 @@ struct RunArgs {
   std::string report;
   std::string cache_dir;
   bool strict = false;         // a `warn` safety-gate verdict fails the run
+  bool no_wait = false;        // another run holds the checkout: exit 2 instead of waiting
   std::string changed_since;   // git ref: only components whose files changed
   bool verify = false;         // `wrt verify`: targets come from `verify_request`
   VerifyRequest verify_request;
@@ -249,9 +251,21 @@ Result<Session> open_session(const fs::path& ws, const std::vector<int>* order_o
 }
 
 int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const std::string& explain_stage) {
+  WorkspaceDirs dirs(ws);
+  // One run per checkout (workspace_lock.h), held until the state is saved.
+  WorkspaceLock checkout_lock;
+  if (!args.dry_run && !explain_mode) {
+    auto lock = WorkspaceLock::acquire(dirs.root, !args.no_wait, [](long pid) {
+      if (pid > 0)
+        std::fprintf(stderr, "wrt: waiting for another wrt run in this checkout (pid %ld)\n", pid);
+      else
+        std::fprintf(stderr, "wrt: waiting for another wrt run in this checkout\n");
+    });
+    if (!lock) return usage_error(lock.error());
+    checkout_lock = std::move(*lock);
+  }
   // The workspace's state files do not depend on the configuration: they are
   // read on a second thread while wrt.toml is loaded.
-  WorkspaceDirs dirs(ws);
   FileDigester digester(ws, dirs.state / "stat-cache");
   RunIndex index(dirs.state / "run-index");
   std::string digester_warning, index_warning;
@@ -606,6 +620,7 @@ int run_cli(int argc, char** argv) {
   run->add_option("--cache-dir", ra.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
   run->add_option("-C,--directory", dir, "Run as if started in DIR");
   run->add_flag("--strict", ra.strict, "A safety-gate warning (failed ASIL A/B stage) fails the run");
+  run->add_flag("--no-wait", ra.no_wait, "If another wrt run holds this checkout, exit 2 at once instead of waiting");
   run->add_option("--changed-since", ra.changed_since,
                   "Only the components whose files changed since this git ref (and stages without a component)");
 
@@ -621,6 +636,7 @@ int run_cli(int argc, char** argv) {
   verify_cmd->add_flag("--no-cache", va.no_cache, "Do not use cached results");
   verify_cmd->add_flag("-n,--dry-run", va.dry_run, "Show what would run, run nothing");
   verify_cmd->add_flag("--strict", va.strict, "A safety-gate warning fails the run");
+  verify_cmd->add_flag("--no-wait", va.no_wait, "If another wrt run holds this checkout, exit 2 at once instead of waiting");
   verify_cmd->add_option("--report", va.report, "Write a JSON report to FILE");
   verify_cmd->add_option("--cache-dir", va.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
   verify_cmd->add_option("-C,--directory", dir, "Run as if started in DIR");

@@ -19,6 +19,8 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "core/atomic_file.h"
+#include "core/cached_log.h"
+#include "core/output_tree.h"
 
 namespace wrt {
 
@@ -56,32 +58,6 @@ std::optional<nlohmann::json> read_json(const fs::path& path) {
   } catch (const std::exception&) {
     return std::nullopt;
   }
-}
-
-// Files under each declared output (a file, or a directory walked
-// recursively), sorted. Error names the first output that does not exist.
-Result<std::vector<std::string>> list_outputs(const fs::path& ws, const std::vector<std::string>& outputs) {
-  std::vector<std::string> files;
-  for (const auto& out : outputs) {
-    std::error_code ec;
-    fs::path p = ws / out;
-    auto st = fs::status(p, ec);
-    if (ec || !fs::exists(st)) return Error{fmt::format("declared output '{}' was not produced", out)};
-    if (fs::is_regular_file(st)) {
-      files.push_back(out);
-    } else if (fs::is_directory(st)) {
-      for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
-           it.increment(ec)) {
-        if (it->is_regular_file(ec)) files.push_back(fs::relative(it->path(), ws, ec).generic_string());
-      }
-      if (ec) return Error{fmt::format("declared output '{}': {}", out, ec.message())};
-    } else {
-      return Error{fmt::format("declared output '{}' is neither a file nor a directory", out)};
-    }
-  }
-  std::sort(files.begin(), files.end());
-  files.erase(std::unique(files.begin(), files.end()), files.end());
-  return files;
 }
 
 // A pattern naming one path exactly as written: no wildcard, no empty, "."
@@ -168,6 +144,12 @@ struct Executor::Impl {
   bool logs_intact = false;
   const std::int64_t started_at_s = static_cast<std::int64_t>(std::time(nullptr));
   std::map<std::string, std::string> data_dirs;  // plugin name -> its data directory; read-only while running
+  // The workspace, open: restores and output listings resolve paths below
+  // it one component at a time (output_tree.h).
+  int ws_fd = -1;
+  // The cache directory relative to the workspace when it lies inside it
+  // (restores never write there), else empty.
+  std::string cache_dir_rel;
 
   Impl(Executor& e, std::vector<StageRecord>& out)
       : ex(e),
@@ -183,7 +165,19 @@ struct Executor::Impl {
     const fs::path base = (e.store_ ? e.store_->dir() : dirs.root) / "plugin-data";
     for (const auto* sc : e.graph_.stages)
       if (data_dirs.find(sc->plugin) == data_dirs.end()) data_dirs.emplace(sc->plugin, (base / sc->plugin).string());
+    ws_fd = ::open(ws.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (e.store_) {
+      std::error_code ec;
+      fs::path rel = fs::weakly_canonical(e.store_->dir(), ec).lexically_relative(fs::weakly_canonical(ws, ec));
+      if (!ec && !rel.empty() && *rel.begin() != "..") cache_dir_rel = rel.generic_string();
+      if (cache_dir_rel == ".") cache_dir_rel.clear();
+    }
   }
+  ~Impl() {
+    if (ws_fd >= 0) ::close(ws_fd);
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   StageRecord& record(int v) { return records[static_cast<std::size_t>(slot[v])]; }
   const StageRecord& record_of(int v) const {
@@ -208,7 +202,9 @@ struct Executor::Impl {
   }
 
   // Builds the key; fills rec.reason with why it differs from the last one.
-  Result<KeyInputs> key_inputs(int v, wrt_stage& ctx) {
+  // `stats` receives the stat of every input file as it was keyed, for the
+  // concurrent-change guard.
+  Result<KeyInputs> key_inputs(int v, wrt_stage& ctx, std::vector<std::pair<std::string, FileStat>>* stats) {
     const StageConfig& sc = *ex.graph_.stages[v];
     const LoadedPlugin& lp = *ex.plugins_[v];
     KeyInputs k;
@@ -227,8 +223,10 @@ struct Executor::Impl {
       // digester's stat says it is a file. Directories and missing paths
       // take the glob path, which expands or reports them.
       if (is_plain_path(pattern)) {
-        if (auto d = ex.digester_.digest(pattern)) {
+        FileStat st;
+        if (auto d = ex.digester_.digest(pattern, &st)) {
           literal_files.emplace_back(pattern, *d);
+          if (stats) stats->emplace_back(pattern, st);
           continue;
         }
       }
@@ -242,9 +240,11 @@ struct Executor::Impl {
     files.erase(std::unique(files.begin(), files.end()), files.end());
     k.files.reserve(files.size());
     for (const auto& f : files) {
-      auto d = ex.digester_.digest(f);
+      FileStat st;
+      auto d = ex.digester_.digest(f, &st);
       if (!d) return Error{fmt::format("input {}", d.error())};
       k.files.emplace_back(f, *d);
+      if (stats) stats->emplace_back(f, st);
     }
     if (k.files.empty()) {
       k.files = std::move(literal_files);
@@ -299,25 +299,107 @@ struct Executor::Impl {
     return reason;
   }
 
-  // Is the output already in the workspace as recorded (content and mode)?
+  // Is the output already in the workspace as recorded (content, mode, kind)?
+  // The path itself must not be a symlink unless one was recorded.
   bool in_place(const CachedFile& f) {
-    FileStat st;
-    auto cur = ex.digester_.digest(f.path, &st);
-    return cur && *cur == f.digest && ((st.mode & S_IXUSR) != 0) == f.executable;
+    switch (f.kind) {
+      case OutputKind::kFile: {
+        FileStat st;
+        auto cur = ex.digester_.digest(f.path, &st, /*follow_symlinks=*/false);
+        return cur && *cur == f.digest && ((st.mode & S_IXUSR) != 0) == f.executable;
+      }
+      case OutputKind::kSymlink: {
+        char buf[4096];
+        ssize_t n = ::readlinkat(ws_fd, f.path.c_str(), buf, sizeof buf);
+        return n >= 0 && std::string_view(buf, static_cast<std::size_t>(n)) == f.target;
+      }
+      case OutputKind::kDir: {
+        struct stat st {};
+        return ::fstatat(ws_fd, f.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+      }
+    }
+    return false;
+  }
+
+  // May this entry be restored for this stage? Every path must be allowed
+  // (check_restorable_path) and every declared output covered, or the entry
+  // is not a result of this stage as configured now.
+  Status check_entry(const StageConfig& sc, const CacheEntry& entry) const {
+    for (const auto& f : entry.outputs)
+      if (Status s = check_restorable_path(f.path, sc.outputs, cache_dir_rel); !s) return s;
+    for (const auto& d : sc.outputs) {
+      bool covered = std::any_of(entry.outputs.begin(), entry.outputs.end(), [&](const CachedFile& f) {
+        return f.path == d || (f.path.size() > d.size() && f.path.compare(0, d.size(), d) == 0 && f.path[d.size()] == '/');
+      });
+      if (!covered) return Error{fmt::format("it does not contain the declared output '{}'", d)};
+    }
+    return Status::Ok();
   }
 
   // Restores a hit's outputs where the workspace copy differs; `*wrote` says
-  // whether any file was written.
+  // whether anything was written. Writes never follow a symlink.
   Status restore(const CacheEntry& entry, bool* wrote) {
     for (const auto& f : entry.outputs) {
       if (in_place(f)) continue;
-      fs::path dest = ws / f.path;
-      Status s = ex.store_->restore_file(f.digest, dest, f.executable);
+      Status s;
+      if (f.kind == OutputKind::kFile) {
+        std::size_t slash = f.path.rfind('/');
+        std::string parent = slash == std::string::npos ? std::string() : f.path.substr(0, slash);
+        auto dir = open_dir_beneath(ws_fd, parent, /*create=*/true);
+        if (!dir) return Error{fmt::format("cannot restore {}: {}", f.path, dir.error())};
+        s = ex.store_->restore_file_at(f.digest, *dir, f.path.substr(slash == std::string::npos ? 0 : slash + 1),
+                                       f.executable, f.path);
+        ::close(*dir);
+        if (s)
+          if (auto st = ex.digester_.stat_now(f.path)) ex.digester_.remember(f.path, *st, f.digest);
+      } else if (f.kind == OutputKind::kSymlink) {
+        s = restore_symlink(ws_fd, f.path, f.target);
+      } else {
+        s = restore_dir(ws_fd, f.path);
+      }
       if (!s) return s;
       *wrote = true;
-      if (auto st = stat_file(dest)) ex.digester_.remember(f.path, *st, f.digest);
     }
     return Status::Ok();
+  }
+
+  // The stage log as a compressed, bounded blob (cached_log.h). A log that
+  // cannot be stored only leaves the entry without one.
+  void store_log(CacheEntry& entry, const std::string& log_rel) {
+    auto enc = encode_log(ws / log_rel, ex.options_.cached_log_limit);
+    if (!enc) {
+      ex.printer_.print(fmt::format("warning: cannot store log: {}", enc.error()));
+      return;
+    }
+    const Digest d = sha256(enc->bytes);
+    // Many stages log nothing or the same lines: each content is stored once.
+    if (!ex.store_->has_blob(d)) {
+      auto put = ex.store_->put_bytes(enc->bytes);
+      if (!put) {
+        ex.printer_.print(fmt::format("warning: cannot store log {}: {}", log_rel, put.error()));
+        return;
+      }
+    }
+    entry.log = d;
+    entry.log_encoding = enc->encoding;
+    entry.log_truncated = enc->truncated;
+  }
+
+  void restore_log(const CacheEntry& entry, const std::string& log_rel) {
+    auto blob = ex.store_->read_blob(*entry.log);
+    if (!blob) {
+      ex.printer_.print(fmt::format("warning: cannot restore {}: {}", log_rel, blob.error()));
+      return;
+    }
+    // A cached log is at most the limit plus a marker line; a larger one is
+    // not what wrt stored.
+    auto text = decode_log(*blob, entry.log_encoding, std::max<std::uint64_t>(ex.options_.cached_log_limit, kDefaultCachedLogLimit) + 4096);
+    if (!text) {
+      ex.printer_.print(fmt::format("warning: cannot restore {}: {}", log_rel, text.error()));
+      return;
+    }
+    if (Status s = write_file_atomically(ws / log_rel, *text); !s)
+      ex.printer_.print(fmt::format("warning: cannot restore {}: {}", log_rel, s.error()));
   }
 
   // A hit answered from the run index: every output is already in place, so
@@ -399,7 +481,8 @@ struct Executor::Impl {
       }
     }
 
-    auto k = key_inputs(v, fp);
+    std::vector<std::pair<std::string, FileStat>> input_stats;
+    auto k = key_inputs(v, fp, &input_stats);
     if (!k) {
       rec.reason = k.error();
       rec.results.message = rec.reason;
@@ -422,6 +505,13 @@ struct Executor::Impl {
       auto entry = ex.store_->get_entry(rec.cache_key, &warning);
       if (!warning.empty()) ex.printer_.print(fmt::format("warning: {}: {}", sc.name, warning));
       if (entry) {
+        if (Status ok = check_entry(sc, *entry); !ok) {
+          ex.printer_.print(fmt::format("warning: {}: cache entry {} refused: {}; running the stage instead", sc.name,
+                                        rec.cache_key.substr(0, 16), ok.error()));
+          entry.reset();
+        }
+      }
+      if (entry) {
         bool wrote = false;
         Status restored = dry ? Status::Ok() : restore(*entry, &wrote);
         if (restored) {
@@ -429,7 +519,7 @@ struct Executor::Impl {
           if (!dry && entry->log) {
             std::error_code ec;
             if (!fs::exists(ws / rec.log, ec)) {
-              (void)ex.store_->restore_file(*entry->log, ws / rec.log, false);
+              restore_log(*entry, rec.log);
               wrote = true;
             }
           }
@@ -508,44 +598,86 @@ struct Executor::Impl {
       return finish(v, status, t0, rec.results.message);
     }
 
-    // Collect outputs; store them and the result.
-    auto files = list_outputs(ws, sc.outputs);
-    if (!files) {
-      rec.results.message = files.error();
-      rec.reason = files.error();
-      return finish(v, "failed", t0, files.error());
+    // Collect outputs (hashed once, now that the stage has ended); store them
+    // and the result.
+    auto listed = list_output_tree(ws_fd, sc.outputs);
+    if (!listed) {
+      rec.results.message = listed.error();
+      rec.reason = listed.error();
+      return finish(v, "failed", t0, listed.error());
     }
-    for (const auto& f : *files) {
-      auto d = ex.digester_.digest(f);
-      if (!d) {
-        rec.results.message = fmt::format("output {}", d.error());
-        return finish(v, "failed", t0, rec.results.message);
+    bool blobs_stored = true;
+    for (const auto& o : *listed) {
+      CachedFile cf{o.path, Digest{}, o.size, o.executable, o.kind, o.target};
+      if (o.kind == OutputKind::kSymlink) {
+        cf.digest = symlink_digest(o.target);
+      } else if (o.kind == OutputKind::kFile) {
+        auto d = ex.digester_.digest(o.path, nullptr, /*follow_symlinks=*/false);
+        if (!d) {
+          rec.results.message = fmt::format("output {}", d.error());
+          return finish(v, "failed", t0, rec.results.message);
+        }
+        cf.digest = *d;
+        if (cacheable && !ex.store_->has_blob(*d)) {
+          auto put = ex.store_->put_file(ws / o.path);
+          if (!put) {
+            ex.printer_.print(fmt::format("warning: {}: cannot store output: {}", sc.name, put.error()));
+            blobs_stored = false;
+          } else if (*put != *d) {
+            // Rewritten between hashing and storing: no single content to vouch for.
+            rec.not_stored = fmt::format("output {} changed while it was stored", o.path);
+          }
+        }
       }
-      auto st = stat_file(ws / f);
-      bool exec = st && (st->mode & S_IXUSR);
-      if (cacheable && !ex.store_->has_blob(*d)) {
-        auto put = ex.store_->put_file(ws / f);
-        if (!put) ex.printer_.print(fmt::format("warning: {}: cannot store output: {}", sc.name, put.error()));
-      }
-      rec.outputs.push_back({f, *d, st ? st->size : 0, exec});
+      rec.outputs.push_back(std::move(cf));
     }
     rec.output_digest = outputs_digest(rec.outputs);
-    if (cacheable) {
+
+    // Guard against concurrent changes (Bazel's --guard_against_concurrent_changes):
+    // an input edited while the stage ran means the outputs may come from
+    // content other than the keyed one, so the result must not be cached.
+    if (cacheable && rec.not_stored.empty()) {
+      for (const auto& [path, before] : input_stats) {
+        auto now = ex.digester_.stat_now(path);
+        if (!now || !(*now == before)) {
+          rec.not_stored = fmt::format("input {} changed while the stage ran", path);
+          break;
+        }
+      }
+    }
+    if (cacheable && rec.not_stored.empty()) {
+      for (const auto& o : rec.outputs)
+        if (Status s = check_restorable_path(o.path, sc.outputs, cache_dir_rel); !s) {
+          rec.not_stored = fmt::format("output {}", s.error());
+          break;
+        }
+    }
+    if (!blobs_stored && rec.not_stored.empty()) rec.not_stored = "an output could not be stored";
+    if (!rec.not_stored.empty() && cacheable)
+      ex.printer_.print(fmt::format("warning: {}: result not cached: {}", sc.name, rec.not_stored));
+    if (cacheable && rec.not_stored.empty()) {
       CacheEntry entry;
       entry.outputs = rec.outputs;
       entry.result = {{"status", status}, {"attempts", rec.attempts}, {"plugin", lp.name},
                       {"duration_s", std::chrono::duration<double>(Clock::now() - t0).count()},
                       {"results", results_to_json(rec.results)}};
-      // Many stages log nothing or the same lines: store each log content once.
-      auto log_digest = ex.digester_.digest(rec.log);
-      if (log_digest && ex.store_->has_blob(*log_digest)) {
-        entry.log = *log_digest;
-      } else if (auto log_blob = ex.store_->put_file(ws / rec.log)) {
-        entry.log = *log_blob;
-      }
-      Status put = ex.store_->put_entry(rec.cache_key, entry);
-      if (!put) ex.printer_.print(fmt::format("warning: {}: cannot store cache entry: {}", sc.name, put.error()));
-      else {
+      store_log(entry, rec.log);
+      auto put = ex.store_->put_entry(rec.cache_key, entry);
+      if (!put) {
+        ex.printer_.print(fmt::format("warning: {}: cannot store cache entry: {}", sc.name, put.error()));
+      } else if (!put->differences.empty()) {
+        rec.nondeterministic = true;
+        std::string list;
+        for (std::size_t i = 0; i < put->differences.size() && i < 5; ++i)
+          list += (i ? ", " : "") + put->differences[i];
+        if (put->differences.size() > 5) list += fmt::format(" (+{} more)", put->differences.size() - 5);
+        ex.printer_.print(fmt::format(
+            "warning: {}: non-deterministic stage: a different result is already cached for its key ({} differ); "
+            "the first result stays cached",
+            sc.name, list));
+      } else {
+        if (put->replaced_corrupt)
+          ex.printer_.print(fmt::format("warning: {}: replaced a corrupt cache entry for its key", sc.name));
         index.set_entry(sc.name, key, entry);
         index.set_touched_at(sc.name, started_at_s);
       }

@@ -3,6 +3,9 @@
 // computes the cache key (inputs, env, config, fingerprints, upstream output
 // digests), restores outputs and replays the result on a hit, and otherwise
 // runs the plugin (with retries and a deadline), then stores the result.
+// Trust rules (a cached result must be as good as a fresh one): a hit must
+// restore every declared output, and only declared outputs (output_tree.h);
+// a result is not stored when an input changed while the stage ran.
 #pragma once
 
 #include <atomic>
@@ -42,6 +45,11 @@ struct StageRecord {
   std::optional<Digest> output_digest;
   std::optional<Asil> asil;  // the level the safety gate judges this stage at
   std::string component;     // for_each instance: its component
+  // A different result was already cached for this key: the stage is not
+  // deterministic (the first result stays the cached one).
+  bool nondeterministic = false;
+  // Why a successful run's result was not stored (empty: stored, or caching off).
+  std::string not_stored;
 };
 
 struct RunOptions {
@@ -51,6 +59,7 @@ struct RunOptions {
   bool dry_run = false;     // compute keys and look up the cache, run and restore nothing
   const std::atomic<bool>* cancel = nullptr;
   std::uint64_t memory_limit = 0;  // bytes the running stages may declare together; 0 = physical memory
+  std::uint64_t cached_log_limit = 16ull << 20;  // the end of a stage log kept in the cache (cached_log.h)
 };
 
 struct RunOutcome {

@@ -116,7 +116,16 @@ void FileDigester::load(std::string* warning) {
   dirty_ = false;
 }
 
-Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_out) {
+Result<FileStat> FileDigester::stat_now(const std::string& rel_path) const {
+  const bool relative = root_fd_ >= 0 && !rel_path.empty() && rel_path[0] != '/';
+  const std::string abs = relative ? std::string() : (root_ / rel_path).string();
+  struct stat st;
+  if (::fstatat(relative ? root_fd_ : AT_FDCWD, relative ? rel_path.c_str() : abs.c_str(), &st, 0) != 0)
+    return Error{fmt::format("{}: {}", rel_path, std::strerror(errno))};
+  return from_stat(st);
+}
+
+Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_out, bool follow_symlinks) {
   // Taken before the stat so that any write the stat could have missed is
   // stamped no earlier than this, keeping the racy check conservative.
   const std::int64_t started = wall_clock_ns();
@@ -126,7 +135,8 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
   const int at = relative ? root_fd_ : AT_FDCWD;
   const char* name = relative ? rel_path.c_str() : abs.c_str();
   struct stat st;
-  if (::fstatat(at, name, &st, 0) != 0) return Error{fmt::format("{}: {}", rel_path, std::strerror(errno))};
+  if (::fstatat(at, name, &st, follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
+    return Error{fmt::format("{}: {}", rel_path, std::strerror(errno))};
   if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", rel_path)};
   const FileStat before = from_stat(st);
   if (stat_out) *stat_out = before;
@@ -139,7 +149,7 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
   }
 
   // Hashing happens outside the lock so threads hash different files at once.
-  int fd = ::openat(at, name, O_RDONLY | O_CLOEXEC);
+  int fd = ::openat(at, name, O_RDONLY | O_CLOEXEC | (follow_symlinks ? 0 : O_NOFOLLOW));
   if (fd < 0) return Error{fmt::format("{}: {}", rel_path, std::strerror(errno))};
   Sha256 h;
   char buf[1 << 16];

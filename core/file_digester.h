@@ -55,7 +55,16 @@ class FileDigester {
   // stat cache when its stat is unchanged and not racy, else by hashing.
   // Thread-safe. Error (naming the path) when missing or unreadable.
   // `stat_out`, when given, receives the file's stat (saves the caller one).
-  Result<Digest> digest(const std::string& rel_path, FileStat* stat_out = nullptr);
+  // With `follow_symlinks` false a symlink at `rel_path` itself is an error
+  // ("not a regular file"), as outputs must be checked.
+  Result<Digest> digest(const std::string& rel_path, FileStat* stat_out = nullptr, bool follow_symlinks = true);
+
+  // The file's stat now (following symlinks), without hashing: to see whether
+  // an input changed while a stage ran. Thread-safe.
+  Result<FileStat> stat_now(const std::string& rel_path) const;
+
+  // The open workspace directory (-1 if it could not be opened).
+  int root_fd() const { return root_fd_; }
 
   // Tells the digester a file's content is known (e.g. just restored from the
   // cache or just hashed while storing it), to save a re-read. Thread-safe.

@@ -13,6 +13,8 @@ nlohmann::json stage_report(const StageRecord& r) {
   s["duration_s"] = r.duration_s;
   s["cache_key"] = r.cache_key;
   s["reason"] = r.reason;
+  if (r.nondeterministic) s["nondeterministic"] = true;
+  if (!r.not_stored.empty()) s["not_stored"] = r.not_stored;
   s["log"] = r.log;
   nlohmann::json outs = nlohmann::json::array();
   for (const auto& f : r.outputs) outs.push_back(f.path);

@@ -12,13 +12,14 @@ namespace {
 //   str stage | u8 has key | [digest key] | i64 touched_at | u8 has entry | [entry]
 // entry:
 //   u8 has results | [str results (CBOR)] | u64 outputs
-//     | (str path | digest | u64 size | u8 exec)... | u8 has log | [digest]
+//     | (str path | digest | u64 size | u8 exec | u8 kind | str target)...
+//     | u8 has log | [digest | str log encoding | u8 log truncated]
 // "has results" is 0 when the stage reported nothing (no metrics, findings,
 // tests, artifacts or message), the common case, which then needs no JSON.
 constexpr char kMagic[9] = "WRTINDX\n";
-constexpr std::uint32_t kVersion = 2;
+constexpr std::uint32_t kVersion = 3;
 constexpr std::size_t kMinRecordBytes = 4 + 1 + 8 + 1;
-constexpr std::size_t kMinOutputBytes = 4 + 32 + 8 + 1;
+constexpr std::size_t kMinOutputBytes = 4 + 32 + 8 + 1 + 1 + 4;
 
 bool safe_relative(std::string_view p) {
   if (p.empty() || p[0] == '/') return false;
@@ -59,9 +60,15 @@ void put_entry(StateWriter& w, const CacheEntry& e) {
     w.put(f.digest);
     w.put(f.size);
     w.put(static_cast<std::uint8_t>(f.executable ? 1 : 0));
+    w.put(static_cast<std::uint8_t>(f.kind));
+    w.str(f.target);
   }
   w.put(static_cast<std::uint8_t>(e.log ? 1 : 0));
-  if (e.log) w.put(*e.log);
+  if (e.log) {
+    w.put(*e.log);
+    w.str(e.log_encoding);
+    w.put(static_cast<std::uint8_t>(e.log_truncated ? 1 : 0));
+  }
 }
 
 // Reads one entry; with `out` null it only checks the framing (for load()).
@@ -85,15 +92,27 @@ bool get_entry(StateReader& r, IndexedEntry* out) {
     Digest digest;
     std::uint64_t size = 0;
     bool exec = false;
-    if (!r.view(path) || !safe_relative(path) || !r.get(digest) || !r.get(size) || !flag(r, exec)) return false;
-    if (out) out->outputs[static_cast<std::size_t>(i)] = CachedFile{std::string(path), digest, size, exec};
+    std::uint8_t kind = 0;
+    std::string_view target;
+    if (!r.view(path) || !safe_relative(path) || !r.get(digest) || !r.get(size) || !flag(r, exec) || !r.get(kind) ||
+        kind > static_cast<std::uint8_t>(OutputKind::kDir) || !r.view(target))
+      return false;
+    if (out)
+      out->outputs[static_cast<std::size_t>(i)] =
+          CachedFile{std::string(path), digest, size, exec, static_cast<OutputKind>(kind), std::string(target)};
   }
   bool has_log = false;
   if (!flag(r, has_log)) return false;
   if (has_log) {
     Digest d{};
-    if (!r.get(d)) return false;
-    if (out) out->log = d;
+    std::string_view enc;
+    bool truncated = false;
+    if (!r.get(d) || !r.view(enc) || !flag(r, truncated)) return false;
+    if (out) {
+      out->log = d;
+      out->log_encoding = std::string(enc);
+      out->log_truncated = truncated;
+    }
   }
   return true;
 }

@@ -35,6 +35,8 @@ struct IndexedEntry {
   StageResults results;
   std::vector<CachedFile> outputs;
   std::optional<Digest> log;
+  std::string log_encoding;
+  bool log_truncated = false;
 };
 
 class RunIndex {

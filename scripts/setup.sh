@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config git ccache
   libboost-dev libtomlplusplus-dev libfmt-dev libspdlog-dev libtbb-dev
-  catch2 libssl-dev nlohmann-json3-dev libcli11-dev libpugixml-dev libjemalloc-dev
+  catch2 libssl-dev nlohmann-json3-dev libcli11-dev libpugixml-dev libjemalloc-dev libzstd-dev
   python3
   # the real tools the built-in plugins drive, exercised by the tests
   gcovr lcov clang-tidy cppcheck flawfinder libbenchmark-dev libgtest-dev

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <ctime>
 #include <string>
@@ -207,6 +208,14 @@ TEST_CASE("cache_store: corrupt blob fails the restore and is removed") {
   CHECK_FALSE(store.has_blob(*d2));
 }
 
+namespace {
+// An entry file as the store writes it: checksummed header + body.
+std::string sealed(const std::string& body) {
+  return "wrt-entry 2 " + wrt::to_hex(wrt::sha256(body)) + "\n" + body;
+}
+std::string body_of(const std::string& file_text) { return file_text.substr(file_text.find('\n') + 1); }
+}  // namespace
+
 TEST_CASE("cache_store: corrupt entry is a miss with a warning and is removed") {
   TempDir tmp;
   CacheStore store(tmp / "cache", 1 << 20);
@@ -215,37 +224,145 @@ TEST_CASE("cache_store: corrupt entry is a miss with a warning and is removed") 
   REQUIRE(store.put_entry(key(1), e).ok());
   fs::path file = entry_file(tmp / "cache", key(1));
   std::string good = read_file(file);
+  REQUIRE(good.rfind("wrt-entry 2 ", 0) == 0);
+  auto body = nlohmann::json::parse(body_of(good));
+  const std::string digest_hex = wrt::to_hex(e.outputs[0].digest);
 
-  std::string bad;
-  SECTION("truncated JSON") { bad = good.substr(0, good.size() / 2); }
-  SECTION("wrong shape") { bad = R"({"version":1,"result":{},"outputs":{},"log":null})"; }
-  SECTION("bad digest hex") {
-    bad = R"({"version":1,"result":{},"outputs":[{"path":"a","digest":"zz","size":1,"executable":false}],"log":null})";
+  std::string bad, why;
+  SECTION("truncated") {
+    bad = good.substr(0, good.size() / 2);
+    why = "checksum mismatch";
   }
-  SECTION("path escaping the workspace") {
-    bad = nlohmann::json{{"version", 1},
-                         {"result", nullptr},
-                         {"outputs",
-                          {{{"path", "../../x"},
-                            {"digest", wrt::to_hex(e.outputs[0].digest)},
-                            {"size", 5},
-                            {"executable", false}}}},
-                         {"log", nullptr}}
-              .dump();
+  SECTION("one flipped bit in an output path, checksum left as it was") {
+    bad = good;
+    std::size_t at = bad.find("a.txt");
+    REQUIRE(at != std::string::npos);
+    bad[at] = static_cast<char>(bad[at] ^ 0x02);  // a.txt -> c.txt
+    why = "checksum mismatch";
+  }
+  SECTION("no header") {
+    bad = body_of(good);
+    why = "header";
+  }
+  SECTION("wrong shape, correctly sealed") {
+    bad = sealed(R"({"version":2,"key":")" + key(1) + R"(","result":{},"outputs":{},"log":null})");
+    why = "\"outputs\" is not an array";
+  }
+  SECTION("bad digest hex, correctly sealed") {
+    body["outputs"][0]["digest"] = "zz";
+    bad = sealed(body.dump());
+    why = "64 hex digits";
+  }
+  SECTION("path escaping the workspace, correctly sealed") {
+    body["outputs"][0]["path"] = "../../x";
+    bad = sealed(body.dump());
+    why = "inside the workspace";
+  }
+  SECTION("symlink pointing outside, correctly sealed") {
+    body["outputs"][0] = {{"path", "out/l"}, {"kind", "symlink"}, {"target", "../../etc/passwd"}};
+    bad = sealed(body.dump());
+    why = "\"target\"";
+  }
+  SECTION("unknown kind") {
+    body["outputs"][0]["kind"] = "device";
+    bad = sealed(body.dump());
+    why = "kind";
+  }
+  SECTION("an intact entry of another key") {
+    body["key"] = key(2);
+    bad = sealed(body.dump());
+    why = "another key";
   }
   SECTION("other version") {
-    auto j = nlohmann::json::parse(good);
-    j["version"] = 2;
-    bad = j.dump();
+    body["version"] = 1;
+    bad = sealed(body.dump());
+    why = "version";
   }
   write_file(file, bad);
 
   std::string warning;
   CHECK_FALSE(store.get_entry(key(1), &warning).has_value());
+  INFO(warning);
   CHECK(warning.find(file.string()) != std::string::npos);
+  CHECK(warning.find(why) != std::string::npos);
   CHECK_FALSE(fs::exists(file));
   // The blob itself is untouched.
   CHECK(store.has_blob(e.outputs[0].digest));
+  (void)digest_hex;
+}
+
+TEST_CASE("cache_store: entries are write-once, a different second result is reported, not stored") {
+  TempDir tmp;
+  CacheStore store(tmp / "cache", 1 << 20);
+  REQUIRE(store.open().ok());
+  CacheEntry first = entry_with(store, "out/a", "first");
+  auto p1 = store.put_entry(key(1), first);
+  REQUIRE(p1.ok());
+  CHECK(p1->stored);
+  CHECK(p1->differences.empty());
+
+  // The same result again: nothing to report.
+  auto same = store.put_entry(key(1), first);
+  REQUIRE(same.ok());
+  CHECK_FALSE(same->stored);
+  CHECK(same->differences.empty());
+
+  CacheEntry second = entry_with(store, "out/a", "second");
+  second.outputs.push_back(CachedFile{"out/b", wrt::Digest{}, 0, false, wrt::OutputKind::kDir});
+  auto p2 = store.put_entry(key(1), second);
+  REQUIRE(p2.ok());
+  CHECK_FALSE(p2->stored);
+  CHECK(p2->differences == std::vector<std::string>{"out/a", "out/b"});
+  std::string warning;
+  auto kept = store.get_entry(key(1), &warning);
+  REQUIRE(kept.has_value());
+  CHECK(kept->outputs.size() == 1);
+  CHECK(kept->outputs[0].digest == first.outputs[0].digest);
+
+  // A corrupt entry is no result: the next writer replaces it.
+  flip_first_byte(entry_file(tmp / "cache", key(1)));
+  auto p3 = store.put_entry(key(1), second);
+  REQUIRE(p3.ok());
+  CHECK(p3->stored);
+  CHECK(p3->replaced_corrupt);
+  kept = store.get_entry(key(1), &warning);
+  REQUIRE(kept.has_value());
+  CHECK(kept->outputs.size() == 2);
+}
+
+TEST_CASE("cache_store: symlink and directory outputs round-trip through an entry") {
+  TempDir tmp;
+  CacheStore store(tmp / "cache", 1 << 20);
+  REQUIRE(store.open().ok());
+  CacheEntry e = entry_with(store, "lib/libfoo.so.1", "ELF");
+  e.outputs.push_back(CachedFile{"lib/libfoo.so", wrt::symlink_digest("libfoo.so.1"), 0, false,
+                                 wrt::OutputKind::kSymlink, "libfoo.so.1"});
+  e.outputs.push_back(CachedFile{"lib/empty", wrt::Digest{}, 0, false, wrt::OutputKind::kDir});
+  std::sort(e.outputs.begin(), e.outputs.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+  REQUIRE(store.put_entry(key(4), e).ok());
+  std::string warning;
+  auto got = store.get_entry(key(4), &warning);
+  REQUIRE(got.has_value());
+  CHECK(got->outputs == e.outputs);
+}
+
+TEST_CASE("cache_store: verify finds a damaged entry and names it") {
+  TempDir tmp;
+  CacheStore store(tmp / "cache", 1 << 20);
+  REQUIRE(store.open().ok());
+  REQUIRE(store.put_entry(key(1), entry_with(store, "out/a1.txt", "one")).ok());
+  REQUIRE(store.put_entry(key(2), entry_with(store, "out/a2.txt", "two")).ok());
+  fs::path file = entry_file(tmp / "cache", key(1));
+  std::string text = read_file(file);
+  std::size_t at = text.find("a1.txt");
+  text[at + 1] = '0';  // out/a1.txt -> out/a0.txt
+  write_file(file, text);
+  auto r = store.verify();
+  REQUIRE(r.ok());
+  CHECK(r->entries_checked == 2);
+  REQUIRE(r->problems.size() == 1);
+  CHECK(r->problems[0].find(file.string()) != std::string::npos);
+  CHECK(r->problems[0].find("checksum mismatch") != std::string::npos);
 }
 
 TEST_CASE("cache_store: gc evicts least recently used entries and unreferenced blobs") {
