@@ -583,6 +583,12 @@ Status CacheStore::open() {
   }
   lock_fd_ = fd;
   ::clock_gettime(CLOCK_REALTIME, &state_->opened_at);
+  // Temp files of writers killed mid-write (kill -9, power loss) are never
+  // data: nothing refers to them. Old ones go now, so the next run cleans up
+  // after a crash without waiting for a gc.
+  if (auto tmp = list_files(dir_ / "tmp", /*flat=*/true))
+    for (const auto& t : *tmp)
+      if (t.mtime.tv_sec < state_->opened_at.tv_sec - kStaleTempSeconds) ::unlink(t.path.c_str());
   // File timestamps come from a coarse clock and may lag a fine one.
   state_->opened_at.tv_sec -= 2;
   return {};

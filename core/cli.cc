@@ -315,6 +315,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   opts.dry_run = args.dry_run || explain_mode;
   opts.cancel = &interrupt_flag();
   opts.memory_limit = cfg.settings.memory_limit;
+  opts.cached_log_limit = cfg.settings.cached_log_limit;
   Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, index, printer, opts);
   RunOutcome outcome = ex.run(order);
   printer.finish();

@@ -150,7 +150,7 @@ bool valid_name(const std::string& s) {
 void parse_settings(const toml::table& t, Settings& s) {
   check_keys(t, "[settings]",
              {"max_parallel_jobs", "timeout_minutes", "max_attempts", "cache_dir", "cache_max_size", "plugin_path",
-              "memory_limit"});
+              "memory_limit", "cached_log_limit"});
   for (auto&& [k, v] : t) {
     std::string key(k.str());
     std::string what = "settings." + key;
@@ -160,6 +160,7 @@ void parse_settings(const toml::table& t, Settings& s) {
     else if (key == "cache_dir") s.cache_dir = as_string(v, what);
     else if (key == "plugin_path") s.plugin_path = as_string_list(v, what);
     else if (key == "memory_limit") s.memory_limit = as_size(v, what);
+    else if (key == "cached_log_limit") s.cached_log_limit = as_size(v, what);
     else if (key == "cache_max_size") {
       if (v.is_integer()) {
         s.cache_max_size = static_cast<std::uint64_t>(as_int(v, what, 1));

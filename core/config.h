@@ -114,6 +114,7 @@ struct Settings {
   std::uint64_t cache_max_size = 5ull << 30;
   std::vector<std::string> plugin_path;
   std::uint64_t memory_limit = 0;  // bytes the running stages may declare together; 0 = physical memory
+  std::uint64_t cached_log_limit = 16ull << 20;  // the end of a stage log kept in the cache
   bool operator==(const Settings&) const = default;
 };
 

@@ -29,11 +29,11 @@ constexpr std::uint32_t kVersion = 2;
 // (and to the round-trip test's config); these checks make the compiler say so.
 #if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
 static_assert(sizeof(StageConfig) == 432, "StageConfig changed: update config_cache.cc");
-static_assert(sizeof(Settings) == 96, "Settings changed: update config_cache.cc");
+static_assert(sizeof(Settings) == 104, "Settings changed: update config_cache.cc");
 static_assert(sizeof(AsilProfile) == 104, "AsilProfile changed: update config_cache.cc");
 static_assert(sizeof(ComponentConfig) == 96, "ComponentConfig changed: update config_cache.cc");
 static_assert(sizeof(PipelineConfig) == 64, "PipelineConfig changed: update config_cache.cc");
-static_assert(sizeof(Config) == 848, "Config changed: update config_cache.cc");
+static_assert(sizeof(Config) == 856, "Config changed: update config_cache.cc");
 #endif
 
 // --- encoding ---------------------------------------------------------------
@@ -147,6 +147,7 @@ void put(StateWriter& w, const Settings& s) {
   put(w, s.cache_max_size);
   put(w, s.plugin_path);
   put(w, s.memory_limit);
+  put(w, s.cached_log_limit);
 }
 
 // --- decoding (every getter fails on truncated or out-of-range data) --------
@@ -250,7 +251,8 @@ bool get(StateReader& r, StageConfig& s) {
 
 bool get(StateReader& r, Settings& s) {
   return get(r, s.max_parallel_jobs) && get(r, s.timeout_minutes) && get(r, s.max_attempts) && get(r, s.cache_dir) &&
-         get(r, s.cache_max_size) && get(r, s.plugin_path) && get(r, s.memory_limit);
+         get(r, s.cache_max_size) && get(r, s.plugin_path) && get(r, s.memory_limit) &&
+         get(r, s.cached_log_limit);
 }
 
 // Which wrt made the cache, for which file: a cache made by another build of

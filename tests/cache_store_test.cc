@@ -653,3 +653,18 @@ TEST_CASE("cache_store: many threads share one store while another store runs gc
   CHECK(v->problems.empty());
   CHECK(v->entries_checked == kThreads * kPerThread);
 }
+
+TEST_CASE("cache_store: opening the store removes temp files of writers killed long ago") {
+  TempDir tmp;
+  {
+    CacheStore store(tmp / "cache", 1 << 20);
+    REQUIRE(store.open().ok());
+  }
+  write_file(tmp / "cache/tmp/blob.123.abc.1.0", "half a blob");
+  write_file(tmp / "cache/tmp/entry.124.abc.1.0", "being written right now");
+  set_mtime(tmp / "cache/tmp/blob.123.abc.1.0", 2 * 3600);
+  CacheStore store(tmp / "cache", 1 << 20);
+  REQUIRE(store.open().ok());
+  CHECK_FALSE(fs::exists(tmp / "cache/tmp/blob.123.abc.1.0"));
+  CHECK(fs::exists(tmp / "cache/tmp/entry.124.abc.1.0"));  // may belong to a live writer
+}

@@ -378,3 +378,25 @@ with = { run = "yes 'some tool output line that repeats' | head -n 600000; echo 
   CHECK(log.size() > (15u << 20));
   CHECK(log.substr(log.size() - 10) == "LAST LINE\n");
 }
+
+TEST_CASE("cache trust: settings.cached_log_limit bounds the cached log", "[e2e][cache-trust]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", R"(
+[settings]
+cached_log_limit = "1KiB"
+[stages.chatty]
+with = { run = "seq 1 5000" }
+)");
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  fs::remove(ws / ".wrt/logs/chatty.log");
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  std::string log = read_file(ws / ".wrt/logs/chatty.log");
+  CHECK(log.rfind("[wrt] log truncated in the cache", 0) == 0);
+  CHECK(log.size() < 1024 + 120);
+  CHECK(log.substr(log.size() - 5) == "5000\n");
+  // Lines are kept whole: after the marker the first line is a complete number.
+  std::string first = log.substr(log.find('\n') + 1);
+  first = first.substr(0, first.find('\n'));
+  CHECK(std::stoi(first) > 4000);
+  CHECK(log.find("\n" + std::to_string(std::stoi(first) - 1) + "\n") == std::string::npos);
+}

@@ -25,6 +25,7 @@ cache_dir = "cache-here"
 cache_max_size = "1GiB"
 plugin_path = ["p1", "p2"]
 memory_limit = "2GiB"
+cached_log_limit = "4MiB"
 
 [components.memory]
 paths = ["src/memory/**"]
