@@ -53,7 +53,15 @@ Result<EncodedLog> encode_log(const std::filesystem::path& file, std::uint64_t l
     out.truncated = true;
   }
   out.bytes.resize(ZSTD_compressBound(text.size()));
-  std::size_t n = ZSTD_compress(out.bytes.data(), out.bytes.size(), text.data(), text.size(), kLevel);
+  // One context per thread: ZSTD_compress would allocate (and clear) a
+  // fresh one for every stage.
+  struct Ctx {
+    ZSTD_CCtx* ctx = ZSTD_createCCtx();
+    ~Ctx() { ZSTD_freeCCtx(ctx); }
+  };
+  thread_local Ctx cctx;
+  if (!cctx.ctx) return Error{fmt::format("{}: cannot compress: out of memory", file.string())};
+  std::size_t n = ZSTD_compressCCtx(cctx.ctx, out.bytes.data(), out.bytes.size(), text.data(), text.size(), kLevel);
   if (ZSTD_isError(n)) return Error{fmt::format("{}: cannot compress: {}", file.string(), ZSTD_getErrorName(n))};
   out.bytes.resize(n);
   out.encoding = "zstd";

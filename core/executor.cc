@@ -8,7 +8,9 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <mutex>
+#include <queue>
 #include <sstream>
 #include <thread>
 #include <ctime>
@@ -118,6 +120,65 @@ class ResourceGate {
   std::uint64_t used_memory_ = 0;
 };
 
+// The threads that run stages' blocking work: started on first use (a run
+// whose stages are all cached starts none), at most `size` of them, taking
+// the highest-priority stage first and ready stages of equal priority in the
+// order they became ready.
+class RunnerPool {
+ public:
+  RunnerPool(int size, std::function<void(int)> work) : size_(size), work_(std::move(work)) {}
+  ~RunnerPool() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  RunnerPool(const RunnerPool&) = delete;
+  RunnerPool& operator=(const RunnerPool&) = delete;
+
+  void submit(int v, int priority) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push(Job{priority, seq_++, v});
+      if (idle_ == 0 && static_cast<int>(threads_.size()) < size_) threads_.emplace_back([this] { loop(); });
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  struct Job {
+    int priority;
+    std::uint64_t seq;
+    int v;
+    bool operator<(const Job& o) const { return priority != o.priority ? priority < o.priority : seq > o.seq; }
+  };
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      ++idle_;
+      cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      --idle_;
+      if (queue_.empty()) return;  // closing
+      Job j = queue_.top();
+      queue_.pop();
+      lock.unlock();
+      work_(j.v);
+      lock.lock();
+    }
+  }
+  const int size_;
+  std::function<void(int)> work_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::priority_queue<Job> queue_;
+  std::vector<std::thread> threads_;
+  std::uint64_t seq_ = 0;
+  int idle_ = 0;
+  bool closing_ = false;
+};
+
 }  // namespace
 
 struct Executor::Impl {
@@ -144,6 +205,13 @@ struct Executor::Impl {
   bool logs_intact = false;
   const std::int64_t started_at_s = static_cast<std::int64_t>(std::time(nullptr));
   std::map<std::string, std::string> data_dirs;  // plugin name -> its data directory; read-only while running
+  // What prepare() hands run_stage() for a stage that must run.
+  struct Prepared {
+    Clock::time_point t0;
+    Digest key{};
+    std::vector<std::pair<std::string, FileStat>> input_stats;
+  };
+  std::vector<std::unique_ptr<Prepared>> prepared;  // by graph stage
   // The workspace, open: restores and output listings resolve paths below
   // it one component at a time (output_tree.h).
   int ws_fd = -1;
@@ -160,7 +228,8 @@ struct Executor::Impl {
         slot(e.graph_.stages.size(), -1),
         selected(e.graph_.stages.size(), 0),
         resources(e.options_.jobs, e.options_.memory_limit ? e.options_.memory_limit : physical_memory()),
-        index(e.index_) {
+        index(e.index_),
+        prepared(e.graph_.stages.size()) {
     // Plugin data directories, made once: make_ctx runs twice per stage.
     const fs::path base = (e.store_ ? e.store_->dir() : dirs.root) / "plugin-data";
     for (const auto* sc : e.graph_.stages)
@@ -425,7 +494,11 @@ struct Executor::Impl {
     rec.reason = "inputs unchanged";
   }
 
-  void process(int v) {
+  // Work a stage needs between being ready and (maybe) running: checks of its
+  // dependencies, fingerprint, key, cache lookup and restore. Cheap; runs on
+  // TBB threads. True when the stage must run: its state is then in
+  // prepared[v] and run_stage(v) must follow.
+  bool prepare(int v) {
     const auto t0 = Clock::now();
     const StageConfig& sc = *ex.graph_.stages[v];
     StageRecord& rec = record(v);
@@ -435,32 +508,25 @@ struct Executor::Impl {
       const StageRecord& dep = record_of(d);
       if (dep.status == "pending" && dry) {
         rec.reason = fmt::format("needs '{}', which would run", dep.name);
-        return finish(v, "pending", t0, rec.reason);
+        return done(v, "pending", t0, rec.reason);
       }
       if (dep.status == "skipped" || is_failure(dep.status)) {
         rec.reason = fmt::format("needs '{}', which {}", dep.name, dep.status == "skipped" ? "was skipped" : dep.status == "failed" ? "failed" : "ended with " + dep.status);
-        return finish(v, "skipped", t0, rec.reason);
+        return done(v, "skipped", t0, rec.reason);
       }
     }
     if (cancelled()) {
       rec.reason = "not started: run interrupted";
-      return finish(v, "skipped", t0, rec.reason);
+      return done(v, "skipped", t0, rec.reason);
     }
     if (stop.load()) {
       rec.reason = fmt::format("not started: '{}' failed (--keep-going runs everything that does not depend on it)", first_failure);
-      return finish(v, "skipped", t0, rec.reason);
+      return done(v, "skipped", t0, rec.reason);
     }
 
     const LoadedPlugin& lp = *ex.plugins_[v];
     const wrt_host* host = host_table();
-    auto make_ctx = [&](wrt_stage& ctx) {
-      ctx.name = sc.name;
-      ctx.workspace = ws.string();
-      ctx.with = &sc.with;
-      ctx.cancel = ex.options_.cancel;
-      ctx.data_dir = data_dirs.at(sc.plugin);
-      ctx.console = [this](const std::string& line) { ex.printer_.print(line); };
-    };
+    auto make_ctx = [&](wrt_stage& ctx) { fill_ctx(sc, ctx); };
 
     // Fingerprint: validates config and adds tool versions to the key.
     wrt_stage fp;
@@ -477,7 +543,7 @@ struct Executor::Impl {
       if (s != WRT_STATUS_PASSED) {
         rec.reason = fmt::format("{}: {}", config_where(sc), fp.results.message.empty() ? "invalid configuration" : fp.results.message);
         rec.results.message = rec.reason;
-        return finish(v, "failed", t0, rec.reason);
+        return done(v, "failed", t0, rec.reason);
       }
     }
 
@@ -486,7 +552,7 @@ struct Executor::Impl {
     if (!k) {
       rec.reason = k.error();
       rec.results.message = rec.reason;
-      return finish(v, "failed", t0, rec.reason);
+      return done(v, "failed", t0, rec.reason);
     }
     Digest key = compute_key(*k);
     rec.cache_key = to_hex(key);
@@ -499,7 +565,7 @@ struct Executor::Impl {
     if (cacheable && ex.options_.read_cache) {
       if (auto hit = indexed_hit(sc, key, rec.cache_key)) {
         replay(rec, std::move(hit->results), std::move(hit->outputs));
-        return finish(v, "cached", t0, "");
+        return done(v, "cached", t0, "");
       }
       std::string warning;
       auto entry = ex.store_->get_entry(rec.cache_key, &warning);
@@ -528,14 +594,59 @@ struct Executor::Impl {
             index.set_entry(sc.name, key, *entry);
             index.set_touched_at(sc.name, started_at_s);
           }
-          return finish(v, "cached", t0, "");
+          return done(v, "cached", t0, "");
         }
         ex.printer_.print(fmt::format("warning: {}: {}; running the stage instead", sc.name, restored.error()));
       }
     }
     rec.reason = why.empty() ? (ex.options_.read_cache ? "no cache entry for this key" : "--no-cache") : why;
     if (!cacheable && why.empty()) rec.reason = "caching is off for this stage";
-    if (dry) return finish(v, "pending", t0, rec.reason);
+    if (dry) return done(v, "pending", t0, rec.reason);
+    auto p = std::make_unique<Prepared>();
+    p->t0 = t0;
+    p->key = key;
+    p->input_stats = std::move(input_stats);
+    prepared[v] = std::move(p);
+    return true;
+  }
+
+  void fill_ctx(const StageConfig& sc, wrt_stage& ctx) {
+    ctx.name = sc.name;
+    ctx.workspace = ws.string();
+    ctx.with = &sc.with;
+    ctx.cancel = ex.options_.cancel;
+    ctx.data_dir = data_dirs.at(sc.plugin);
+    ctx.console = [this](const std::string& line) { ex.printer_.print(line); };
+  }
+
+  bool done(int v, const std::string& status, Clock::time_point t0, const std::string& detail) {
+    finish(v, status, t0, detail);
+    return false;
+  }
+
+  // Runs a prepared stage (with retries) and stores its result. Blocks on the
+  // stage's processes: called on a stage-runner thread, never on a TBB one.
+  void run_stage(int v) {
+    std::unique_ptr<Prepared> p = std::move(prepared[v]);
+    const auto t0 = p->t0;
+    const Digest key = p->key;
+    const auto& input_stats = p->input_stats;
+    const StageConfig& sc = *ex.graph_.stages[v];
+    StageRecord& rec = record(v);
+    const LoadedPlugin& lp = *ex.plugins_[v];
+    const wrt_host* host = host_table();
+    const bool cacheable = sc.cache && ex.store_ != nullptr;
+    auto make_ctx = [&](wrt_stage& ctx) { fill_ctx(sc, ctx); };
+    // Queued while another stage failed or the run was interrupted.
+    if (cancelled()) {
+      rec.reason = "not started: run interrupted";
+      return finish(v, "skipped", t0, rec.reason);
+    }
+    if (stop.load()) {
+      rec.reason = fmt::format("not started: '{}' failed (--keep-going runs everything that does not depend on it)", first_failure);
+      return finish(v, "skipped", t0, rec.reason);
+    }
+
 
     // Run, with retries. (Announced only now: thousands of cache hits should
     // not each redraw the status line.)
@@ -685,6 +796,11 @@ struct Executor::Impl {
     finish(v, status, t0, status == "flaky" ? fmt::format("passed on attempt {}", rec.attempts) : "");
   }
 
+  // Both phases on the calling thread (tests, and the dry run).
+  void process(int v) {
+    if (prepare(v)) run_stage(v);
+  }
+
   std::string config_where(const StageConfig& sc) const {
     auto it = sc.key_pos.find("with");
     return ex.config_.where(it == sc.key_pos.end() ? sc.pos : it->second);
@@ -736,29 +852,65 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     std::string p = sc.priority ? *sc.priority : sc.asil ? config_.profile(*sc.asil).priority : "normal";
     return static_cast<tbb::flow::node_priority_t>(1 + std::max(0, priority_rank(p)));
   };
-  // Bodies block on child processes, so the arena's size is the job limit.
-  tbb::task_arena arena(std::max(1, options_.jobs));
+  // The scheduler: a TBB flow graph orders the stages (a join node per stage
+  // counts its dependencies) and does the cheap part of each stage on TBB's
+  // threads (async node: prepare = key, cache lookup, restore). A stage that
+  // must run is handed to the runner pool, whose `jobs` threads block on the
+  // stage's processes; the async node's gateway then passes the stage on.
+  // So the job limit is the pool's size, independent of the CPU count, and
+  // waiting on a child never occupies a TBB worker.
+  using Join = tbb::flow::continue_node<tbb::flow::continue_msg>;
+  using Async = tbb::flow::async_node<tbb::flow::continue_msg, tbb::flow::continue_msg>;
+  std::vector<Async::gateway_type*> gateways(graph_.stages.size(), nullptr);
+  auto fail_internal = [&](int v, const char* what) {
+    impl.record(v).results.message = fmt::format("internal error: {}", what);
+    impl.finish(v, "failed", Clock::now(), impl.record(v).results.message);
+  };
+  RunnerPool pool(std::max(1, options_.jobs), [&](int v) {
+    try {
+      impl.run_stage(v);
+    } catch (const std::exception& e) {
+      fail_internal(v, e.what());
+    }
+    gateways[v]->try_put(tbb::flow::continue_msg());
+    gateways[v]->release_wait();
+  });
+  tbb::task_arena arena;
   arena.execute([&] {
     tbb::flow::graph g;
-    using Node = tbb::flow::continue_node<tbb::flow::continue_msg>;
-    std::vector<std::unique_ptr<Node>> nodes(graph_.stages.size());
-    for (int v : order)
-      nodes[v] = std::make_unique<Node>(g, [&impl, v](const tbb::flow::continue_msg&) {
-        try {
-          impl.process(v);
-        } catch (const std::exception& e) {
-          impl.record(v).results.message = fmt::format("internal error: {}", e.what());
-          impl.finish(v, "failed", Clock::now(), impl.record(v).results.message);
-        }
-      }, stage_priority(v));
+    std::vector<std::unique_ptr<Join>> joins(graph_.stages.size());
+    std::vector<std::unique_ptr<Async>> nodes(graph_.stages.size());
+    for (int v : order) {
+      const auto prio = stage_priority(v);
+      joins[v] = std::make_unique<Join>(g, [](const tbb::flow::continue_msg& m) { return m; }, prio);
+      nodes[v] = std::make_unique<Async>(
+          g, tbb::flow::unlimited,
+          [&impl, &pool, &gateways, &fail_internal, v, prio](const tbb::flow::continue_msg&, Async::gateway_type& gw) {
+            bool must_run = false;
+            try {
+              must_run = impl.prepare(v);
+            } catch (const std::exception& e) {
+              fail_internal(v, e.what());
+            }
+            if (!must_run) {
+              gw.try_put(tbb::flow::continue_msg());
+              return;
+            }
+            gateways[v] = &gw;
+            gw.reserve_wait();
+            pool.submit(v, static_cast<int>(prio));
+          },
+          prio);
+      tbb::flow::make_edge(*joins[v], *nodes[v]);
+    }
     for (int v : order)
       for (int d : graph_.deps[v])
-        if (impl.selected[d]) tbb::flow::make_edge(*nodes[d], *nodes[v]);
+        if (impl.selected[d]) tbb::flow::make_edge(*nodes[d], *joins[v]);
     for (int v : order) {
       bool root = true;
       for (int d : graph_.deps[v])
         if (impl.selected[d]) root = false;
-      if (root) nodes[v]->try_put(tbb::flow::continue_msg());
+      if (root) joins[v]->try_put(tbb::flow::continue_msg());
     }
     g.wait_for_all();
   });

@@ -702,3 +702,19 @@ with = { run = "mkdir -p out && grep -c libjemalloc /proc/$PPID/maps > out/maps.
     CHECK(std::stoi(count) == 0);
   }
 }
+
+TEST_CASE("e2e: -j above the CPU count runs that many stages at once", "[e2e][scheduler]") {
+  TempDir ws;
+  // Each stage waits until all eight have started (a barrier): with fewer
+  // than eight running at once they would time out and fail.
+  std::string toml = "[settings]\nmax_parallel_jobs = 1\n";
+  for (int i = 0; i < 8; ++i)
+    toml += "[stages.s" + std::to_string(i) + "]\ncache = false\nwith = { run = \"touch started_" + std::to_string(i) +
+            " && for k in $(seq 300); do [ $(ls started_* | wc -l) -ge 8 ] && exit 0; sleep 0.05; done; exit 1\" }\n";
+  write_file(ws / "wrt.toml", toml);
+  auto r = wrt_run(ws, {"-j", "8"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("TBB") == std::string::npos);
+  for (const auto& [name, st] : statuses(report_of(ws))) CHECK(st == "passed");
+}

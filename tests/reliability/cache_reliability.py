@@ -16,6 +16,7 @@ trial failed, 2 on a harness error.  See tests/reliability/README.md.
 """
 
 import argparse
+import errno
 import hashlib
 import json
 import os
@@ -222,7 +223,10 @@ def compare(expected, actual):
         if e == a:
             continue
         if e is None and os.path.basename(rel).startswith(".wrt-restore."):
-            stray.append("  stray temp %s: %s" % (rel, short(a)))
+            parent = os.path.dirname(rel)
+            where = ("inside declared output %s" % parent if parent != "out"
+                     else "in out/, beside declared file outputs")
+            stray.append("  stray temp %s (%s): %s" % (rel, where, short(a)))
         elif e is None:
             wrong.append("  unexpected %s: %s" % (rel, short(a)))
         elif a is None:
@@ -313,8 +317,17 @@ class Proc:
         self.out = open(logbase + ".out", "wb")
         self.err = open(logbase + ".err", "wb")
         self.t0 = time.monotonic()
-        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.err,
-                                  env=env, start_new_session=True)
+        # build/wrt may be being relinked by someone else: retry for a while
+        for attempt in range(240):
+            try:
+                self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.err,
+                                          env=env, start_new_session=True)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EACCES, errno.ETXTBSY, errno.ENOENT, errno.ENOEXEC) or attempt == 239:
+                    raise
+                time.sleep(0.5)
+        self.t0 = time.monotonic()
         self.rc = None
         self.hung = False
         self.orphans = 0
@@ -396,10 +409,14 @@ class Harness:
                 return False
             return True
 
+        seen_stray = set()
+
         def check_tree(what):
             wrong, stray = compare(expected, snapshot(ws))
             if wrong:
                 add("wrong", "after %s:\n%s" % (what, "\n".join(wrong[:40])))
+            stray = [l for l in stray if l not in seen_stray]
+            seen_stray.update(stray)
             if stray:
                 add("stray", "after %s:\n%s" % (what, "\n".join(stray)))
 
@@ -451,6 +468,25 @@ class Harness:
                     break
         return fails
 
+    def reset_after(self, ws, fails):
+        """After a failing trial has been recorded (and its workspace copied):
+        remove leaked restore temps, which wrt never removes from outside a
+        declared output, and out/ after wrong outputs, so that one failure is
+        not counted again by the following trials."""
+        if not fails:
+            return
+        if "wrong" in fails:
+            shutil.rmtree(os.path.join(ws, "out"), ignore_errors=True)
+            return
+        for dirpath, dirnames, filenames in os.walk(os.path.join(ws, "out")):
+            for n in dirnames + filenames:
+                if n.startswith(".wrt-restore."):
+                    p = os.path.join(dirpath, n)
+                    if os.path.isdir(p) and not os.path.islink(p):
+                        shutil.rmtree(p, ignore_errors=True)
+                    else:
+                        os.unlink(p)
+
     def count_not_cached(self, report):
         try:
             with open(report) as f:
@@ -468,8 +504,8 @@ class Harness:
         if not fails:
             return
         scen["failed"] += 1
-        for cat, msgs in fails.items():
-            scen[cat] += len(msgs)
+        for cat in fails:
+            scen[cat] += 1          # columns count trials, not messages
         kept = []
         for label, d in keep_dirs:
             dest = os.path.join(self.base, "failures", "%s-trial%03d" % (name, trial), label)
@@ -590,6 +626,7 @@ class Harness:
             for cat, msgs in self.settle(ws, exp, restore_check=rng.random() < 0.5, info=ctx).items():
                 fails.setdefault(cat, []).extend(msgs)
             self.record(scen, name, t, fails, ctx, [("ws", ws)])
+            self.reset_after(ws, fails)
             self.progress(name, t, trials)
 
     def salted(self, rng, salt):
@@ -768,6 +805,7 @@ class Harness:
                                        allow_restore_miss=cat in ("entries", "blobs"), info=ctx).items():
                 fails.setdefault(c, []).extend(msgs)
             self.record(scen, name, t, fails, ctx, [("ws", ws)])
+            self.reset_after(ws, fails)
             self.progress(name, t, trials)
 
     # ---- scenario 3 -------------------------------------------------------
@@ -817,6 +855,8 @@ class Harness:
                 for c, msgs in self.settle(ws, self.expected_for(assigns[k]), env).items():
                     fails.setdefault(c, []).extend("checkout%d: %s" % (k, m) for m in msgs)
             self.record(scen, name, t, fails, ctx, [(os.path.basename(d), d) for d in wss] + [("shared-cache", cache)])
+            for ws in wss:
+                self.reset_after(ws, fails)
             self.progress(name, t, rounds)
 
     # ----------------------------------------------------------------------
@@ -831,11 +871,36 @@ class Harness:
         for n, s in self.results.items():
             if s["info"]:
                 print("%s: %s" % (n, ", ".join("%s %d" % kv for kv in sorted(s["info"].items()))))
-        print("columns: " + "; ".join("%s = %s" % (c, CAT_HELP[c]) for c in CATS))
+        print("columns count the trials with each kind of failure: " + "; ".join("%s = %s" % (c, CAT_HELP[c]) for c in CATS))
 
 
 class HarnessError(Exception):
     pass
+
+
+def copy_binary(wrt, dest_dir):
+    """Copies wrt and its command plugin (found by wrt next to itself, in
+    plugins/) so that a rebuild of build/ during the test cannot swap the
+    binary under a trial.  Retries while the source is being relinked."""
+    src_plugin = os.path.join(os.path.dirname(wrt), "plugins", "wrt-plugin-command.so")
+    os.makedirs(os.path.join(dest_dir, "plugins"), exist_ok=True)
+    dst = os.path.join(dest_dir, "wrt")
+    last = None
+    for _ in range(120):
+        try:
+            before = (os.stat(wrt).st_mtime_ns, os.stat(src_plugin).st_mtime_ns)
+            shutil.copy2(wrt, dst)
+            shutil.copy2(src_plugin, os.path.join(dest_dir, "plugins", "wrt-plugin-command.so"))
+            after = (os.stat(wrt).st_mtime_ns, os.stat(src_plugin).st_mtime_ns)
+            if before == after:
+                r = subprocess.run([dst, "plugins"], capture_output=True, timeout=60, cwd=dest_dir)
+                if r.returncode == 0 and b"command " in r.stdout:
+                    return dst
+                last = "`wrt plugins` exited %s: %s" % (r.returncode, r.stderr[-300:])
+        except (OSError, subprocess.SubprocessError) as e:
+            last = str(e)
+        time.sleep(1)
+    raise HarnessError("cannot take a stable copy of %s: %s" % (wrt, last))
 
 
 def main():
@@ -848,6 +913,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="10 kill trials, 10 corruption trials, 3 concurrent rounds")
     ap.add_argument("--scenarios", default="kill,corrupt,concurrent",
                     help="comma-separated subset of kill,corrupt,concurrent")
+    ap.add_argument("--no-copy", action="store_true",
+                    help="run the given wrt in place instead of a private copy of it and its command plugin")
     ap.add_argument("--seed", type=int, default=None, help="random seed (default: from the clock, printed)")
     ap.add_argument("--workdir", default=None,
                     help="directory for temp workspaces and kept failures (default: a new temp dir, "
@@ -885,6 +952,12 @@ def main():
     sys.stdout.flush()
     rc = 0
     try:
+        if not args.no_copy:
+            h.wrt = copy_binary(h.wrt, os.path.join(h.tmp, "bin"))
+        with open(h.wrt, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        print("testing %s (sha256 %s%s)" % (h.wrt, digest[:16],
+                                            "" if args.no_copy else ", a copy of %s and its command plugin" % args.wrt))
         h.calibrate()
         if "kill" in scen and args.kill_trials > 0:
             h.scenario_kill(args.kill_trials)
