@@ -691,7 +691,8 @@ struct Executor::Impl {
       }
       if (ctx.timed_out) {
         status = "timeout";
-        rec.results.message = fmt::format("timed out after {} min; its processes were killed", timeout_min);
+        rec.results.message = fmt::format("timed out after {} min; {} process{} killed", timeout_min,
+                                          ctx.processes_killed, ctx.processes_killed == 1 ? " was" : "es were");
         continue;
       }
       if (s == WRT_STATUS_PASSED) {

@@ -159,6 +159,12 @@ int h_spawn(wrt_stage* st, const wrt_spawn_request* req, wrt_spawn_result* res) 
   std::lock_guard<std::mutex> lock(st->mu);
   if (r.timed_out) st->timed_out = true;
   if (r.interrupted) st->interrupted = true;
+  if (r.timed_out || r.interrupted) {
+    st->processes_killed += r.processes_killed;
+  } else if (r.processes_killed > 0) {
+    write_log(st, fmt::format("[wrt] killed {} process{} that {} left running", r.processes_killed,
+                              r.processes_killed == 1 ? "" : "es", o.argv[0]));
+  }
   const std::string* out = nullptr;
   const std::string* err = nullptr;
   if (o.capture) out = &st->buffers.emplace_back(std::move(r.output));

@@ -72,6 +72,7 @@ struct wrt_stage {
   wrt::StageResults results;
   bool timed_out = false;    // some spawn hit the deadline
   bool interrupted = false;  // some spawn was cancelled
+  int processes_killed = 0;  // by timeouts and interruptions of its spawns
   // Host-owned strings returned to the plugin (stable addresses; a list, as
   // an empty deque allocates and a stage context is made twice per stage).
   std::list<std::string> buffers;

@@ -3,10 +3,15 @@
 #include <cstdio>
 #include <exception>
 
+#include <cstring>
+
 #include "core/cli.h"
+#include "core/process_tree.h"
 #include "core/subprocess.h"
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::strcmp(argv[0], wrt::kWatchdogArgv0) == 0) wrt::run_watchdog(argv[1]);
+  wrt::watchdog_may_exec_self();
   wrt::init_process_control();
   try {
     return wrt::run_cli(argc, argv);

@@ -1,5 +1,7 @@
 #include "core/subprocess.h"
 
+#include "core/process_tree.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -165,6 +167,13 @@ class Runner {
     pipe_.reset();
     pidfd_.reset();
     reap_group(pid_);
+    unregister_child(pid_);
+    // Whatever the child started and left behind dies with it: background
+    // members of its group, and processes that left the group.
+    if (maybe_leftovers(pid_)) {
+      int killed = kill_tagged(tag_, kKillWaitMax);
+      r_.processes_killed = killing_ ? std::max(r_.processes_killed, killed) : killed;
+    }
   }
 
  private:
@@ -185,7 +194,10 @@ class Runner {
     // Non-blocking so a read loop can stop at "no more data for now".
     ::fcntl(read_end.get(), F_SETFL, ::fcntl(read_end.get(), F_GETFL) | O_NONBLOCK);
 
-    std::vector<std::string> env = build_env(o_.extra_env);
+    tag_ = new_process_tag();
+    std::vector<std::string> extra = o_.extra_env;
+    extra.push_back(std::string(kProcessTagVar) + "=" + tag_);
+    std::vector<std::string> env = build_env(extra);
     std::vector<char*> envp;
     envp.reserve(env.size() + 1);
     for (auto& e : env) envp.push_back(e.data());
@@ -217,7 +229,12 @@ class Runner {
     posix_spawnattr_setsigmask(&attr, &none);
 
     pid_t pid = -1;
-    int rc = ::posix_spawnp(&pid, argp[0], &fa, &attr, argp.data(), envp.data());
+    int rc = 0;
+    ensure_watchdog();
+    spawn_registered([&] {
+      rc = ::posix_spawnp(&pid, argp[0], &fa, &attr, argp.data(), envp.data());
+      return rc == 0 ? pid : -1;
+    });
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
@@ -291,6 +308,7 @@ class Runner {
   void start_kill(Clock::time_point now) {
     killing_ = true;
     term_time_ = now;
+    r_.processes_killed = count_tagged(tag_);
     // The leader is not reaped yet (we only get here while it runs), so the
     // pgid still belongs to this group.
     ::kill(-pid_, SIGTERM);
@@ -364,6 +382,7 @@ class Runner {
   const SpawnOptions& o_;
   SpawnResult& r_;
   pid_t pid_ = -1;
+  std::string tag_;  // WRT_PROCESS_TAG of the child's tree
   Fd pipe_;
   Fd pidfd_;
   bool leader_exited_ = false;

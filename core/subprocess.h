@@ -29,12 +29,18 @@ struct SpawnResult {
   int term_signal = 0;    // signal that ended it
   bool timed_out = false;
   bool interrupted = false;
+  // Processes killed: on a timeout or interruption, every process of the
+  // child's tree alive when the kill began; otherwise those the child left
+  // running when it exited (background jobs, daemons).
+  int processes_killed = 0;
   std::string output;     // with capture
   std::string error;      // why it could not start (e.g. "sh: No such file or directory")
 };
 
-// Blocks until the child has exited and its process group is gone (or was
-// killed). Thread-safe: many may run at once from different threads.
+// Blocks until the child has exited and nothing it started is left: members
+// of its process group and processes that left the group (setsid, double
+// fork) are killed when the child exits, times out or is interrupted (see
+// process_tree.h). Thread-safe: many may run at once from different threads.
 SpawnResult run_process(const SpawnOptions& options);
 
 // Call once at start-up, before any thread: makes wrt the reaper of orphaned

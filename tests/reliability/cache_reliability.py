@@ -850,6 +850,10 @@ class Harness:
                 elif p.rc != 0:
                     fails.setdefault("run_rc", []).append("%s exited %s\n%s" % (what, p.rc, p.text("out") + "\n" + p.text()))
             gc_out = gc.text("out", tail=3).strip()
+            m = re.search(r"removed (\d+) entries and (\d+) blobs", gc_out)
+            if m:
+                self.info(scen, "entries evicted by the concurrent gc", int(m.group(1)))
+                self.info(scen, "blobs evicted by the concurrent gc", int(m.group(2)))
             ctx.append("gc: %s" % (gc_out.replace("      | ", "") or "(no output)"))
             for k, ws in enumerate(wss):
                 for c, msgs in self.settle(ws, self.expected_for(assigns[k]), env).items():
@@ -972,7 +976,9 @@ def main():
         print("interrupted")
         rc = 130
     finally:
+        t_clean = time.monotonic()
         shutil.rmtree(h.tmp, ignore_errors=True)
+        t_clean = time.monotonic() - t_clean
         if not user_workdir and not h.failure_dirs:
             shutil.rmtree(h.base, ignore_errors=True)
     h.table()
@@ -980,7 +986,7 @@ def main():
     failed = sum(s["failed"] for s in h.results.values())
     if h.failure_dirs:
         print("failing workspaces kept under %s" % os.path.join(h.base, "failures"))
-    print("seed %d, wall time %.1fs" % (args.seed, time.monotonic() - h.t0))
+    print("seed %d, wall time %.1fs (of which %.1fs removing temp dirs)" % (args.seed, time.monotonic() - h.t0, t_clean))
     print("%d passed, %d failed" % (passed, failed))
     if rc == 0 and failed:
         rc = 1
