@@ -15,6 +15,7 @@
 #include <thread>
 #include <ctime>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/core.h>
 #include <oneapi/tbb/flow_graph.h>
@@ -212,6 +213,9 @@ struct Executor::Impl {
     std::vector<std::pair<std::string, FileStat>> input_stats;
   };
   std::vector<std::unique_ptr<Prepared>> prepared;  // by graph stage
+  // Directories already cleared of restore temp files in this run.
+  std::mutex swept_mu;
+  std::unordered_set<std::string> swept_dirs;
   // The workspace, open: restores and output listings resolve paths below
   // it one component at a time (output_tree.h).
   int ws_fd = -1;
@@ -411,9 +415,27 @@ struct Executor::Impl {
     for (const auto& f : entry.outputs) {
       if (in_place(f)) continue;
       Status s;
+      std::size_t slash = f.path.rfind('/');
+      std::string parent = slash == std::string::npos ? std::string() : f.path.substr(0, slash);
+      if (f.kind != OutputKind::kDir) {
+        // A restore killed before its rename (kill -9) left a temp file
+        // beside its destination; the next restore there removes it. Once
+        // per directory and run: listing a big directory per file would be
+        // quadratic.
+        bool first = false;
+        {
+          std::lock_guard<std::mutex> lock(swept_mu);
+          first = swept_dirs.insert(parent).second;
+        }
+        if (first) {
+          auto dir = open_dir_beneath(ws_fd, parent, /*create=*/false);
+          if (dir) {
+            remove_restore_temps(*dir);
+            ::close(*dir);
+          }
+        }
+      }
       if (f.kind == OutputKind::kFile) {
-        std::size_t slash = f.path.rfind('/');
-        std::string parent = slash == std::string::npos ? std::string() : f.path.substr(0, slash);
         auto dir = open_dir_beneath(ws_fd, parent, /*create=*/true);
         if (!dir) return Error{fmt::format("cannot restore {}: {}", f.path, dir.error())};
         s = ex.store_->restore_file_at(f.digest, *dir, f.path.substr(slash == std::string::npos ? 0 : slash + 1),

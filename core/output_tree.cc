@@ -279,6 +279,26 @@ Status restore_symlink(int workspace_fd, const std::string& path, const std::str
   return Status::Ok();
 }
 
+int remove_restore_temps(int dir_fd) {
+  int dup = ::dup(dir_fd);
+  if (dup < 0) return 0;
+  DIR* d = ::fdopendir(dup);
+  if (!d) {
+    ::close(dup);
+    return 0;
+  }
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n.compare(0, kRestoreTempPrefix.size(), kRestoreTempPrefix) == 0) names.emplace_back(n);
+  }
+  ::closedir(d);
+  int removed = 0;
+  for (const auto& n : names)
+    if (::unlinkat(dir_fd, n.c_str(), 0) == 0) ++removed;
+  return removed;
+}
+
 Status restore_dir(int workspace_fd, const std::string& path) {
   auto dir = open_dir_beneath(workspace_fd, path, /*create=*/true);
   if (!dir) return Error{dir.error()};

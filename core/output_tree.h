@@ -63,6 +63,11 @@ Status check_restorable_path(std::string_view path, const std::vector<std::strin
 // components when `create`. Returns an O_DIRECTORY fd the caller closes.
 Result<int> open_dir_beneath(int workspace_fd, std::string_view rel_dir, bool create);
 
+// Removes restore temp files (kRestoreTempPrefix) from the open directory
+// `dir_fd`: leftovers of a restore killed before its rename. Only safe while
+// no other restore writes there (the checkout lock). Returns how many.
+int remove_restore_temps(int dir_fd);
+
 // Restores a symlink or an (empty) directory at workspace-relative `path`
 // (files are restored by CacheStore::restore_file_at). Confined as above.
 Status restore_symlink(int workspace_fd, const std::string& path, const std::string& target);

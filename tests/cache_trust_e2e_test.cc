@@ -400,3 +400,26 @@ with = { run = "seq 1 5000" }
   CHECK(std::stoi(first) > 4000);
   CHECK(log.find("\n" + std::to_string(std::stoi(first) - 1) + "\n") == std::string::npos);
 }
+
+TEST_CASE("cache trust: the restore that a killed run left half done cleans up its temp file", "[e2e][cache-trust]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", R"(
+[stages.gen]
+outputs = ["out/gen.txt", "out/d"]
+with = { run = "mkdir -p out/d/sub && echo gen > out/gen.txt && echo x > out/d/sub/x.txt" }
+)");
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  // kill -9 between a restore's write and its rename leaves these behind,
+  // with the destinations still missing.
+  fs::remove(ws / "out/gen.txt");
+  fs::remove(ws / "out/d/sub/x.txt");
+  write_file(ws / "out/.wrt-restore.999.deadbeef.1.0", "half of gen.txt");
+  write_file(ws / "out/d/sub/.wrt-restore.999.deadbeef.1.1", "half of x.txt");
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(stage_of(report_of(ws), "gen")["status"] == "cached");
+  CHECK(read_file(ws / "out/gen.txt") == "gen\n");
+  CHECK_FALSE(fs::exists(ws / "out/.wrt-restore.999.deadbeef.1.0"));
+  CHECK_FALSE(fs::exists(ws / "out/d/sub/.wrt-restore.999.deadbeef.1.1"));
+}
