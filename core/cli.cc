@@ -316,6 +316,9 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   opts.cancel = &interrupt_flag();
   opts.memory_limit = cfg.settings.memory_limit;
   opts.cached_log_limit = cfg.settings.cached_log_limit;
+  // Plugins other than `command` run in worker processes (plugin_worker.h).
+  WorkerPool workers("/proc/self/exe");
+  opts.workers = &workers;
   Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, index, printer, opts);
   RunOutcome outcome = ex.run(order);
   printer.finish();
@@ -531,6 +534,8 @@ int cmd_status(const fs::path& ws, const std::string& cache_dir_opt) {
   RunOptions opts;
   opts.dry_run = true;
   opts.jobs = 1;
+  WorkerPool workers("/proc/self/exe");
+  opts.workers = &workers;
   Executor ex(cfg, s.loaded->graph, s.stage_plugins, &store, digester, index, printer, opts);
   RunOutcome outcome = ex.run(order);
   std::fclose(devnull);

@@ -554,14 +554,26 @@ struct Executor::Impl {
     wrt_stage fp;
     make_ctx(fp);
     if (lp.plugin->fingerprint) {
-      fp.in_fingerprint = true;
       wrt_status s = WRT_STATUS_ERROR;
-      try {
-        s = lp.plugin->fingerprint(host, &fp);
-      } catch (...) {
-        fp.results.message = "plugin threw from fingerprint()";
+      if (isolated(lp)) {
+        WorkerReply r = ex.options_.workers->call(worker_call(sc, lp, /*fingerprint=*/true));
+        if (!r.fault.empty()) {
+          rec.reason = r.fault;
+          rec.results.message = r.fault;
+          return done(v, "failed", t0, rec.reason);
+        }
+        s = r.status;
+        fp.results = std::move(r.results);
+        fp.fingerprints = std::move(r.fingerprints);
+      } else {
+        fp.in_fingerprint = true;
+        try {
+          s = lp.plugin->fingerprint(host, &fp);
+        } catch (...) {
+          fp.results.message = "plugin threw from fingerprint()";
+        }
+        fp.in_fingerprint = false;
       }
-      fp.in_fingerprint = false;
       if (s != WRT_STATUS_PASSED) {
         rec.reason = fmt::format("{}: {}", config_where(sc), fp.results.message.empty() ? "invalid configuration" : fp.results.message);
         rec.results.message = rec.reason;
@@ -641,6 +653,26 @@ struct Executor::Impl {
     ctx.console = [this](const std::string& line) { ex.printer_.print(line); };
   }
 
+  // The trusted built-in `command` plugin runs in wrt's process: it is the
+  // hot path of big pipelines (a worker round trip per stage would cost the
+  // full run its speed), and it is wrt's own code. Every other plugin runs
+  // in a worker process, where its faults cannot reach wrt.
+  bool isolated(const LoadedPlugin& lp) const { return ex.options_.workers && lp.name != "command"; }
+
+  WorkerCall worker_call(const StageConfig& sc, const LoadedPlugin& lp, bool fingerprint) {
+    WorkerCall c;
+    c.fingerprint = fingerprint;
+    c.library = lp.library;
+    c.plugin = lp.name;
+    c.stage = sc.name;
+    c.workspace = ws.string();
+    c.with = &sc.with;
+    c.data_dir = data_dirs.at(sc.plugin);
+    c.cancel = ex.options_.cancel;
+    c.console = [this](const std::string& line) { ex.printer_.print(line); };
+    return c;
+  }
+
   bool done(int v, const std::string& status, Clock::time_point t0, const std::string& detail) {
     finish(v, status, t0, detail);
     return false;
@@ -700,10 +732,30 @@ struct Executor::Impl {
       ctx.log_fd = log_fd;
       ctx.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_min * 60));
       wrt_status s = WRT_STATUS_ERROR;
-      try {
-        s = lp.plugin->run(host, &ctx);
-      } catch (...) {
-        ctx.results.message = "plugin threw from run()";
+      std::string fault;
+      if (isolated(lp)) {
+        WorkerCall c = worker_call(sc, lp, /*fingerprint=*/false);
+        c.deadline = ctx.deadline;
+        c.log_path = (ws / rec.log).string();
+        WorkerReply r = ex.options_.workers->call(c);
+        s = r.status;
+        ctx.results = std::move(r.results);
+        ctx.timed_out = r.timed_out;
+        ctx.interrupted = r.interrupted;
+        ctx.processes_killed = r.processes_killed;
+        fault = std::move(r.fault);
+        if (!fault.empty()) {
+          s = WRT_STATUS_ERROR;
+          ctx.results.message = fault;
+          std::string line = fmt::format("[wrt error] {}\n", fault);
+          if (log_fd >= 0) (void)!::write(log_fd, line.data(), line.size());
+        }
+      } else {
+        try {
+          s = lp.plugin->run(host, &ctx);
+        } catch (...) {
+          ctx.results.message = "plugin threw from run()";
+        }
       }
       rec.results = std::move(ctx.results);
       if (ctx.interrupted || cancelled()) {
@@ -715,6 +767,7 @@ struct Executor::Impl {
         status = "timeout";
         rec.results.message = fmt::format("timed out after {} min; {} process{} killed", timeout_min,
                                           ctx.processes_killed, ctx.processes_killed == 1 ? " was" : "es were");
+        if (!fault.empty()) rec.results.message += " (" + fault + ")";
         continue;
       }
       if (s == WRT_STATUS_PASSED) {

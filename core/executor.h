@@ -23,6 +23,7 @@
 #include "core/graph.h"
 #include "core/host_api.h"
 #include "core/plugin_host.h"
+#include "core/plugin_worker.h"
 #include "core/run_index.h"
 #include "core/status_printer.h"
 
@@ -60,6 +61,9 @@ struct RunOptions {
   const std::atomic<bool>* cancel = nullptr;
   std::uint64_t memory_limit = 0;  // bytes the running stages may declare together; 0 = physical memory
   std::uint64_t cached_log_limit = 16ull << 20;  // the end of a stage log kept in the cache (cached_log.h)
+  // Plugins other than the built-in `command` run their fingerprint and run
+  // in these worker processes (plugin_worker.h); null = all in-process.
+  WorkerPool* workers = nullptr;
 };
 
 struct RunOutcome {

@@ -3,14 +3,17 @@
 #include <cstdio>
 #include <exception>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "core/cli.h"
+#include "core/plugin_worker.h"
 #include "core/process_tree.h"
 #include "core/subprocess.h"
 
 int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[0], wrt::kWatchdogArgv0) == 0) wrt::run_watchdog(argv[1]);
+  if (argc == 2 && std::strcmp(argv[0], wrt::kWorkerArgv0) == 0) return wrt::run_plugin_worker(std::atoi(argv[1]));
   wrt::watchdog_may_exec_self();
   wrt::init_process_control();
   try {

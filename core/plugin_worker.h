@@ -69,7 +69,7 @@ struct WorkerReply {
 class WorkerPool {
  public:
   // `executable`: the wrt binary (re-executed as "wrt-worker").
-  explicit WorkerPool(std::filesystem::path executable, std::chrono::milliseconds kill_grace = std::chrono::seconds(5));
+  explicit WorkerPool(std::filesystem::path executable, std::chrono::milliseconds kill_grace = std::chrono::seconds(2));
   ~WorkerPool();  // ends every idle worker
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

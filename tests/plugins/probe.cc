@@ -6,9 +6,19 @@
 //   throw   - throws a C++ exception (the SDK helper must contain it)
 //   sleep   - spawns `sleep with.seconds` (timeout / interrupt tests)
 //   config  - echoes typed config lookups as metrics
+// Faults (a plugin wrt does not control; each must cost only its stage):
+//   segv, abort, exit0, exit3 - crash or end the process in run()
+//   hang    - never returns (no spawn: only killing its process ends it)
+//   daemon  - spawns a command that double-forks a daemon, then passes
+//   biglog  - writes `with.mb` MB to the stage log through the host
+// `with.fingerprint_fault = "segv"` crashes in fingerprint() instead.
 #include <wrt/plugin.hpp>
 
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <fstream>
+#include <thread>
 #include <string>
 
 namespace {
@@ -16,6 +26,7 @@ namespace {
 wrt_status fingerprint(const wrt_host* host, wrt_stage* stage) {
   return wrt::sdk::guarded(host, stage, [](const wrt::sdk::Stage& s) {
     if (auto fp = s.string("fingerprint")) s.fingerprint("probe-tool", *fp);
+    if (s.string("fingerprint_fault").value_or("") == "segv") std::raise(SIGSEGV);
     return WRT_STATUS_PASSED;
   });
 }
@@ -49,6 +60,24 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
       return n >= s.integer("pass_on").value_or(2) ? WRT_STATUS_PASSED : WRT_STATUS_RETRY;
     }
     if (mode == "throw") throw std::runtime_error("probe threw on purpose");
+    if (mode == "segv") std::raise(SIGSEGV);
+    if (mode == "abort") std::abort();
+    if (mode == "exit0") std::exit(0);
+    if (mode == "exit3") std::_Exit(3);
+    if (mode == "hang") {
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    if (mode == "daemon") {
+      auto r = s.spawn({"sh", "-c", "(setsid sh -c 'echo $$ > " + s.string("pidfile").value_or("daemon.pid") +
+                                        "; exec sleep 300' &) ; true"});
+      return r.exit_code == 0 ? WRT_STATUS_PASSED : WRT_STATUS_FAILED;
+    }
+    if (mode == "biglog") {
+      std::string line(1023, 'x');
+      std::int64_t lines = s.integer("mb").value_or(200) * 1024;
+      for (std::int64_t i = 0; i < lines; ++i) s.log(WRT_LOG_INFO, line);
+      return WRT_STATUS_PASSED;
+    }
     if (mode == "sleep") {
       auto r = s.spawn({"sh", "-c", "sleep " + std::to_string(s.integer("seconds").value_or(30))});
       return r.exit_code == 0 ? WRT_STATUS_PASSED : WRT_STATUS_FAILED;
