@@ -14,43 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <wrt/plugin.h>
 
-namespace wrt {
+#include "core/stage_results.h"
 
-struct Finding {
-  std::string rule;
-  std::string severity;  // "note" | "warning" | "error"
-  std::string file;
-  std::uint32_t line = 0;
-  std::uint32_t column = 0;
-  std::string message;
-};
-
-struct TestCaseResult {
-  std::string suite;
-  std::string name;
-  std::string status;  // "passed" | "failed" | "skipped" | "flaky"
-  double duration_s = -1;
-  std::string message;
-};
-
-struct Artifact {
-  std::string path;
-  std::string kind;
-};
-
-// Everything a stage reports; stored in cache entries and the JSON report.
-struct StageResults {
-  std::map<std::string, double> metrics;
-  std::vector<Finding> findings;
-  std::vector<TestCaseResult> tests;
-  std::vector<Artifact> artifacts;
-  std::string message;
-};
-
-nlohmann::json results_to_json(const StageResults& r);
-StageResults results_from_json(const nlohmann::json& j);  // tolerant: ignores bad fields
-
-}  // namespace wrt
 
 // The opaque handle of the C ABI, defined by the host. Lives for one
 // fingerprint or run call.

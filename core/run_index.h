@@ -22,7 +22,7 @@
 
 #include "core/cache_store.h"
 #include "core/hash.h"
-#include "core/host_api.h"
+#include "core/stage_results.h"
 #include "core/result.h"
 #include "core/state_file.h"
 

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/host_api.h"
+#include "core/stage_results.h"
 #include "core/result.h"
 
 namespace wrt {

@@ -1,0 +1,51 @@
+// The results vocabulary: what a stage reports (metrics, findings, test
+// cases, artifacts, a message) and its JSON form. Shared by the plugin host
+// (which collects it), the cache and run index (which store it), and the
+// report, SARIF and last-results writers (which show it); none of those
+// needs the plugin host to name a finding.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace wrt {
+
+struct Finding {
+  std::string rule;
+  std::string severity;  // "note" | "warning" | "error"
+  std::string file;
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+  std::string message;
+};
+
+struct TestCaseResult {
+  std::string suite;
+  std::string name;
+  std::string status;  // "passed" | "failed" | "skipped" | "flaky"
+  double duration_s = -1;
+  std::string message;
+};
+
+struct Artifact {
+  std::string path;
+  std::string kind;
+};
+
+// Everything a stage reports; stored in cache entries and the JSON report.
+struct StageResults {
+  std::map<std::string, double> metrics;
+  std::vector<Finding> findings;
+  std::vector<TestCaseResult> tests;
+  std::vector<Artifact> artifacts;
+  std::string message;
+};
+
+nlohmann::json results_to_json(const StageResults& r);
+StageResults results_from_json(const nlohmann::json& j);  // tolerant: ignores bad fields
+
+}  // namespace wrt
