@@ -211,6 +211,7 @@ struct Executor::Impl {
     Clock::time_point t0;
     Digest key{};
     std::vector<std::pair<std::string, FileStat>> input_stats;
+    std::vector<std::string> inputs;  // the files hashed for the key, sorted
   };
   std::vector<std::unique_ptr<Prepared>> prepared;  // by graph stage
   // Directories already cleared of restore temp files in this run.
@@ -640,6 +641,8 @@ struct Executor::Impl {
     p->t0 = t0;
     p->key = key;
     p->input_stats = std::move(input_stats);
+    p->inputs.reserve(k->files.size());
+    for (const auto& f : k->files) p->inputs.push_back(f.first);
     prepared[v] = std::move(p);
     return true;
   }
@@ -650,6 +653,7 @@ struct Executor::Impl {
     ctx.with = &sc.with;
     ctx.cancel = ex.options_.cancel;
     ctx.data_dir = data_dirs.at(sc.plugin);
+    ctx.outputs = sc.outputs;
     ctx.console = [this](const std::string& line) { ex.printer_.print(line); };
   }
 
@@ -668,6 +672,7 @@ struct Executor::Impl {
     c.workspace = ws.string();
     c.with = &sc.with;
     c.data_dir = data_dirs.at(sc.plugin);
+    c.outputs = &sc.outputs;
     c.cancel = ex.options_.cancel;
     c.console = [this](const std::string& line) { ex.printer_.print(line); };
     return c;
@@ -729,6 +734,7 @@ struct Executor::Impl {
       }
       wrt_stage ctx;
       make_ctx(ctx);
+      ctx.inputs = p->inputs;
       ctx.log_fd = log_fd;
       ctx.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_min * 60));
       wrt_status s = WRT_STATUS_ERROR;
@@ -736,6 +742,7 @@ struct Executor::Impl {
       if (isolated(lp)) {
         WorkerCall c = worker_call(sc, lp, /*fingerprint=*/false);
         c.deadline = ctx.deadline;
+        c.inputs = &p->inputs;
         c.log_path = (ws / rec.log).string();
         WorkerReply r = ex.options_.workers->call(c);
         s = r.status;

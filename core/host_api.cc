@@ -2,11 +2,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include <fmt/core.h>
 
+#include "core/config.h"
 #include "core/subprocess.h"
+#include "core/tool_versions.h"
 
 namespace wrt {
 
@@ -246,13 +250,78 @@ const char* h_data_dir(wrt_stage* st) {
   return st->data_dir.c_str();
 }
 
+int64_t h_input_count(wrt_stage* st) { return st && !st->in_fingerprint ? static_cast<int64_t>(st->inputs.size()) : 0; }
+const char* h_input_at(wrt_stage* st, int64_t i) {
+  if (!st || st->in_fingerprint || i < 0 || static_cast<std::size_t>(i) >= st->inputs.size()) return nullptr;
+  return st->inputs[static_cast<std::size_t>(i)].c_str();
+}
+int64_t h_output_count(wrt_stage* st) { return st ? static_cast<int64_t>(st->outputs.size()) : 0; }
+const char* h_output_at(wrt_stage* st, int64_t i) {
+  if (!st || i < 0 || static_cast<std::size_t>(i) >= st->outputs.size()) return nullptr;
+  return st->outputs[static_cast<std::size_t>(i)].c_str();
+}
+
+int h_check_keys(wrt_stage* st, const char* table, const char* const* known) {
+  if (!st) return 0;
+  const bool top = !table || !*table;
+  const auto* v = top ? &with_of(st) : lookup(with_of(st), table);
+  if (!v || !v->is_object()) return 1;
+  std::vector<std::string> names;
+  for (const char* const* k = known; k && *k; ++k) names.emplace_back(*k);
+  for (const auto& [key, value] : v->items()) {
+    (void)value;
+    if (std::find(names.begin(), names.end(), key) != names.end()) continue;
+    // Added by the host to stages it expands per component.
+    if (top && (key == "profile" || key == "component")) continue;
+    std::string hint = did_you_mean(key, names);
+    std::string where = top ? "with." + key : fmt::format("with.{}.{}", table, key);
+    std::string msg = hint.empty() ? fmt::format("{}: unknown key", where)
+                                   : fmt::format("{}: unknown key (did you mean '{}'?)", where, hint);
+    if (hint.empty() && !names.empty()) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      msg += fmt::format(" (known: {})", list);
+    }
+    std::lock_guard<std::mutex> lock(st->mu);
+    st->results.message = std::move(msg);
+    return 0;
+  }
+  return 1;
+}
+
+void h_log_global(wrt_log_level level, const char* message) {
+  static const char* names[] = {"debug", "info", "warning", "error"};
+  int lv = level < WRT_LOG_DEBUG || level > WRT_LOG_ERROR ? WRT_LOG_INFO : level;
+  if (lv < WRT_LOG_INFO) return;
+  std::fprintf(stderr, "wrt: plugin %s: %s\n", names[lv], str(message).c_str());
+}
+
+const char* h_tool_version(wrt_stage* st, const char* const* argv, const char** error) {
+  auto fail = [&](std::string why) -> const char* {
+    if (error && st) {
+      std::lock_guard<std::mutex> lock(st->mu);
+      *error = st->buffers.emplace_back(std::move(why)).c_str();
+    }
+    return nullptr;
+  };
+  if (!st || !argv || !argv[0] || !*argv[0]) return fail("empty command");
+  std::vector<std::string> args;
+  for (const char* const* a = argv; *a; ++a) args.emplace_back(*a);
+  auto version = cached_tool_version(st->workspace, args, st->cancel);
+  if (!version) return fail(version.error());
+  std::lock_guard<std::mutex> lock(st->mu);
+  return st->buffers.emplace_back(std::move(*version)).c_str();
+}
+
 const wrt_host kHost = {
     sizeof(wrt_host),   WRT_ABI_VERSION_MAJOR, WRT_ABI_VERSION_MINOR, WRT_VERSION,
     h_log,              h_config_json,         h_config_string,       h_config_int,
     h_config_double,    h_config_bool,         h_config_array_size,   h_stage_name,
     h_workspace_dir,    h_spawn,               h_report_metric,       h_report_finding,
     h_report_test_case, h_report_artifact,     h_set_message,         h_add_fingerprint,
-    h_get_extension,    h_config_key_at,       h_data_dir,
+    h_get_extension,    h_config_key_at,       h_data_dir,            h_input_count,
+    h_input_at,         h_output_count,        h_output_at,           h_check_keys,
+    h_log_global,       h_tool_version,
 };
 
 }  // namespace

@@ -186,7 +186,9 @@ WorkerReply WorkerPool::call(const WorkerCall& c) {
               {"workspace", c.workspace},
               {"with", c.with ? *c.with : json::object()},
               {"data_dir", c.data_dir},
-              {"log", c.log_path}};
+              {"log", c.log_path},
+              {"inputs", c.inputs ? json(*c.inputs) : json::array()},
+              {"outputs", c.outputs ? json(*c.outputs) : json::array()}};
   if (deadline != Clock::time_point::max())
     req["timeout_ms"] = std::max<std::int64_t>(
         0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count());
@@ -331,6 +333,12 @@ int run_plugin_worker(int fd) {
     ctx.with = &with;
     ctx.cancel = &interrupt_flag();
     ctx.data_dir = req.value("data_dir", "");
+    for (const char* field : {"inputs", "outputs"}) {
+      auto& dest = field[0] == 'i' ? ctx.inputs : ctx.outputs;
+      if (auto f = req.find(field); f != req.end() && f->is_array())
+        for (const auto& x : *f)
+          if (x.is_string()) dest.push_back(x.get<std::string>());
+    }
     ctx.console = [&](const std::string& line) {
       std::lock_guard<std::mutex> lock(send_mu);
       (void)send_frame(fd, json{{"op", "console"}, {"line", line}});

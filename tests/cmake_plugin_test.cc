@@ -217,7 +217,7 @@ with = { biuld_dir = "out" }
   CHECK(read_file(ws / "out/CMakeCache.txt").find("MY_FLAG:UNINITIALIZED=ON") != std::string::npos);
   auto typo = stage_of(rep, "typo");
   CHECK(typo["status"] == "failed");
-  CHECK(typo["message"].get<std::string>().find("with.biuld_dir is not a cmake option") != std::string::npos);
+  CHECK(typo["message"].get<std::string>().find("with.biuld_dir: unknown key (did you mean 'build_dir'?)") != std::string::npos);
 }
 
 TEST_CASE("cmake: e2e configure error names CMakeLists.txt:line", "[cmake][e2e]") {

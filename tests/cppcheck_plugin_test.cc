@@ -296,7 +296,7 @@ TEST_CASE("cppcheck: e2e - bad configuration is a one-line stage error", "[cppch
     CommandResult r;
     auto stage = only_stage(run_and_report(ws, &r));
     CHECK(r.exit_code != 0);
-    CHECK(stage["message"].get<std::string>().find("with.surpress is not a cppcheck option") != std::string::npos);
+    CHECK(stage["message"].get<std::string>().find("with.surpress: unknown key (did you mean 'suppress'?)") != std::string::npos);
   }
   SECTION("missing path") {
     write_file(ws / "wrt.toml", "[stages.lint]\nplugin = \"cppcheck\"\nwith = { paths = [\"nope\"] }\n");

@@ -53,6 +53,16 @@ std::string tool_version(const wrt::sdk::Stage& stage, const std::vector<std::st
   if (argv.empty()) return {};
   auto exe = find_program(argv[0]);
   if (!exe) return {};
+  // The host caches the answer per installed binary (ABI 1.2), so a no-op
+  // run starts no --version process.
+  if (stage.host()->struct_size >= offsetof(wrt_host, tool_version) + sizeof(stage.host()->tool_version) &&
+      stage.host()->tool_version) {
+    auto out = stage.tool_version(argv);
+    if (!out) return {};
+    for (auto line : split_lines(*out))
+      if (auto t = trim(line); !t.empty()) return std::string(t);
+    return {};
+  }
   struct stat st {};
   ::stat(exe->c_str(), &st);
   std::string memo_key = *exe + '\0' + std::to_string(st.st_mtim.tv_sec) + '.' + std::to_string(st.st_mtim.tv_nsec);
@@ -88,6 +98,15 @@ std::string workspace_relative(const std::string& path, const std::string& works
 }
 
 void reject_unknown_keys(const wrt::sdk::Stage& stage, const std::string& plugin, const std::set<std::string>& known) {
+  // ABI 1.2: the host's check, with a "did you mean" (message set by the host).
+  if (stage.host()->struct_size >= offsetof(wrt_host, check_keys) + sizeof(stage.host()->check_keys) &&
+      stage.host()->check_keys) {
+    std::vector<const char*> list;
+    for (const auto& k : known) list.push_back(k.c_str());
+    list.push_back(nullptr);
+    if (stage.host()->check_keys(stage.handle(), "", list.data()) == 0) throw wrt::sdk::MessageSet{};
+    return;
+  }
   for (std::int64_t i = 0;; ++i) {
     const char* key = stage.host()->config_key_at(stage.handle(), "", i);
     if (!key) break;

@@ -26,6 +26,14 @@
  *     direction. A plugin written in C++ must catch everything in its entry
  *     points (the C++ helper wrt/plugin.hpp does this for you).
  *  7. Thread rules are stated on every function below.
+ *  8. Where plugin code runs: wrt calls `fingerprint` and `run` of every
+ *     plugin except its own built-in `command` plugin in a worker process
+ *     (the wrt executable started as "wrt-worker"), so a crash, abort(),
+ *     exit() or hang in plugin code fails that stage only ("plugin 'x'
+ *     crashed: SIGSEGV in run()") and the run goes on. A worker serves many
+ *     calls: keep no per-stage state in globals. `init` and `deinit` run in
+ *     wrt's own process (and in each worker) when the library is loaded: keep
+ *     them trivial, a crash there does end wrt.
  */
 #ifndef WRT_PLUGIN_H
 #define WRT_PLUGIN_H
@@ -38,7 +46,7 @@ extern "C" {
 #endif
 
 #define WRT_ABI_VERSION_MAJOR 1u
-#define WRT_ABI_VERSION_MINOR 1u
+#define WRT_ABI_VERSION_MINOR 2u
 
 #if defined(_WIN32)
 #define WRT_PLUGIN_EXPORT __declspec(dllexport)
@@ -154,7 +162,7 @@ typedef struct wrt_host {
   /* Number of elements of an array value, or -1 if `key` is absent or not an array. */
   int64_t (*config_array_size)(wrt_stage* stage, const char* key);
 
-  /* The stage's name, the absolute workspace root, the stage's log file. */
+  /* The stage's name and the absolute workspace root. */
   const char* (*stage_name)(wrt_stage* stage);
   const char* (*workspace_dir)(wrt_stage* stage);
 
@@ -195,6 +203,39 @@ typedef struct wrt_host {
    * wrt processes: write files atomically (temp file + rename). Created
    * before it is returned. Valid during the call. */
   const char* (*data_dir)(wrt_stage* stage);
+
+  /* --- ABI 1.2 (test with WRT_HAS_FIELD(host, wrt_host, <field>)) --- */
+
+  /* The stage's input files: the workspace-relative paths wrt hashed for its
+   * cache key (its `inputs` globs expanded, sorted). Only during `run`
+   * (0 / NULL in fingerprint). input_at returns NULL past the end. */
+  int64_t (*input_count)(wrt_stage* stage);
+  const char* (*input_at)(wrt_stage* stage, int64_t index);
+  /* The stage's declared outputs, as written in wrt.toml (files or
+   * directories, workspace-relative). */
+  int64_t (*output_count)(wrt_stage* stage);
+  const char* (*output_at)(wrt_stage* stage, int64_t index);
+
+  /* Validates the keys of the table at `table` in `with` ("" or NULL = `with`
+   * itself) against `known` (NULL-terminated). Keys the host adds itself
+   * (`profile`, `component`) are always accepted. On the first unknown key
+   * it sets the stage message to "with.KEY: unknown key (did you mean
+   * 'X'?)" and returns 0; returns 1 when every key is known. A plugin calls
+   * it in `fingerprint` and returns WRT_STATUS_ERROR on 0: wrt then reports
+   * a configuration error (exit 2) before any stage runs. */
+  int (*check_keys)(wrt_stage* stage, const char* table, const char* const* known);
+
+  /* Logs a line that belongs to no stage (from `init` or `deinit`, where
+   * there is no stage handle): to wrt's stderr, prefixed with the level. */
+  void (*log_global)(wrt_log_level level, const char* message);
+
+  /* A tool's version text: the output of running `argv` (argv[0] looked up
+   * in PATH, typically {"gcc", "--version", NULL}), cached by the host under
+   * the resolved binary's path, size, mtime, ctime and inode plus argv, so
+   * it runs once per installed tool, not on every run. NULL when the tool
+   * cannot be found or run (then `*error`, when given, says why). Valid
+   * during the call. Meant for `fingerprint`. */
+  const char* (*tool_version)(wrt_stage* stage, const char* const* argv, const char** error);
 } wrt_host;
 
 /* One stage type. A library may provide several. */
@@ -205,9 +246,14 @@ typedef struct wrt_plugin {
   const char* description; /* one line, for `wrt plugins` */
 
   /* Optional (may be NULL). Called before the cache key is computed, every
-   * time the stage is considered, so it must be cheap: validate `with`,
-   * declare fingerprints (add_fingerprint). Returning anything but
-   * WRT_STATUS_PASSED fails the stage with the message from set_message.
+   * time the stage is considered -- on every run, also when nothing changed
+   * -- so it must be cheap: validate `with` (check_keys), declare
+   * fingerprints (add_fingerprint). Returning anything but WRT_STATUS_PASSED
+   * fails the stage with the message from set_message.
+   * `spawn` works here, bounded by a fixed time limit, but a process started
+   * on every no-op run is what makes a no-op slow: for a tool's version use
+   * `tool_version` (ABI 1.2), which the host caches by the tool binary's
+   * path and stat. `input_count` is 0 here (inputs are hashed after).
    * Thread rules: may be called concurrently for different stages. */
   wrt_status (*fingerprint)(const wrt_host* host, wrt_stage* stage);
 

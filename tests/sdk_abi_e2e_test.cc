@@ -1,0 +1,149 @@
+// End-to-end tests of the plugin SDK through the real binary: ABI 1.2 host
+// functions (inputs/outputs, check_keys with "did you mean", the cached
+// tool_version, log_global), plugins built against the 1.0 and 1.1 headers,
+// and the SDK guide's example plugin, which must be the code README shows.
+#include <wrt/plugin.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support.h"
+
+using namespace wrt::test;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+json stage_of(const json& report, const std::string& name) {
+  for (const auto& s : report["stages"])
+    if (s["name"] == name) return s;
+  FAIL("stage " << name << " not in report");
+  throw 0;
+}
+
+std::string settings() { return "[settings]\nplugin_path = [\"" + std::string(WRT_TEST_PLUGIN_DIR) + "\"]\n"; }
+
+CommandResult run_with_report(const TempDir& ws, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"run", "--keep-going", "--report", (ws / "report.json").string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_wrt(args, ws.path());
+}
+
+}  // namespace
+
+TEST_CASE("sdk: plugins built against the ABI 1.0 and 1.1 headers load and run", "[e2e][sdk]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", settings() + R"(
+[stages.old10]
+plugin = "abi10"
+[stages.old11]
+plugin = "abi11"
+)");
+  auto r = run_with_report(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  json rep = json::parse(read_file(ws / "report.json"));
+  CHECK(stage_of(rep, "old10")["metrics"]["built_minor"] == 0);
+  CHECK(stage_of(rep, "old11")["metrics"]["built_minor"] == 1);
+  CHECK(stage_of(rep, "old10")["metrics"]["host_minor"] == WRT_ABI_VERSION_MINOR);
+  CHECK(stage_of(rep, "old10")["metrics"]["output_bytes"] == std::string("hello from an old plugin\n").size());
+  CHECK(stage_of(rep, "old11")["message"] == "abi11 ran");
+}
+
+TEST_CASE("sdk: ABI 1.2 gives a plugin its inputs and outputs, checks keys, logs from init", "[e2e][sdk]") {
+  TempDir ws;
+  write_file(ws / "src/a.c", "a\n");
+  write_file(ws / "src/sub/b.c", "b\n");
+  write_file(ws / "src/skip.h", "h\n");
+  write_file(ws / "wrt.toml", settings() + R"(
+[stages.good]
+plugin = "sdk12"
+inputs = ["src/**/*.c"]
+outputs = ["out/made.txt"]
+[stages.typo]
+plugin = "sdk12"
+with = { tol = "x" }
+)");
+  auto r = run_with_report(ws);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  json rep = json::parse(read_file(ws / "report.json"));
+  auto good = stage_of(rep, "good");
+  CHECK(good["status"] == "passed");
+  CHECK(good["metrics"]["inputs"] == 2);
+  CHECK(good["message"] == "src/a.c;src/sub/b.c;");
+  CHECK(good["metrics"]["outputs"] == 1);
+  CHECK(good["metrics"]["has_data_dir"] == 1);
+  CHECK(read_file(ws / "out/made.txt") == "made\n");
+  CHECK(good["artifacts"][0]["path"] == "report.txt");
+  auto typo = stage_of(rep, "typo");
+  CHECK(typo["status"] == "failed");
+  CHECK(typo["message"].get<std::string>().find("with.tol: unknown key (did you mean 'tool'?)") != std::string::npos);
+  CHECK(r.err.find("wrt: plugin info: sdk12 loaded") != std::string::npos);
+}
+
+TEST_CASE("sdk: a tool's version is asked once per installed binary, not on every run", "[e2e][sdk]") {
+  TempDir ws;
+  auto write_tool = [&](const std::string& version) {
+    write_file(ws / "bin/fake-tool", "#!/bin/sh\necho asked >> \"$(dirname \"$0\")/../asked.log\"\necho 'fake-tool " +
+                                         version + "'\n");
+    fs::permissions(ws / "bin/fake-tool", fs::perms::owner_all);
+  };
+  write_tool("1.0");
+  write_file(ws / "wrt.toml", settings() + R"(
+[stages.versioned]
+plugin = "sdk12"
+with = { tool = "bin/fake-tool" }
+)");
+  auto asked = [&] {
+    std::string log = fs::exists(ws / "asked.log") ? read_file(ws / "asked.log") : "";
+    return std::count(log.begin(), log.end(), '\n');
+  };
+  REQUIRE(run_with_report(ws).exit_code == 0);
+  CHECK(asked() == 1);
+  // No-op runs (new wrt processes, new workers): the tool is not started.
+  REQUIRE(run_with_report(ws).exit_code == 0);
+  REQUIRE(run_with_report(ws).exit_code == 0);
+  CHECK(asked() == 1);
+  CHECK(stage_of(json::parse(read_file(ws / "report.json")), "versioned")["status"] == "cached");
+  // Another installed version: asked again, and the key changes.
+  write_tool("2.0");
+  REQUIRE(run_with_report(ws).exit_code == 0);
+  CHECK(asked() == 2);
+  CHECK(stage_of(json::parse(read_file(ws / "report.json")), "versioned")["status"] == "passed");
+}
+
+TEST_CASE("sdk: the guide's example plugin is the code sdk/README.md shows, and it works", "[e2e][sdk]") {
+  const std::string readme = read_file(fs::path(WRT_SOURCE_DIR) / "sdk/README.md");
+  const std::string code = read_file(fs::path(WRT_SOURCE_DIR) / "sdk/examples/lines.cc");
+  CHECK(readme.find("```cpp\n" + code + "```") != std::string::npos);
+
+  TempDir ws;
+  write_file(ws / "src/short.c", "int a;\n");
+  std::string lng;
+  for (int i = 0; i < 12; ++i) lng += "int x" + std::to_string(i) + ";\n";
+  write_file(ws / "src/long.c", lng);
+  write_file(ws / "wrt.toml", settings() + R"(
+[stages.size]
+plugin = "lines"
+inputs = ["src/**/*.c"]
+with = { max_lines = 10 }
+[stages.typo]
+plugin = "lines"
+with = { max_line = 10 }
+)");
+  auto r = run_with_report(ws);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  json rep = json::parse(read_file(ws / "report.json"));
+  auto size = stage_of(rep, "size");
+  CHECK(size["status"] == "failed");
+  CHECK(size["metrics"]["lines.total"] == 13);
+  CHECK(size["metrics"]["lines.files"] == 2);
+  REQUIRE(size["findings"].size() == 1);
+  CHECK(size["findings"][0]["file"] == "src/long.c");
+  CHECK(size["message"] == "1 file(s) too long");
+  CHECK(stage_of(rep, "typo")["message"].get<std::string>().find("did you mean 'max_lines'?") != std::string::npos);
+}
