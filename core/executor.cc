@@ -958,7 +958,10 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     gateways[v]->try_put(tbb::flow::continue_msg());
     gateways[v]->release_wait();
   });
-  tbb::task_arena arena;
+  // The cheap phase needs no more threads than the CPUs or the job limit;
+  // with -j 1 it then also keeps ninja -j1's property of starting stages in
+  // one predictable order.
+  tbb::task_arena arena(std::max(1, std::min(options_.jobs, tbb::this_task_arena::max_concurrency())));
   arena.execute([&] {
     tbb::flow::graph g;
     std::vector<std::unique_ptr<Join>> joins(graph_.stages.size());
