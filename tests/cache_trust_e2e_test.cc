@@ -22,14 +22,8 @@ using json = nlohmann::json;
 
 namespace {
 
-json report_of(const TempDir& ws) { return json::parse(read_file(ws / "report.json")); }
+json report_of(const TempDir& ws) { return read_json(ws / "report.json"); }
 
-json stage_of(const json& report, const std::string& name) {
-  for (const auto& s : report["stages"])
-    if (s["name"] == name) return s;
-  FAIL("stage " << name << " not in report");
-  throw 0;
-}
 
 CommandResult wrt_run(const TempDir& ws, std::vector<std::string> extra = {}, std::vector<std::string> env = {}) {
   std::vector<std::string> args{"run", "--report", (ws / "report.json").string()};
@@ -74,7 +68,7 @@ outputs = ["out/a1.txt"]
 with = { run = "mkdir -p out && echo one > out/a1.txt" }
 )");
   REQUIRE(wrt_run(ws).exit_code == 0);
-  const std::string key = stage_of(report_of(ws), "a1")["cache_key"];
+  const std::string key = report_stage(report_of(ws), "a1")["cache_key"];
   fs::path file = entry_path(ws, key);
   std::string text = read_file(file);
   std::size_t at = text.find("out/a1.txt");
@@ -95,8 +89,8 @@ with = { run = "mkdir -p out && echo one > out/a1.txt" }
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.find("checksum mismatch") != std::string::npos);
-    CHECK(stage_of(report_of(ws), "a1")["status"] == "passed");
-    CHECK(stage_of(report_of(ws), "a0")["status"] == "cached");
+    CHECK(report_stage(report_of(ws), "a1")["status"] == "passed");
+    CHECK(report_stage(report_of(ws), "a0")["status"] == "cached");
     CHECK(read_file(ws / "out/a1.txt") == "one\n");
     CHECK(read_file(ws / "out/a0.txt") == "zero\n");
   }
@@ -112,7 +106,7 @@ outputs = ["out/gen.txt"]
 with = { run = "test ! -L out && mkdir -p out && echo fresh > out/gen.txt" }
 )");
   REQUIRE(wrt_run(ws).exit_code == 0);
-  const std::string key = stage_of(report_of(ws), "gen")["cache_key"];
+  const std::string key = report_stage(report_of(ws), "gen")["cache_key"];
   fs::path file = entry_path(ws, key);
   json body = entry_body(file);
   json good_output = body["outputs"][0];  // its blob is in the store
@@ -150,7 +144,7 @@ with = { run = "test ! -L out && mkdir -p out && echo fresh > out/gen.txt" }
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("refused") != std::string::npos);
   CHECK(r.out.find(expect) != std::string::npos);
-  CHECK(stage_of(report_of(ws), "gen")["status"] == "passed");  // ran, not replayed
+  CHECK(report_stage(report_of(ws), "gen")["status"] == "passed");  // ran, not replayed
   CHECK_FALSE(fs::exists(ws / ".git/hooks/post-checkout"));
   CHECK(read_file(ws / ".git/config") == git_config);
   CHECK(read_file(ws / "wrt.toml") == toml);
@@ -166,7 +160,7 @@ outputs = ["out/a.txt", "out/b.txt"]
 with = { run = "mkdir -p out && echo a > out/a.txt && echo b > out/b.txt" }
 )");
   REQUIRE(wrt_run(ws).exit_code == 0);
-  fs::path file = entry_path(ws, stage_of(report_of(ws), "gen")["cache_key"]);
+  fs::path file = entry_path(ws, report_stage(report_of(ws), "gen")["cache_key"]);
   json body = entry_body(file);
   REQUIRE(body["outputs"].size() == 2);
   body["outputs"].erase(1);
@@ -176,7 +170,7 @@ with = { run = "mkdir -p out && echo a > out/a.txt && echo b > out/b.txt" }
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("does not contain the declared output 'out/b.txt'") != std::string::npos);
-  CHECK(stage_of(report_of(ws), "gen")["status"] == "passed");
+  CHECK(report_stage(report_of(ws), "gen")["status"] == "passed");
   CHECK(read_file(ws / "out/b.txt") == "b\n");
 }
 
@@ -213,7 +207,7 @@ with = { run = "test -L build/lib/libfoo.so && test -x build/bin/t && build/bin/
     auto r = wrt_run(ws);
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(stage_of(report_of(ws), "lib")["status"] == "cached");
+    CHECK(report_stage(report_of(ws), "lib")["status"] == "cached");
     CHECK(fs::is_symlink(ws / "build/lib/libfoo.so"));
     CHECK(fs::read_symlink(ws / "build/lib/libfoo.so") == "libfoo.so.1");
     CHECK(fs::is_symlink(ws / "build/lib64"));
@@ -261,18 +255,18 @@ with = { run = "mkdir -p out && date +%s%N > out/stamp.txt" }
 )");
   REQUIRE(wrt_run(ws).exit_code == 0);
   const std::string first = read_file(ws / "out/stamp.txt");
-  CHECK_FALSE(stage_of(report_of(ws), "stamp").contains("nondeterministic"));
+  CHECK_FALSE(report_stage(report_of(ws), "stamp").contains("nondeterministic"));
   auto r = wrt_run(ws, {"--no-cache"});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("stamp: non-deterministic stage") != std::string::npos);
   CHECK(r.out.find("out/stamp.txt") != std::string::npos);
-  CHECK(stage_of(report_of(ws), "stamp")["nondeterministic"] == true);
+  CHECK(report_stage(report_of(ws), "stamp")["nondeterministic"] == true);
   REQUIRE(read_file(ws / "out/stamp.txt") != first);
   // The cache kept the first result.
   fs::remove_all(ws / "out");
   REQUIRE(wrt_run(ws).exit_code == 0);
-  CHECK(stage_of(report_of(ws), "stamp")["status"] == "cached");
+  CHECK(report_stage(report_of(ws), "stamp")["status"] == "cached");
   CHECK(read_file(ws / "out/stamp.txt") == first);
 }
 
@@ -294,7 +288,7 @@ with = { run = "touch started && sleep 1 && cat in.txt > out.txt" }
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("copy: result not cached: input in.txt changed while the stage ran") != std::string::npos);
-  CHECK(stage_of(report_of(ws), "copy")["not_stored"] == "input in.txt changed while the stage ran");
+  CHECK(report_stage(report_of(ws), "copy")["not_stored"] == "input in.txt changed while the stage ran");
   CHECK(nothing_below(ws / ".wrt/cache/entries"));
   // Restore the keyed content: the next run must run again (nothing cached
   // under the old key), and then it is right.
@@ -302,7 +296,7 @@ with = { run = "touch started && sleep 1 && cat in.txt > out.txt" }
   fs::remove(ws / "started");
   r = wrt_run(ws);
   REQUIRE(r.exit_code == 0);
-  CHECK(stage_of(report_of(ws), "copy")["status"] == "passed");
+  CHECK(report_stage(report_of(ws), "copy")["status"] == "passed");
   CHECK(read_file(ws / "out.txt") == "before\n");
 }
 
@@ -348,7 +342,7 @@ with = { run = "mkdir -p out && echo a > out/a.txt" }
   auto r = wrt_run(ws);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  auto outs = stage_of(report_of(ws), "gen")["outputs"];
+  auto outs = report_stage(report_of(ws), "gen")["outputs"];
   CHECK(outs == json::array({"out/a.txt"}));
   CHECK_FALSE(fs::exists(ws / "out/.wrt-restore.4242.deadbeef.1.0"));
 }
@@ -371,7 +365,7 @@ with = { run = "yes 'some tool output line that repeats' | head -n 600000; echo 
   auto r = wrt_run(ws);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(stage_of(report_of(ws), "chatty")["status"] == "cached");
+  CHECK(report_stage(report_of(ws), "chatty")["status"] == "cached");
   std::string log = read_file(ws / ".wrt/logs/chatty.log");
   CHECK(log.rfind("[wrt] log truncated in the cache: the first ", 0) == 0);
   CHECK(log.size() <= (16u << 20) + 200);
@@ -418,7 +412,7 @@ with = { run = "mkdir -p out/d/sub && echo gen > out/gen.txt && echo x > out/d/s
   auto r = wrt_run(ws);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(stage_of(report_of(ws), "gen")["status"] == "cached");
+  CHECK(report_stage(report_of(ws), "gen")["status"] == "cached");
   CHECK(read_file(ws / "out/gen.txt") == "gen\n");
   CHECK_FALSE(fs::exists(ws / "out/.wrt-restore.999.deadbeef.1.0"));
   CHECK_FALSE(fs::exists(ws / "out/d/sub/.wrt-restore.999.deadbeef.1.1"));

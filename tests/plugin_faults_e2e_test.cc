@@ -22,12 +22,6 @@ extern char** environ;
 
 namespace {
 
-json stage_of(const json& report, const std::string& name) {
-  for (const auto& s : report["stages"])
-    if (s["name"] == name) return s;
-  FAIL("stage " << name << " not in report");
-  throw 0;
-}
 
 std::string probe_settings() { return "[settings]\nplugin_path = [\"" + std::string(WRT_TEST_PLUGIN_DIR) + "\"]\n"; }
 
@@ -63,27 +57,27 @@ with = { mode = "report" }
   auto r = run_wrt({"run", "--keep-going", "--report", (ws / "report.json").string()}, ws.path());
   INFO(r.out << r.err);
   CHECK(r.exit_code == 1);  // not 139, 134 or 0
-  json rep = json::parse(read_file(ws / "report.json"));
-  CHECK(stage_of(rep, "good")["status"] == "passed");
-  CHECK(stage_of(rep, "after")["status"] == "passed");
-  CHECK(stage_of(rep, "after")["metrics"]["answer"] == 42);
-  CHECK(stage_of(rep, "segv")["status"] == "failed");
-  CHECK(stage_of(rep, "segv")["message"] == "plugin 'probe' crashed: SIGSEGV in run()");
-  CHECK(stage_of(rep, "abort")["message"] == "plugin 'probe' crashed: SIGABRT in run()");
-  CHECK(stage_of(rep, "exit0")["status"] == "failed");
-  CHECK(stage_of(rep, "exit0")["message"] == "plugin 'probe' ended its worker process with exit(0) in run()");
-  CHECK(stage_of(rep, "exit3")["message"] == "plugin 'probe' ended its worker process with exit(3) in run()");
-  CHECK(stage_of(rep, "fpcrash")["status"] == "failed");
-  CHECK(stage_of(rep, "fpcrash")["message"] == "plugin 'probe' crashed: SIGSEGV in fingerprint()");
+  json rep = read_json(ws / "report.json");
+  CHECK(report_stage(rep, "good")["status"] == "passed");
+  CHECK(report_stage(rep, "after")["status"] == "passed");
+  CHECK(report_stage(rep, "after")["metrics"]["answer"] == 42);
+  CHECK(report_stage(rep, "segv")["status"] == "failed");
+  CHECK(report_stage(rep, "segv")["message"] == "plugin 'probe' crashed: SIGSEGV in run()");
+  CHECK(report_stage(rep, "abort")["message"] == "plugin 'probe' crashed: SIGABRT in run()");
+  CHECK(report_stage(rep, "exit0")["status"] == "failed");
+  CHECK(report_stage(rep, "exit0")["message"] == "plugin 'probe' ended its worker process with exit(0) in run()");
+  CHECK(report_stage(rep, "exit3")["message"] == "plugin 'probe' ended its worker process with exit(3) in run()");
+  CHECK(report_stage(rep, "fpcrash")["status"] == "failed");
+  CHECK(report_stage(rep, "fpcrash")["message"] == "plugin 'probe' crashed: SIGSEGV in fingerprint()");
   CHECK(fs::exists(ws / ".wrt/state/last-results.json"));
   CHECK(read_file(ws / ".wrt/logs/segv.log").find("[wrt error] plugin 'probe' crashed: SIGSEGV in run()") !=
         std::string::npos);
   // The next run is right: the good stage is cached, the faults fail again.
   auto r2 = run_wrt({"run", "--keep-going", "--report", (ws / "report.json").string()}, ws.path());
   CHECK(r2.exit_code == 1);
-  rep = json::parse(read_file(ws / "report.json"));
-  CHECK(stage_of(rep, "good")["status"] == "cached");
-  CHECK(stage_of(rep, "segv")["status"] == "failed");
+  rep = read_json(ws / "report.json");
+  CHECK(report_stage(rep, "good")["status"] == "cached");
+  CHECK(report_stage(rep, "segv")["status"] == "failed");
 }
 
 TEST_CASE("plugin faults: a plugin that never returns is ended by the timeout and by Ctrl-C", "[e2e][plugin-faults]") {
@@ -98,9 +92,9 @@ with = { mode = "hang" }
     auto r = run_wrt({"run", "--report", (ws / "report.json").string()}, ws.path());
     INFO(r.out << r.err);
     CHECK(r.exit_code == 1);
-    json rep = json::parse(read_file(ws / "report.json"));
-    CHECK(stage_of(rep, "hang")["status"] == "timeout");
-    CHECK(stage_of(rep, "hang")["message"].get<std::string>().find("did not return from run() within its time limit") !=
+    json rep = read_json(ws / "report.json");
+    CHECK(report_stage(rep, "hang")["status"] == "timeout");
+    CHECK(report_stage(rep, "hang")["message"].get<std::string>().find("did not return from run() within its time limit") !=
           std::string::npos);
   }
   SECTION("Ctrl-C") {
@@ -124,8 +118,8 @@ with = { mode = "hang" }
     ::waitpid(pid, &status, 0);
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 130);
-    json j = json::parse(read_file(ws / "report.json"));
-    CHECK(stage_of(j, "hang")["status"] == "interrupted");
+    json j = read_json(ws / "report.json");
+    CHECK(report_stage(j, "hang")["status"] == "interrupted");
   }
 }
 
@@ -153,7 +147,7 @@ with = { mode = "biglog", mb = 200 }
   fs::remove(ws / ".wrt/logs/biglog.log");
   auto r2 = run_wrt({"run", "--report", (ws / "report.json").string()}, ws.path());
   CHECK(r2.exit_code == 0);
-  json rep = json::parse(read_file(ws / "report.json"));
-  CHECK(stage_of(rep, "biglog")["status"] == "cached");
+  json rep = read_json(ws / "report.json");
+  CHECK(report_stage(rep, "biglog")["status"] == "cached");
   CHECK(fs::file_size(ws / ".wrt/logs/biglog.log") <= (16u << 20) + 200);
 }

@@ -16,12 +16,6 @@ using json = nlohmann::json;
 
 namespace {
 
-json stage_of(const json& report, const std::string& name) {
-  for (const auto& s : report["stages"])
-    if (s["name"] == name) return s;
-  FAIL("stage " << name << " not in report");
-  throw 0;
-}
 
 std::string settings() { return "[settings]\nplugin_path = [\"" + std::string(WRT_TEST_PLUGIN_DIR) + "\"]\n"; }
 
@@ -44,12 +38,12 @@ plugin = "abi11"
   auto r = run_with_report(ws);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  json rep = json::parse(read_file(ws / "report.json"));
-  CHECK(stage_of(rep, "old10")["metrics"]["built_minor"] == 0);
-  CHECK(stage_of(rep, "old11")["metrics"]["built_minor"] == 1);
-  CHECK(stage_of(rep, "old10")["metrics"]["host_minor"] == WRT_ABI_VERSION_MINOR);
-  CHECK(stage_of(rep, "old10")["metrics"]["output_bytes"] == std::string("hello from an old plugin\n").size());
-  CHECK(stage_of(rep, "old11")["message"] == "abi11 ran");
+  json rep = read_json(ws / "report.json");
+  CHECK(report_stage(rep, "old10")["metrics"]["built_minor"] == 0);
+  CHECK(report_stage(rep, "old11")["metrics"]["built_minor"] == 1);
+  CHECK(report_stage(rep, "old10")["metrics"]["host_minor"] == WRT_ABI_VERSION_MINOR);
+  CHECK(report_stage(rep, "old10")["metrics"]["output_bytes"] == std::string("hello from an old plugin\n").size());
+  CHECK(report_stage(rep, "old11")["message"] == "abi11 ran");
 }
 
 TEST_CASE("sdk: ABI 1.2 gives a plugin its inputs and outputs, checks keys, logs from init", "[e2e][sdk]") {
@@ -69,8 +63,8 @@ with = { tol = "x" }
   auto r = run_with_report(ws);
   INFO(r.out << r.err);
   CHECK(r.exit_code == 1);
-  json rep = json::parse(read_file(ws / "report.json"));
-  auto good = stage_of(rep, "good");
+  json rep = read_json(ws / "report.json");
+  auto good = report_stage(rep, "good");
   CHECK(good["status"] == "passed");
   CHECK(good["metrics"]["inputs"] == 2);
   CHECK(good["message"] == "src/a.c;src/sub/b.c;");
@@ -78,7 +72,7 @@ with = { tol = "x" }
   CHECK(good["metrics"]["has_data_dir"] == 1);
   CHECK(read_file(ws / "out/made.txt") == "made\n");
   CHECK(good["artifacts"][0]["path"] == "report.txt");
-  auto typo = stage_of(rep, "typo");
+  auto typo = report_stage(rep, "typo");
   CHECK(typo["status"] == "failed");
   CHECK(typo["message"].get<std::string>().find("with.tol: unknown key (did you mean 'tool'?)") != std::string::npos);
   CHECK(r.err.find("wrt: plugin info: sdk12 loaded") != std::string::npos);
@@ -107,12 +101,12 @@ with = { tool = "bin/fake-tool" }
   REQUIRE(run_with_report(ws).exit_code == 0);
   REQUIRE(run_with_report(ws).exit_code == 0);
   CHECK(asked() == 1);
-  CHECK(stage_of(json::parse(read_file(ws / "report.json")), "versioned")["status"] == "cached");
+  CHECK(report_stage(read_json(ws / "report.json"), "versioned")["status"] == "cached");
   // Another installed version: asked again, and the key changes.
   write_tool("2.0");
   REQUIRE(run_with_report(ws).exit_code == 0);
   CHECK(asked() == 2);
-  CHECK(stage_of(json::parse(read_file(ws / "report.json")), "versioned")["status"] == "passed");
+  CHECK(report_stage(read_json(ws / "report.json"), "versioned")["status"] == "passed");
 }
 
 TEST_CASE("sdk: the guide's example plugin is the code sdk/README.md shows, and it works", "[e2e][sdk]") {
@@ -137,13 +131,13 @@ with = { max_line = 10 }
   auto r = run_with_report(ws);
   INFO(r.out << r.err);
   CHECK(r.exit_code == 1);
-  json rep = json::parse(read_file(ws / "report.json"));
-  auto size = stage_of(rep, "size");
+  json rep = read_json(ws / "report.json");
+  auto size = report_stage(rep, "size");
   CHECK(size["status"] == "failed");
   CHECK(size["metrics"]["lines.total"] == 13);
   CHECK(size["metrics"]["lines.files"] == 2);
   REQUIRE(size["findings"].size() == 1);
   CHECK(size["findings"][0]["file"] == "src/long.c");
   CHECK(size["message"] == "1 file(s) too long");
-  CHECK(stage_of(rep, "typo")["message"].get<std::string>().find("did you mean 'max_lines'?") != std::string::npos);
+  CHECK(report_stage(rep, "typo")["message"].get<std::string>().find("did you mean 'max_lines'?") != std::string::npos);
 }

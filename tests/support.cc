@@ -1,5 +1,7 @@
 #include "support.h"
 
+#include <catch2/catch.hpp>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -122,5 +124,14 @@ CommandResult run_wrt(const std::vector<std::string>& args, const fs::path& cwd,
   e.insert(e.end(), env.begin(), env.end());
   return run_command(argv, cwd, e);
 }
+
+nlohmann::json report_stage(const nlohmann::json& report, const std::string& name) {
+  for (const auto& s : report.at("stages"))
+    if (s.at("name") == name) return s;
+  FAIL("stage " << name << " not in the report");
+  return {};
+}
+
+nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(read_file(path)); }
 
 }  // namespace wrt::test

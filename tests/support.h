@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace wrt::test {
 
 // A fresh directory under the system temp dir, removed on destruction.
@@ -41,5 +43,10 @@ CommandResult run_command(const std::vector<std::string>& argv,
 // Runs the built `wrt` binary with `args` in `cwd` (CI=true so output is plain).
 CommandResult run_wrt(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                       const std::vector<std::string>& env = {});
+
+// The stage named `name` in a wrt JSON report (fails the test if absent).
+nlohmann::json report_stage(const nlohmann::json& report, const std::string& name);
+// A JSON file, parsed.
+nlohmann::json read_json(const std::filesystem::path& path);
 
 }  // namespace wrt::test
