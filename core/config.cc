@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
+#include <string_view>
 #include <sstream>
 
 #include <fmt/core.h>
@@ -95,6 +97,49 @@ std::vector<std::string> as_string_list(const toml::node& n, const std::string& 
   return out;
 }
 
+// `value` for an error message: control characters, quotes and backslashes
+// escaped, and cut after 60 characters (a path may be a megabyte long).
+std::string quoted_for_message(const std::string& value) {
+  std::string out = "\"";
+  std::size_t shown = 0;
+  for (char ch : value) {
+    if (++shown > 60) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) out += fmt::format("\\u{:04X}", c);
+    else if (ch == '"' || ch == '\\') (out += '\\') += ch;
+    else out += ch;
+  }
+  return out + "\"";
+}
+
+// A path reaches the file system through C strings: a NUL would cut it short
+// (`inputs = ["\u0000"]` named the workspace itself, and the walk below it
+// recursed without end), and other control characters are never meant.
+void check_path_chars(const toml::node& n, const std::string& what, const std::string& value) {
+  for (char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f)
+      fail(n.source(), fmt::format("{}: {} contains the control character U+{:04X}; paths may not", what,
+                                   quoted_for_message(value), c));
+  }
+}
+
+std::string as_path(const toml::node& n, const std::string& what) {
+  std::string s = as_string(n, what);
+  check_path_chars(n, what, s);
+  return s;
+}
+
+std::vector<std::string> as_path_list(const toml::node& n, const std::string& what) {
+  std::vector<std::string> out = as_string_list(n, what);
+  const auto& arr = *n.as_array();
+  for (std::size_t i = 0; i < out.size(); ++i) check_path_chars(arr[i], what, out[i]);
+  return out;
+}
+
 // "8GiB", "512MB" or a byte count.
 std::uint64_t as_size(const toml::node& n, const std::string& what) {
   if (n.is_integer()) return static_cast<std::uint64_t>(as_int(n, what, 1));
@@ -157,8 +202,8 @@ void parse_settings(const toml::table& t, Settings& s) {
     if (key == "max_parallel_jobs") s.max_parallel_jobs = static_cast<int>(as_int(v, what, 1));
     else if (key == "timeout_minutes") s.timeout_minutes = as_positive_number(v, what);
     else if (key == "max_attempts") s.max_attempts = static_cast<int>(as_int(v, what, 1));
-    else if (key == "cache_dir") s.cache_dir = as_string(v, what);
-    else if (key == "plugin_path") s.plugin_path = as_string_list(v, what);
+    else if (key == "cache_dir") s.cache_dir = as_path(v, what);
+    else if (key == "plugin_path") s.plugin_path = as_path_list(v, what);
     else if (key == "memory_limit") s.memory_limit = as_size(v, what);
     else if (key == "cache_max_size") {
       if (v.is_integer()) {
@@ -191,14 +236,14 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
     } else if (key == "needs") {
       st.needs = as_string_list(v, what);
     } else if (key == "inputs") {
-      st.inputs = as_string_list(v, what);
+      st.inputs = as_path_list(v, what);
       const auto& arr = *v.as_array();
       for (std::size_t i = 0; i < st.inputs.size(); ++i) {
         std::string err = glob_pattern_error(st.inputs[i]);
         if (!err.empty()) fail(arr[i].source(), fmt::format("{}: {}", what, err));
       }
     } else if (key == "outputs") {
-      auto outs = as_string_list(v, what);
+      auto outs = as_path_list(v, what);
       const auto& arr = *v.as_array();
       for (std::size_t i = 0; i < outs.size(); ++i) {
         auto norm = normalize_relative(outs[i]);
@@ -258,7 +303,7 @@ ComponentConfig parse_component(const std::string& name, const toml::node& node)
     std::string key(k.str());
     std::string what = fmt::format("components.{}.{}", name, key);
     if (key == "paths") {
-      c.paths = as_string_list(v, what);
+      c.paths = as_path_list(v, what);
       const auto& arr = *v.as_array();
       for (std::size_t i = 0; i < c.paths.size(); ++i) {
         std::string err = glob_pattern_error(c.paths[i]);
@@ -302,6 +347,138 @@ void parse_asil_profiles(const toml::table& t, AsilProfile* profiles) {
   }
 }
 
+// toml++ parses and frees dotted keys, table headers and inline arrays and
+// tables recursively: a 20,000-segment key `a.a.a...` overflowed the stack.
+// This scan bounds the nesting before the parser sees the text. It skips
+// strings and comments as TOML defines them and over-estimates the depth:
+// every '.' outside a string counts as a key segment (a float's '.' too), every
+// '[' and '{' as a level, and the segments of a [table] header count under
+// every key of that table (those of an [[array.of.tables]] twice).
+constexpr int kMaxNesting = 100;
+
+std::optional<SourcePos> nesting_too_deep(std::string_view text) {
+  struct Level {
+    int dots = 0;         // '.' seen in this level's current key and value
+    int weight = 1;       // levels this bracket adds
+    bool header = false;  // a [table] or [[array]] header
+  };
+  std::vector<Level> levels(1);  // [0]: the top-level statement
+  levels[0].weight = 0;
+  int header_depth = 0;  // of the table the following keys go into
+  int depth = 0;         // header_depth + the levels' dots and weights
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  std::uint32_t line = 1, column = 1;
+  auto advance = [&](std::size_t count) {
+    for (std::size_t end = std::min(n, i + count); i < end; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {  // not a UTF-8 continuation byte
+        ++column;
+      }
+    }
+  };
+  auto skip_string = [&] {
+    const char q = text[i];
+    const bool escapes = q == '"';
+    if (i + 2 < n && text[i + 1] == q && text[i + 2] == q) {  // multi-line
+      advance(3);
+      while (i < n) {
+        if (escapes && text[i] == '\\') {
+          advance(2);
+        } else if (text[i] == q && i + 2 < n && text[i + 1] == q && text[i + 2] == q) {
+          std::size_t run = 3;  // up to two more quotes belong to the string
+          while (run < 5 && i + run < n && text[i + run] == q) ++run;
+          advance(run);
+          return;
+        } else {
+          advance(1);
+        }
+      }
+      return;
+    }
+    advance(1);
+    while (i < n && text[i] != '\n') {
+      if (escapes && text[i] == '\\' && i + 1 < n && text[i + 1] != '\n') {
+        advance(2);
+      } else if (text[i] == q) {
+        advance(1);
+        return;
+      } else {
+        advance(1);
+      }
+    }
+  };
+  bool statement_start = true;  // only blanks since the last top-level newline
+  while (i < n) {
+    const char c = text[i];
+    if (c == '\n') {
+      if (levels.size() == 1) {
+        depth -= levels[0].dots;
+        levels[0].dots = 0;
+        statement_start = true;
+      }
+      advance(1);
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\r') {
+      advance(1);
+      continue;
+    }
+    if (c == '#') {
+      while (i < n && text[i] != '\n') advance(1);
+      continue;
+    }
+    const bool at_start = statement_start;
+    statement_start = false;
+    if (c == '"' || c == '\'') {
+      skip_string();
+      continue;
+    }
+    const SourcePos here{line, column};
+    if (c == '[' || c == '{') {
+      Level lv;
+      if (c == '[' && at_start && levels.size() == 1) {
+        lv.header = true;
+        depth -= header_depth;
+        header_depth = 0;
+        if (i + 1 < n && text[i + 1] == '[') {
+          lv.weight = 2;
+          advance(1);
+        }
+      }
+      levels.push_back(lv);
+      depth += lv.weight;
+      advance(1);
+    } else if (c == ']' || c == '}') {
+      if (levels.size() > 1) {
+        const Level lv = levels.back();
+        levels.pop_back();
+        depth -= lv.weight + lv.dots;
+        if (lv.header) {
+          if (lv.weight == 2 && i + 1 < n && text[i + 1] == ']') advance(1);
+          header_depth = lv.weight * (lv.dots + 1);
+          depth += header_depth;
+        }
+      }
+      advance(1);
+    } else if (c == '.') {
+      ++levels.back().dots;
+      ++depth;
+      advance(1);
+    } else if (c == ',') {
+      depth -= levels.back().dots;
+      levels.back().dots = 0;
+      advance(1);
+    } else {
+      advance(1);
+    }
+    if (depth > kMaxNesting) return here;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 const StageConfig* Config::find_stage(const std::string& name) const {
@@ -337,6 +514,10 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
   Config cfg;
   cfg.file = file;
   cfg.workspace = file.parent_path();
+  if (auto deep = nesting_too_deep(text)) {
+    return Error{fmt::format("{}: keys, tables and arrays nest more than {} levels deep", cfg.where(*deep),
+                             kMaxNesting)};
+  }
   toml::table root;
   try {
     root = toml::parse(text, file.string());
