@@ -347,16 +347,48 @@ void parse_asil_profiles(const toml::table& t, AsilProfile* profiles) {
   }
 }
 
-// toml++ parses and frees dotted keys, table headers and inline arrays and
-// tables recursively: a 20,000-segment key `a.a.a...` overflowed the stack.
-// This scan bounds the nesting before the parser sees the text. It skips
-// strings and comments as TOML defines them and over-estimates the depth:
-// every '.' outside a string counts as a key segment (a float's '.' too), every
-// '[' and '{' as a level, and the segments of a [table] header count under
-// every key of that table (those of an [[array.of.tables]] twice).
+// Checks on the raw text, before toml++ sees it, for inputs that toml++ 3.3
+// does not survive. It skips strings and comments as TOML defines them.
+//
+// Nesting: toml++ parses and frees dotted keys, table headers and inline
+// arrays and tables recursively; a 20,000-segment key `a.a.a...` overflowed
+// the stack. The depth is over-estimated: every '.' outside a string counts as
+// a key segment (a float's '.' too), every '[' and '{' as a level, and the
+// segments of a [table] header count under every key of that table (those of
+// an [[array.of.tables]] twice).
+//
+// Non-ASCII: toml++ 3.3 asks whether a non-ASCII character is whitespace with
+// a function that reaches __builtin_unreachable for most of U+00A1..U+0499
+// (toml++ issues 190 and 295). It does so for any character outside strings
+// and comments, which TOML does not allow there anyway, and for the first
+// character after a line-ending backslash in a """ string.
 constexpr int kMaxNesting = 100;
 
-std::optional<SourcePos> nesting_too_deep(std::string_view text) {
+struct ScanError {
+  SourcePos pos;
+  std::string message;
+};
+
+// The code point of the UTF-8 sequence at text[i], if it is one.
+std::optional<std::uint32_t> decode_utf8(std::string_view text, std::size_t i) {
+  const auto b = [&](std::size_t k) { return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u; };
+  const unsigned lead = b(i);
+  const int len = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
+  if (len == 0) return std::nullopt;
+  std::uint32_t cp = lead & (0x7Fu >> len);
+  for (int k = 1; k < len; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return std::nullopt;
+    cp = (cp << 6) | (b(i + k) & 0x3F);
+  }
+  return cp;
+}
+
+std::string describe_non_ascii(std::string_view text, std::size_t i) {
+  if (auto cp = decode_utf8(text, i)) return fmt::format("U+{:04X}", *cp);
+  return fmt::format("byte 0x{:02X}", static_cast<unsigned char>(text[i]));
+}
+
+std::optional<ScanError> prescan(std::string_view text) {
   struct Level {
     int dots = 0;         // '.' seen in this level's current key and value
     int weight = 1;       // levels this bracket adds
@@ -369,6 +401,7 @@ std::optional<SourcePos> nesting_too_deep(std::string_view text) {
   const std::size_t n = text.size();
   std::size_t i = 0;
   std::uint32_t line = 1, column = 1;
+  std::optional<ScanError> error;
   auto advance = [&](std::size_t count) {
     for (std::size_t end = std::min(n, i + count); i < end; ++i) {
       if (text[i] == '\n') {
@@ -379,14 +412,31 @@ std::optional<SourcePos> nesting_too_deep(std::string_view text) {
       }
     }
   };
+  auto non_ascii = [&](std::size_t at) { return at < n && static_cast<unsigned char>(text[at]) >= 0x80; };
+  // A backslash at text[i] inside a """ string.
+  auto skip_escape = [&] {
+    std::size_t j = i + 1;
+    while (j < n && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' || text[j] == '\n')) ++j;
+    if (!non_ascii(j)) {
+      advance(2);
+      return;
+    }
+    advance(j - i);
+    const auto cp = decode_utf8(text, i);
+    const std::string escape = !cp ? "\\uXXXX" : *cp > 0xFFFF ? fmt::format("\\U{:08X}", *cp) : fmt::format("\\u{:04X}", *cp);
+    error = ScanError{{line, column},
+                      fmt::format("{} right after a backslash in a \"\"\" string trips a bug in the TOML parser "
+                                  "(toml++ 3.3); write it as the escape {} or start the line with an ASCII character",
+                                  describe_non_ascii(text, i), escape)};
+  };
   auto skip_string = [&] {
     const char q = text[i];
     const bool escapes = q == '"';
     if (i + 2 < n && text[i + 1] == q && text[i + 2] == q) {  // multi-line
       advance(3);
-      while (i < n) {
+      while (i < n && !error) {
         if (escapes && text[i] == '\\') {
-          advance(2);
+          skip_escape();
         } else if (text[i] == q && i + 2 < n && text[i + 1] == q && text[i + 2] == q) {
           std::size_t run = 3;  // up to two more quotes belong to the string
           while (run < 5 && i + run < n && text[i + run] == q) ++run;
@@ -410,6 +460,7 @@ std::optional<SourcePos> nesting_too_deep(std::string_view text) {
       }
     }
   };
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") advance(3);  // a UTF-8 byte order mark
   bool statement_start = true;  // only blanks since the last top-level newline
   while (i < n) {
     const char c = text[i];
@@ -434,9 +485,13 @@ std::optional<SourcePos> nesting_too_deep(std::string_view text) {
     statement_start = false;
     if (c == '"' || c == '\'') {
       skip_string();
+      if (error) return error;
       continue;
     }
     const SourcePos here{line, column};
+    if (non_ascii(i))
+      return ScanError{here, fmt::format("{} outside a string or comment; TOML allows only ASCII there",
+                                         describe_non_ascii(text, i))};
     if (c == '[' || c == '{') {
       Level lv;
       if (c == '[' && at_start && levels.size() == 1) {
@@ -474,7 +529,8 @@ std::optional<SourcePos> nesting_too_deep(std::string_view text) {
     } else {
       advance(1);
     }
-    if (depth > kMaxNesting) return here;
+    if (depth > kMaxNesting)
+      return ScanError{here, fmt::format("keys, tables and arrays nest more than {} levels deep", kMaxNesting)};
   }
   return std::nullopt;
 }
@@ -514,10 +570,7 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
   Config cfg;
   cfg.file = file;
   cfg.workspace = file.parent_path();
-  if (auto deep = nesting_too_deep(text)) {
-    return Error{fmt::format("{}: keys, tables and arrays nest more than {} levels deep", cfg.where(*deep),
-                             kMaxNesting)};
-  }
+  if (auto bad = prescan(text)) return Error{fmt::format("{}: {}", cfg.where(bad->pos), bad->message)};
   toml::table root;
   try {
     root = toml::parse(text, file.string());

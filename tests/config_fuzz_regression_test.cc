@@ -213,3 +213,24 @@ TEST_CASE("config fuzz: nested outputs are found whatever sorts between them", "
   REQUIRE_FALSE(gl.ok());
   CHECK(gl.error() == "/ws/wrt.toml:3:1: output 'z/a/b' of stage 't' lies inside output 'z' of stage 's'");
 }
+
+TEST_CASE("config fuzz: non-ASCII where toml++ 3.3 reaches __builtin_unreachable is an error with a position",
+          "[config]") {
+  // The fuzzer's find: U+030A after a bare key in a table header.
+  require_error(parse("[stages.a]\n[stages\xCC\x8Anit-test]\n"),
+                "/ws/wrt.toml:2:8: U+030A outside a string or comment; TOML allows only ASCII there");
+  require_error(parse("[stages.a]\nx\xC3\xA9 = 1\n"), "/ws/wrt.toml:2:2: U+00E9 outside a string or comment");
+  require_error(parse("[stages.a]\nwith = { x = 1\xC3\xA9 }\n"), "/ws/wrt.toml:2:15: U+00E9 outside");
+  require_error(parse("a = 1 \xFF\n"), "/ws/wrt.toml:1:7: byte 0xFF outside a string or comment");
+  // A line-ending backslash in a """ string followed by a non-ASCII character.
+  require_error(parse("[stages.a]\nwith = { run = \"\"\"\\\n  \xC3\xA9t\xC3\xA9\"\"\" }\n"),
+                "/ws/wrt.toml:3:3: U+00E9 right after a backslash in a \"\"\" string trips a bug in the TOML parser "
+                "(toml++ 3.3); write it as the escape \\u00E9 or start the line with an ASCII character");
+
+  // Non-ASCII in strings, quoted keys and comments, after a byte order mark,
+  // and after an escape or a line-ending backslash followed by ASCII is fine.
+  auto ok = parse("\xEF\xBB\xBF# \xC3\xA9t\xC3\xA9\n[stages.a]\nwith = { \"cl\xC3\xA9\" = '\xC3\xA9', run = \"\"\"\\\n  x\xC3\xA9\\u00E9\\\\\n\xC3\xA9\"\"\" }\n");
+  REQUIRE(ok.ok());
+  CHECK(ok->stages[0].with["cl\xC3\xA9"] == "\xC3\xA9");
+  CHECK(ok->stages[0].with["run"] == "x\xC3\xA9\xC3\xA9\\\n\xC3\xA9");
+}
