@@ -570,13 +570,14 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
   Config cfg;
   cfg.file = file;
   cfg.workspace = file.parent_path();
-  if (auto bad = prescan(text)) return Error{fmt::format("{}: {}", cfg.where(bad->pos), bad->message)};
+  if (auto bad = prescan(text))
+    return Error{escape_control(fmt::format("{}: {}", cfg.where(bad->pos), bad->message))};
   toml::table root;
   try {
     root = toml::parse(text, file.string());
   } catch (const toml::parse_error& e) {
-    return Error{fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line, e.source().begin.column,
-                             e.description())};
+    return Error{escape_control(fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line,
+                                            e.source().begin.column, e.description()))};
   }
   try {
     check_keys(root, "wrt.toml", {"project", "settings", "stages", "pipelines", "components", "asil"});
@@ -632,7 +633,7 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
       }
     }
   } catch (const ConfigError& e) {
-    return Error{fmt::format("{}: {}", cfg.where(e.pos), e.message)};
+    return Error{escape_control(fmt::format("{}: {}", cfg.where(e.pos), e.message))};
   }
   // toml++ keeps tables in key order; users think in file order.
   std::stable_sort(cfg.stages.begin(), cfg.stages.end(), [](const StageConfig& a, const StageConfig& b) {
@@ -644,7 +645,7 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
   std::stable_sort(cfg.components.begin(), cfg.components.end(), [](const ComponentConfig& a, const ComponentConfig& b) {
     return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
   });
-  if (Status st = expand_components(cfg); !st) return Error{st.error()};
+  if (Status st = expand_components(cfg); !st) return Error{escape_control(st.error())};
   return cfg;
 }
 
@@ -683,6 +684,17 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
     }
   }
   return best;
+}
+
+std::string escape_control(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) out += fmt::format("\\u{:04X}", c);
+    else out += ch;
+  }
+  return out;
 }
 
 Result<std::string> normalize_relative(const std::string& path) {

@@ -234,3 +234,17 @@ TEST_CASE("config fuzz: non-ASCII where toml++ 3.3 reaches __builtin_unreachable
   CHECK(ok->stages[0].with["cl\xC3\xA9"] == "\xC3\xA9");
   CHECK(ok->stages[0].with["run"] == "x\xC3\xA9\xC3\xA9\\\n\xC3\xA9");
 }
+
+TEST_CASE("config fuzz: names with newlines keep errors on one line", "[config]") {
+  require_error(parse("\"a\\nb\" = 1\n"), "/ws/wrt.toml:1:1: unknown key 'a\\u000Ab' in wrt.toml");
+  require_error(parse("[stages.a]\nplugin = \"a\\nb\"\n"), "/ws/wrt.toml:2:10: stages.a.plugin: 'a\\u000Ab' is not a plugin name");
+  require_error(parse("[stages.a]\n[pipelines.\"p\\rq\"]\nstages = [\"zz\"]\n"),
+                "/ws/wrt.toml:3:11: pipeline 'p\\u000Dq' names unknown stage 'zz'");
+  require_error(parse("[stages.a]\nfor_each = \"component\"\ncomponents = [\"a\\nb\"]\n[components.c]\npaths = [\"x\"]\n"),
+                "/ws/wrt.toml:3:14: stage 'a' names unknown component 'a\\u000Ab'");
+  auto c = parse("[stages.a]\nneeds = [\"x\\ny\"]\n");
+  REQUIRE(c.ok());
+  auto g = build_graph(*c);
+  REQUIRE_FALSE(g.ok());
+  CHECK(g.error() == "/ws/wrt.toml:2:9: stage 'a' needs unknown stage 'x\\u000Ay'");
+}
