@@ -248,3 +248,11 @@ TEST_CASE("config fuzz: names with newlines keep errors on one line", "[config]"
   REQUIRE_FALSE(g.ok());
   CHECK(g.error() == "/ws/wrt.toml:2:9: stage 'a' needs unknown stage 'x\\u000Ay'");
 }
+
+TEST_CASE("config fuzz: toml++ messages that quote a newline stay on one line", "[config]") {
+  // The fuzzer's find: toml++ says "saw 'f<newline>'".
+  auto r = parse("[stages.a]\n1inputs = [# A5small C program bpts = 3\nf\n");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().find('\n') == std::string::npos);
+  CHECK_THAT(r.error(), Catch::StartsWith("/ws/wrt.toml:3:2: ") && Catch::Contains("\\u000A"));
+}
