@@ -360,7 +360,8 @@ void parse_asil_profiles(const toml::table& t, AsilProfile* profiles) {
 // Non-ASCII: toml++ 3.3 asks whether a non-ASCII character is whitespace with
 // a function that reaches __builtin_unreachable for most of U+00A1..U+0499
 // (toml++ issues 190 and 295). It does so for any character outside strings
-// and comments, which TOML does not allow there anyway, and for the first
+// and comments, which TOML does not allow there anyway, for characters up to
+// the end of an unquoted value (invalid TOML too), and for the first
 // character after a line-ending backslash in a """ string.
 constexpr int kMaxNesting = 100;
 
@@ -393,6 +394,7 @@ std::optional<ScanError> prescan(std::string_view text) {
     int dots = 0;         // '.' seen in this level's current key and value
     int weight = 1;       // levels this bracket adds
     bool header = false;  // a [table] or [[array]] header
+    bool array = false;   // an inline array: its elements are values
   };
   std::vector<Level> levels(1);  // [0]: the top-level statement
   levels[0].weight = 0;
@@ -462,6 +464,7 @@ std::optional<ScanError> prescan(std::string_view text) {
   };
   if (text.substr(0, 3) == "\xEF\xBB\xBF") advance(3);  // a UTF-8 byte order mark
   bool statement_start = true;  // only blanks since the last top-level newline
+  bool expect_value = false;    // after '=', and in an array after '[' or ','
   while (i < n) {
     const char c = text[i];
     if (c == '\n') {
@@ -483,6 +486,8 @@ std::optional<ScanError> prescan(std::string_view text) {
     }
     const bool at_start = statement_start;
     statement_start = false;
+    const bool value_start = expect_value;
+    expect_value = false;
     if (c == '"' || c == '\'') {
       skip_string();
       if (error) return error;
@@ -492,10 +497,24 @@ std::optional<ScanError> prescan(std::string_view text) {
     if (non_ascii(i))
       return ScanError{here, fmt::format("{} outside a string or comment; TOML allows only ASCII there",
                                          describe_non_ascii(text, i))};
+    if (value_start && c != '[' && c != '{' && c != ']' && c != '}' && c != ',' && c != '=') {
+      // An unquoted value (number, boolean, date): toml++ reads ahead to the
+      // next space, ',', ']', '}' or '#', quotes included, asking of every
+      // character whether it is whitespace. Valid values are ASCII up to there.
+      std::size_t j = i;
+      while (j < n && std::string_view(" \t\n\v\f\r,]}#").find(text[j]) == std::string_view::npos && !non_ascii(j)) ++j;
+      if (non_ascii(j)) {
+        advance(j - i);
+        return ScanError{{line, column}, fmt::format("{} in an unquoted value; TOML allows only ASCII there",
+                                                     describe_non_ascii(text, j))};
+      }
+    }
     if (c == '[' || c == '{') {
       Level lv;
+      lv.array = c == '[';
       if (c == '[' && at_start && levels.size() == 1) {
         lv.header = true;
+        lv.array = false;
         depth -= header_depth;
         header_depth = 0;
         if (i + 1 < n && text[i + 1] == '[') {
@@ -504,6 +523,7 @@ std::optional<ScanError> prescan(std::string_view text) {
         }
       }
       levels.push_back(lv);
+      expect_value = lv.array;
       depth += lv.weight;
       advance(1);
     } else if (c == ']' || c == '}') {
@@ -522,7 +542,11 @@ std::optional<ScanError> prescan(std::string_view text) {
       ++levels.back().dots;
       ++depth;
       advance(1);
+    } else if (c == '=') {
+      expect_value = true;
+      advance(1);
     } else if (c == ',') {
+      expect_value = levels.back().array;
       depth -= levels.back().dots;
       levels.back().dots = 0;
       advance(1);

@@ -15,6 +15,7 @@
 #include "support.h"
 
 using namespace wrt;
+using namespace std::string_literals;
 namespace fs = std::filesystem;
 
 namespace {
@@ -220,8 +221,13 @@ TEST_CASE("config fuzz: non-ASCII where toml++ 3.3 reaches __builtin_unreachable
   require_error(parse("[stages.a]\n[stages\xCC\x8Anit-test]\n"),
                 "/ws/wrt.toml:2:8: U+030A outside a string or comment; TOML allows only ASCII there");
   require_error(parse("[stages.a]\nx\xC3\xA9 = 1\n"), "/ws/wrt.toml:2:2: U+00E9 outside a string or comment");
-  require_error(parse("[stages.a]\nwith = { x = 1\xC3\xA9 }\n"), "/ws/wrt.toml:2:15: U+00E9 outside");
+  require_error(parse("[stages.a]\nwith = { x = 1\xC3\xA9 }\n"), "/ws/wrt.toml:2:15: U+00E9 in an unquoted value");
   require_error(parse("a = 1 \xFF\n"), "/ws/wrt.toml:1:7: byte 0xFF outside a string or comment");
+  // toml++ reads an unquoted value ahead to the next space, quotes included.
+  require_error(parse("[stages.a]\niNpfail_onuts =0f\0\0\0\0p;\"-witho\xCC\x99/\0\0\0\0p"s),
+                "/ws/wrt.toml:2:31: U+0319 in an unquoted value; TOML allows only ASCII there");
+  require_error(parse("x = [1, 2\"\xC3\xA9\"]\n"), "/ws/wrt.toml:1:11: U+00E9 in an unquoted value");
+  require_error(parse("x = { a = true'\xC3\xA9' }\n"), "/ws/wrt.toml:1:16: U+00E9 in an unquoted value");
   // A line-ending backslash in a """ string followed by a non-ASCII character.
   require_error(parse("[stages.a]\nwith = { run = \"\"\"\\\n  \xC3\xA9t\xC3\xA9\"\"\" }\n"),
                 "/ws/wrt.toml:3:3: U+00E9 right after a backslash in a \"\"\" string trips a bug in the TOML parser "
@@ -229,10 +235,14 @@ TEST_CASE("config fuzz: non-ASCII where toml++ 3.3 reaches __builtin_unreachable
 
   // Non-ASCII in strings, quoted keys and comments, after a byte order mark,
   // and after an escape or a line-ending backslash followed by ASCII is fine.
-  auto ok = parse("\xEF\xBB\xBF# \xC3\xA9t\xC3\xA9\n[stages.a]\nwith = { \"cl\xC3\xA9\" = '\xC3\xA9', run = \"\"\"\\\n  x\xC3\xA9\\u00E9\\\\\n\xC3\xA9\"\"\" }\n");
+  auto ok = parse("\xEF\xBB\xBF# \xC3\xA9t\xC3\xA9\n[stages.a]\nwith = { \"cl\xC3\xA9\" = '\xC3\xA9', run = \"\"\"\\\n  x\xC3\xA9\\u00E9\\\\\n\xC3\xA9\"\"\", "
+                  "a = [1,\"\xC3\xA9\",'\xC3\xA9',{b=\"\xC3\xA9\"}], d = 1979-05-27 07:32:00,e=1}#\xC3\xA9\n");
+  INFO((ok.ok() ? "" : ok.error()));
   REQUIRE(ok.ok());
   CHECK(ok->stages[0].with["cl\xC3\xA9"] == "\xC3\xA9");
   CHECK(ok->stages[0].with["run"] == "x\xC3\xA9\xC3\xA9\\\n\xC3\xA9");
+  CHECK(ok->stages[0].with["a"][3]["b"] == "\xC3\xA9");
+  CHECK(ok->stages[0].with["e"] == 1);
 }
 
 TEST_CASE("config fuzz: names with newlines keep errors on one line", "[config]") {
