@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <fstream>
 #include <optional>
-#include <string_view>
 #include <sstream>
+#include <string_view>
 
 #include <fmt/core.h>
 #include <toml++/toml.h>
