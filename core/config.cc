@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
 #include <fmt/core.h>
 #include <toml++/toml.h>
@@ -95,6 +97,49 @@ std::vector<std::string> as_string_list(const toml::node& n, const std::string& 
   return out;
 }
 
+// `value` for an error message: control characters, quotes and backslashes
+// escaped, and cut after 60 characters (a path may be a megabyte long).
+std::string quoted_for_message(const std::string& value) {
+  std::string out = "\"";
+  std::size_t shown = 0;
+  for (char ch : value) {
+    if (++shown > 60) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) out += fmt::format("\\u{:04X}", c);
+    else if (ch == '"' || ch == '\\') (out += '\\') += ch;
+    else out += ch;
+  }
+  return out + "\"";
+}
+
+// A path reaches the file system through C strings: a NUL would cut it short
+// (`inputs = ["\u0000"]` named the workspace itself, and the walk below it
+// recursed without end), and other control characters are never meant.
+void check_path_chars(const toml::node& n, const std::string& what, const std::string& value) {
+  for (char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f)
+      fail(n.source(), fmt::format("{}: {} contains the control character U+{:04X}; paths may not", what,
+                                   quoted_for_message(value), c));
+  }
+}
+
+std::string as_path(const toml::node& n, const std::string& what) {
+  std::string s = as_string(n, what);
+  check_path_chars(n, what, s);
+  return s;
+}
+
+std::vector<std::string> as_path_list(const toml::node& n, const std::string& what) {
+  std::vector<std::string> out = as_string_list(n, what);
+  const auto& arr = *n.as_array();
+  for (std::size_t i = 0; i < out.size(); ++i) check_path_chars(arr[i], what, out[i]);
+  return out;
+}
+
 // "8GiB", "512MB" or a byte count.
 std::uint64_t as_size(const toml::node& n, const std::string& what) {
   if (n.is_integer()) return static_cast<std::uint64_t>(as_int(n, what, 1));
@@ -157,8 +202,8 @@ void parse_settings(const toml::table& t, Settings& s) {
     if (key == "max_parallel_jobs") s.max_parallel_jobs = static_cast<int>(as_int(v, what, 1));
     else if (key == "timeout_minutes") s.timeout_minutes = as_positive_number(v, what);
     else if (key == "max_attempts") s.max_attempts = static_cast<int>(as_int(v, what, 1));
-    else if (key == "cache_dir") s.cache_dir = as_string(v, what);
-    else if (key == "plugin_path") s.plugin_path = as_string_list(v, what);
+    else if (key == "cache_dir") s.cache_dir = as_path(v, what);
+    else if (key == "plugin_path") s.plugin_path = as_path_list(v, what);
     else if (key == "memory_limit") s.memory_limit = as_size(v, what);
     else if (key == "cached_log_limit") s.cached_log_limit = as_size(v, what);
     else if (key == "cache_max_size") {
@@ -192,14 +237,14 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
     } else if (key == "needs") {
       st.needs = as_string_list(v, what);
     } else if (key == "inputs") {
-      st.inputs = as_string_list(v, what);
+      st.inputs = as_path_list(v, what);
       const auto& arr = *v.as_array();
       for (std::size_t i = 0; i < st.inputs.size(); ++i) {
         std::string err = glob_pattern_error(st.inputs[i]);
         if (!err.empty()) fail(arr[i].source(), fmt::format("{}: {}", what, err));
       }
     } else if (key == "outputs") {
-      auto outs = as_string_list(v, what);
+      auto outs = as_path_list(v, what);
       const auto& arr = *v.as_array();
       for (std::size_t i = 0; i < outs.size(); ++i) {
         auto norm = normalize_relative(outs[i]);
@@ -259,7 +304,7 @@ ComponentConfig parse_component(const std::string& name, const toml::node& node)
     std::string key(k.str());
     std::string what = fmt::format("components.{}.{}", name, key);
     if (key == "paths") {
-      c.paths = as_string_list(v, what);
+      c.paths = as_path_list(v, what);
       const auto& arr = *v.as_array();
       for (std::size_t i = 0; i < c.paths.size(); ++i) {
         std::string err = glob_pattern_error(c.paths[i]);
@@ -303,6 +348,218 @@ void parse_asil_profiles(const toml::table& t, AsilProfile* profiles) {
   }
 }
 
+// Checks on the raw text, before toml++ sees it, for inputs that toml++ 3.3
+// does not survive. It skips strings and comments as TOML defines them.
+//
+// Nesting: toml++ parses and frees dotted keys, table headers and inline
+// arrays and tables recursively; a 20,000-segment key `a.a.a...` overflowed
+// the stack. The depth is over-estimated: every '.' outside a string counts as
+// a key segment (a float's '.' too), every '[' and '{' as a level, and the
+// segments of a [table] header count under every key of that table (those of
+// an [[array.of.tables]] twice).
+//
+// Non-ASCII: toml++ 3.3 asks whether a non-ASCII character is whitespace with
+// a function that reaches __builtin_unreachable for most of U+00A1..U+0499
+// (toml++ issues 190 and 295). It does so for any character outside strings
+// and comments, which TOML does not allow there anyway, for characters up to
+// the end of an unquoted value (invalid TOML too), and for the first
+// character after a line-ending backslash in a """ string.
+constexpr int kMaxNesting = 100;
+
+struct ScanError {
+  SourcePos pos;
+  std::string message;
+};
+
+// The code point of the UTF-8 sequence at text[i], if it is one.
+std::optional<std::uint32_t> decode_utf8(std::string_view text, std::size_t i) {
+  const auto b = [&](std::size_t k) { return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u; };
+  const unsigned lead = b(i);
+  const int len = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
+  if (len == 0) return std::nullopt;
+  std::uint32_t cp = lead & (0x7Fu >> len);
+  for (int k = 1; k < len; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return std::nullopt;
+    cp = (cp << 6) | (b(i + k) & 0x3F);
+  }
+  return cp;
+}
+
+std::string describe_non_ascii(std::string_view text, std::size_t i) {
+  if (auto cp = decode_utf8(text, i)) return fmt::format("U+{:04X}", *cp);
+  return fmt::format("byte 0x{:02X}", static_cast<unsigned char>(text[i]));
+}
+
+std::optional<ScanError> prescan(std::string_view text) {
+  struct Level {
+    int dots = 0;         // '.' seen in this level's current key and value
+    int weight = 1;       // levels this bracket adds
+    bool header = false;  // a [table] or [[array]] header
+    bool array = false;   // an inline array: its elements are values
+  };
+  std::vector<Level> levels(1);  // [0]: the top-level statement
+  levels[0].weight = 0;
+  int header_depth = 0;  // of the table the following keys go into
+  int depth = 0;         // header_depth + the levels' dots and weights
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  std::uint32_t line = 1, column = 1;
+  std::optional<ScanError> error;
+  auto advance = [&](std::size_t count) {
+    for (std::size_t end = std::min(n, i + count); i < end; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {  // not a UTF-8 continuation byte
+        ++column;
+      }
+    }
+  };
+  auto non_ascii = [&](std::size_t at) { return at < n && static_cast<unsigned char>(text[at]) >= 0x80; };
+  // A backslash at text[i] inside a """ string.
+  auto skip_escape = [&] {
+    std::size_t j = i + 1;
+    while (j < n && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' || text[j] == '\n')) ++j;
+    if (!non_ascii(j)) {
+      advance(2);
+      return;
+    }
+    advance(j - i);
+    const auto cp = decode_utf8(text, i);
+    const std::string escape = !cp ? "\\uXXXX" : *cp > 0xFFFF ? fmt::format("\\U{:08X}", *cp) : fmt::format("\\u{:04X}", *cp);
+    error = ScanError{{line, column},
+                      fmt::format("{} right after a backslash in a \"\"\" string trips a bug in the TOML parser "
+                                  "(toml++ 3.3); write it as the escape {} or start the line with an ASCII character",
+                                  describe_non_ascii(text, i), escape)};
+  };
+  auto skip_string = [&] {
+    const char q = text[i];
+    const bool escapes = q == '"';
+    if (i + 2 < n && text[i + 1] == q && text[i + 2] == q) {  // multi-line
+      advance(3);
+      while (i < n && !error) {
+        if (escapes && text[i] == '\\') {
+          skip_escape();
+        } else if (text[i] == q && i + 2 < n && text[i + 1] == q && text[i + 2] == q) {
+          std::size_t run = 3;  // up to two more quotes belong to the string
+          while (run < 5 && i + run < n && text[i + run] == q) ++run;
+          advance(run);
+          return;
+        } else {
+          advance(1);
+        }
+      }
+      return;
+    }
+    advance(1);
+    while (i < n && text[i] != '\n') {
+      if (escapes && text[i] == '\\' && i + 1 < n && text[i + 1] != '\n') {
+        advance(2);
+      } else if (text[i] == q) {
+        advance(1);
+        return;
+      } else {
+        advance(1);
+      }
+    }
+  };
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") advance(3);  // a UTF-8 byte order mark
+  bool statement_start = true;  // only blanks since the last top-level newline
+  bool expect_value = false;    // after '=', and in an array after '[' or ','
+  while (i < n) {
+    const char c = text[i];
+    if (c == '\n') {
+      if (levels.size() == 1) {
+        depth -= levels[0].dots;
+        levels[0].dots = 0;
+        statement_start = true;
+      }
+      advance(1);
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\r') {
+      advance(1);
+      continue;
+    }
+    if (c == '#') {
+      while (i < n && text[i] != '\n') advance(1);
+      continue;
+    }
+    const bool at_start = statement_start;
+    statement_start = false;
+    const bool value_start = expect_value;
+    expect_value = false;
+    if (c == '"' || c == '\'') {
+      skip_string();
+      if (error) return error;
+      continue;
+    }
+    const SourcePos here{line, column};
+    if (non_ascii(i))
+      return ScanError{here, fmt::format("{} outside a string or comment; TOML allows only ASCII there",
+                                         describe_non_ascii(text, i))};
+    if (value_start && c != '[' && c != '{' && c != ']' && c != '}' && c != ',' && c != '=') {
+      // An unquoted value (number, boolean, date): toml++ reads ahead to the
+      // next space, ',', ']', '}' or '#', quotes included, asking of every
+      // character whether it is whitespace. Valid values are ASCII up to there.
+      std::size_t j = i;
+      while (j < n && std::string_view(" \t\n\v\f\r,]}#").find(text[j]) == std::string_view::npos && !non_ascii(j)) ++j;
+      if (non_ascii(j)) {
+        advance(j - i);
+        return ScanError{{line, column}, fmt::format("{} in an unquoted value; TOML allows only ASCII there",
+                                                     describe_non_ascii(text, j))};
+      }
+    }
+    if (c == '[' || c == '{') {
+      Level lv;
+      lv.array = c == '[';
+      if (c == '[' && at_start && levels.size() == 1) {
+        lv.header = true;
+        lv.array = false;
+        depth -= header_depth;
+        header_depth = 0;
+        if (i + 1 < n && text[i + 1] == '[') {
+          lv.weight = 2;
+          advance(1);
+        }
+      }
+      levels.push_back(lv);
+      expect_value = lv.array;
+      depth += lv.weight;
+      advance(1);
+    } else if (c == ']' || c == '}') {
+      if (levels.size() > 1) {
+        const Level lv = levels.back();
+        levels.pop_back();
+        depth -= lv.weight + lv.dots;
+        if (lv.header) {
+          if (lv.weight == 2 && i + 1 < n && text[i + 1] == ']') advance(1);
+          header_depth = lv.weight * (lv.dots + 1);
+          depth += header_depth;
+        }
+      }
+      advance(1);
+    } else if (c == '.') {
+      ++levels.back().dots;
+      ++depth;
+      advance(1);
+    } else if (c == '=') {
+      expect_value = true;
+      advance(1);
+    } else if (c == ',') {
+      expect_value = levels.back().array;
+      depth -= levels.back().dots;
+      levels.back().dots = 0;
+      advance(1);
+    } else {
+      advance(1);
+    }
+    if (depth > kMaxNesting)
+      return ScanError{here, fmt::format("keys, tables and arrays nest more than {} levels deep", kMaxNesting)};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 const StageConfig* Config::find_stage(const std::string& name) const {
@@ -338,12 +595,14 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
   Config cfg;
   cfg.file = file;
   cfg.workspace = file.parent_path();
+  if (auto bad = prescan(text))
+    return Error{escape_control(fmt::format("{}: {}", cfg.where(bad->pos), bad->message))};
   toml::table root;
   try {
     root = toml::parse(text, file.string());
   } catch (const toml::parse_error& e) {
-    return Error{fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line, e.source().begin.column,
-                             e.description())};
+    return Error{escape_control(fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line,
+                                            e.source().begin.column, e.description()))};
   }
   try {
     check_keys(root, "wrt.toml", {"project", "settings", "stages", "pipelines", "components", "asil"});
@@ -399,7 +658,7 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
       }
     }
   } catch (const ConfigError& e) {
-    return Error{fmt::format("{}: {}", cfg.where(e.pos), e.message)};
+    return Error{escape_control(fmt::format("{}: {}", cfg.where(e.pos), e.message))};
   }
   // toml++ keeps tables in key order; users think in file order.
   std::stable_sort(cfg.stages.begin(), cfg.stages.end(), [](const StageConfig& a, const StageConfig& b) {
@@ -411,7 +670,7 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
   std::stable_sort(cfg.components.begin(), cfg.components.end(), [](const ComponentConfig& a, const ComponentConfig& b) {
     return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
   });
-  if (Status st = expand_components(cfg); !st) return Error{st.error()};
+  if (Status st = expand_components(cfg); !st) return Error{escape_control(st.error())};
   return cfg;
 }
 
@@ -450,6 +709,17 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
     }
   }
   return best;
+}
+
+std::string escape_control(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) out += fmt::format("\\u{:04X}", c);
+    else out += ch;
+  }
+  return out;
 }
 
 Result<std::string> normalize_relative(const std::string& path) {

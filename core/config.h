@@ -158,6 +158,10 @@ Result<Config> parse_config(const std::string& text, const std::filesystem::path
 // The closest of `candidates` to `word` within a small edit distance, or "".
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 
+// `text` with control characters (newlines above all) written as \u000A-style
+// escapes: names taken from wrt.toml keep an error message on one line.
+std::string escape_control(std::string_view text);
+
 // Normalises a workspace-relative path ("./a//b/" -> "a/b"); Error if it is
 // absolute or leaves the workspace ("../x", "a/../../x").
 Result<std::string> normalize_relative(const std::string& path);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <fmt/core.h>
 
 namespace wrt {
@@ -168,6 +169,9 @@ bool has_wildcard(std::string_view pattern) { return component_has_wildcard(patt
 
 std::string glob_pattern_error(std::string_view pattern) {
   if (pattern.empty()) return "empty input pattern";
+  // The file system sees a C string: everything after a NUL would vanish, and
+  // "\0" would name the workspace itself.
+  if (pattern.find('\0') != std::string_view::npos) return "input pattern contains a NUL character";
   if (pattern.front() == '/')
     return fmt::format("input pattern '{}' is absolute; patterns are relative to the workspace", pattern);
   std::string_view body = pattern;
@@ -219,35 +223,43 @@ bool is_skipped(const std::vector<std::string>& skip, const std::string& rel) {
 }
 
 // Unreadable directories are left out rather than failing every pattern that
-// happens to share a prefix with them.
-void walk(const std::string& abs, const std::string& rel, const std::vector<std::string>& skip,
+// happens to share a prefix with them. The walk keeps its own stack of
+// directories still to read and closes each one before reading the next, so a
+// deep tree costs neither call stack nor one descriptor per level.
+void walk(const std::string& abs_root, const std::string& rel_root, const std::vector<std::string>& skip,
           std::vector<std::string>& out) {
-  DIR* d = ::opendir(abs.empty() ? "." : abs.c_str());
-  if (!d) return;
-  while (dirent* e = ::readdir(d)) {
-    const char* name = e->d_name;
-    if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
-    std::string child_abs = abs + "/" + name;
-    unsigned char type = e->d_type;
-    if (type == DT_UNKNOWN || type == DT_LNK) {
-      struct stat st;
-      if (::lstat(child_abs.c_str(), &st) != 0) continue;
-      if (S_ISLNK(st.st_mode)) {
-        // A link to a file counts as that file; links to directories are
-        // not followed, which rules out cycles.
-        if (::stat(child_abs.c_str(), &st) == 0 && S_ISREG(st.st_mode)) out.push_back(join(rel, name));
-        continue;
+  std::vector<std::pair<std::string, std::string>> todo{{abs_root, rel_root}};  // (absolute, relative)
+  while (!todo.empty()) {
+    auto [abs, rel] = std::move(todo.back());
+    todo.pop_back();
+    if (abs.find('\0') != std::string::npos) continue;  // the C API would read a different path
+    DIR* d = ::opendir(abs.empty() ? "." : abs.c_str());
+    if (!d) continue;
+    while (dirent* e = ::readdir(d)) {
+      const char* name = e->d_name;
+      if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+      std::string child_abs = abs + "/" + name;
+      unsigned char type = e->d_type;
+      if (type == DT_UNKNOWN || type == DT_LNK) {
+        struct stat st;
+        if (::lstat(child_abs.c_str(), &st) != 0) continue;
+        if (S_ISLNK(st.st_mode)) {
+          // A link to a file counts as that file; links to directories are
+          // not followed, which rules out cycles.
+          if (::stat(child_abs.c_str(), &st) == 0 && S_ISREG(st.st_mode)) out.push_back(join(rel, name));
+          continue;
+        }
+        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
       }
-      type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+      if (type == DT_REG) {
+        out.push_back(join(rel, name));
+      } else if (type == DT_DIR) {
+        std::string child_rel = join(rel, name);
+        if (!is_skipped(skip, child_rel)) todo.emplace_back(std::move(child_abs), std::move(child_rel));
+      }
     }
-    if (type == DT_REG) {
-      out.push_back(join(rel, name));
-    } else if (type == DT_DIR) {
-      std::string child_rel = join(rel, name);
-      if (!is_skipped(skip, child_rel)) walk(child_abs, child_rel, skip, out);
-    }
+    ::closedir(d);
   }
-  ::closedir(d);
 }
 
 bool under_skipped(const std::vector<std::string>& skip, const std::string& dir) {

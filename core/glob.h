@@ -19,7 +19,7 @@ namespace wrt {
 bool glob_match(std::string_view pattern, std::string_view path);
 bool has_wildcard(std::string_view pattern);
 // Error text if `pattern` is malformed (unclosed '[', absolute, contains
-// "..", empty); empty string when valid.
+// "..", empty, contains a NUL); empty string when valid.
 std::string glob_pattern_error(std::string_view pattern);
 
 // Expands patterns against the files of a workspace. Directory walks are

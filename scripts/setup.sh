@@ -14,6 +14,8 @@ packages=(
   spin z3 cvc5
   # bench/: the reference build tool and a timer
   hyperfine
+  # scripts/fuzz.sh: clang with libFuzzer (libclang_rt.fuzzer is in libclang-rt-14-dev)
+  clang libclang-rt-14-dev
 )
 # Rust: a toolchain already on PATH (e.g. rustup's) is used as it is;
 # otherwise Debian's.
