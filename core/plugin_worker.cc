@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -137,6 +139,17 @@ std::unique_ptr<WorkerPool::Worker> WorkerPool::take() {
   for (char** e = environ; e && *e; ++e)
     if (std::strncmp(*e, tag_prefix.c_str(), tag_prefix.size()) != 0) env.emplace_back(*e);
   env.push_back(tag_prefix + w->tag);
+#if defined(__SANITIZE_ADDRESS__)
+  // A sanitizer build's worker would turn a plugin's SIGSEGV into a report
+  // and exit(1); let it die of the signal, so wrt names it as in a release.
+  {
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    std::string opts = asan && *asan ? std::string(asan) + ":handle_segv=0" : std::string("handle_segv=0");
+    auto it = std::find_if(env.begin(), env.end(), [](const std::string& e) { return e.rfind("ASAN_OPTIONS=", 0) == 0; });
+    if (it != env.end()) env.erase(it);
+    env.push_back("ASAN_OPTIONS=" + opts);
+  }
+#endif
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
