@@ -19,6 +19,7 @@
 
 #include <fmt/core.h>
 #include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include "core/atomic_file.h"
@@ -210,7 +211,6 @@ struct Executor::Impl {
   struct Prepared {
     Clock::time_point t0;
     Digest key{};
-    std::vector<std::pair<std::string, FileStat>> input_stats;
     std::vector<std::string> inputs;  // the files hashed for the key, sorted
   };
   std::vector<std::unique_ptr<Prepared>> prepared;  // by graph stage
@@ -276,9 +276,7 @@ struct Executor::Impl {
   }
 
   // Builds the key; fills rec.reason with why it differs from the last one.
-  // `stats` receives the stat of every input file as it was keyed, for the
-  // concurrent-change guard.
-  Result<KeyInputs> key_inputs(int v, wrt_stage& ctx, std::vector<std::pair<std::string, FileStat>>* stats) {
+  Result<KeyInputs> key_inputs(int v, wrt_stage& ctx) {
     const StageConfig& sc = *ex.graph_.stages[v];
     const LoadedPlugin& lp = *ex.plugins_[v];
     KeyInputs k;
@@ -297,10 +295,8 @@ struct Executor::Impl {
       // digester's stat says it is a file. Directories and missing paths
       // take the glob path, which expands or reports them.
       if (is_plain_path(pattern)) {
-        FileStat st;
-        if (auto d = ex.digester_.digest(pattern, &st)) {
+        if (auto d = ex.digester_.digest(pattern)) {
           literal_files.emplace_back(pattern, *d);
-          if (stats) stats->emplace_back(pattern, st);
           continue;
         }
       }
@@ -314,11 +310,9 @@ struct Executor::Impl {
     files.erase(std::unique(files.begin(), files.end()), files.end());
     k.files.reserve(files.size());
     for (const auto& f : files) {
-      FileStat st;
-      auto d = ex.digester_.digest(f, &st);
+      auto d = ex.digester_.digest(f);
       if (!d) return Error{fmt::format("input {}", d.error())};
       k.files.emplace_back(f, *d);
-      if (stats) stats->emplace_back(f, st);
     }
     if (k.files.empty()) {
       k.files = std::move(literal_files);
@@ -582,8 +576,7 @@ struct Executor::Impl {
       }
     }
 
-    std::vector<std::pair<std::string, FileStat>> input_stats;
-    auto k = key_inputs(v, fp, &input_stats);
+    auto k = key_inputs(v, fp);
     if (!k) {
       rec.reason = k.error();
       rec.results.message = rec.reason;
@@ -640,7 +633,6 @@ struct Executor::Impl {
     auto p = std::make_unique<Prepared>();
     p->t0 = t0;
     p->key = key;
-    p->input_stats = std::move(input_stats);
     p->inputs.reserve(k->files.size());
     for (const auto& f : k->files) p->inputs.push_back(f.first);
     prepared[v] = std::move(p);
@@ -653,7 +645,7 @@ struct Executor::Impl {
     ctx.with = &sc.with;
     ctx.cancel = ex.options_.cancel;
     ctx.data_dir = data_dirs.at(sc.plugin);
-    ctx.outputs = sc.outputs;
+    ctx.outputs = &sc.outputs;
     ctx.console = [this](const std::string& line) { ex.printer_.print(line); };
   }
 
@@ -689,7 +681,6 @@ struct Executor::Impl {
     std::unique_ptr<Prepared> p = std::move(prepared[v]);
     const auto t0 = p->t0;
     const Digest key = p->key;
-    const auto& input_stats = p->input_stats;
     const StageConfig& sc = *ex.graph_.stages[v];
     StageRecord& rec = record(v);
     const LoadedPlugin& lp = *ex.plugins_[v];
@@ -734,7 +725,7 @@ struct Executor::Impl {
       }
       wrt_stage ctx;
       make_ctx(ctx);
-      ctx.inputs = p->inputs;
+      ctx.inputs = &p->inputs;
       ctx.log_fd = log_fd;
       ctx.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_min * 60));
       wrt_status s = WRT_STATUS_ERROR;
@@ -831,9 +822,9 @@ struct Executor::Impl {
     // an input edited while the stage ran means the outputs may come from
     // content other than the keyed one, so the result must not be cached.
     if (cacheable && rec.not_stored.empty()) {
-      for (const auto& [path, before] : input_stats) {
-        auto now = ex.digester_.stat_now(path);
-        if (!now || !(*now == before)) {
+      // The digester recorded each input's stat with its digest.
+      for (const auto& path : p->inputs) {
+        if (ex.digester_.changed_since_digest(path)) {
           rec.not_stored = fmt::format("input {} changed while the stage ran", path);
           break;
         }
@@ -949,6 +940,15 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     impl.record(v).results.message = fmt::format("internal error: {}", what);
     impl.finish(v, "failed", Clock::now(), impl.record(v).results.message);
   };
+  // Every stage completes once: in the async node when it needs no run,
+  // else on its runner thread.
+  std::mutex done_mu;
+  std::condition_variable all_done;
+  std::size_t completed = 0;
+  auto stage_completed = [&] {
+    std::lock_guard<std::mutex> lock(done_mu);
+    if (++completed == order.size()) all_done.notify_all();
+  };
   RunnerPool pool(std::max(1, options_.jobs), [&](int v) {
     try {
       impl.run_stage(v);
@@ -957,21 +957,31 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     }
     gateways[v]->try_put(tbb::flow::continue_msg());
     gateways[v]->release_wait();
+    stage_completed();
   });
   // The cheap phase needs no more threads than the CPUs or the job limit;
   // with -j 1 it then also keeps ninja -j1's property of starting stages in
   // one predictable order.
-  tbb::task_arena arena(std::max(1, std::min(options_.jobs, tbb::this_task_arena::max_concurrency())));
+  // The main thread does not join the arena: TBB's wait_for_all spins
+  // (sched_yield) while stages are out on runner threads, which cost a full
+  // run a core. It sleeps on `all_done` instead, and the arena's slots go to
+  // TBB workers (one more allowed than usual, since the main thread is out).
+  const int concurrency = std::max(1, std::min(options_.jobs, tbb::this_task_arena::max_concurrency()));
+  tbb::global_control workers_allowed(tbb::global_control::max_allowed_parallelism,
+                                      static_cast<std::size_t>(concurrency) + 1);
+  tbb::task_arena arena(concurrency, /*reserved_for_masters=*/0);
+  std::unique_ptr<tbb::flow::graph> graph;
+  std::vector<std::unique_ptr<Join>> joins(graph_.stages.size());
+  std::vector<std::unique_ptr<Async>> nodes(graph_.stages.size());
   arena.execute([&] {
-    tbb::flow::graph g;
-    std::vector<std::unique_ptr<Join>> joins(graph_.stages.size());
-    std::vector<std::unique_ptr<Async>> nodes(graph_.stages.size());
+    graph = std::make_unique<tbb::flow::graph>();
+    tbb::flow::graph& g = *graph;
     for (int v : order) {
       const auto prio = stage_priority(v);
       joins[v] = std::make_unique<Join>(g, [](const tbb::flow::continue_msg& m) { return m; }, prio);
       nodes[v] = std::make_unique<Async>(
           g, tbb::flow::unlimited,
-          [&impl, &pool, &gateways, &fail_internal, v, prio](const tbb::flow::continue_msg&, Async::gateway_type& gw) {
+          [&impl, &pool, &gateways, &fail_internal, &stage_completed, v, prio](const tbb::flow::continue_msg&, Async::gateway_type& gw) {
             bool must_run = false;
             try {
               must_run = impl.prepare(v);
@@ -980,6 +990,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
             }
             if (!must_run) {
               gw.try_put(tbb::flow::continue_msg());
+              stage_completed();
               return;
             }
             gateways[v] = &gw;
@@ -998,7 +1009,16 @@ RunOutcome Executor::run(const std::vector<int>& order) {
         if (impl.selected[d]) root = false;
       if (root) joins[v]->try_put(tbb::flow::continue_msg());
     }
-    g.wait_for_all();
+  });
+  {
+    std::unique_lock<std::mutex> lock(done_mu);
+    all_done.wait(lock, [&] { return completed == order.size(); });
+  }
+  arena.execute([&] {
+    graph->wait_for_all();  // the last successor puts; returns at once
+    nodes.clear();
+    joins.clear();
+    graph.reset();
   });
 
   if (!options_.dry_run) impl.index.set_logs_mtime_ns(logs_mtime());

@@ -125,6 +125,14 @@ Result<FileStat> FileDigester::stat_now(const std::string& rel_path) const {
   return from_stat(st);
 }
 
+bool FileDigester::changed_since_digest(const std::string& rel_path) {
+  auto now = stat_now(rel_path);
+  if (!now) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(rel_path);
+  return it == entries_.end() || !(it->second.stat == *now);
+}
+
 Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_out, bool follow_symlinks) {
   // Taken before the stat so that any write the stat could have missed is
   // stamped no earlier than this, keeping the racy check conservative.

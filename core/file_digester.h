@@ -63,6 +63,11 @@ class FileDigester {
   // an input changed while a stage ran. Thread-safe.
   Result<FileStat> stat_now(const std::string& rel_path) const;
 
+  // Has the file changed since its digest was taken (or remembered)? True
+  // when its stat now differs from the stat recorded with the digest, when
+  // no digest is recorded, or when it is gone: the concurrent-change guard.
+  bool changed_since_digest(const std::string& rel_path);
+
   // The open workspace directory (-1 if it could not be opened).
   int root_fd() const { return root_fd_; }
 

@@ -250,15 +250,18 @@ const char* h_data_dir(wrt_stage* st) {
   return st->data_dir.c_str();
 }
 
-int64_t h_input_count(wrt_stage* st) { return st && !st->in_fingerprint ? static_cast<int64_t>(st->inputs.size()) : 0; }
-const char* h_input_at(wrt_stage* st, int64_t i) {
-  if (!st || st->in_fingerprint || i < 0 || static_cast<std::size_t>(i) >= st->inputs.size()) return nullptr;
-  return st->inputs[static_cast<std::size_t>(i)].c_str();
+int64_t h_input_count(wrt_stage* st) {
+  return st && !st->in_fingerprint && st->inputs ? static_cast<int64_t>(st->inputs->size()) : 0;
 }
-int64_t h_output_count(wrt_stage* st) { return st ? static_cast<int64_t>(st->outputs.size()) : 0; }
+const char* h_input_at(wrt_stage* st, int64_t i) {
+  if (!st || st->in_fingerprint || !st->inputs || i < 0 || static_cast<std::size_t>(i) >= st->inputs->size())
+    return nullptr;
+  return (*st->inputs)[static_cast<std::size_t>(i)].c_str();
+}
+int64_t h_output_count(wrt_stage* st) { return st && st->outputs ? static_cast<int64_t>(st->outputs->size()) : 0; }
 const char* h_output_at(wrt_stage* st, int64_t i) {
-  if (!st || i < 0 || static_cast<std::size_t>(i) >= st->outputs.size()) return nullptr;
-  return st->outputs[static_cast<std::size_t>(i)].c_str();
+  if (!st || !st->outputs || i < 0 || static_cast<std::size_t>(i) >= st->outputs->size()) return nullptr;
+  return (*st->outputs)[static_cast<std::size_t>(i)].c_str();
 }
 
 int h_check_keys(wrt_stage* st, const char* table, const char* const* known) {

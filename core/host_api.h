@@ -29,8 +29,10 @@ struct wrt_stage {
   const std::atomic<bool>* cancel = nullptr;
   bool in_fingerprint = false;
   std::string data_dir;  // absolute; created lazily by host data_dir()
-  std::vector<std::string> inputs;   // run only: the files hashed for the key
-  std::vector<std::string> outputs;  // declared outputs
+  // Owned by the caller, outlive the call (pointers: a context is made for
+  // every stage on every run, and copying would cost the no-op).
+  const std::vector<std::string>* inputs = nullptr;   // run only: the files hashed for the key
+  const std::vector<std::string>* outputs = nullptr;  // declared outputs
   // Called (from the plugin's thread) for log lines at WARNING and above.
   std::function<void(const std::string&)> console;
 

@@ -346,12 +346,15 @@ int run_plugin_worker(int fd) {
     ctx.with = &with;
     ctx.cancel = &interrupt_flag();
     ctx.data_dir = req.value("data_dir", "");
+    std::vector<std::string> inputs, outputs;
     for (const char* field : {"inputs", "outputs"}) {
-      auto& dest = field[0] == 'i' ? ctx.inputs : ctx.outputs;
+      auto& dest = field[0] == 'i' ? inputs : outputs;
       if (auto f = req.find(field); f != req.end() && f->is_array())
         for (const auto& x : *f)
           if (x.is_string()) dest.push_back(x.get<std::string>());
     }
+    ctx.inputs = &inputs;
+    ctx.outputs = &outputs;
     ctx.console = [&](const std::string& line) {
       std::lock_guard<std::mutex> lock(send_mu);
       (void)send_frame(fd, json{{"op", "console"}, {"line", line}});

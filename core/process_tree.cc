@@ -18,6 +18,7 @@ extern char** environ;
 #include <mutex>
 #include <random>
 #include <set>
+#include <shared_mutex>
 #include <string_view>
 #include <thread>
 #include <unordered_set>
@@ -173,6 +174,11 @@ std::atomic<bool> g_exec_self{false};
 // --- registry of children someone waits for ----------------------------------
 
 std::mutex g_children_mu;
+// Held shared from a spawn until its child is registered, exclusive while
+// orphans are reaped: an orphan check must never reap a child that is not
+// registered yet (its Runner would lose its exit status). Spawns run in
+// parallel; the exclusive side is taken only when an unknown child exists.
+std::shared_mutex g_spawn_gate;
 std::unordered_set<pid_t>& children() {
   static auto* s = new std::unordered_set<pid_t>();  // never destroyed: used at exit by threads
   return *s;
@@ -242,18 +248,33 @@ void unregister_child(pid_t pid) {
 }
 
 pid_t spawn_registered(const std::function<pid_t()>& spawn) {
-  std::lock_guard<std::mutex> lock(g_children_mu);
+  std::shared_lock<std::shared_mutex> gate(g_spawn_gate);
   pid_t pid = spawn();
-  if (pid > 0) children().insert(pid);
+  if (pid > 0) {
+    std::lock_guard<std::mutex> lock(g_children_mu);
+    children().insert(pid);
+  }
   return pid;
 }
 
+namespace {
+std::vector<pid_t> unknown_children() {
+  std::vector<pid_t> out;
+  std::vector<pid_t> all = own_children();
+  std::lock_guard<std::mutex> lock(g_children_mu);
+  for (pid_t pid : all)
+    if (!children().count(pid)) out.push_back(pid);
+  return out;
+}
+}  // namespace
+
 bool maybe_leftovers(pid_t pgid) {
   if (!(::kill(-pgid, 0) == -1 && errno == ESRCH)) return true;
-  std::lock_guard<std::mutex> lock(g_children_mu);
+  // The common case: no child but those someone waits for.
+  if (unknown_children().empty()) return false;
+  std::unique_lock<std::shared_mutex> gate(g_spawn_gate);
   bool found = false;
-  for (pid_t pid : own_children()) {
-    if (children().count(pid)) continue;
+  for (pid_t pid : unknown_children()) {
     int status = 0;
     pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid) continue;  // an orphan that had already exited: reaped now
