@@ -25,6 +25,7 @@
 #include "core/atomic_file.h"
 #include "core/cached_log.h"
 #include "core/output_tree.h"
+#include "core/runner_pool.h"
 
 namespace wrt {
 
@@ -122,64 +123,6 @@ class ResourceGate {
   std::uint64_t used_memory_ = 0;
 };
 
-// The threads that run stages' blocking work: started on first use (a run
-// whose stages are all cached starts none), at most `size` of them, taking
-// the highest-priority stage first and ready stages of equal priority in the
-// order they became ready.
-class RunnerPool {
- public:
-  RunnerPool(int size, std::function<void(int)> work) : size_(size), work_(std::move(work)) {}
-  ~RunnerPool() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      closing_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-  RunnerPool(const RunnerPool&) = delete;
-  RunnerPool& operator=(const RunnerPool&) = delete;
-
-  void submit(int v, int priority) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_.push(Job{priority, seq_++, v});
-      if (idle_ == 0 && static_cast<int>(threads_.size()) < size_) threads_.emplace_back([this] { loop(); });
-    }
-    cv_.notify_one();
-  }
-
- private:
-  struct Job {
-    int priority;
-    std::uint64_t seq;
-    int v;
-    bool operator<(const Job& o) const { return priority != o.priority ? priority < o.priority : seq > o.seq; }
-  };
-  void loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      ++idle_;
-      cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-      --idle_;
-      if (queue_.empty()) return;  // closing
-      Job j = queue_.top();
-      queue_.pop();
-      lock.unlock();
-      work_(j.v);
-      lock.lock();
-    }
-  }
-  const int size_;
-  std::function<void(int)> work_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::priority_queue<Job> queue_;
-  std::vector<std::thread> threads_;
-  std::uint64_t seq_ = 0;
-  int idle_ = 0;
-  bool closing_ = false;
-};
 
 }  // namespace
 

@@ -1,0 +1,70 @@
+// Unit tests of the stage runner pool: the job limit, priority order, lazy
+// threads and a clean shutdown.
+#include "core/runner_pool.h"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+using wrt::RunnerPool;
+
+TEST_CASE("runner_pool: never more than `size` jobs at once, and all of them run", "[runner_pool]") {
+  std::atomic<int> running{0}, peak{0}, done{0};
+  {
+    RunnerPool pool(3, [&](int) {
+      int now = ++running;
+      int p = peak.load();
+      while (now > p && !peak.compare_exchange_weak(p, now)) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      --running;
+      ++done;
+    });
+    for (int i = 0; i < 30; ++i) pool.submit(i, 0);
+  }  // the destructor waits for the queue to drain
+  CHECK(done == 30);
+  CHECK(peak <= 3);
+  CHECK(peak >= 2);  // more than one ran at once
+}
+
+TEST_CASE("runner_pool: higher priority first, then submission order", "[runner_pool]") {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::vector<int> order;
+  {
+    RunnerPool pool(1, [&](int v) {
+      std::unique_lock<std::mutex> lock(mu);
+      if (v == -1) {
+        cv.wait(lock, [&] { return release; });  // holds the only thread while the others queue
+        return;
+      }
+      order.push_back(v);
+    });
+    pool.submit(-1, 100);
+    // Give the blocker time to be taken, then queue in a mixed order.
+    for (int i = 0; i < 200 && pool.threads_started() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    pool.submit(1, 1);
+    pool.submit(2, 3);
+    pool.submit(3, 1);
+    pool.submit(4, 3);
+    pool.submit(5, 2);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      release = true;
+    }
+    cv.notify_all();
+  }
+  CHECK(order == std::vector<int>{2, 4, 5, 1, 3});
+}
+
+TEST_CASE("runner_pool: no thread until the first job", "[runner_pool]") {
+  RunnerPool pool(4, [](int) {});
+  CHECK(pool.threads_started() == 0);
+  pool.submit(0, 0);
+  CHECK(pool.threads_started() == 1);
+}
