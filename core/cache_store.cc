@@ -251,20 +251,6 @@ bool is_lower_hex(std::string_view s) {
 // Keys become file names; anything but hex could escape the entries dir.
 bool valid_key(std::string_view key) { return key.size() >= 3 && key.size() <= 128 && is_lower_hex(key); }
 
-// Entries come from a store shared with other machines: a path that leaves the
-// workspace must never be restored.
-bool is_safe_relative(std::string_view p) {
-  if (p.empty() || p.front() == '/' || p.find('\0') != std::string_view::npos) return false;
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t end = p.find('/', start);
-    std::string_view part = p.substr(start, end == std::string_view::npos ? end : end - start);
-    if (part == "..") return false;
-    if (end == std::string_view::npos) return true;
-    start = end + 1;
-  }
-}
-
 constexpr std::string_view kEntryMagic = "wrt-entry";
 
 json encode_output(const CachedFile& f) {
@@ -354,7 +340,7 @@ std::optional<CacheEntry> decode_entry(const std::string& key_hex, const std::st
     if (!o.is_object()) return bad("not an object");
     CachedFile f;
     auto path = o.find("path");
-    if (path == o.end() || !path->is_string() || !is_safe_relative(path->get_ref<const std::string&>()))
+    if (path == o.end() || !path->is_string() || !is_clean_relative_path(path->get_ref<const std::string&>()))
       return bad("\"path\" is not a relative path inside the workspace");
     f.path = path->get<std::string>();
     auto kind = o.find("kind");

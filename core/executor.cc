@@ -353,9 +353,13 @@ struct Executor::Impl {
     for (const auto& f : entry.outputs) {
       if (in_place(f)) continue;
       Status s;
-      std::size_t slash = f.path.rfind('/');
-      std::string parent = slash == std::string::npos ? std::string() : f.path.substr(0, slash);
-      if (f.kind != OutputKind::kDir) {
+      if (f.kind == OutputKind::kDir) {
+        s = restore_dir(ws_fd, f.path);
+      } else {
+        std::size_t slash = f.path.rfind('/');
+        std::string parent = slash == std::string::npos ? std::string() : f.path.substr(0, slash);
+        auto dir = open_dir_beneath(ws_fd, parent, /*create=*/true);
+        if (!dir) return Error{fmt::format("cannot restore {}: {}", f.path, dir.error())};
         // A restore killed before its rename (kill -9) left a temp file
         // beside its destination; the next restore there removes it. Once
         // per directory and run: listing a big directory per file would be
@@ -365,26 +369,16 @@ struct Executor::Impl {
           std::lock_guard<std::mutex> lock(swept_mu);
           first = swept_dirs.insert(parent).second;
         }
-        if (first) {
-          auto dir = open_dir_beneath(ws_fd, parent, /*create=*/false);
-          if (dir) {
-            remove_restore_temps(*dir);
-            ::close(*dir);
-          }
+        if (first) remove_restore_temps(*dir);
+        if (f.kind == OutputKind::kFile) {
+          s = ex.store_->restore_file_at(f.digest, *dir, f.path.substr(slash == std::string::npos ? 0 : slash + 1),
+                                         f.executable, f.path);
+          if (s)
+            if (auto st = ex.digester_.stat_now(f.path)) ex.digester_.remember(f.path, *st, f.digest);
+        } else {
+          s = restore_symlink(ws_fd, f.path, f.target);
         }
-      }
-      if (f.kind == OutputKind::kFile) {
-        auto dir = open_dir_beneath(ws_fd, parent, /*create=*/true);
-        if (!dir) return Error{fmt::format("cannot restore {}: {}", f.path, dir.error())};
-        s = ex.store_->restore_file_at(f.digest, *dir, f.path.substr(slash == std::string::npos ? 0 : slash + 1),
-                                       f.executable, f.path);
         ::close(*dir);
-        if (s)
-          if (auto st = ex.digester_.stat_now(f.path)) ex.digester_.remember(f.path, *st, f.digest);
-      } else if (f.kind == OutputKind::kSymlink) {
-        s = restore_symlink(ws_fd, f.path, f.target);
-      } else {
-        s = restore_dir(ws_fd, f.path);
       }
       if (!s) return s;
       *wrote = true;

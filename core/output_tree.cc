@@ -56,8 +56,9 @@ bool has_control_char(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
-// Clean relative path: no empty, "." or ".." component, not absolute.
-bool clean_relative(std::string_view p) {
+}  // namespace
+
+bool is_clean_relative_path(std::string_view p) {
   if (p.empty() || p.front() == '/' || has_control_char(p)) return false;
   std::size_t start = 0;
   for (;;) {
@@ -68,6 +69,8 @@ bool clean_relative(std::string_view p) {
     start = end + 1;
   }
 }
+
+namespace {
 
 bool is_under(std::string_view path, std::string_view dir) {
   return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
@@ -237,7 +240,7 @@ Result<std::vector<ListedOutput>> list_output_tree(int workspace_fd, const std::
 
 Status check_restorable_path(std::string_view path, const std::vector<std::string>& declared,
                              std::string_view cache_dir_rel) {
-  if (!clean_relative(path)) return Error{fmt::format("'{}' is not a clean relative path", path)};
+  if (!is_clean_relative_path(path)) return Error{fmt::format("'{}' is not a clean relative path", path)};
   std::size_t first_end = path.find('/');
   std::string_view first = path.substr(0, first_end);
   if (first == ".wrt") return Error{fmt::format("'{}' is inside .wrt/", path)};

@@ -49,6 +49,11 @@ struct ListedOutput {
 // neither file, directory nor symlink.
 Result<std::vector<ListedOutput>> list_output_tree(int workspace_fd, const std::vector<std::string>& declared);
 
+// A clean workspace-relative path: not absolute, no empty, "." or ".."
+// component, no control character. What every path read back from a cache
+// entry or the run index must be.
+bool is_clean_relative_path(std::string_view path);
+
 // Is `path` allowed to be written by a cache restore of a stage declaring
 // `declared`? Checks, in order: a clean relative path (no empty, "." or ".."
 // component, no control character), not protected (first component .wrt or

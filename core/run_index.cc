@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "core/atomic_file.h"
+#include "core/output_tree.h"
 
 namespace wrt {
 
@@ -20,17 +21,6 @@ constexpr char kMagic[9] = "WRTINDX\n";
 constexpr std::uint32_t kVersion = 3;
 constexpr std::size_t kMinRecordBytes = 4 + 1 + 8 + 1;
 constexpr std::size_t kMinOutputBytes = 4 + 32 + 8 + 1 + 1 + 4;
-
-bool safe_relative(std::string_view p) {
-  if (p.empty() || p[0] == '/') return false;
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t end = p.find('/', start);
-    if (p.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start) == "..") return false;
-    if (end == std::string_view::npos) return true;
-    start = end + 1;
-  }
-}
 
 bool flag(StateReader& r, bool& v) {
   std::uint8_t b = 0;
@@ -94,7 +84,7 @@ bool get_entry(StateReader& r, IndexedEntry* out) {
     bool exec = false;
     std::uint8_t kind = 0;
     std::string_view target;
-    if (!r.view(path) || !safe_relative(path) || !r.get(digest) || !r.get(size) || !flag(r, exec) || !r.get(kind) ||
+    if (!r.view(path) || !is_clean_relative_path(path) || !r.get(digest) || !r.get(size) || !flag(r, exec) || !r.get(kind) ||
         kind > static_cast<std::uint8_t>(OutputKind::kDir) || !r.view(target))
       return false;
     if (out)

@@ -55,8 +55,7 @@ std::string tool_version(const wrt::sdk::Stage& stage, const std::vector<std::st
   if (!exe) return {};
   // The host caches the answer per installed binary (ABI 1.2), so a no-op
   // run starts no --version process.
-  if (stage.host()->struct_size >= offsetof(wrt_host, tool_version) + sizeof(stage.host()->tool_version) &&
-      stage.host()->tool_version) {
+  if (stage.host_has(&wrt_host::tool_version)) {
     auto out = stage.tool_version(argv);
     if (!out) return {};
     for (auto line : split_lines(*out))
@@ -99,8 +98,7 @@ std::string workspace_relative(const std::string& path, const std::string& works
 
 void reject_unknown_keys(const wrt::sdk::Stage& stage, const std::string& plugin, const std::set<std::string>& known) {
   // ABI 1.2: the host's check, with a "did you mean" (message set by the host).
-  if (stage.host()->struct_size >= offsetof(wrt_host, check_keys) + sizeof(stage.host()->check_keys) &&
-      stage.host()->check_keys) {
+  if (stage.host_has(&wrt_host::check_keys)) {
     std::vector<const char*> list;
     for (const auto& k : known) list.push_back(k.c_str());
     list.push_back(nullptr);

@@ -115,7 +115,7 @@ class Stage {
   void check_keys(std::initializer_list<const char*> known, const std::string& table = {}) const {
     std::vector<const char*> list(known);
     list.push_back(nullptr);
-    if (has(&wrt_host::check_keys)) {
+    if (host_has(&wrt_host::check_keys)) {
       if (host_->check_keys(stage_, table.c_str(), list.data()) == 0) throw MessageSet{};
       return;
     }
@@ -145,12 +145,12 @@ class Stage {
     return list(&wrt_host::output_count, &wrt_host::output_at);
   }
   // ABI 1.1: the plugin's state directory inside wrt's cache ("" before).
-  std::string data_dir() const { return has(&wrt_host::data_dir) ? std::string(host_->data_dir(stage_)) : std::string(); }
+  std::string data_dir() const { return host_has(&wrt_host::data_dir) ? std::string(host_->data_dir(stage_)) : std::string(); }
   // ABI 1.2: a tool's version output, cached by the host per installed binary
   // (argv = {"gcc", "--version"}); nullopt when the tool is missing or fails.
   // On an older host it runs the tool through spawn.
   std::optional<std::string> tool_version(const std::vector<std::string>& argv) const {
-    if (has(&wrt_host::tool_version)) {
+    if (host_has(&wrt_host::tool_version)) {
       std::vector<const char*> a;
       for (const auto& x : argv) a.push_back(x.c_str());
       a.push_back(nullptr);
@@ -204,23 +204,24 @@ class Stage {
     return o;
   }
 
-  const wrt_host* host() const { return host_; }
-  wrt_stage* handle() const { return stage_; }
-
- private:
-  // Does the host's table have this (appended) field?
+  // Does the host's table have this field (appended in a later ABI minor)?
+  //   if (s.host_has(&wrt_host::tool_version)) ...
   template <typename F>
-  bool has(F wrt_host::*field) const {
+  bool host_has(F wrt_host::*field) const {
     // The field's offset, from its address in the host's table (taking the
     // address reads nothing; the field is read only once it is known to exist).
     const auto offset = static_cast<std::size_t>(reinterpret_cast<const char*>(&(host_->*field)) -
                                                  reinterpret_cast<const char*>(host_));
     return host_->struct_size >= offset + sizeof(F) && host_->*field != nullptr;
   }
+  const wrt_host* host() const { return host_; }
+  wrt_stage* handle() const { return stage_; }
+
+ private:
   std::vector<std::string> list(std::int64_t (*wrt_host::*count)(wrt_stage*),
                                 const char* (*wrt_host::*at)(wrt_stage*, std::int64_t)) const {
     std::vector<std::string> out;
-    if (!has(count) || !has(at)) return out;
+    if (!host_has(count) || !host_has(at)) return out;
     std::int64_t n = (host_->*count)(stage_);
     for (std::int64_t i = 0; i < n; ++i)
       if (const char* p = (host_->*at)(stage_, i)) out.emplace_back(p);
