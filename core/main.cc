@@ -7,9 +7,9 @@
 #include <cstring>
 
 #include "core/cli.h"
-#include "core/plugin_worker.h"
-#include "core/process_tree.h"
-#include "core/subprocess.h"
+#include "core/host/plugin_worker.h"
+#include "core/exec/process_tree.h"
+#include "core/exec/subprocess.h"
 
 int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[0], wrt::kWatchdogArgv0) == 0) wrt::run_watchdog(argv[1]);

@@ -1,4 +1,4 @@
-#include "core/atomic_file.h"
+#include "core/util/atomic_file.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "core/cache_key.h"
+#include "core/cache/cache_key.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "core/cache_store.h"
+#include "core/cache/cache_store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

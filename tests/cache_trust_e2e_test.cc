@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "core/hash.h"
+#include "core/util/hash.h"
 #include "support.h"
 
 using namespace wrt::test;

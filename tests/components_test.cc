@@ -1,9 +1,9 @@
-#include "core/components.h"
+#include "core/config/components.h"
 
 #include <catch2/catch.hpp>
 
-#include "core/graph.h"
-#include "core/safety_gate.h"
+#include "core/config/graph.h"
+#include "core/results/safety_gate.h"
 
 using namespace wrt;
 

@@ -1,8 +1,8 @@
-#include "core/config_cache.h"
+#include "core/config/config_cache.h"
 
 #include <catch2/catch.hpp>
 
-#include "core/state_file.h"
+#include "core/util/state_file.h"
 #include "support.h"
 
 using namespace wrt;

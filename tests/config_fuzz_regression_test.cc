@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
-#include "core/glob.h"
-#include "core/graph.h"
+#include "core/config/config.h"
+#include "core/config/glob.h"
+#include "core/config/graph.h"
 #include "support.h"
 
 using namespace wrt;

@@ -1,4 +1,4 @@
-#include "core/file_digester.h"
+#include "core/cache/file_digester.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "core/glob.h"
+#include "core/config/glob.h"
 
 #include <catch2/catch.hpp>
 #include <filesystem>

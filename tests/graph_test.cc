@@ -1,4 +1,4 @@
-#include "core/graph.h"
+#include "core/config/graph.h"
 
 #include <catch2/catch.hpp>
 

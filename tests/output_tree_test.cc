@@ -1,6 +1,6 @@
 // Unit tests of core/output_tree: listing outputs without following
 // symlinks, and the confinement rules for restores.
-#include "core/output_tree.h"
+#include "core/cache/output_tree.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

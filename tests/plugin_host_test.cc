@@ -1,8 +1,8 @@
-#include "core/plugin_host.h"
+#include "core/host/plugin_host.h"
 
 #include <catch2/catch.hpp>
 
-#include "core/host_api.h"
+#include "core/host/host_api.h"
 #include "support.h"
 
 using namespace wrt;

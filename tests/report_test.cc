@@ -1,4 +1,4 @@
-#include "core/report.h"
+#include "core/results/report.h"
 
 #include <catch2/catch.hpp>
 #include <sstream>

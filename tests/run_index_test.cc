@@ -1,4 +1,4 @@
-#include "core/run_index.h"
+#include "core/cache/run_index.h"
 
 #include <catch2/catch.hpp>
 

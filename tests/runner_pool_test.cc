@@ -1,6 +1,6 @@
 // Unit tests of the stage runner pool: the job limit, priority order, lazy
 // threads and a clean shutdown.
-#include "core/runner_pool.h"
+#include "core/exec/runner_pool.h"
 
 #include <atomic>
 #include <catch2/catch.hpp>

@@ -3,7 +3,7 @@
 // the required properties, closed property sets and value constraints of
 // the SARIF 2.1.0 schema (for every object kind wrt emits). The last test
 // exports the findings of a real wrt run of cppcheck and flawfinder.
-#include "core/sarif.h"
+#include "core/results/sarif.h"
 
 #include <catch2/catch.hpp>
 #include <cctype>

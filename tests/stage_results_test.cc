@@ -1,7 +1,7 @@
 // The results vocabulary's JSON form: a round trip keeps everything, and
 // malformed fields (from a damaged or hostile cache entry) are ignored, not
 // trusted.
-#include "core/stage_results.h"
+#include "core/results/stage_results.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "core/subprocess.h"
+#include "core/exec/subprocess.h"
 
 #include <fcntl.h>
 #include <signal.h>

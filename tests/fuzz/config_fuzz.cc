@@ -12,9 +12,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/config.h"
-#include "core/config_cache.h"
-#include "core/graph.h"
+#include "core/config/config.h"
+#include "core/config/config_cache.h"
+#include "core/config/graph.h"
 
 namespace {
 

@@ -1,0 +1,126 @@
+#include "core/cache/cache_key.h"
+
+#include <map>
+
+#include <fmt/core.h>
+
+namespace wrt {
+
+Digest compute_key(const KeyInputs& k) {
+  Sha256 h;
+  // v2: cache entries carry a checksum and symlink/dir outputs (entry format
+  // 2); old entries are never looked up, gc removes them.
+  h.update_field("wrt-key-v2");
+  h.update_field(k.plugin);
+  h.update_field(k.plugin_version);
+  {
+    char abi[24];
+    auto* end = fmt::format_to_n(abi, sizeof abi, "{}.{}", k.abi_major, k.abi_minor).out;
+    h.update_field(std::string_view(abi, static_cast<std::size_t>(end - abi)));
+  }
+  h.update_field(k.with.dump());  // nlohmann objects are key-sorted: canonical
+  h.update_field(std::uint64_t{k.outputs.size()});
+  for (const auto& o : k.outputs) h.update_field(o);
+  h.update_field(std::uint64_t{k.files.size()});
+  for (const auto& [path, d] : k.files) {
+    h.update_field(path);
+    h.update(d.data(), d.size());
+  }
+  h.update_field(std::uint64_t{k.env.size()});
+  for (const auto& [name, value] : k.env) {
+    h.update_field(name);
+    h.update_field(value ? "=" + *value : "unset");
+  }
+  h.update_field(std::uint64_t{k.fingerprints.size()});
+  for (const auto& [name, value] : k.fingerprints) {
+    h.update_field(name);
+    h.update_field(value);
+  }
+  h.update_field(std::uint64_t{k.upstream.size()});
+  for (const auto& [name, d] : k.upstream) {
+    h.update_field(name);
+    h.update(d.data(), d.size());
+  }
+  return h.finish();
+}
+
+nlohmann::json key_inputs_to_json(const KeyInputs& k) {
+  nlohmann::json j;
+  j["stage"] = k.stage;
+  j["plugin"] = k.plugin;
+  j["plugin_version"] = k.plugin_version;
+  j["abi"] = fmt::format("{}.{}", k.abi_major, k.abi_minor);
+  j["with"] = k.with;
+  j["outputs"] = k.outputs;
+  j["files"] = nlohmann::json::object();
+  for (const auto& [p, d] : k.files) j["files"][p] = to_hex(d);
+  j["env"] = nlohmann::json::object();
+  for (const auto& [n, v] : k.env) j["env"][n] = v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  j["fingerprints"] = nlohmann::json::object();
+  for (const auto& [n, v] : k.fingerprints) j["fingerprints"][n] = v;
+  j["upstream"] = nlohmann::json::object();
+  for (const auto& [n, d] : k.upstream) j["upstream"][n] = to_hex(d);
+  j["key"] = to_hex(compute_key(k));
+  return j;
+}
+
+namespace {
+
+std::string show(const nlohmann::json& v) {
+  if (v.is_null()) return "unset";
+  if (v.is_string()) {
+    // Built by appending: GCC 12 at -O3 warns falsely (-Wrestrict) on "x" + std::string&&.
+    std::string quoted = "'";
+    quoted += v.get<std::string>();
+    quoted += '\'';
+    return quoted;
+  }
+  return v.dump();
+}
+
+void diff_map(const nlohmann::json& a, const nlohmann::json& b, const std::string& what, bool show_values,
+              std::vector<std::string>& out) {
+  const nlohmann::json empty = nlohmann::json::object();
+  const auto& x = a.is_object() ? a : empty;
+  const auto& y = b.is_object() ? b : empty;
+  for (const auto& [k, v] : y.items()) {
+    auto it = x.find(k);
+    if (it == x.end()) out.push_back(fmt::format("{} {} added{}", what, k, show_values ? " (" + show(v) + ")" : ""));
+    else if (*it != v)
+      out.push_back(show_values ? fmt::format("{} {} changed: {} -> {}", what, k, show(*it), show(v))
+                                : fmt::format("{} {} changed", what, k));
+  }
+  for (const auto& [k, v] : x.items())
+    if (!y.contains(k)) out.push_back(fmt::format("{} {} removed", what, k));
+}
+
+}  // namespace
+
+std::vector<std::string> explain_difference(const nlohmann::json& a, const nlohmann::json& b) {
+  std::vector<std::string> out;
+  auto field = [](const nlohmann::json& j, const char* k) { return j.is_object() && j.contains(k) ? j[k] : nlohmann::json(); };
+  for (const char* k : {"plugin", "plugin_version", "abi"})
+    if (field(a, k) != field(b, k)) out.push_back(fmt::format("{} changed: {} -> {}", k, show(field(a, k)), show(field(b, k))));
+  if (field(a, "with") != field(b, "with"))
+    out.push_back(fmt::format("config (with) changed: {} -> {}", field(a, "with").dump(), field(b, "with").dump()));
+  if (field(a, "outputs") != field(b, "outputs")) out.push_back("declared outputs changed");
+  diff_map(field(a, "files"), field(b, "files"), "input", false, out);
+  diff_map(field(a, "env"), field(b, "env"), "env", true, out);
+  diff_map(field(a, "fingerprints"), field(b, "fingerprints"), "fingerprint", true, out);
+  diff_map(field(a, "upstream"), field(b, "upstream"), "outputs of needed stage", false, out);
+  return out;
+}
+
+Digest outputs_digest(const std::vector<CachedFile>& outputs) {
+  Sha256 h;
+  h.update_field("wrt-outputs-v2");
+  for (const auto& f : outputs) {
+    h.update_field(f.path);
+    h.update_field(output_kind_name(f.kind));
+    h.update(f.digest.data(), f.digest.size());
+    h.update_field(f.executable ? "x" : "-");
+  }
+  return h.finish();
+}
+
+}  // namespace wrt

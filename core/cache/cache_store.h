@@ -1,0 +1,160 @@
+// The content-addressed cache store shared by runs, checkouts and CI machines.
+//
+// Layout under the cache directory:
+//   blobs/ab/abcdef…      file contents, named by their SHA-256
+//   entries/ab/abcdef…    one entry per cache key: a header line
+//                         "wrt-entry 2 <sha256 of the body>" and a JSON body
+//                         that names its own key
+//   tmp/                  temp files, renamed into place (atomic publish)
+//   lock                  flock: runs hold it shared, gc/verify exclusive
+// Every write is temp file + rename, so a crash or a concurrent writer never
+// leaves a half-written blob or entry; two processes writing the same key
+// write the same content. Every blob is checked against its digest when it is
+// restored, and every entry against its checksum and key when it is read; a
+// mismatch is reported as corruption and the entry is a miss. Entries are
+// write-once: a second, different result for a key never replaces the first
+// (put_entry reports the difference: the stage is not deterministic).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/util/hash.h"
+#include "core/cache/output_tree.h"
+#include "core/util/result.h"
+
+namespace wrt {
+
+// One path of a stage's outputs: a regular file (content in a blob), a
+// symlink (its target text; digest = symlink_digest(target)) or an empty
+// directory (zero digest).
+struct CachedFile {
+  CachedFile() = default;
+  CachedFile(std::string p, const Digest& d, std::uint64_t sz, bool exec, OutputKind k = OutputKind::kFile,
+             std::string link_target = {})
+      : path(std::move(p)), digest(d), size(sz), executable(exec), kind(k), target(std::move(link_target)) {}
+  std::string path;      // workspace-relative
+  Digest digest{};
+  std::uint64_t size = 0;
+  bool executable = false;
+  OutputKind kind = OutputKind::kFile;
+  std::string target;    // symlinks only
+  bool operator==(const CachedFile&) const = default;
+};
+
+struct CacheEntry {
+  nlohmann::json result;            // the stage's recorded result (status, metrics, …)
+  std::vector<CachedFile> outputs;  // sorted by path
+  std::optional<Digest> log;        // the stage log as a blob
+  // How the log blob is encoded: "" (plain) or "zstd"; `log_truncated` says
+  // only the end of a large log was kept.
+  std::string log_encoding;
+  bool log_truncated = false;
+};
+
+// What put_entry did. A different entry already stored for the key is kept;
+// `differences` then names what differs (output paths, or "status").
+struct PutEntryOutcome {
+  bool stored = false;        // this call published the entry
+  bool replaced_corrupt = false;
+  std::vector<std::string> differences;
+};
+
+struct CacheStats {
+  std::uint64_t entries = 0;
+  std::uint64_t blobs = 0;
+  std::uint64_t bytes = 0;          // blobs + entries on disk
+  std::uint64_t max_bytes = 0;
+};
+
+struct GcResult {
+  std::uint64_t entries_removed = 0;
+  std::uint64_t blobs_removed = 0;
+  std::uint64_t bytes_before = 0;
+  std::uint64_t bytes_after = 0;
+};
+
+struct VerifyResult {
+  std::uint64_t blobs_checked = 0;
+  std::uint64_t entries_checked = 0;
+  std::vector<std::string> problems;  // one line each; the bad files are removed
+};
+
+class CacheStore {
+ public:
+  CacheStore(std::filesystem::path dir, std::uint64_t max_bytes);
+  ~CacheStore();
+  CacheStore(const CacheStore&) = delete;
+  CacheStore& operator=(const CacheStore&) = delete;
+
+  // Creates the layout if needed and takes the shared lock. Error names the
+  // directory. Must be called before anything else.
+  Status open();
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // Copies a file into the store (hashing while copying); returns its digest.
+  // Thread-safe.
+  Result<Digest> put_file(const std::filesystem::path& file);
+  Result<Digest> put_bytes(std::string_view data);
+  bool has_blob(const Digest& digest) const;
+
+  // Writes blob `digest` to `dest` (atomic: temp beside dest + rename),
+  // creating parent directories, checking the content's digest on the way.
+  // A corrupt blob is deleted and the error says so. Thread-safe.
+  Status restore_file(const Digest& digest, const std::filesystem::path& dest, bool executable);
+  // The same, into `name` inside the open directory `dir_fd` (temp file in
+  // that directory + renameat): with open_dir_beneath this never follows a
+  // symlink in the workspace.
+  Status restore_file_at(const Digest& digest, int dir_fd, const std::string& name, bool executable,
+                         std::string_view display_path);
+  Result<std::string> read_blob(const Digest& digest);
+
+  // Publishes an entry; its blobs must already be stored. Write-once: when an
+  // intact entry for the key exists it is kept, and the outcome lists how the
+  // new one differs (empty: same result). A corrupt one is replaced.
+  // Thread-safe and safe between processes (link(2) publishes).
+  Result<PutEntryOutcome> put_entry(const std::string& key_hex, const CacheEntry& entry);
+  // The entry for a key, or nullopt when absent, unparsable or missing any of
+  // its blobs (then `warning` says which, if it was not simply absent).
+  // Marks the entry as recently used. Thread-safe.
+  std::optional<CacheEntry> get_entry(const std::string& key_hex, std::string* warning);
+  // Marks an entry as recently used without reading it (for hits answered
+  // from the workspace's run index). False if the entry is not in the store.
+  bool touch_entry(const std::string& key_hex);
+
+  CacheStats stats() const;
+  // Removes least-recently-used entries until the store is at most
+  // `max_bytes`, then every blob no remaining entry references. Takes the
+  // exclusive lock (waits for running wrt processes sharing the store).
+  Result<GcResult> gc(std::uint64_t max_bytes);
+  // Re-hashes every blob, checks every entry's checksum, key and blobs;
+  // removes what is bad.
+  Result<VerifyResult> verify();
+
+  // Total size above the configured cap? (cheap; used to trigger gc)
+  bool over_limit() const;
+
+ private:
+  std::filesystem::path blob_path(const Digest& d) const;
+  std::filesystem::path entry_path(const std::string& key_hex) const;
+  std::filesystem::path dir_;
+  std::uint64_t max_bytes_;
+  int lock_fd_ = -1;
+  // In-process exclusion of gc/verify against other threads (flock only
+  // excludes other processes) and the running size estimate.
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// "5GiB", "500MB", "1024" (bytes) -> bytes. Error text on bad input.
+Result<std::uint64_t> parse_size(std::string_view text);
+std::string format_size(std::uint64_t bytes);
+
+}  // namespace wrt

@@ -1,0 +1,228 @@
+#include "core/cache/file_digester.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fmt/core.h>
+
+#include "core/util/atomic_file.h"
+#include "core/util/state_file.h"
+
+namespace wrt {
+
+namespace {
+
+// Stat cache payload (sealed by state_file.h, magic "WRTSTAT\n"):
+//   u64 entry count, then per entry
+//   u32 path length | path bytes | u64 size | i64 mtime_ns | i64 ctime_ns |
+//   u64 inode | u32 mode | i64 hashed_at_ns | digest
+// The checksum matters because a flipped bit in a digest would otherwise be
+// trusted for as long as the file's stat stays the same.
+constexpr char kMagic[9] = "WRTSTAT\n";
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kFixedEntrySize = 4 + 8 + 8 + 8 + 8 + 4 + 8 + 32;
+constexpr std::size_t kMaxPathLength = 1 << 16;
+
+std::int64_t to_ns(const timespec& ts) {
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+FileStat from_stat(const struct stat& st) {
+  FileStat s;
+  s.size = static_cast<std::uint64_t>(st.st_size);
+  s.mtime_ns = to_ns(st.st_mtim);
+  s.ctime_ns = to_ns(st.st_ctim);
+  s.inode = static_cast<std::uint64_t>(st.st_ino);
+  s.mode = static_cast<std::uint32_t>(st.st_mode);
+  return s;
+}
+
+}  // namespace
+
+std::int64_t wall_clock_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return to_ns(ts);
+}
+
+Result<FileStat> stat_file(const std::filesystem::path& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    return Error{fmt::format("{}: {}", path.string(), std::strerror(errno))};
+  if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", path.string())};
+  return from_stat(st);
+}
+
+FileDigester::FileDigester(std::filesystem::path workspace, std::filesystem::path state_file)
+    : root_(std::move(workspace)),
+      root_fd_(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
+      state_file_(std::move(state_file)) {}
+
+FileDigester::~FileDigester() {
+  if (root_fd_ >= 0) ::close(root_fd_);
+}
+
+void FileDigester::load(std::string* warning) {
+  bool missing = false;
+  auto data = read_state_file(state_file_, &missing);
+  if (!data) {
+    if (missing) return;
+    if (warning)
+      *warning = fmt::format("{}: cannot read file digest cache ({}); rebuilding it", state_file_.string(),
+                             data.error());
+    std::lock_guard<std::mutex> lock(mu_);
+    dirty_ = true;
+    return;
+  }
+
+  std::unordered_map<std::string, Entry> loaded;
+  auto problem = [&]() -> std::string {
+    auto payload = unseal_state(data->view(), kMagic, kVersion);
+    if (!payload) return payload.error() == "bad magic" ? "not a wrt stat cache (bad magic)" : payload.error();
+    StateReader r(*payload);
+    std::uint64_t count = 0;
+    if (!r.count(count, kFixedEntrySize)) return "entry count exceeds file size";
+    loaded.reserve(static_cast<std::size_t>(count));
+    for (std::uint64_t i = 0; i < count; ++i) {
+      std::uint32_t len = 0;
+      std::string path;
+      Entry e{};
+      if (!r.get(len)) return "truncated entry";
+      if (len == 0 || len > kMaxPathLength) return fmt::format("entry {} has a bad path length {}", i, len);
+      if (!r.bytes(path, len) || !r.get(e.stat.size) || !r.get(e.stat.mtime_ns) || !r.get(e.stat.ctime_ns) || !r.get(e.stat.inode) ||
+          !r.get(e.stat.mode) || !r.get(e.hashed_at_ns) || !r.get(e.digest))
+        return "truncated entry";
+      loaded.insert_or_assign(std::move(path), e);
+    }
+    if (r.left() != 0) return fmt::format("{} trailing bytes", r.left());
+    return {};
+  }();
+
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!problem.empty()) {
+    if (warning)
+      *warning = fmt::format("{}: corrupt file digest cache ({}); discarded and rebuilding it",
+                             state_file_.string(), problem);
+    entries_.clear();
+    dirty_ = true;  // so save() replaces the bad file even on a no-op run
+    return;
+  }
+  entries_ = std::move(loaded);
+  dirty_ = false;
+}
+
+Result<FileStat> FileDigester::stat_now(const std::string& rel_path) const {
+  const bool relative = root_fd_ >= 0 && !rel_path.empty() && rel_path[0] != '/';
+  const std::string abs = relative ? std::string() : (root_ / rel_path).string();
+  struct stat st;
+  if (::fstatat(relative ? root_fd_ : AT_FDCWD, relative ? rel_path.c_str() : abs.c_str(), &st, 0) != 0)
+    return Error{fmt::format("{}: {}", rel_path, std::strerror(errno))};
+  return from_stat(st);
+}
+
+bool FileDigester::changed_since_digest(const std::string& rel_path) {
+  auto now = stat_now(rel_path);
+  if (!now) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(rel_path);
+  return it == entries_.end() || !(it->second.stat == *now);
+}
+
+Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_out, bool follow_symlinks) {
+  // Taken before the stat so that any write the stat could have missed is
+  // stamped no earlier than this, keeping the racy check conservative.
+  const std::int64_t started = wall_clock_ns();
+  // Relative to the open workspace directory when there is one.
+  const bool relative = root_fd_ >= 0 && !rel_path.empty() && rel_path[0] != '/';
+  const std::string abs = relative ? std::string() : (root_ / rel_path).string();
+  const int at = relative ? root_fd_ : AT_FDCWD;
+  const char* name = relative ? rel_path.c_str() : abs.c_str();
+  struct stat st;
+  if (::fstatat(at, name, &st, follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
+    return Error{fmt::format("{}: {}", rel_path, std::strerror(errno))};
+  if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", rel_path)};
+  const FileStat before = from_stat(st);
+  if (stat_out) *stat_out = before;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(rel_path);
+    if (it != entries_.end() && it->second.stat == before &&
+        before.mtime_ns < it->second.hashed_at_ns - kRacyWindowNs)
+      return it->second.digest;
+  }
+
+  // Hashing happens outside the lock so threads hash different files at once.
+  int fd = ::openat(at, name, O_RDONLY | O_CLOEXEC | (follow_symlinks ? 0 : O_NOFOLLOW));
+  if (fd < 0) return Error{fmt::format("{}: {}", rel_path, std::strerror(errno))};
+  Sha256 h;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return Error{fmt::format("{}: {}", rel_path, std::strerror(e))};
+    }
+    h.update(buf, static_cast<std::size_t>(n));
+  }
+  struct stat after_st;
+  const bool have_after = ::fstat(fd, &after_st) == 0;
+  ::close(fd);
+  const Digest d = h.finish();
+
+  std::lock_guard<std::mutex> lock(mu_);
+  ++hashed_;
+  // A file rewritten while it was read has no single content to remember;
+  // leaving it out makes the next run hash it again.
+  if (have_after && from_stat(after_st) == before) {
+    entries_.insert_or_assign(rel_path, Entry{before, d, started});
+    dirty_ = true;
+  }
+  return d;
+}
+
+void FileDigester::remember(const std::string& rel_path, const FileStat& stat, const Digest& digest) {
+  const std::int64_t t = wall_clock_ns();
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_.insert_or_assign(rel_path, Entry{stat, digest, t});
+  dirty_ = true;
+}
+
+Status FileDigester::save() {
+  StateWriter w;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!dirty_) return Status::Ok();
+    std::size_t bytes = 8;
+    for (const auto& [path, e] : entries_) bytes += kFixedEntrySize + path.size();
+    w.bytes().reserve(bytes);
+    w.put(static_cast<std::uint64_t>(entries_.size()));
+    for (const auto& [path, e] : entries_) {
+      w.str(path);
+      w.put(e.stat.size);
+      w.put(e.stat.mtime_ns);
+      w.put(e.stat.ctime_ns);
+      w.put(e.stat.inode);
+      w.put(e.stat.mode);
+      w.put(e.hashed_at_ns);
+      w.put(e.digest);
+    }
+    dirty_ = false;
+  }
+  Status st = write_file_atomically(state_file_, seal_state(kMagic, kVersion, w.bytes()));
+  if (!st) {
+    std::lock_guard<std::mutex> lock(mu_);
+    dirty_ = true;
+    return Error{fmt::format("{}: cannot write file digest cache: {}", state_file_.string(), st.error())};
+  }
+  return Status::Ok();
+}
+
+}  // namespace wrt

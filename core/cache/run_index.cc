@@ -1,0 +1,271 @@
+#include "core/cache/run_index.h"
+
+#include <fmt/core.h>
+
+#include "core/util/atomic_file.h"
+#include "core/cache/output_tree.h"
+
+namespace wrt {
+
+namespace {
+
+// Payload: i64 logs mtime | u64 count | records, each:
+//   str stage | u8 has key | [digest key] | i64 touched_at | u8 has entry | [entry]
+// entry:
+//   u8 has results | [str results (CBOR)] | u64 outputs
+//     | (str path | digest | u64 size | u8 exec | u8 kind | str target)...
+//     | u8 has log | [digest | str log encoding | u8 log truncated]
+// "has results" is 0 when the stage reported nothing (no metrics, findings,
+// tests, artifacts or message), the common case, which then needs no JSON.
+constexpr char kMagic[9] = "WRTINDX\n";
+constexpr std::uint32_t kVersion = 3;
+constexpr std::size_t kMinRecordBytes = 4 + 1 + 8 + 1;
+constexpr std::size_t kMinOutputBytes = 4 + 32 + 8 + 1 + 1 + 4;
+
+bool flag(StateReader& r, bool& v) {
+  std::uint8_t b = 0;
+  if (!r.get(b) || b > 1) return false;
+  v = b == 1;
+  return true;
+}
+
+bool is_empty(const StageResults& r) {
+  return r.metrics.empty() && r.findings.empty() && r.tests.empty() && r.artifacts.empty() && r.message.empty();
+}
+
+void put_entry(StateWriter& w, const CacheEntry& e) {
+  const nlohmann::json empty = nlohmann::json::object();
+  auto it = e.result.is_object() ? e.result.find("results") : e.result.end();
+  const nlohmann::json& results = it != e.result.end() ? *it : empty;
+  if (is_empty(results_from_json(results))) {
+    w.put(static_cast<std::uint8_t>(0));
+  } else {
+    w.put(static_cast<std::uint8_t>(1));
+    std::vector<std::uint8_t> cbor = nlohmann::json::to_cbor(results);
+    w.str(std::string_view(reinterpret_cast<const char*>(cbor.data()), cbor.size()));
+  }
+  w.put(static_cast<std::uint64_t>(e.outputs.size()));
+  for (const auto& f : e.outputs) {
+    w.str(f.path);
+    w.put(f.digest);
+    w.put(f.size);
+    w.put(static_cast<std::uint8_t>(f.executable ? 1 : 0));
+    w.put(static_cast<std::uint8_t>(f.kind));
+    w.str(f.target);
+  }
+  w.put(static_cast<std::uint8_t>(e.log ? 1 : 0));
+  if (e.log) {
+    w.put(*e.log);
+    w.str(e.log_encoding);
+    w.put(static_cast<std::uint8_t>(e.log_truncated ? 1 : 0));
+  }
+}
+
+// Reads one entry; with `out` null it only checks the framing (for load()).
+bool get_entry(StateReader& r, IndexedEntry* out) {
+  bool has_results = false;
+  if (!flag(r, has_results)) return false;
+  if (has_results) {
+    std::string_view cbor;
+    if (!r.view(cbor)) return false;
+    if (out) {
+      auto j = nlohmann::json::from_cbor(cbor.begin(), cbor.end(), /*strict=*/true, /*allow_exceptions=*/false);
+      if (j.is_discarded() || !j.is_object()) return false;
+      out->results = results_from_json(j);
+    }
+  }
+  std::uint64_t n = 0;
+  if (!r.count(n, kMinOutputBytes)) return false;
+  if (out) out->outputs.resize(static_cast<std::size_t>(n));
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::string_view path;
+    Digest digest;
+    std::uint64_t size = 0;
+    bool exec = false;
+    std::uint8_t kind = 0;
+    std::string_view target;
+    if (!r.view(path) || !is_clean_relative_path(path) || !r.get(digest) || !r.get(size) || !flag(r, exec) || !r.get(kind) ||
+        kind > static_cast<std::uint8_t>(OutputKind::kDir) || !r.view(target))
+      return false;
+    if (out)
+      out->outputs[static_cast<std::size_t>(i)] =
+          CachedFile{std::string(path), digest, size, exec, static_cast<OutputKind>(kind), std::string(target)};
+  }
+  bool has_log = false;
+  if (!flag(r, has_log)) return false;
+  if (has_log) {
+    Digest d{};
+    std::string_view enc;
+    bool truncated = false;
+    if (!r.get(d) || !r.view(enc) || !flag(r, truncated)) return false;
+    if (out) {
+      out->log = d;
+      out->log_encoding = std::string(enc);
+      out->log_truncated = truncated;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+RunIndex::RunIndex(std::filesystem::path file) : file_(std::move(file)) {}
+
+void RunIndex::load(std::string* warning) {
+  bool missing = false;
+  auto data = read_state_file(file_, &missing);
+  if (!data) {
+    if (!missing && warning) *warning = fmt::format("{}: cannot read the run index ({}); rebuilding it", file_.string(), data.error());
+    std::lock_guard<std::mutex> lock(mu_);
+    dirty_ = !missing;
+    return;
+  }
+  std::unordered_map<std::string, Record> loaded;
+  std::int64_t logs_mtime = 0;
+  std::string problem = [&]() -> std::string {
+    auto payload = unseal_state(data->view(), kMagic, kVersion);
+    if (!payload) return payload.error();
+    StateReader r(*payload);
+    std::uint64_t count = 0;
+    if (!r.get(logs_mtime) || !r.count(count, kMinRecordBytes)) return "truncated header";
+    loaded.reserve(static_cast<std::size_t>(count));
+    for (std::uint64_t i = 0; i < count; ++i) {
+      std::string stage;
+      Record rec;
+      bool has_key = false, has_entry = false;
+      if (!r.str(stage) || !flag(r, has_key)) return fmt::format("record {} is truncated", i);
+      if (has_key) {
+        Digest key;
+        if (!r.get(key)) return fmt::format("record {} is truncated", i);
+        rec.key = key;
+      }
+      if (!r.get(rec.touched_at) || !flag(r, has_entry)) return fmt::format("record {} is truncated", i);
+      if (has_entry) {
+        const std::size_t at = payload->size() - r.left();
+        if (!get_entry(r, nullptr)) return fmt::format("record {} ({}) has a malformed entry", i, stage);
+        rec.mapped = payload->substr(at, payload->size() - r.left() - at);
+      }
+      loaded.insert_or_assign(std::move(stage), std::move(rec));
+    }
+    if (r.left() != 0) return fmt::format("{} trailing bytes", r.left());
+    return {};
+  }();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!problem.empty()) {
+    if (warning) *warning = fmt::format("{}: corrupt run index ({}); discarded and rebuilding it", file_.string(), problem);
+    records_.clear();
+    dirty_ = true;
+    return;
+  }
+  data_ = std::move(*data);
+  records_ = std::move(loaded);
+  logs_mtime_ns_ = logs_mtime;
+  dirty_ = false;
+}
+
+Status RunIndex::save() {
+  StateWriter w;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!dirty_) return Status::Ok();
+    w.put(logs_mtime_ns_);
+    w.put(static_cast<std::uint64_t>(records_.size()));
+    for (const auto& [stage, rec] : records_) {
+      w.str(stage);
+      w.put(static_cast<std::uint8_t>(rec.key ? 1 : 0));
+      if (rec.key) w.put(*rec.key);
+      w.put(rec.touched_at);
+      const std::string_view entry = rec.entry();
+      w.put(static_cast<std::uint8_t>(entry.empty() ? 0 : 1));
+      w.bytes() += entry;
+    }
+    dirty_ = false;
+  }
+  Status st = write_file_atomically(file_, seal_state(kMagic, kVersion, w.bytes()));
+  if (!st) {
+    std::lock_guard<std::mutex> lock(mu_);
+    dirty_ = true;
+    return Error{fmt::format("cannot write the run index: {}", st.error())};
+  }
+  return Status::Ok();
+}
+
+std::optional<Digest> RunIndex::last_key(const std::string& stage) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = records_.find(stage);
+  return it == records_.end() ? std::nullopt : it->second.key;
+}
+
+bool RunIndex::is_last_key(const std::string& stage, const Digest& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = records_.find(stage);
+  return it != records_.end() && it->second.key == key;
+}
+
+void RunIndex::set_last_key(const std::string& stage, const Digest& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Record& rec = records_[stage];
+  if (rec.key == key) return;
+  rec.key = key;
+  rec.clear_entry();
+  rec.touched_at = 0;
+  dirty_ = true;
+}
+
+std::optional<IndexedEntry> RunIndex::entry(const std::string& stage, const Digest& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = records_.find(stage);
+  if (it == records_.end() || it->second.key != key || it->second.entry().empty()) return std::nullopt;
+  StateReader r(it->second.entry());
+  IndexedEntry e;
+  if (!get_entry(r, &e) || r.left() != 0) return std::nullopt;
+  return e;
+}
+
+void RunIndex::set_entry(const std::string& stage, const Digest& key, const CacheEntry& entry) {
+  StateWriter w;
+  put_entry(w, entry);
+  std::lock_guard<std::mutex> lock(mu_);
+  Record& rec = records_[stage];
+  rec.key = key;
+  rec.owned = std::move(w.bytes());
+  rec.is_owned = true;
+  rec.mapped = {};
+  dirty_ = true;
+}
+
+void RunIndex::drop_entry(const std::string& stage) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = records_.find(stage);
+  if (it == records_.end() || it->second.entry().empty()) return;
+  it->second.clear_entry();
+  dirty_ = true;
+}
+
+std::int64_t RunIndex::touched_at(const std::string& stage) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = records_.find(stage);
+  return it == records_.end() ? 0 : it->second.touched_at;
+}
+
+void RunIndex::set_touched_at(const std::string& stage, std::int64_t when) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = records_.find(stage);
+  if (it == records_.end() || it->second.touched_at == when) return;
+  it->second.touched_at = when;
+  dirty_ = true;
+}
+
+std::int64_t RunIndex::logs_mtime_ns() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return logs_mtime_ns_;
+}
+
+void RunIndex::set_logs_mtime_ns(std::int64_t ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (logs_mtime_ns_ == ns) return;
+  logs_mtime_ns_ = ns;
+  dirty_ = true;
+}
+
+}  // namespace wrt

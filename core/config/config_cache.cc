@@ -1,0 +1,385 @@
+#include "core/config/config_cache.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <optional>
+
+#include <fmt/core.h>
+
+#include "core/util/atomic_file.h"
+#include "core/cache/file_digester.h"
+#include "core/util/hash.h"
+#include "core/util/state_file.h"
+
+namespace wrt {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr char kMagic[9] = "WRTCONF\n";
+constexpr std::uint32_t kVersion = 2;
+
+// A field added to one of these structs must be added to encode/decode below
+// (and to the round-trip test's config); these checks make the compiler say so.
+#if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
+static_assert(sizeof(StageConfig) == 432, "StageConfig changed: update config_cache.cc");
+static_assert(sizeof(Settings) == 104, "Settings changed: update config_cache.cc");
+static_assert(sizeof(AsilProfile) == 104, "AsilProfile changed: update config_cache.cc");
+static_assert(sizeof(ComponentConfig) == 96, "ComponentConfig changed: update config_cache.cc");
+static_assert(sizeof(PipelineConfig) == 64, "PipelineConfig changed: update config_cache.cc");
+static_assert(sizeof(Config) == 856, "Config changed: update config_cache.cc");
+#endif
+
+// --- encoding ---------------------------------------------------------------
+
+// Declared first so the container templates below find them.
+void put(StateWriter& w, const AsilProfile& p);
+void put(StateWriter& w, const ComponentConfig& c);
+void put(StateWriter& w, const PipelineConfig& p);
+void put(StateWriter& w, const StageConfig& s);
+void put(StateWriter& w, const SourcePos& p);
+void put(StateWriter& w, const KeyPositions& k);
+bool get(StateReader& r, AsilProfile& p);
+bool get(StateReader& r, ComponentConfig& c);
+bool get(StateReader& r, PipelineConfig& p);
+bool get(StateReader& r, StageConfig& s);
+bool get(StateReader& r, SourcePos& p);
+bool get(StateReader& r, KeyPositions& k);
+
+void put(StateWriter& w, const std::string& s) { w.str(s); }
+void put(StateWriter& w, bool b) { w.put(static_cast<std::uint8_t>(b ? 1 : 0)); }
+void put(StateWriter& w, int v) { w.put(static_cast<std::int64_t>(v)); }
+void put(StateWriter& w, double v) { w.put(v); }
+void put(StateWriter& w, std::uint64_t v) { w.put(v); }
+void put(StateWriter& w, Asil a) { w.put(static_cast<std::uint8_t>(a)); }
+void put(StateWriter& w, const SourcePos& p) {
+  w.put(p.line);
+  w.put(p.column);
+}
+void put(StateWriter& w, const json& j) {
+  std::vector<std::uint8_t> cbor = json::to_cbor(j);
+  w.str(std::string_view(reinterpret_cast<const char*>(cbor.data()), cbor.size()));
+}
+template <typename T>
+void put(StateWriter& w, const std::optional<T>& v) {
+  put(w, v.has_value());
+  if (v) put(w, *v);
+}
+template <typename T>
+void put(StateWriter& w, const std::vector<T>& v) {
+  w.put(static_cast<std::uint64_t>(v.size()));
+  for (const auto& x : v) put(w, x);
+}
+template <typename V>
+void put(StateWriter& w, const std::map<std::string, V>& m) {
+  w.put(static_cast<std::uint64_t>(m.size()));
+  for (const auto& [k, v] : m) {
+    put(w, k);
+    put(w, v);
+  }
+}
+
+void put(StateWriter& w, const KeyPositions& k) {
+  w.put(static_cast<std::uint64_t>(k.size()));
+  for (const auto& [key, pos] : k) {
+    w.str(key);
+    put(w, pos);
+  }
+}
+
+void put(StateWriter& w, const AsilProfile& p) {
+  put(w, p.timeout_minutes);
+  put(w, p.priority);
+  put(w, p.coverage_target);
+  put(w, p.on_failure);
+  put(w, p.verifier);
+}
+
+void put(StateWriter& w, const ComponentConfig& c) {
+  put(w, c.name);
+  put(w, c.paths);
+  put(w, c.asil);
+  put(w, c.requirements);
+  put(w, c.pos);
+}
+
+void put(StateWriter& w, const PipelineConfig& p) {
+  put(w, p.name);
+  put(w, p.stages);
+  put(w, p.pos);
+}
+
+void put(StateWriter& w, const StageConfig& s) {
+  put(w, s.name);
+  put(w, s.plugin);
+  put(w, s.needs);
+  put(w, s.inputs);
+  put(w, s.outputs);
+  put(w, s.env);
+  put(w, s.timeout_minutes);
+  put(w, s.max_attempts);
+  put(w, s.cache);
+  put(w, s.with);
+  put(w, s.for_each);
+  put(w, s.only_components);
+  put(w, s.min_asil);
+  put(w, s.asil);
+  put(w, s.component);
+  put(w, s.group);
+  put(w, s.priority);
+  put(w, s.cpus);
+  put(w, s.memory);
+  put(w, s.pos);
+  put(w, s.key_pos);
+}
+
+void put(StateWriter& w, const Settings& s) {
+  put(w, s.max_parallel_jobs);
+  put(w, s.timeout_minutes);
+  put(w, s.max_attempts);
+  put(w, s.cache_dir);
+  put(w, s.cache_max_size);
+  put(w, s.plugin_path);
+  put(w, s.memory_limit);
+  put(w, s.cached_log_limit);
+}
+
+// --- decoding (every getter fails on truncated or out-of-range data) --------
+
+bool get(StateReader& r, std::string& s) { return r.str(s); }
+bool get(StateReader& r, bool& b) {
+  std::uint8_t v = 0;
+  if (!r.get(v) || v > 1) return false;
+  b = v == 1;
+  return true;
+}
+bool get(StateReader& r, int& v) {
+  std::int64_t x = 0;
+  if (!r.get(x) || x < INT32_MIN || x > INT32_MAX) return false;
+  v = static_cast<int>(x);
+  return true;
+}
+bool get(StateReader& r, double& v) { return r.get(v); }
+bool get(StateReader& r, std::uint64_t& v) { return r.get(v); }
+bool get(StateReader& r, Asil& a) {
+  std::uint8_t v = 0;
+  if (!r.get(v) || v >= kAsilLevels) return false;
+  a = static_cast<Asil>(v);
+  return true;
+}
+bool get(StateReader& r, SourcePos& p) { return r.get(p.line) && r.get(p.column); }
+bool get(StateReader& r, json& j) {
+  std::string bytes;
+  if (!r.str(bytes)) return false;
+  j = json::from_cbor(bytes, /*strict=*/true, /*allow_exceptions=*/false);
+  return !j.is_discarded();
+}
+template <typename T>
+bool get(StateReader& r, std::optional<T>& v) {
+  bool has = false;
+  if (!get(r, has)) return false;
+  if (!has) {
+    v.reset();
+    return true;
+  }
+  T x{};
+  if (!get(r, x)) return false;
+  v = std::move(x);
+  return true;
+}
+template <typename T>
+bool get(StateReader& r, std::vector<T>& v) {
+  std::uint64_t n = 0;
+  if (!r.count(n, 1)) return false;
+  v.clear();
+  v.reserve(static_cast<std::size_t>(n));
+  for (std::uint64_t i = 0; i < n; ++i) {
+    T x{};
+    if (!get(r, x)) return false;
+    v.push_back(std::move(x));
+  }
+  return true;
+}
+template <typename V>
+bool get(StateReader& r, std::map<std::string, V>& m) {
+  std::uint64_t n = 0;
+  if (!r.count(n, 1)) return false;
+  m.clear();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::string k;
+    V v{};
+    if (!get(r, k) || !get(r, v)) return false;
+    m.emplace(std::move(k), std::move(v));
+  }
+  return true;
+}
+
+bool get(StateReader& r, KeyPositions& k) {
+  std::uint64_t n = 0;
+  if (!r.count(n, 4 + 8)) return false;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::string key;
+    if (!r.str(key) || !get(r, k[key])) return false;
+  }
+  return true;
+}
+
+bool get(StateReader& r, AsilProfile& p) {
+  return get(r, p.timeout_minutes) && get(r, p.priority) && get(r, p.coverage_target) && get(r, p.on_failure) &&
+         get(r, p.verifier);
+}
+
+bool get(StateReader& r, ComponentConfig& c) {
+  return get(r, c.name) && get(r, c.paths) && get(r, c.asil) && get(r, c.requirements) && get(r, c.pos);
+}
+
+bool get(StateReader& r, PipelineConfig& p) { return get(r, p.name) && get(r, p.stages) && get(r, p.pos); }
+
+bool get(StateReader& r, StageConfig& s) {
+  return get(r, s.name) && get(r, s.plugin) && get(r, s.needs) && get(r, s.inputs) && get(r, s.outputs) &&
+         get(r, s.env) && get(r, s.timeout_minutes) && get(r, s.max_attempts) && get(r, s.cache) && get(r, s.with) &&
+         get(r, s.for_each) && get(r, s.only_components) && get(r, s.min_asil) && get(r, s.asil) &&
+         get(r, s.component) && get(r, s.group) && get(r, s.priority) && get(r, s.cpus) && get(r, s.memory) &&
+         get(r, s.pos) && get(r, s.key_pos);
+}
+
+bool get(StateReader& r, Settings& s) {
+  return get(r, s.max_parallel_jobs) && get(r, s.timeout_minutes) && get(r, s.max_attempts) && get(r, s.cache_dir) &&
+         get(r, s.cache_max_size) && get(r, s.plugin_path) && get(r, s.memory_limit) &&
+         get(r, s.cached_log_limit);
+}
+
+// Which wrt made the cache, for which file: a cache made by another build of
+// wrt or for another path is stale. Empty when the executable cannot be
+// identified (then nothing is cached: a rebuilt wrt could trust an old model).
+std::string maker(const fs::path& file) {
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return {};
+  exe[n] = '\0';
+  struct stat st;
+  if (::stat(exe, &st) != 0) return {};
+  return fmt::format("wrt {}\n{}:{}:{}.{}:{}\n{}", WRT_VERSION, exe, st.st_size, st.st_mtim.tv_sec,
+                     st.st_mtim.tv_nsec, st.st_ino, file.string());
+}
+
+// Cache payload: str maker | stat of wrt.toml (size, mtime, ctime, inode,
+// mode) | i64 cached_at_ns | digest of wrt.toml | model. The stat vouches for
+// the content only outside the racy window (file_digester.h).
+struct CacheHeader {
+  std::string maker;
+  FileStat stat;
+  std::int64_t cached_at_ns = 0;
+  Digest text_digest{};
+};
+
+bool read_header(StateReader& r, CacheHeader& h) {
+  return r.str(h.maker) && r.get(h.stat.size) && r.get(h.stat.mtime_ns) && r.get(h.stat.ctime_ns) &&
+         r.get(h.stat.inode) && r.get(h.stat.mode) && r.get(h.cached_at_ns) && r.get(h.text_digest);
+}
+
+void write_cache(const fs::path& cache_file, const CacheHeader& h, const std::string& model) {
+  StateWriter w;
+  w.str(h.maker);
+  w.put(h.stat.size);
+  w.put(h.stat.mtime_ns);
+  w.put(h.stat.ctime_ns);
+  w.put(h.stat.inode);
+  w.put(h.stat.mode);
+  w.put(h.cached_at_ns);
+  w.put(h.text_digest);
+  w.bytes() += model;
+  (void)write_file_atomically(cache_file, seal_state(kMagic, kVersion, w.bytes()));
+}
+
+}  // namespace
+
+std::string encode_config(const Config& c) {
+  StateWriter w;
+  put(w, c.file.string());
+  put(w, c.workspace.string());
+  put(w, c.project_name);
+  put(w, c.settings);
+  put(w, c.stages);
+  put(w, c.pipelines);
+  put(w, c.components);
+  for (const auto& p : c.asil_profiles) put(w, p);
+  put(w, c.groups);
+  return std::move(w.bytes());
+}
+
+Result<Config> decode_config(std::string_view payload) {
+  StateReader r(payload);
+  Config c;
+  std::string file, workspace;
+  bool ok = get(r, file) && get(r, workspace) && get(r, c.project_name) && get(r, c.settings) && get(r, c.stages) &&
+            get(r, c.pipelines) && get(r, c.components);
+  for (auto& p : c.asil_profiles) ok = ok && get(r, p);
+  ok = ok && get(r, c.groups);
+  if (!ok) return Error{"truncated or malformed config model"};
+  if (r.left() != 0) return Error{fmt::format("{} trailing bytes after the config model", r.left())};
+  c.file = file;
+  c.workspace = workspace;
+  return c;
+}
+
+Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_file) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(file, ec);
+  if (ec) abs = file;
+  abs = abs.lexically_normal();
+  const std::int64_t started = wall_clock_ns();
+  const std::string made_by = maker(abs);
+  const Result<FileStat> before = stat_file(abs);
+  auto unchanged = [&] {
+    auto now = stat_file(abs);
+    return before && now && *now == *before;
+  };
+
+  // 1. The cache vouches for this exact stat: wrt.toml is not even read.
+  std::optional<FileBytes> cache_bytes;
+  std::string_view model_bytes;
+  CacheHeader cached;
+  if (!made_by.empty() && before) {
+    if (auto data = read_state_file(cache_file, nullptr)) {
+      cache_bytes = std::move(*data);
+      if (auto payload = unseal_state(cache_bytes->view(), kMagic, kVersion)) {
+        StateReader r(*payload);
+        if (read_header(r, cached) && cached.maker == made_by) {
+          model_bytes = payload->substr(payload->size() - r.left());
+          if (cached.stat == *before && before->mtime_ns < cached.cached_at_ns - kRacyWindowNs) {
+            if (auto model = decode_config(model_bytes)) return model;
+            model_bytes = {};
+          }
+        }
+      }
+    }
+  }
+
+  auto text = read_state_file(abs, nullptr);
+  if (!text) {
+    return Error{fmt::format("{}: cannot read ({}); run 'wrt init' to create one, or pass -C DIR", abs.string(),
+                             text.error())};
+  }
+  const Digest digest = sha256(text->view());
+  CacheHeader fresh{made_by, before ? *before : FileStat{}, started, digest};
+  // 2. Touched but not changed (same content): reuse the model, refresh the stat.
+  if (!model_bytes.empty() && cached.text_digest == digest) {
+    if (auto model = decode_config(model_bytes)) {
+      if (unchanged()) write_cache(cache_file, fresh, std::string(model_bytes));
+      return model;
+    }
+  }
+  // 3. Parse. Only a valid configuration, unchanged while it was read, is cached.
+  auto cfg = parse_config(std::string(text->view()), abs);
+  if (cfg && !made_by.empty() && unchanged()) write_cache(cache_file, fresh, encode_config(*cfg));
+  return cfg;
+}
+
+}  // namespace wrt

@@ -1,0 +1,74 @@
+#include "core/results/report.h"
+
+#include "core/util/atomic_file.h"
+
+namespace wrt {
+
+nlohmann::json stage_report(const StageRecord& r) {
+  nlohmann::json s = results_to_json(r.results);
+  s["name"] = r.name;
+  s["plugin"] = r.plugin;
+  s["status"] = r.status;
+  s["attempts"] = r.attempts;
+  s["duration_s"] = r.duration_s;
+  s["cache_key"] = r.cache_key;
+  s["reason"] = r.reason;
+  if (r.nondeterministic) s["nondeterministic"] = true;
+  if (!r.not_stored.empty()) s["not_stored"] = r.not_stored;
+  s["log"] = r.log;
+  nlohmann::json outs = nlohmann::json::array();
+  for (const auto& f : r.outputs) outs.push_back(f.path);
+  s["outputs"] = outs;
+  if (r.output_digest) s["output_digest"] = to_hex(*r.output_digest);
+  return s;
+}
+
+namespace {
+
+// `value` dumped with 2-space indentation, nested `depth` levels deep.
+void write_indented(std::ostream& out, const nlohmann::json& value, int depth) {
+  const std::string text = value.dump(2);
+  const std::string pad(static_cast<std::size_t>(2 * depth), ' ');
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t nl = text.find('\n', start);
+    out.write(text.data() + start, static_cast<std::streamsize>((nl == std::string::npos ? text.size() : nl + 1) - start));
+    if (nl == std::string::npos) break;
+    out << pad;
+    start = nl + 1;
+  }
+}
+
+}  // namespace
+
+void stream_report(std::ostream& out, const RunOutcome& outcome, const std::string& pipeline,
+                   const std::string& status, const nlohmann::json* gate) {
+  nlohmann::json head = nlohmann::json::object();
+  head["wrt_version"] = WRT_VERSION;
+  head["pipeline"] = pipeline;
+  head["status"] = status;
+  head["duration_s"] = outcome.duration_s;
+  if (gate) head["gate"] = *gate;
+  out << "{\n";
+  for (const auto& [key, value] : head.items()) {
+    out << "  " << nlohmann::json(key).dump() << ": ";
+    write_indented(out, value, 1);
+    out << ",\n";
+  }
+  out << "  \"stages\": [";
+  bool first = true;
+  for (const auto& r : outcome.records) {
+    out << (first ? "\n    " : ",\n    ");
+    first = false;
+    write_indented(out, stage_report(r), 2);
+  }
+  out << (first ? "]\n}\n" : "\n  ]\n}\n");
+}
+
+Status write_report(const std::filesystem::path& file, const RunOutcome& outcome, const std::string& pipeline,
+                    const std::string& status, const nlohmann::json* gate) {
+  return write_file_atomically(
+      file, [&](std::ostream& out) { stream_report(out, outcome, pipeline, status, gate); });
+}
+
+}  // namespace wrt

@@ -1,0 +1,30 @@
+// The machine-readable result of a run (`wrt run --report FILE`).
+#pragma once
+
+#include <filesystem>
+#include <ostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/exec/executor.h"
+#include "core/util/result.h"
+
+namespace wrt {
+
+// One stage's entry in the report's "stages" array.
+nlohmann::json stage_report(const StageRecord& r);
+
+// Writes {"wrt_version", "pipeline", "status", "duration_s", ["gate"],
+// "stages": [...]} as indented JSON. Stages are written one at a time, so a
+// report over 10,000 stages never holds the whole document in memory.
+// `gate` may be null (no safety gate applies).
+void stream_report(std::ostream& out, const RunOutcome& outcome, const std::string& pipeline,
+                   const std::string& status, const nlohmann::json* gate);
+
+// stream_report() to `file` atomically (temp + rename), creating parent
+// directories.
+Status write_report(const std::filesystem::path& file, const RunOutcome& outcome, const std::string& pipeline,
+                    const std::string& status, const nlohmann::json* gate);
+
+}  // namespace wrt

@@ -1,0 +1,100 @@
+#include "core/util/state_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/core.h>
+
+namespace wrt {
+
+namespace {
+
+constexpr std::size_t kHeaderSize = 8 + 4 + 4;
+
+}  // namespace
+
+std::uint64_t state_checksum(const char* data, std::size_t n) {
+  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  std::uint64_t h = 0x243F6A8885A308D3ull ^ n;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, data + i, 8);
+    h = (h ^ w) * kMul;
+    h ^= h >> 29;
+  }
+  std::uint64_t tail = 0;
+  std::memcpy(&tail, data + i, n - i);
+  h = (h ^ tail) * kMul;
+  h ^= h >> 32;
+  h *= kMul;
+  h ^= h >> 29;
+  return h;
+}
+
+std::string seal_state(const char (&magic)[9], std::uint32_t version, std::string_view payload) {
+  std::string out;
+  out.reserve(kHeaderSize + payload.size() + 8);
+  out.append(magic, 8);
+  out.append(reinterpret_cast<const char*>(&version), 4);
+  const std::uint32_t reserved = 0;
+  out.append(reinterpret_cast<const char*>(&reserved), 4);
+  out.append(payload.data(), payload.size());
+  const std::uint64_t sum = state_checksum(out.data(), out.size());
+  out.append(reinterpret_cast<const char*>(&sum), 8);
+  return out;
+}
+
+Result<std::string_view> unseal_state(std::string_view data, const char (&magic)[9], std::uint32_t version) {
+  if (data.size() < kHeaderSize + 8) return Error{"truncated header"};
+  if (std::memcmp(data.data(), magic, 8) != 0) return Error{"bad magic"};
+  std::uint32_t v = 0;
+  std::memcpy(&v, data.data() + 8, 4);
+  if (v != version) return Error{fmt::format("unsupported version {} (expected {})", v, version)};
+  std::uint64_t stored = 0;
+  std::memcpy(&stored, data.data() + data.size() - 8, 8);
+  if (stored != state_checksum(data.data(), data.size() - 8)) return Error{"checksum mismatch (truncated or corrupt)"};
+  return data.substr(kHeaderSize, data.size() - kHeaderSize - 8);
+}
+
+FileBytes::~FileBytes() {
+  if (mapped_) ::munmap(const_cast<char*>(data_), size_);
+}
+
+Result<FileBytes> read_state_file(const std::filesystem::path& path, bool* missing) {
+  if (missing) *missing = false;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT && missing) *missing = true;
+    return Error{std::strerror(e)};
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    return Error{std::strerror(e)};
+  }
+  FileBytes out;
+  if (st.st_size > 0) {
+    // A file that is replaced meanwhile is renamed over, never rewritten in
+    // place (write_state_file), so the mapping stays consistent.
+    void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED) {
+      int e = errno;
+      ::close(fd);
+      return Error{std::strerror(e)};
+    }
+    out.data_ = static_cast<const char*>(p);
+    out.size_ = static_cast<std::size_t>(st.st_size);
+    out.mapped_ = true;
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace wrt
