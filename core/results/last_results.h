@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/exec/executor.h"
+#include "core/results/stage_record.h"
 #include "core/util/result.h"
 
 namespace wrt {

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/exec/executor.h"
+#include "core/results/stage_record.h"
 #include "core/util/result.h"
 
 namespace wrt {

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/config.h"
-#include "core/exec/executor.h"
+#include "core/results/stage_record.h"
 
 namespace wrt {
 

@@ -1,0 +1,620 @@
+#include "core/exec/stage_runner.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+
+#include <fmt/core.h>
+
+#include "core/cache/cached_log.h"
+#include "core/cache/output_tree.h"
+#include "core/util/atomic_file.h"
+
+namespace wrt {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::optional<nlohmann::json> read_json(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// A pattern naming one path exactly as written: no wildcard, no empty, "."
+// or ".." component, no leading or trailing slash.
+bool is_plain_path(const std::string& p) {
+  if (p.empty() || p.front() == '/' || p.back() == '/' || has_wildcard(p)) return false;
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t end = p.find('/', start);
+    std::string_view c(p.data() + start, (end == std::string::npos ? p.size() : end) - start);
+    if (c.empty() || c == "." || c == "..") return false;
+    if (end == std::string::npos) return true;
+    start = end + 1;
+  }
+}
+
+Preparation over(std::string status, std::string detail) {
+  Preparation p;
+  p.status = std::move(status);
+  p.detail = std::move(detail);
+  return p;
+}
+
+void replay(StageRecord& rec, StageResults results, std::vector<CachedFile> outputs) {
+  rec.results = std::move(results);
+  rec.attempts = 0;
+  rec.outputs = std::move(outputs);
+  rec.output_digest = outputs_digest(rec.outputs);
+  rec.reason = "inputs unchanged";
+}
+
+}  // namespace
+
+StageRunner::StageRunner(const RunContext& run)
+    : run_(run),
+      ws_(run.config.workspace),
+      dirs_(ws_),
+      globber_(ws_, {".wrt", ".git", run.config.settings.cache_dir}),
+      started_at_s_(static_cast<std::int64_t>(std::time(nullptr))),
+      data_base_(((run.store ? run.store->dir() : dirs_.root) / "plugin-data").string()) {
+  std::error_code ec;
+  fs::create_directories(dirs_.keys, ec);
+  fs::create_directories(dirs_.state, ec);
+  logs_intact_ = run_.index.logs_mtime_ns() != 0 && logs_mtime_ns() == run_.index.logs_mtime_ns();
+  ws_fd_ = ::open(ws_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (run_.store) {
+    fs::path rel = fs::weakly_canonical(run_.store->dir(), ec).lexically_relative(fs::weakly_canonical(ws_, ec));
+    if (!ec && !rel.empty() && *rel.begin() != "..") cache_dir_rel_ = rel.generic_string();
+    if (cache_dir_rel_ == ".") cache_dir_rel_.clear();
+  }
+}
+
+StageRunner::~StageRunner() {
+  if (ws_fd_ >= 0) ::close(ws_fd_);
+}
+
+std::int64_t StageRunner::logs_mtime_ns() const {
+  struct stat st;
+  if (::stat(dirs_.logs.c_str(), &st) != 0) return 0;
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+void StageRunner::end_run() {
+  if (!run_.options.dry_run) run_.index.set_logs_mtime_ns(logs_mtime_ns());
+}
+
+// Builds the key from the stage's configuration, its input files, its
+// environment, the plugin's fingerprints and its dependencies' outputs.
+Result<KeyInputs> StageRunner::key_inputs(const StageTask& task,
+                                          const std::vector<std::pair<std::string, std::string>>& fingerprints,
+                                          const Upstream& upstream) {
+  const StageConfig& sc = task.config;
+  const LoadedPlugin& lp = task.plugin;
+  FileDigester& digester = run_.digester;
+  KeyInputs k;
+  k.stage = sc.name;
+  k.plugin = lp.name;
+  k.plugin_version = lp.version;
+  k.abi_major = lp.abi_major;
+  k.abi_minor = lp.abi_minor;
+  k.with = sc.with;
+  k.outputs = sc.outputs;
+  std::vector<std::string> files;
+  std::vector<std::pair<std::string, Digest>> literal_files;
+  literal_files.reserve(sc.inputs.size());
+  for (const auto& pattern : sc.inputs) {
+    // A plain file path needs no glob (and no stat of its own): the
+    // digester's stat says it is a file. Directories and missing paths
+    // take the glob path, which expands or reports them.
+    if (is_plain_path(pattern)) {
+      if (auto d = digester.digest(pattern)) {
+        literal_files.emplace_back(pattern, *d);
+        continue;
+      }
+    }
+    auto r = globber_.expand(pattern);
+    if (!r) return Error{r.error()};
+    if (r->empty() && !has_wildcard(pattern)) return Error{fmt::format("input '{}' does not exist", pattern)};
+    files.insert(files.end(), r->begin(), r->end());
+  }
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  k.files.reserve(files.size());
+  for (const auto& f : files) {
+    auto d = digester.digest(f);
+    if (!d) return Error{fmt::format("input {}", d.error())};
+    k.files.emplace_back(f, *d);
+  }
+  auto by_path = [](const auto& a, const auto& b) { return a.first < b.first; };
+  auto same_path = [](const auto& a, const auto& b) { return a.first == b.first; };
+  if (k.files.empty()) {
+    k.files = std::move(literal_files);
+    std::sort(k.files.begin(), k.files.end(), by_path);
+    k.files.erase(std::unique(k.files.begin(), k.files.end(), same_path), k.files.end());
+  } else if (!literal_files.empty()) {
+    k.files.insert(k.files.end(), literal_files.begin(), literal_files.end());
+    std::stable_sort(k.files.begin(), k.files.end(), by_path);
+    k.files.erase(std::unique(k.files.begin(), k.files.end(), same_path), k.files.end());
+  }
+  for (const auto& name : sc.env) {
+    const char* val = std::getenv(name.c_str());
+    k.env.emplace_back(name, val ? std::optional<std::string>(val) : std::nullopt);
+  }
+  k.fingerprints = fingerprints;
+  std::sort(k.fingerprints.begin(), k.fingerprints.end());
+  k.upstream = upstream;
+  std::sort(k.upstream.begin(), k.upstream.end());
+  return k;
+}
+
+// Records the key for `wrt explain` when it changed; returns the reason.
+// Best effort: a record that cannot be written only leaves `explain`
+// without its answer.
+std::string StageRunner::record_key(const std::string& name, const KeyInputs& k, const Digest& key,
+                                    const std::string& key_hex, std::vector<std::string>& changes) {
+  const bool dry = run_.options.dry_run;
+  if (run_.index.is_last_key(name, key)) return {};
+  if (!dry) run_.index.set_last_key(name, key);
+  fs::path file = dirs_.keys / (name + ".json");
+  auto old = read_json(file);
+  if (old && old->value("key", "") == key_hex) return {};
+  nlohmann::json now = key_inputs_to_json(k);
+  std::string reason;
+  if (!old) {
+    reason = "no earlier run recorded";
+  } else {
+    auto diff = explain_difference(*old, now);
+    changes = diff;
+    reason = diff.empty() ? "key changed" : diff.front();
+    if (diff.size() > 1) reason += fmt::format(" (+{} more)", diff.size() - 1);
+    (void)write_file_atomically(dirs_.keys / (name + ".prev.json"), old->dump(1));
+  }
+  if (!dry) (void)write_file_atomically(file, now.dump(1));
+  return reason;
+}
+
+// Is the output already in the workspace as recorded (content, mode, kind)?
+// The path itself must not be a symlink unless one was recorded.
+bool StageRunner::in_place(const CachedFile& f) {
+  switch (f.kind) {
+    case OutputKind::kFile: {
+      FileStat st;
+      auto cur = run_.digester.digest(f.path, &st, /*follow_symlinks=*/false);
+      return cur && *cur == f.digest && ((st.mode & S_IXUSR) != 0) == f.executable;
+    }
+    case OutputKind::kSymlink: {
+      char buf[4096];
+      ssize_t n = ::readlinkat(ws_fd_, f.path.c_str(), buf, sizeof buf);
+      return n >= 0 && std::string_view(buf, static_cast<std::size_t>(n)) == f.target;
+    }
+    case OutputKind::kDir: {
+      struct stat st {};
+      return ::fstatat(ws_fd_, f.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+  }
+  return false;
+}
+
+// May this entry be restored for this stage? Every path must be allowed
+// (check_restorable_path) and every declared output covered, or the entry
+// is not a result of this stage as configured now.
+Status StageRunner::check_entry(const StageConfig& sc, const CacheEntry& entry) const {
+  for (const auto& f : entry.outputs)
+    if (Status s = check_restorable_path(f.path, sc.outputs, cache_dir_rel_); !s) return s;
+  for (const auto& d : sc.outputs) {
+    bool covered = std::any_of(entry.outputs.begin(), entry.outputs.end(), [&](const CachedFile& f) {
+      return f.path == d || (f.path.size() > d.size() && f.path.compare(0, d.size(), d) == 0 && f.path[d.size()] == '/');
+    });
+    if (!covered) return Error{fmt::format("it does not contain the declared output '{}'", d)};
+  }
+  return Status::Ok();
+}
+
+// Restores a hit's outputs where the workspace copy differs; `*wrote` says
+// whether anything was written. Writes never follow a symlink.
+Status StageRunner::restore(const CacheEntry& entry, bool* wrote) {
+  for (const auto& f : entry.outputs) {
+    if (in_place(f)) continue;
+    Status s;
+    if (f.kind == OutputKind::kDir) {
+      s = restore_dir(ws_fd_, f.path);
+    } else {
+      std::size_t slash = f.path.rfind('/');
+      std::string parent = slash == std::string::npos ? std::string() : f.path.substr(0, slash);
+      auto dir = open_dir_beneath(ws_fd_, parent, /*create=*/true);
+      if (!dir) return Error{fmt::format("cannot restore {}: {}", f.path, dir.error())};
+      // A restore killed before its rename (kill -9) left a temp file
+      // beside its destination; the next restore there removes it. Once
+      // per directory and run: listing a big directory per file would be
+      // quadratic.
+      bool first = false;
+      {
+        std::lock_guard<std::mutex> lock(swept_mu_);
+        first = swept_dirs_.insert(parent).second;
+      }
+      if (first) remove_restore_temps(*dir);
+      if (f.kind == OutputKind::kFile) {
+        s = run_.store->restore_file_at(f.digest, *dir, f.path.substr(slash == std::string::npos ? 0 : slash + 1),
+                                        f.executable, f.path);
+        if (s)
+          if (auto st = run_.digester.stat_now(f.path)) run_.digester.remember(f.path, *st, f.digest);
+      } else {
+        s = restore_symlink(ws_fd_, f.path, f.target);
+      }
+      ::close(*dir);
+    }
+    if (!s) return s;
+    *wrote = true;
+  }
+  return Status::Ok();
+}
+
+// The stage log as a compressed, bounded blob (cached_log.h). A log that
+// cannot be stored only leaves the entry without one.
+void StageRunner::store_log(CacheEntry& entry, const std::string& log_rel) {
+  auto enc = encode_log(ws_ / log_rel, run_.options.cached_log_limit);
+  if (!enc) {
+    run_.printer.print(fmt::format("warning: cannot store log: {}", enc.error()));
+    return;
+  }
+  const Digest d = sha256(enc->bytes);
+  // Many stages log nothing or the same lines: each content is stored once.
+  if (!run_.store->has_blob(d)) {
+    auto put = run_.store->put_bytes(enc->bytes);
+    if (!put) {
+      run_.printer.print(fmt::format("warning: cannot store log {}: {}", log_rel, put.error()));
+      return;
+    }
+  }
+  entry.log = d;
+  entry.log_encoding = enc->encoding;
+  entry.log_truncated = enc->truncated;
+}
+
+void StageRunner::restore_log(const CacheEntry& entry, const std::string& log_rel) {
+  auto blob = run_.store->read_blob(*entry.log);
+  if (!blob) {
+    run_.printer.print(fmt::format("warning: cannot restore {}: {}", log_rel, blob.error()));
+    return;
+  }
+  // A cached log is at most the limit plus a marker line; a larger one is
+  // not what wrt stored.
+  auto text = decode_log(*blob, entry.log_encoding,
+                         std::max<std::uint64_t>(run_.options.cached_log_limit, kDefaultCachedLogLimit) + 4096);
+  if (!text) {
+    run_.printer.print(fmt::format("warning: cannot restore {}: {}", log_rel, text.error()));
+    return;
+  }
+  if (Status s = write_file_atomically(ws_ / log_rel, *text); !s)
+    run_.printer.print(fmt::format("warning: cannot restore {}: {}", log_rel, s.error()));
+}
+
+// A hit answered from the run index: every output is already in place, so
+// the store is not read. The store's entry is still marked as used, at
+// most once an hour, to keep it from LRU eviction.
+std::optional<IndexedEntry> StageRunner::indexed_hit(const StageConfig& sc, const Digest& key,
+                                                     const std::string& key_hex) {
+  auto e = run_.index.entry(sc.name, key);
+  if (!e || (e->log && !logs_intact_)) return std::nullopt;
+  for (const auto& f : e->outputs)
+    if (!in_place(f)) return std::nullopt;
+  if (!run_.options.dry_run && run_.index.touched_at(sc.name) + 3600 < started_at_s_) {
+    if (!run_.store->touch_entry(key_hex)) return std::nullopt;  // evicted: let the store path decide
+    run_.index.set_touched_at(sc.name, started_at_s_);
+  }
+  return e;
+}
+
+void StageRunner::fill_ctx(const StageConfig& sc, wrt_stage& ctx) const {
+  ctx.name = sc.name;
+  ctx.workspace = ws_.string();
+  ctx.with = &sc.with;
+  ctx.cancel = run_.options.cancel;
+  ctx.data_dir = data_base_ + "/" + sc.plugin;
+  ctx.outputs = &sc.outputs;
+  ctx.console = [this](const std::string& line) { run_.printer.print(line); };
+}
+
+// The trusted built-in `command` plugin runs in wrt's process: it is the
+// hot path of big pipelines (a worker round trip per stage would cost the
+// full run its speed), and it is wrt's own code. Every other plugin runs
+// in a worker process, where its faults cannot reach wrt.
+bool StageRunner::isolated(const LoadedPlugin& lp) const { return run_.options.workers && lp.name != "command"; }
+
+WorkerCall StageRunner::worker_call(const StageConfig& sc, const LoadedPlugin& lp, bool fingerprint) const {
+  WorkerCall c;
+  c.fingerprint = fingerprint;
+  c.library = lp.library;
+  c.plugin = lp.name;
+  c.stage = sc.name;
+  c.workspace = ws_.string();
+  c.with = &sc.with;
+  c.data_dir = data_base_ + "/" + sc.plugin;
+  c.outputs = &sc.outputs;
+  c.cancel = run_.options.cancel;
+  c.console = [this](const std::string& line) { run_.printer.print(line); };
+  return c;
+}
+
+std::string StageRunner::config_where(const StageConfig& sc) const {
+  auto it = sc.key_pos.find("with");
+  return run_.config.where(it == sc.key_pos.end() ? sc.pos : it->second);
+}
+
+Preparation StageRunner::prepare(const StageTask& task, const Upstream& upstream) {
+  const StageConfig& sc = task.config;
+  const LoadedPlugin& lp = task.plugin;
+  StageRecord& rec = task.record;
+  const bool dry = run_.options.dry_run;
+  auto failed = [&](std::string why) {
+    rec.reason = why;
+    rec.results.message = why;
+    return over("failed", std::move(why));
+  };
+
+  // Fingerprint: validates config and adds tool versions to the key.
+  wrt_stage fp;
+  fill_ctx(sc, fp);
+  if (lp.plugin->fingerprint) {
+    wrt_status s = WRT_STATUS_ERROR;
+    if (isolated(lp)) {
+      WorkerReply r = run_.options.workers->call(worker_call(sc, lp, /*fingerprint=*/true));
+      if (!r.fault.empty()) return failed(r.fault);
+      s = r.status;
+      fp.results = std::move(r.results);
+      fp.fingerprints = std::move(r.fingerprints);
+    } else {
+      fp.in_fingerprint = true;
+      try {
+        s = lp.plugin->fingerprint(host_table(), &fp);
+      } catch (...) {
+        fp.results.message = "plugin threw from fingerprint()";
+      }
+      fp.in_fingerprint = false;
+    }
+    if (s != WRT_STATUS_PASSED)
+      return failed(fmt::format("{}: {}", config_where(sc),
+                                fp.results.message.empty() ? "invalid configuration" : fp.results.message));
+  }
+
+  auto k = key_inputs(task, fp.fingerprints, upstream);
+  if (!k) return failed(k.error());
+  const Digest key = compute_key(*k);
+  rec.cache_key = to_hex(key);
+  std::string why = record_key(sc.name, *k, key, rec.cache_key, rec.key_changes);
+
+  const bool cacheable = sc.cache && run_.store != nullptr;
+  rec.log = ".wrt/logs/";
+  rec.log += sc.name;
+  rec.log += ".log";
+  if (cacheable && run_.options.read_cache) {
+    if (auto hit = indexed_hit(sc, key, rec.cache_key)) {
+      replay(rec, std::move(hit->results), std::move(hit->outputs));
+      return over("cached", "");
+    }
+    std::string warning;
+    auto entry = run_.store->get_entry(rec.cache_key, &warning);
+    if (!warning.empty()) run_.printer.print(fmt::format("warning: {}: {}", sc.name, warning));
+    if (entry) {
+      if (Status ok = check_entry(sc, *entry); !ok) {
+        run_.printer.print(fmt::format("warning: {}: cache entry {} refused: {}; running the stage instead", sc.name,
+                                       rec.cache_key.substr(0, 16), ok.error()));
+        entry.reset();
+      }
+    }
+    if (entry) {
+      bool wrote = false;
+      Status restored = dry ? Status::Ok() : restore(*entry, &wrote);
+      if (restored) {
+        replay(rec, results_from_json(entry->result.value("results", nlohmann::json::object())), entry->outputs);
+        if (!dry && entry->log) {
+          std::error_code ec;
+          if (!fs::exists(ws_ / rec.log, ec)) {
+            restore_log(*entry, rec.log);
+            wrote = true;
+          }
+        }
+        if (wrote) globber_.invalidate();
+        if (!dry) {
+          run_.index.set_entry(sc.name, key, *entry);
+          run_.index.set_touched_at(sc.name, started_at_s_);
+        }
+        return over("cached", "");
+      }
+      run_.printer.print(fmt::format("warning: {}: {}; running the stage instead", sc.name, restored.error()));
+    }
+  }
+  rec.reason = why.empty() ? (run_.options.read_cache ? "no cache entry for this key" : "--no-cache") : why;
+  if (!cacheable && why.empty()) rec.reason = "caching is off for this stage";
+  if (dry) return over("pending", rec.reason);
+  Preparation p;
+  p.key = key;
+  p.inputs.reserve(k->files.size());
+  for (const auto& f : k->files) p.inputs.push_back(f.first);
+  return p;
+}
+
+StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Clock::time_point t0) {
+  const StageConfig& sc = task.config;
+  const LoadedPlugin& lp = task.plugin;
+  StageRecord& rec = task.record;
+  const Config& config = run_.config;
+  const bool cacheable = sc.cache && run_.store != nullptr;
+  auto cancelled = [&] { return run_.options.cancel && run_.options.cancel->load(); };
+
+  std::error_code ec;
+  fs::create_directories(dirs_.logs, ec);
+  int log_fd = ::open((ws_ / rec.log).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  const int max_attempts = sc.max_attempts.value_or(config.settings.max_attempts);
+  const double timeout_min = sc.timeout_minutes.value_or(config.settings.timeout_minutes);
+  std::string status = "failed";
+  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+    rec.attempts = attempt;
+    if (attempt > 1 && log_fd >= 0) {
+      std::string hdr = fmt::format("\n[wrt] attempt {} of {}\n", attempt, max_attempts);
+      (void)!::write(log_fd, hdr.data(), hdr.size());
+    }
+    wrt_stage ctx;
+    fill_ctx(sc, ctx);
+    ctx.inputs = &prepared.inputs;
+    ctx.log_fd = log_fd;
+    ctx.deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_min * 60));
+    wrt_status s = WRT_STATUS_ERROR;
+    std::string fault;
+    if (isolated(lp)) {
+      WorkerCall c = worker_call(sc, lp, /*fingerprint=*/false);
+      c.deadline = ctx.deadline;
+      c.inputs = &prepared.inputs;
+      c.log_path = (ws_ / rec.log).string();
+      WorkerReply r = run_.options.workers->call(c);
+      s = r.status;
+      ctx.results = std::move(r.results);
+      ctx.timed_out = r.timed_out;
+      ctx.interrupted = r.interrupted;
+      ctx.processes_killed = r.processes_killed;
+      fault = std::move(r.fault);
+      if (!fault.empty()) {
+        s = WRT_STATUS_ERROR;
+        ctx.results.message = fault;
+        std::string line = fmt::format("[wrt error] {}\n", fault);
+        if (log_fd >= 0) (void)!::write(log_fd, line.data(), line.size());
+      }
+    } else {
+      try {
+        s = lp.plugin->run(host_table(), &ctx);
+      } catch (...) {
+        ctx.results.message = "plugin threw from run()";
+      }
+    }
+    rec.results = std::move(ctx.results);
+    if (ctx.interrupted || cancelled()) {
+      status = "interrupted";
+      if (rec.results.message.empty()) rec.results.message = "interrupted";
+      break;
+    }
+    if (ctx.timed_out) {
+      status = "timeout";
+      rec.results.message = fmt::format("timed out after {} min; {} process{} killed", timeout_min,
+                                        ctx.processes_killed, ctx.processes_killed == 1 ? " was" : "es were");
+      if (!fault.empty()) rec.results.message += " (" + fault + ")";
+      continue;
+    }
+    if (s == WRT_STATUS_PASSED) {
+      status = attempt > 1 ? "flaky" : "passed";
+      break;
+    }
+    status = "failed";
+    if (s == WRT_STATUS_ERROR) break;
+  }
+  if (log_fd >= 0) ::close(log_fd);
+  globber_.invalidate();
+  run_.index.drop_entry(sc.name);
+  if (status != "passed" && status != "flaky") {
+    if (!rec.results.message.empty()) rec.reason = rec.results.message;
+    return {status, rec.results.message};
+  }
+
+  // Collect outputs (hashed once, now that the stage has ended); store them
+  // and the result.
+  auto listed = list_output_tree(ws_fd_, sc.outputs);
+  if (!listed) {
+    rec.results.message = listed.error();
+    rec.reason = listed.error();
+    return {"failed", listed.error()};
+  }
+  bool blobs_stored = true;
+  for (const auto& o : *listed) {
+    CachedFile cf{o.path, Digest{}, o.size, o.executable, o.kind, o.target};
+    if (o.kind == OutputKind::kSymlink) {
+      cf.digest = symlink_digest(o.target);
+    } else if (o.kind == OutputKind::kFile) {
+      auto d = run_.digester.digest(o.path, nullptr, /*follow_symlinks=*/false);
+      if (!d) {
+        rec.results.message = fmt::format("output {}", d.error());
+        return {"failed", rec.results.message};
+      }
+      cf.digest = *d;
+      if (cacheable && !run_.store->has_blob(*d)) {
+        auto put = run_.store->put_file(ws_ / o.path);
+        if (!put) {
+          run_.printer.print(fmt::format("warning: {}: cannot store output: {}", sc.name, put.error()));
+          blobs_stored = false;
+        } else if (*put != *d) {
+          // Rewritten between hashing and storing: no single content to vouch for.
+          rec.not_stored = fmt::format("output {} changed while it was stored", o.path);
+        }
+      }
+    }
+    rec.outputs.push_back(std::move(cf));
+  }
+  rec.output_digest = outputs_digest(rec.outputs);
+
+  // Guard against concurrent changes (Bazel's --guard_against_concurrent_changes):
+  // an input edited while the stage ran means the outputs may come from
+  // content other than the keyed one, so the result must not be cached.
+  if (cacheable && rec.not_stored.empty()) {
+    // The digester recorded each input's stat with its digest.
+    for (const auto& path : prepared.inputs) {
+      if (run_.digester.changed_since_digest(path)) {
+        rec.not_stored = fmt::format("input {} changed while the stage ran", path);
+        break;
+      }
+    }
+  }
+  if (cacheable && rec.not_stored.empty()) {
+    for (const auto& o : rec.outputs)
+      if (Status s = check_restorable_path(o.path, sc.outputs, cache_dir_rel_); !s) {
+        rec.not_stored = fmt::format("output {}", s.error());
+        break;
+      }
+  }
+  if (!blobs_stored && rec.not_stored.empty()) rec.not_stored = "an output could not be stored";
+  if (!rec.not_stored.empty() && cacheable)
+    run_.printer.print(fmt::format("warning: {}: result not cached: {}", sc.name, rec.not_stored));
+  if (cacheable && rec.not_stored.empty()) {
+    CacheEntry entry;
+    entry.outputs = rec.outputs;
+    entry.result = {{"status", status},
+                    {"attempts", rec.attempts},
+                    {"plugin", lp.name},
+                    {"duration_s", std::chrono::duration<double>(Clock::now() - t0).count()},
+                    {"results", results_to_json(rec.results)}};
+    store_log(entry, rec.log);
+    auto put = run_.store->put_entry(rec.cache_key, entry);
+    if (!put) {
+      run_.printer.print(fmt::format("warning: {}: cannot store cache entry: {}", sc.name, put.error()));
+    } else if (!put->differences.empty()) {
+      rec.nondeterministic = true;
+      std::string list;
+      for (std::size_t i = 0; i < put->differences.size() && i < 5; ++i)
+        list += (i ? ", " : "") + put->differences[i];
+      if (put->differences.size() > 5) list += fmt::format(" (+{} more)", put->differences.size() - 5);
+      run_.printer.print(fmt::format(
+          "warning: {}: non-deterministic stage: a different result is already cached for its key ({} differ); "
+          "the first result stays cached",
+          sc.name, list));
+    } else {
+      if (put->replaced_corrupt)
+        run_.printer.print(fmt::format("warning: {}: replaced a corrupt cache entry for its key", sc.name));
+      run_.index.set_entry(sc.name, prepared.key, entry);
+      run_.index.set_touched_at(sc.name, started_at_s_);
+    }
+  }
+  return {status, status == "flaky" ? fmt::format("passed on attempt {}", rec.attempts) : ""};
+}
+
+}  // namespace wrt

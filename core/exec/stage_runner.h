@@ -1,0 +1,164 @@
+// The stage runner: one stage's cache protocol, the half of a run that knows
+// about keys and the cache (the scheduler, executor.h, is the other half and
+// decides when a stage may start).
+//
+//   prepare: fingerprint -> key -> hit? restore outputs + replay the result
+//            (or, on a dry run, say what would happen)
+//   run:     the plugin, with retries and a deadline -> outputs hashed ->
+//            result stored, unless it cannot be trusted
+//
+// Trust rules (a cached result must be as good as a fresh one): a hit must
+// restore every declared output, and only declared outputs (output_tree.h);
+// a result is not stored when an input changed while the stage ran, when an
+// output changed while it was stored, or when an output may not be restored.
+//
+// Threads: prepare() and run() may be called for different stages at once
+// (prepare on TBB threads, run on runner-pool threads); a stage's own calls
+// come in order, prepare first. The runner never reads another stage's
+// record: what a stage takes from its dependencies comes in as `upstream`.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "core/cache/cache_key.h"
+#include "core/cache/cache_store.h"
+#include "core/cache/file_digester.h"
+#include "core/cache/run_index.h"
+#include "core/config/config.h"
+#include "core/config/glob.h"
+#include "core/host/host_api.h"
+#include "core/host/plugin_host.h"
+#include "core/host/plugin_worker.h"
+#include "core/results/stage_record.h"
+#include "core/results/status_printer.h"
+
+namespace wrt {
+
+struct RunOptions {
+  int jobs = 1;
+  bool keep_going = false;
+  bool read_cache = true;   // --no-cache turns reading off (results are still stored)
+  bool dry_run = false;     // compute keys and look up the cache, run and restore nothing
+  const std::atomic<bool>* cancel = nullptr;
+  std::uint64_t memory_limit = 0;  // bytes the running stages may declare together; 0 = physical memory
+  std::uint64_t cached_log_limit = 16ull << 20;  // the end of a stage log kept in the cache (cached_log.h)
+  // Plugins other than the built-in `command` run their fingerprint and run
+  // in these worker processes (plugin_worker.h); null = all in-process.
+  WorkerPool* workers = nullptr;
+};
+
+// The workspace's private state (never shared between checkouts).
+struct WorkspaceDirs {
+  explicit WorkspaceDirs(const std::filesystem::path& workspace)
+      : root(workspace / ".wrt"), logs(root / "logs"), keys(root / "keys"), state(root / "state") {}
+  std::filesystem::path root;   // <ws>/.wrt
+  std::filesystem::path logs;   // <ws>/.wrt/logs
+  std::filesystem::path keys;   // <ws>/.wrt/keys: last key record per stage (wrt explain)
+  std::filesystem::path state;  // <ws>/.wrt/state
+};
+
+// What one run shares between its stages. Everything outlives the runner.
+struct RunContext {
+  const Config& config;
+  CacheStore* store;         // null: caching off entirely
+  FileDigester& digester;
+  RunIndex& index;
+  StatusPrinter& printer;    // warnings (one line each)
+  const RunOptions& options;
+};
+
+// One stage as the scheduler hands it over.
+struct StageTask {
+  const StageConfig& config;
+  const LoadedPlugin& plugin;
+  StageRecord& record;  // the runner fills results, key, outputs, reason
+};
+
+// A dependency's contribution to the key: its name and output digest.
+using Upstream = std::vector<std::pair<std::string, Digest>>;
+
+// What prepare() decided. `status` non-empty: the stage is over (cached,
+// failed, or pending on a dry run) and `detail` says why; empty: it must run,
+// and `key`/`inputs` are what run() needs.
+struct Preparation {
+  std::string status;
+  std::string detail;
+  Digest key{};
+  std::vector<std::string> inputs;  // the files hashed for the key, sorted
+};
+
+// How a run ended: passed | flaky | failed | timeout | interrupted, and a
+// line for the status printer.
+struct StageEnd {
+  std::string status;
+  std::string detail;
+};
+
+class StageRunner {
+ public:
+  // Creates .wrt/keys and .wrt/state; opens the workspace directory.
+  explicit StageRunner(const RunContext& run);
+  ~StageRunner();
+  StageRunner(const StageRunner&) = delete;
+  StageRunner& operator=(const StageRunner&) = delete;
+
+  // Fingerprint, key, cache lookup and restore. Cheap: never starts a stage
+  // process (a plugin's fingerprint may start a --version, see plugin.h).
+  Preparation prepare(const StageTask& task, const Upstream& upstream);
+
+  // Runs the plugin with retries and stores the result. Blocks on the
+  // stage's processes: call it on a thread that may block. `t0` is when the
+  // stage became ready (the stored duration counts from there).
+  StageEnd run(const StageTask& task, const Preparation& prepared, std::chrono::steady_clock::time_point t0);
+
+  // After the last stage: remembers the state of .wrt/logs for the next run.
+  void end_run();
+
+ private:
+  std::string record_key(const std::string& name, const KeyInputs& k, const Digest& key, const std::string& key_hex,
+                         std::vector<std::string>& changes);
+  Result<KeyInputs> key_inputs(const StageTask& task, const std::vector<std::pair<std::string, std::string>>& fingerprints,
+                               const Upstream& upstream);
+  bool in_place(const CachedFile& f);
+  Status check_entry(const StageConfig& sc, const CacheEntry& entry) const;
+  Status restore(const CacheEntry& entry, bool* wrote);
+  void store_log(CacheEntry& entry, const std::string& log_rel);
+  void restore_log(const CacheEntry& entry, const std::string& log_rel);
+  std::optional<IndexedEntry> indexed_hit(const StageConfig& sc, const Digest& key, const std::string& key_hex);
+  void fill_ctx(const StageConfig& sc, wrt_stage& ctx) const;
+  bool isolated(const LoadedPlugin& lp) const;
+  WorkerCall worker_call(const StageConfig& sc, const LoadedPlugin& lp, bool fingerprint) const;
+  std::string config_where(const StageConfig& sc) const;
+  std::int64_t logs_mtime_ns() const;
+
+  const RunContext run_;
+  const std::filesystem::path ws_;
+  const WorkspaceDirs dirs_;
+  GlobExpander globber_;
+  const std::int64_t started_at_s_;
+  // No log file was deleted since the index was saved (.wrt/logs unchanged),
+  // so an indexed hit need not check for its log.
+  bool logs_intact_ = false;
+  std::string data_base_;  // plugins' data directories are <data_base_>/<plugin>
+  // The workspace, open: restores and output listings resolve paths below
+  // it one component at a time (output_tree.h).
+  int ws_fd_ = -1;
+  // The cache directory relative to the workspace when it lies inside it
+  // (restores never write there), else empty.
+  std::string cache_dir_rel_;
+  // Directories already cleared of restore temp files in this run.
+  std::mutex swept_mu_;
+  std::unordered_set<std::string> swept_dirs_;
+};
+
+}  // namespace wrt

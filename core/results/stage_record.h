@@ -1,0 +1,55 @@
+// One stage's record in a run (and the run's records): its status, key, results, outputs and why it
+// ran or not. Written by the scheduler and the stage runner (core/exec/),
+// read by everything that reports on a run (report, last results, the
+// safety gate, the CLI) — which is why it lives here and not in exec/.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/cache/cache_store.h"
+#include "core/config/config.h"
+#include "core/results/stage_results.h"
+#include "core/util/hash.h"
+
+namespace wrt {
+
+struct StageRecord {
+  std::string name;
+  std::string plugin;
+  // passed | failed | cached | skipped | timeout | flaky | interrupted |
+  // pending (dry run: would run)
+  std::string status = "pending";
+  int attempts = 0;
+  double duration_s = 0;
+  std::string cache_key;  // hex, empty when not computed
+  StageResults results;
+  std::string log;        // workspace-relative log path
+  std::string reason;     // why it ran, was skipped, or failed (one line)
+  std::vector<std::string> key_changes;  // every difference from the last recorded key
+  std::vector<CachedFile> outputs;
+  std::optional<Digest> output_digest;
+  std::optional<Asil> asil;  // the level the safety gate judges this stage at
+  std::string component;     // for_each instance: its component
+  // A different result was already cached for this key: the stage is not
+  // deterministic (the first result stays the cached one).
+  bool nondeterministic = false;
+  // Why a successful run's result was not stored (empty: stored, or caching off).
+  std::string not_stored;
+};
+
+// A whole run: every selected stage's record.
+struct RunOutcome {
+  std::vector<StageRecord> records;  // in the order given to run()
+  double duration_s = 0;
+  bool interrupted = false;
+  std::uint64_t files_hashed = 0;
+};
+
+// A status that fails the run (and, without --keep-going, stops it).
+inline bool is_failure_status(const std::string& status) {
+  return status == "failed" || status == "timeout" || status == "interrupted";
+}
+
+}  // namespace wrt
