@@ -189,7 +189,22 @@ Result<std::vector<int>> resolve_targets(Loaded& l, const RunArgs& a, std::strin
                                hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint),
                                known.empty() ? "; wrt.toml defines no [pipelines]" : "; pipelines: " + known)};
     }
-    targets.insert(targets.end(), p->stages.begin(), p->stages.end());
+    if (a.stages.empty()) {
+      targets.insert(targets.end(), p->stages.begin(), p->stages.end());
+    } else {
+      // `wrt run ci --stage tidy` narrows the pipeline to that stage and
+      // what it needs (like `ninja -C build target`), and a stage outside
+      // the pipeline is a usage error, not a silent widening.
+      auto in_pipeline = select_stages(l.graph, p->stages);
+      if (!in_pipeline) return Error{in_pipeline.error()};
+      for (const auto& t : targets) {
+        int v = l.graph.find(t);
+        if (v >= 0 && std::find(in_pipeline->begin(), in_pipeline->end(), v) == in_pipeline->end())
+          return Error{fmt::format("--stage {}: stage '{}' is not part of pipeline '{}' (run it without the pipeline name)",
+                                   t, t, a.pipeline)};
+      }
+      *label = fmt::format("{} --stage", a.pipeline);
+    }
   }
   if (label->empty()) *label = a.stages.empty() ? "all" : "stages";
   if (!a.changed_since.empty()) {
@@ -616,7 +631,7 @@ int run_cli(int argc, char** argv) {
   RunArgs ra;
   auto* run = app.add_subcommand("run", "Run a pipeline (default: every stage)");
   run->add_option("pipeline", ra.pipeline, "Pipeline from [pipelines.NAME]");
-  run->add_option("--stage", ra.stages, "Run this stage and what it needs (repeatable)");
+  run->add_option("--stage", ra.stages, "Run this stage and what it needs (repeatable); with a pipeline, narrows it to these");
   run->add_option("-j,--jobs", ra.jobs, "Stages run at once (default: settings.max_parallel_jobs or CPUs)")
       ->check(CLI::PositiveNumber);
   run->add_flag("-k,--keep-going", ra.keep_going, "Run everything that does not depend on a failed stage");

@@ -9,6 +9,6 @@ bash "$root/scripts/setup.sh" >&2
 # Paths relative to the checkout in ccache's hash: another clone (a CI run)
 # reuses the objects compiled here.
 export CCACHE_BASEDIR="$root"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${extra[@]}" >&2
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWRT_WERROR=ON "${extra[@]}" >&2
 cmake --build "$build" -j "$(nproc)" >&2
 echo "$build"

@@ -14,7 +14,7 @@ bash "$root/scripts/setup.sh" >&2
 export CCACHE_BASEDIR="$root"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DWRT_FUZZ=ON -DWRT_BUILD_TESTS=OFF -DWRT_USE_JEMALLOC=OFF >&2
+  -DWRT_FUZZ=ON -DWRT_WERROR=ON -DWRT_BUILD_TESTS=OFF -DWRT_USE_JEMALLOC=OFF >&2
 cmake --build "$build" --target config_fuzz -j "${WRT_FUZZ_JOBS:-$(nproc)}" >&2
 fuzzer="$build/tests/fuzz/config_fuzz"
 

@@ -120,3 +120,41 @@ with = { checks = "*" }
   CHECK(bad["status"] == "failed");
   CHECK(bad["message"].get<std::string>().find("with.build_dir") != std::string::npos);
 }
+
+TEST_CASE("clang-tidy: e2e a GCC-configured database (GCC-only -W flags, -Werror) and extra_args", "[clang-tidy][e2e]") {
+  // What CMake writes for a GCC build with strict flags: clang does not know
+  // -Wformat-overflow=2 or -Wlogical-op, and -Werror makes that an error.
+  TempDir ws;
+  write_file(ws / "src/a.c", "#ifdef WRT_EXTRA\nint a(int x) {\n  int unused;\n  return x;\n}\n#else\nint a(int x) { return x; }\n#endif\n");
+  nlohmann::json db = nlohmann::json::array();
+  db.push_back({{"directory", ws.path().string()},
+                {"command", "gcc -Wall -Wextra -Wformat-overflow=2 -Wlogical-op -Werror -c src/a.c -o /dev/null"},
+                {"file", "src/a.c"}});
+  write_file(ws / "build/compile_commands.json", db.dump(2));
+  write_file(ws / "wrt.toml", R"([stages.plain]
+plugin = "clang-tidy"
+inputs = ["src/a.c"]
+with = { build_dir = "build", checks = "-*,clang-diagnostic-*,bugprone-branch-clone" }
+
+[stages.extra]
+plugin = "clang-tidy"
+inputs = ["src/a.c"]
+with = { build_dir = "build", checks = "-*,clang-diagnostic-*,bugprone-branch-clone", extra_args = ["-DWRT_EXTRA", "-Wno-error"] }
+)");
+  auto r = run_wrt({"run", "-k", "--report", (ws / "report.json").string()}, ws.path());
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  auto rep = nlohmann::json::parse(read_file(ws / "report.json"));
+  auto plain = stage_of(rep, "plain");
+  CHECK(plain["status"] == "passed");
+  CHECK(plain["metrics"]["errors"] == 0);
+  CHECK(plain["metrics"]["warnings"] == 0);
+  // The define switches on the code with the unused variable: extra_args
+  // reached the compiler, after the database's own flags.
+  auto extra = stage_of(rep, "extra");
+  CHECK(extra["status"] == "passed");
+  CHECK(extra["metrics"]["warnings"] == 1);
+  bool unused = false;
+  for (const auto& f : extra["findings"]) unused |= f["rule"] == "clang-diagnostic-unused-variable";
+  CHECK(unused);
+}

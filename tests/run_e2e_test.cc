@@ -718,3 +718,37 @@ TEST_CASE("e2e: -j above the CPU count runs that many stages at once", "[e2e][sc
   CHECK(r.err.find("TBB") == std::string::npos);
   for (const auto& [name, st] : statuses(report_of(ws))) CHECK(st == "passed");
 }
+
+TEST_CASE("e2e: a pipeline with --stage runs that stage and what it needs, a stage outside it is exit 2",
+          "[e2e][cli]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", R"(
+[stages.build]
+outputs = ["b.txt"]
+with = { run = "echo b > b.txt" }
+[stages.tidy]
+needs = ["build"]
+with = { run = "touch tidy.ran" }
+[stages.test]
+needs = ["build"]
+with = { run = "touch test.ran" }
+[stages.deploy]
+with = { run = "touch deploy.ran" }
+
+[pipelines.ci]
+stages = ["tidy", "test"]
+)");
+  auto r = run_wrt({"run", "ci", "--stage", "tidy", "--report", (ws / "report.json").string()}, ws.path());
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto names = statuses(report_of(ws));
+  CHECK(names.size() == 2);
+  CHECK(names["build"] == "passed");
+  CHECK(names["tidy"] == "passed");
+  CHECK_FALSE(fs::exists(ws / "test.ran"));
+
+  auto outside = run_wrt({"run", "ci", "--stage", "deploy"}, ws.path());
+  CHECK(outside.exit_code == 2);
+  CHECK_THAT(outside.err, Catch::Contains("stage 'deploy' is not part of pipeline 'ci'"));
+  CHECK_FALSE(fs::exists(ws / "deploy.ran"));
+}

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 using wrt::StageResults;
+using wrt::failure_summary;
 
 TEST_CASE("stage_results: JSON round trip keeps every field", "[stage_results]") {
   StageResults r;
@@ -40,4 +41,26 @@ TEST_CASE("stage_results: malformed fields are dropped", "[stage_results]") {
   CHECK(r.tests.empty());
   CHECK(r.message.empty());
   CHECK(wrt::results_from_json(nlohmann::json::array()).metrics.empty());
+}
+
+TEST_CASE("stage_results: a failure summary lists errors before warnings, failed tests, and what it left out",
+          "[stage_results]") {
+  StageResults r;
+  r.findings.push_back({"style", "note", "a.c", 1, 1, "a note is not shown"});
+  r.findings.push_back({"unusedVariable", "warning", "src/a.c", 12, 0, "unused variable 'x'"});
+  r.findings.push_back({"nullPointer", "error", "src/b.c", 7, 3, "null pointer dereference"});
+  r.tests.push_back({"math", "adds", "passed", 0.1, ""});
+  r.tests.push_back({"math", "divides", "failed", 0.1, "assertion failed: 1 == 2\nat src/lib.rs:4"});
+  CHECK(failure_summary(r, "lint") ==
+        "    src/b.c:7:3: error: null pointer dereference [nullPointer]\n"
+        "    src/a.c:12: warning: unused variable 'x' [unusedVariable]\n"
+        "    FAILED math::divides: assertion failed: 1 == 2\n");
+
+  StageResults many;
+  for (int i = 1; i <= 12; ++i) many.findings.push_back({"r", "error", "f.c", static_cast<std::uint32_t>(i), 0, "m"});
+  std::string s = failure_summary(many, "lint", 10);
+  CHECK(s.find("f.c:10: error") != std::string::npos);
+  CHECK(s.find("f.c:11: error") == std::string::npos);
+  CHECK(s.find("... and 2 more findings (wrt log lint)") != std::string::npos);
+  CHECK(failure_summary(StageResults{}, "x").empty());
 }

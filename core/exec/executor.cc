@@ -131,6 +131,10 @@ struct Executor::Impl {
       if (!stop.exchange(true)) first_failure = rec.name;
     }
     ex.printer_.stage_finished(rec.name, status, rec.duration_s, detail);
+    if (is_failure_status(status)) {
+      std::string summary = failure_summary(rec.results, rec.name);
+      if (!summary.empty()) ex.printer_.print(fmt::format("--- {} ---\n{}", rec.name, summary));
+    }
     if (is_failure_status(status) && !rec.log.empty()) {
       std::string tail = log_tail(ex.config_.workspace / rec.log, 20);
       if (!tail.empty()) ex.printer_.print(fmt::format("--- last lines of {} ---\n{}", rec.log, tail));

@@ -35,6 +35,33 @@ const char* test_status_name(wrt_test_status s) {
 
 std::string str(const char* s) { return s ? std::string(s) : std::string(); }
 
+// argv as a shell would take it back: words with anything but safe
+// characters in single quotes.
+std::string shell_quoted(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    if (!out.empty()) out += ' ';
+    bool safe = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                                  "_-+=/.,:@%") == std::string::npos;
+    if (safe) {
+      out += a;
+      continue;
+    }
+    out += '\'';
+    for (char c : a) {
+      if (c == '\'') out += "'\\''";
+      else out += c;
+    }
+    out += '\'';
+  }
+  return out;
+}
+
+std::string signal_label(int sig) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : fmt::format("signal {}", sig);
+}
+
 void write_log(wrt_stage* st, const std::string& line) {
   if (st->log_fd < 0) return;
   std::string l = line + "\n";
@@ -159,8 +186,22 @@ int h_spawn(wrt_stage* st, const wrt_spawn_request* req, wrt_spawn_result* res) 
   o.capture = req->capture_output != 0;
   o.deadline = st->deadline;
   o.cancel = st->cancel;
+  // The log shows what ran and how it ended, as ninja prints a failed
+  // command: the first question about a failure is "what did it run?".
+  if (st->log_fd >= 0) {
+    std::string line = "[wrt] $ " + shell_quoted(o.argv);
+    if (req->cwd && *req->cwd) line += fmt::format("  (in {})", req->cwd);
+    std::lock_guard<std::mutex> lock(st->mu);
+    write_log(st, line);
+  }
   SpawnResult r = run_process(o);
   std::lock_guard<std::mutex> lock(st->mu);
+  if (r.started && !r.timed_out && !r.interrupted) {
+    if (r.term_signal)
+      write_log(st, fmt::format("[wrt] {} killed by {}", o.argv[0], signal_label(r.term_signal)));
+    else
+      write_log(st, fmt::format("[wrt] {} exited with code {}", o.argv[0], r.exit_code));
+  }
   if (r.timed_out) st->timed_out = true;
   if (r.interrupted) st->interrupted = true;
   if (r.timed_out || r.interrupted) {

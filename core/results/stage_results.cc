@@ -1,5 +1,7 @@
 #include "core/results/stage_results.h"
 
+#include <fmt/core.h>
+
 namespace wrt {
 
 nlohmann::json results_to_json(const StageResults& r) {
@@ -50,6 +52,39 @@ StageResults results_from_json(const nlohmann::json& j) {
       if (a.is_object()) r.artifacts.push_back({s(a, "path"), s(a, "kind")});
   r.message = s(j, "message");
   return r;
+}
+
+std::string failure_summary(const StageResults& r, const std::string& stage, std::size_t limit) {
+  std::string out;
+  std::vector<const Finding*> shown;
+  for (const char* severity : {"error", "warning"})
+    for (const auto& f : r.findings)
+      if (f.severity == severity) shown.push_back(&f);
+  std::size_t n = 0;
+  for (const Finding* f : shown) {
+    if (n++ == limit) break;
+    std::string where = f->file.empty() ? std::string("(no file)") : f->file;
+    if (f->line) {
+      where += fmt::format(":{}", f->line);
+      if (f->column) where += fmt::format(":{}", f->column);
+    }
+    out += fmt::format("    {}: {}: {}{}\n", where, f->severity, f->message, f->rule.empty() ? "" : " [" + f->rule + "]");
+  }
+  if (shown.size() > limit)
+    out += fmt::format("    ... and {} more finding{} (wrt log {})\n", shown.size() - limit,
+                       shown.size() - limit == 1 ? "" : "s", stage);
+  std::size_t failed = 0;
+  for (const auto& t : r.tests) {
+    if (t.status != "failed") continue;
+    if (failed++ >= limit) continue;
+    std::string name = t.suite.empty() ? t.name : t.suite + "::" + t.name;
+    std::string first = t.message.substr(0, t.message.find('\n'));
+    out += fmt::format("    FAILED {}{}\n", name, first.empty() ? "" : ": " + first);
+  }
+  if (failed > limit)
+    out += fmt::format("    ... and {} more failed test{} (wrt log {})\n", failed - limit, failed - limit == 1 ? "" : "s",
+                       stage);
+  return out;
 }
 
 }  // namespace wrt

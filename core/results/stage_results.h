@@ -46,6 +46,13 @@ struct StageResults {
 };
 
 nlohmann::json results_to_json(const StageResults& r);
+
+// What a failed stage shows first on the terminal, before its log tail:
+// errors, then warnings, as `file:line:col: severity: message [rule]`, and
+// failed test cases as `FAILED suite::name: first line of the message`; at
+// most `limit` of each, then "... and N more (wrt log STAGE)". Empty when
+// the results hold neither.
+std::string failure_summary(const StageResults& r, const std::string& stage, std::size_t limit = 10);
 StageResults results_from_json(const nlohmann::json& j);  // tolerant: ignores bad fields
 
 }  // namespace wrt

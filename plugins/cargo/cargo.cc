@@ -27,7 +27,7 @@ using namespace wrt::plugins::cargo;
 
 const std::vector<std::string> kCommands = {"check", "build", "test", "clippy", "fmt-check", "doc", "bench"};
 const std::set<std::string> kKeys = {"command",  "manifest_dir", "args",       "features",  "all_features",
-                                     "release",  "target_dir",   "fail_on",    "max_warnings"};
+                                     "release",  "target_dir",   "fail_on",    "max_warnings", "offline"};
 
 struct CargoConfig {
   std::string command;
@@ -37,6 +37,10 @@ struct CargoConfig {
   bool all_features = false;
   bool release = false;
   std::optional<std::string> target_dir;
+  // --offline: cargo must not touch the network (a CI job with a vendored
+  // or pre-fetched registry). Off by default: cargo's own behaviour, so a
+  // crate with dependencies builds where the network is available.
+  bool offline = false;
   FindingPolicy policy;
 
   bool is_fmt() const { return command == "fmt-check"; }
@@ -65,6 +69,7 @@ CargoConfig parse_config(const wrt::sdk::Stage& s) {
   c.all_features = s.boolean("all_features").value_or(false);
   c.release = s.boolean("release").value_or(false);
   c.target_dir = s.string("target_dir");
+  c.offline = s.boolean("offline").value_or(false);
   if (c.target_dir && c.target_dir->empty()) throw std::runtime_error("with.target_dir must not be empty");
   c.policy = FindingPolicy::from_config(s);
   if (c.is_fmt()) {
@@ -83,7 +88,8 @@ std::vector<std::string> cargo_argv(const CargoConfig& c, const std::string& wor
     argv.insert(argv.end(), c.args.begin(), c.args.end());
     return argv;
   }
-  std::vector<std::string> argv = {"cargo", c.command, "--offline", "--message-format=json"};
+  std::vector<std::string> argv = {"cargo", c.command, "--message-format=json"};
+  if (c.offline) argv.push_back("--offline");
   // Report every failing test binary, not just the first.
   if (c.runs_tests()) argv.push_back("--no-fail-fast");
   if (!c.features.empty()) argv.insert(argv.end(), {"--features", join(c.features, ",")});
@@ -338,7 +344,7 @@ const wrt_plugin kCargo = {
     sizeof(wrt_plugin),
     "cargo",
     "1.0.0",
-    "Runs cargo check/build/test/clippy/fmt-check/doc/bench offline and reports diagnostics and tests",
+    "Runs cargo check/build/test/clippy/fmt-check/doc/bench and reports diagnostics and tests",
     fingerprint,
     run,
     nullptr,

@@ -23,8 +23,8 @@ namespace fs = std::filesystem;
 using wrt::plugins::Diagnostic;
 using wrt::plugins::FindingPolicy;
 
-const std::set<std::string> kKnownKeys = {"build_dir", "files",   "checks",      "header_filter",
-                                          "jobs",      "fail_on", "max_warnings"};
+const std::set<std::string> kKnownKeys = {"build_dir", "files",   "checks",       "header_filter",
+                                          "jobs",      "fail_on", "max_warnings", "extra_args"};
 
 struct Options {
   std::string build_dir;
@@ -32,8 +32,17 @@ struct Options {
   std::string checks;
   std::optional<std::string> header_filter;
   std::int64_t jobs = 1;
+  // Compiler arguments appended to every compile command (--extra-arg).
+  std::vector<std::string> extra_args;
   FindingPolicy policy;
 };
+
+// A project configured for GCC hands clang-tidy GCC-only warning flags
+// (-Wformat-overflow=2, -Wlogical-op, ...) that clang does not know; with
+// -Werror in the flags that alone fails every file. clang-tidy is a
+// linter, not the project's compiler, so unknown warning options are
+// silenced by default (a user's extra_args come after and can override).
+const char* const kIgnoreUnknownWarnings = "-Wno-unknown-warning-option";
 
 Options parse_options(const wrt::sdk::Stage& s) {
   wrt::plugins::reject_unknown_keys(s, "clang-tidy", kKnownKeys);
@@ -47,6 +56,7 @@ Options parse_options(const wrt::sdk::Stage& s) {
   o.checks = s.string("checks").value_or("");
   o.header_filter = s.string("header_filter");
   o.jobs = s.integer("jobs").value_or(1);
+  o.extra_args = s.strings("extra_args").value_or(std::vector<std::string>{});
   if (o.jobs < 1 || o.jobs > 256) throw std::runtime_error("with.jobs must be between 1 and 256");
   o.policy = FindingPolicy::from_config(s);
   return o;
@@ -60,6 +70,8 @@ wrt_status fingerprint(const wrt_host* host, wrt_stage* stage) {
     std::string tidy = wrt::plugins::require_tool("clang-tidy", "clang-tidy");
     s.fingerprint("clang-tidy", wrt::plugins::tool_version(s, {tidy, "--version"}));
     s.fingerprint("checks", o.checks);
+    // extra_args is part of `with`, hence of the key; the default flag is not.
+    s.fingerprint("default-extra-arg", kIgnoreUnknownWarnings);
     // clang-tidy reads .clang-tidy on its own, so its checks are an input
     // the stage's `inputs` might not name.
     fs::path config = fs::path(s.workspace()) / ".clang-tidy";
@@ -135,6 +147,8 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
       std::vector<std::string> argv{tidy, "-p", build.string(), "--quiet"};
       if (!o.checks.empty()) argv.push_back("--checks=" + o.checks);
       if (o.header_filter) argv.push_back("--header-filter=" + *o.header_filter);
+      argv.push_back(std::string("--extra-arg=") + kIgnoreUnknownWarnings);
+      for (const auto& a : o.extra_args) argv.push_back("--extra-arg=" + a);
       argv.insert(argv.end(), b.files.begin(), b.files.end());
       b.outcome = s.spawn(argv, {}, {}, true);
     };

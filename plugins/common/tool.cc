@@ -27,9 +27,12 @@ std::optional<std::string> find_program(const std::string& program) {
   while (start <= dirs.size()) {
     std::size_t end = dirs.find(':', start);
     if (end == std::string::npos) end = dirs.size();
-    std::string dir = dirs.substr(start, end - start);
-    if (dir.empty()) dir = ".";
-    std::string candidate = dir + "/" + program;
+    // Built by appending (not `dir = "."` then `dir + "/" + program`):
+    // GCC 12 at -O3 reports a false -Wrestrict in those inlined string
+    // operations (GCC bug 105329), which breaks a packager's Release build.
+    std::string candidate(end > start ? std::string_view(dirs).substr(start, end - start) : std::string_view("."));
+    candidate += '/';
+    candidate += program;
     struct stat st {};
     if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
       return candidate;
@@ -175,10 +178,18 @@ std::string_view trim(std::string_view s) {
 std::string ParseError::to_string() const {
   std::string s = file;
   if (line) {
-    s += ":" + std::to_string(line);
-    if (column) s += ":" + std::to_string(column);
+    // Appended piecewise: `":" + std::to_string(n)` trips GCC 12's false
+    // -Wrestrict at -O3 (GCC bug 105329).
+    s += ':';
+    s += std::to_string(line);
+    if (column) {
+      s += ':';
+      s += std::to_string(column);
+    }
   }
-  return s + ": " + message;
+  s += ": ";
+  s += message;
+  return s;
 }
 
 FindingPolicy FindingPolicy::from_config(const wrt::sdk::Stage& stage) {
