@@ -9,23 +9,33 @@
 using namespace wrt::test;
 namespace fs = std::filesystem;
 
-TEST_CASE("sdk: out-of-tree C plugin builds against the installed SDK and runs", "[sdk][e2e]") {
+TEST_CASE("sdk: out-of-tree C plugin builds against the installed SDK, passes its own harness test, and runs", "[sdk][e2e]") {
   TempDir prefix, build, ws;
   auto inst = run_command({"cmake", "--install", WRT_BUILD_DIR, "--prefix", prefix.path().string()});
   INFO(inst.out << inst.err);
   REQUIRE(inst.exit_code == 0);
   REQUIRE(fs::exists(prefix / "include/wrt/plugin.h"));
+  REQUIRE(fs::exists(prefix / "include/wrt/testing.hpp"));  // the plugin test harness ships with the SDK
   REQUIRE(fs::exists(prefix / "lib/cmake/wrt/wrtConfig.cmake"));
 
   auto cfg = run_command({"cmake", "-S", std::string(WRT_SOURCE_DIR) + "/examples/custom-plugin", "-B",
                           build.path().string(), "-DCMAKE_PREFIX_PATH=" + prefix.path().string(),
-                          "-DCMAKE_C_COMPILER=" WRT_C_COMPILER});
+                          "-DCMAKE_C_COMPILER=" WRT_C_COMPILER, "-DCMAKE_CXX_COMPILER=" WRT_CXX_COMPILER});
   INFO(cfg.out << cfg.err);
   REQUIRE(cfg.exit_code == 0);
   auto b = run_command({"cmake", "--build", build.path().string()});
   INFO(b.out << b.err);
   REQUIRE(b.exit_code == 0);
   REQUIRE(fs::exists(build / "wrt-plugin-wordcount.so"));
+
+  // The plugin's own test, built with the installed harness (wrt::testing,
+  // <wrt/testing.hpp>) and run by its CTest: it loads the plugin it just built.
+  auto t = run_command({"ctest", "--test-dir", build.path().string(), "--output-on-failure"});
+  INFO(t.out << t.err);
+  CHECK(t.exit_code == 0);
+  CHECK(t.out.find("100% tests passed, 0 tests failed out of 1") != std::string::npos);
+  auto direct = run_command({(build / "wordcount_test").string()});
+  CHECK(direct.out == "wordcount_test: 0 failure(s)\n");
 
   fs::copy(fs::path(WRT_SOURCE_DIR) / "examples/custom-plugin/demo", ws.path(), fs::copy_options::recursive);
   std::string wrt_bin = (prefix / "bin/wrt").string();
