@@ -338,6 +338,20 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   RunOutcome outcome = ex.run(order);
   printer.finish();
   if (quiet) std::fclose(out);
+  if (!outcome.config_errors.empty()) {
+    // Like an error in wrt.toml itself: nothing ran, nothing is recorded.
+    for (const auto& e : outcome.config_errors) std::fprintf(stderr, "wrt: error: %s\n", e.c_str());
+    std::fprintf(stderr, "wrt: %zu configuration error%s; no stage was started\n", outcome.config_errors.size(),
+                 outcome.config_errors.size() == 1 ? "" : "s");
+    // The report still says why (a CI job reads it): the stages at fault
+    // failed with the message, every other one skipped.
+    if (!args.report.empty()) {
+      fs::path rp = fs::path(args.report).is_absolute() ? fs::path(args.report) : fs::current_path() / args.report;
+      if (Status st = write_report(rp, outcome, label, "configuration error", nullptr); !st)
+        std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
+    }
+    return kExitUsage;
+  }
   timer.next("save state");
   if (Status st = digester.save(); !st) std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
   if (!opts.dry_run)
@@ -443,7 +457,26 @@ int cmd_list(const fs::path& ws) {
     for (const auto& n : p.stages) st += (st.empty() ? "" : ", ") + n;
     std::printf("  %-24s %s\n", p.name.c_str(), st.c_str());
   }
-  return kExitOk;
+  std::fflush(stdout);
+  // The same configuration check `wrt run` makes before any stage starts:
+  // every stage's plugin found and its `with` table accepted.
+  std::vector<int> order;
+  std::string label;
+  auto session = open_session(ws, nullptr, order, RunArgs{}, &label);
+  if (!session) return usage_error(session.error());
+  const Config& cfg = session->loaded->config;
+  WorkerPool workers("/proc/self/exe");
+  FingerprintEnv env{ws, (cache_dir_for(cfg, "") / "plugin-data").string(), nullptr, &workers,
+                     [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }};
+  std::size_t errors = 0;
+  for (int v : order) {
+    const StageConfig& sc = *session->loaded->graph.stages[v];
+    Fingerprint fp = fingerprint_stage(sc, *session->stage_plugins[v], env);
+    if (!fp.config_error()) continue;
+    ++errors;
+    std::fprintf(stderr, "wrt: error: %s\n", config_error_line(cfg, sc, fp.message).c_str());
+  }
+  return errors ? kExitUsage : kExitOk;
 }
 
 int cmd_graph(const fs::path& ws, const RunArgs& a, const std::string& format) {

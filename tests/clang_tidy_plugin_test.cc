@@ -88,10 +88,6 @@ with = { build_dir = "build", checks = "-*,clang-diagnostic-*,bugprone-branch-cl
 plugin = "clang-tidy"
 inputs = ["lib/*.c"]
 with = { build_dir = "build", checks = "-*,clang-diagnostic-*,bugprone-branch-clone", files = ["lib/*.c"], fail_on = "warning" }
-
-[stages.bad]
-plugin = "clang-tidy"
-with = { checks = "*" }
 )");
   auto r = run_wrt({"run", "-k", "--report", (ws / "report.json").string()}, ws.path());
   INFO(r.out << r.err);
@@ -116,9 +112,11 @@ with = { checks = "*" }
   CHECK(strict["metrics"]["files"] == 1);
   CHECK(strict["message"] == "1 warning (fail_on = \"warning\")");
 
-  auto bad = stage_of(rep, "bad");
-  CHECK(bad["status"] == "failed");
-  CHECK(bad["message"].get<std::string>().find("with.build_dir") != std::string::npos);
+  // A configuration error stops the run before any stage starts (exit 2).
+  write_file(ws / "wrt.toml", "[stages.bad]\nplugin = \"clang-tidy\"\nwith = { checks = \"*\" }\n");
+  auto bad = run_wrt({"run"}, ws.path());
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("stage 'bad': clang-tidy needs with.build_dir"));
 }
 
 TEST_CASE("clang-tidy: e2e a GCC-configured database (GCC-only -W flags, -Werror) and extra_args", "[clang-tidy][e2e]") {

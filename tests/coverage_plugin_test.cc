@@ -334,16 +334,12 @@ with = { lcov = "llvm/lcov.info", cobertura_out = "out/cov.xml", min_function = 
   CHECK(summarize(xml).functions.covered == 3);
 }
 
-TEST_CASE("coverage: e2e bad configuration and malformed input are stage errors naming the problem", "[coverage]") {
+TEST_CASE("coverage: e2e bad configuration is a run error (exit 2), malformed input a stage error, each naming the problem", "[coverage]") {
   TempDir ws;
   write_file(ws / "bad.info", "SF:a.c\nDA:1,many\nend_of_record\n");
   write_file(ws / "wrt.toml", R"(
 [project]
 name = "bad"
-
-[stages.nobuild]
-plugin = "coverage"
-with = { root = "." }
 
 [stages.malformed]
 plugin = "coverage"
@@ -352,7 +348,11 @@ with = { lcov = "bad.info" }
 )");
   auto r = run_wrt({"run", "-k", "--report", (ws / "report.json").string()}, ws.path());
   INFO(r.out << r.err);
-  CHECK(r.exit_code != 0);
-  CHECK(stage_report(ws, "nobuild")["message"].get<std::string>().find("with.build_dir") != std::string::npos);
+  CHECK(r.exit_code == 1);
   CHECK(stage_report(ws, "malformed")["message"].get<std::string>().find("bad.info:2:6: bad hit count") != std::string::npos);
+
+  write_file(ws / "wrt.toml", "[stages.nobuild]\nplugin = \"coverage\"\nwith = { root = \".\" }\n");
+  auto nobuild = run_wrt({"run"}, ws.path());
+  CHECK(nobuild.exit_code == 2);
+  CHECK_THAT(nobuild.err, Catch::Contains("stage 'nobuild': coverage with gcovr needs with.build_dir"));
 }

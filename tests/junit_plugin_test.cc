@@ -186,21 +186,21 @@ with = { report = "bad.xml" }
 [stages.missing]
 plugin = "junit"
 with = { run = "true", reports = ["nothing-here.xml"] }
-
-[stages.config]
-plugin = "junit"
-with = { run = "true" }
 )");
   auto r = run_wrt({"run", "-k", "--report", (ws / "report.json").string()}, ws.path());
   INFO(r.out << r.err);
-  CHECK(r.exit_code != 0);
+  CHECK(r.exit_code == 1);
   auto rep = report_of(ws);
   auto bad = stage_of(rep, "bad");
   CHECK(bad["status"] == "failed");
   CHECK(bad["message"].get<std::string>().find("bad.xml:5:") != std::string::npos);
   CHECK(stage_of(rep, "missing")["message"].get<std::string>().find("nothing-here.xml was not written") !=
         std::string::npos);
-  CHECK(stage_of(rep, "config")["message"].get<std::string>().find("with.report") != std::string::npos);
+  // A configuration error is the run's: exit 2 before any stage starts.
+  write_file(ws / "wrt.toml", "[stages.config]\nplugin = \"junit\"\nwith = { run = \"true\" }\n");
+  auto config = run_wrt({"run"}, ws.path());
+  CHECK(config.exit_code == 2);
+  CHECK_THAT(config.err, Catch::Contains("stage 'config': ") && Catch::Contains("with.report"));
 }
 
 TEST_CASE("junit: e2e ctest passing tests, then cached", "[junit][e2e]") {

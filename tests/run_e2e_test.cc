@@ -319,8 +319,8 @@ TEST_CASE("e2e: configuration errors exit 2 with file:line:col", "[e2e]") {
   SECTION("bad plugin config is reported at the with table") {
     write_file(ws / "wrt.toml", "[stages.a]\nwith = { run = 5 }\n");
     auto r = run_wrt({"run", "--report", (ws / "report.json").string()}, ws.path());
-    CHECK(r.exit_code == 1);
-    CHECK(r.out.find("wrt.toml:2:8: with.run must be a string") != std::string::npos);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("wrt.toml:2:8: stage 'a': with.run must be a string") != std::string::npos);
   }
   SECTION("missing wrt.toml") {
     auto r = run_wrt({"run"}, ws.path());

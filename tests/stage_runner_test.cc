@@ -61,9 +61,15 @@ struct Bench {
     return {*graph->stages[v], *command, rec};
   }
 
+  // fingerprint + prepare, as the scheduler does.
+  Preparation prepare(const std::string& stage, StageRecord& rec, const Upstream& up = {}) {
+    StageTask t = task(stage, rec);
+    return runner->prepare(t, runner->fingerprint(t.config, t.plugin), up);
+  }
+
   // prepare + (when it must) run, as the scheduler does; returns the status.
   std::string process(const std::string& stage, StageRecord& rec, const Upstream& up = {}) {
-    Preparation p = runner->prepare(task(stage, rec), up);
+    Preparation p = prepare(stage, rec, up);
     if (!p.status.empty()) return p.status;
     return runner->run(task(stage, rec), p, std::chrono::steady_clock::now()).status;
   }
@@ -97,7 +103,7 @@ TEST_CASE("stage_runner: a miss runs and stores, and the next run is a hit that 
   Bench b(ws, kCopy);
 
   StageRecord first;
-  Preparation p = b.runner->prepare(b.task("copy", first), {});
+  Preparation p = b.prepare("copy", first, {});
   CHECK(p.status.empty());  // must run
   CHECK(first.reason == "no earlier run recorded");
   CHECK(p.inputs == std::vector<std::string>{"in.txt"});
@@ -155,7 +161,7 @@ TEST_CASE("stage_runner: the key follows inputs and upstream outputs", "[stage_r
   write_file(ws / "in.txt", "b\n");
   b.fresh();
   StageRecord r4;
-  Preparation p = b.runner->prepare(b.task("copy", r4), {{"gen", up1}});
+  Preparation p = b.prepare("copy", r4, {{"gen", up1}});
   CHECK(p.status.empty());
   CHECK(r4.reason.find("in.txt") != std::string::npos);
 }
@@ -167,7 +173,7 @@ TEST_CASE("stage_runner: a dry run says what would run and writes nothing", "[st
   dry.dry_run = true;
   Bench b(ws, kCopy, dry);
   StageRecord rec;
-  Preparation p = b.runner->prepare(b.task("copy", rec), {});
+  Preparation p = b.prepare("copy", rec, {});
   CHECK(p.status == "pending");
   CHECK(p.detail == "no earlier run recorded");
   CHECK_FALSE(std::filesystem::exists(ws / "out"));
@@ -211,7 +217,7 @@ with = { run = "if [ -e tried ]; then exit 0; fi; touch tried; exit 1" }
   CHECK(b.process("fail", again) == "failed");  // a failure is never a hit
 
   StageRecord retry;
-  Preparation p = b.runner->prepare(b.task("retry", retry), {});
+  Preparation p = b.prepare("retry", retry, {});
   REQUIRE(p.status.empty());
   StageEnd end = b.runner->run(b.task("retry", retry), p, std::chrono::steady_clock::now());
   CHECK(end.status == "flaky");

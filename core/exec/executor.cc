@@ -10,6 +10,7 @@
 #include <fmt/core.h>
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include "core/exec/runner_pool.h"
@@ -103,6 +104,7 @@ struct Executor::Impl {
     Preparation prepared;
   };
   std::vector<std::unique_ptr<Ready>> ready;
+  std::vector<Fingerprint> fingerprints;  // by graph stage, all taken before any stage starts
 
   Impl(Executor& e, std::vector<StageRecord>& out)
       : ex(e),
@@ -112,7 +114,8 @@ struct Executor::Impl {
         slot(e.graph_.stages.size(), -1),
         selected(e.graph_.stages.size(), 0),
         resources(e.options_.jobs, e.options_.memory_limit ? e.options_.memory_limit : physical_memory()),
-        ready(e.graph_.stages.size()) {}
+        ready(e.graph_.stages.size()),
+        fingerprints(e.graph_.stages.size()) {}
 
   StageRecord& record(int v) { return records[static_cast<std::size_t>(slot[v])]; }
   const StageRecord& record_of(int v) const {
@@ -190,7 +193,7 @@ struct Executor::Impl {
       const StageRecord& dep = record_of(d);
       if (dep.output_digest) upstream.emplace_back(dep.name, *dep.output_digest);
     }
-    Preparation p = runner.prepare(task(v), upstream);
+    Preparation p = runner.prepare(task(v), fingerprints[v], upstream);
     if (!p.status.empty()) return done(v, p.status, t0, p.detail);
     ready[v] = std::make_unique<Ready>(Ready{t0, std::move(p)});
     return true;
@@ -256,6 +259,49 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     rec.component = sc.component;
   }
 
+  // Every selected stage's fingerprint first, in parallel: it validates the
+  // stage's `with` table, and a configuration error anywhere stops the run
+  // before any stage starts (exit 2), as a syntax error in wrt.toml does.
+  // The cheap phase needs no more threads than the CPUs or the job limit;
+  // with -j 1 it then also keeps ninja -j1's property of starting stages in
+  // one predictable order.
+  // The main thread does not join the arena: TBB's wait_for_all spins
+  // (sched_yield) while stages are out on runner threads, which cost a full
+  // run a core. It sleeps on `all_done` instead, and the arena's slots go to
+  // TBB workers (one more allowed than usual, since the main thread is out).
+  const int concurrency = std::max(1, std::min(options_.jobs, tbb::this_task_arena::max_concurrency()));
+  tbb::global_control workers_allowed(tbb::global_control::max_allowed_parallelism,
+                                      static_cast<std::size_t>(concurrency) + 1);
+  tbb::task_arena arena(concurrency, /*reserved_for_masters=*/0);
+  arena.execute([&] {
+    tbb::parallel_for(std::size_t{0}, order.size(), [&](std::size_t i) {
+      const int v = order[i];
+      try {
+        impl.fingerprints[v] = impl.runner.fingerprint(*graph_.stages[v], *plugins_[v]);
+      } catch (const std::exception& e) {
+        impl.fingerprints[v].status = WRT_STATUS_ERROR;
+        impl.fingerprints[v].fault = fmt::format("internal error: {}", e.what());
+      }
+    });
+  });
+  for (int v : order) {
+    if (!impl.fingerprints[v].config_error()) continue;
+    std::string line = config_error_line(config_, *graph_.stages[v], impl.fingerprints[v].message);
+    StageRecord& rec = impl.record(v);
+    rec.status = "failed";
+    rec.reason = rec.results.message = line;
+    out.config_errors.push_back(std::move(line));
+  }
+  if (!out.config_errors.empty()) {
+    for (auto& rec : out.records)
+      if (rec.status == "pending") {
+        rec.status = "skipped";
+        rec.reason = "not started: configuration error";
+      }
+    out.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    return out;
+  }
+
   // Among ready stages TBB starts the higher priority first: a stage's own
   // `priority`, else its ASIL profile's, else normal.
   auto stage_priority = [&](int v) -> tbb::flow::node_priority_t {
@@ -296,17 +342,6 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     gateways[v]->release_wait();
     stage_completed();
   });
-  // The cheap phase needs no more threads than the CPUs or the job limit;
-  // with -j 1 it then also keeps ninja -j1's property of starting stages in
-  // one predictable order.
-  // The main thread does not join the arena: TBB's wait_for_all spins
-  // (sched_yield) while stages are out on runner threads, which cost a full
-  // run a core. It sleeps on `all_done` instead, and the arena's slots go to
-  // TBB workers (one more allowed than usual, since the main thread is out).
-  const int concurrency = std::max(1, std::min(options_.jobs, tbb::this_task_arena::max_concurrency()));
-  tbb::global_control workers_allowed(tbb::global_control::max_allowed_parallelism,
-                                      static_cast<std::size_t>(concurrency) + 1);
-  tbb::task_arena arena(concurrency, /*reserved_for_masters=*/0);
   std::unique_ptr<tbb::flow::graph> graph;
   std::vector<std::unique_ptr<Join>> joins(graph_.stages.size());
   std::vector<std::unique_ptr<Async>> nodes(graph_.stages.size());

@@ -349,14 +349,70 @@ WorkerCall StageRunner::worker_call(const StageConfig& sc, const LoadedPlugin& l
   return c;
 }
 
-std::string StageRunner::config_where(const StageConfig& sc) const {
-  auto it = sc.key_pos.find("with");
-  return run_.config.where(it == sc.key_pos.end() ? sc.pos : it->second);
+
+Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, const FingerprintEnv& env) {
+  Fingerprint out;
+  if (!lp.plugin->fingerprint) return out;
+  const std::string data_dir = env.data_base + "/" + sc.plugin;
+  if (env.workers && lp.name != "command") {
+    WorkerCall c;
+    c.fingerprint = true;
+    c.library = lp.library;
+    c.plugin = lp.name;
+    c.stage = sc.name;
+    c.workspace = env.workspace.string();
+    c.with = &sc.with;
+    c.data_dir = data_dir;
+    c.outputs = &sc.outputs;
+    c.cancel = env.cancel;
+    c.console = env.console;
+    WorkerReply r = env.workers->call(c);
+    if (!r.fault.empty()) {
+      out.status = WRT_STATUS_ERROR;
+      out.fault = std::move(r.fault);
+      return out;
+    }
+    out.status = r.status;
+    out.message = std::move(r.results.message);
+    out.values = std::move(r.fingerprints);
+  } else {
+    wrt_stage fp;
+    fp.name = sc.name;
+    fp.workspace = env.workspace.string();
+    fp.with = &sc.with;
+    fp.cancel = env.cancel;
+    fp.data_dir = data_dir;
+    fp.outputs = &sc.outputs;
+    fp.console = env.console;
+    fp.in_fingerprint = true;
+    try {
+      out.status = lp.plugin->fingerprint(host_table(), &fp);
+    } catch (...) {
+      out.status = WRT_STATUS_ERROR;
+      out.fault = "plugin threw from fingerprint()";
+      return out;
+    }
+    out.message = std::move(fp.results.message);
+    out.values = std::move(fp.fingerprints);
+  }
+  if (out.status != WRT_STATUS_PASSED && out.message.empty()) out.message = "invalid configuration";
+  return out;
 }
 
-Preparation StageRunner::prepare(const StageTask& task, const Upstream& upstream) {
+std::string config_error_line(const Config& config, const StageConfig& sc, const std::string& message) {
+  auto it = sc.key_pos.find("with");
+  return fmt::format("{}: stage '{}': {}", config.where(it == sc.key_pos.end() ? sc.pos : it->second), sc.name,
+                     message);
+}
+
+Fingerprint StageRunner::fingerprint(const StageConfig& sc, const LoadedPlugin& lp) const {
+  FingerprintEnv env{ws_, data_base_, run_.options.cancel, run_.options.workers,
+                     [this](const std::string& line) { run_.printer.print(line); }};
+  return fingerprint_stage(sc, lp, env);
+}
+
+Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, const Upstream& upstream) {
   const StageConfig& sc = task.config;
-  const LoadedPlugin& lp = task.plugin;
   StageRecord& rec = task.record;
   const bool dry = run_.options.dry_run;
   auto failed = [&](std::string why) {
@@ -364,33 +420,10 @@ Preparation StageRunner::prepare(const StageTask& task, const Upstream& upstream
     rec.results.message = why;
     return over("failed", std::move(why));
   };
+  if (!fp.fault.empty()) return failed(fp.fault);
+  if (fp.status != WRT_STATUS_PASSED) return failed(config_error_line(run_.config, sc, fp.message));
 
-  // Fingerprint: validates config and adds tool versions to the key.
-  wrt_stage fp;
-  fill_ctx(sc, fp);
-  if (lp.plugin->fingerprint) {
-    wrt_status s = WRT_STATUS_ERROR;
-    if (isolated(lp)) {
-      WorkerReply r = run_.options.workers->call(worker_call(sc, lp, /*fingerprint=*/true));
-      if (!r.fault.empty()) return failed(r.fault);
-      s = r.status;
-      fp.results = std::move(r.results);
-      fp.fingerprints = std::move(r.fingerprints);
-    } else {
-      fp.in_fingerprint = true;
-      try {
-        s = lp.plugin->fingerprint(host_table(), &fp);
-      } catch (...) {
-        fp.results.message = "plugin threw from fingerprint()";
-      }
-      fp.in_fingerprint = false;
-    }
-    if (s != WRT_STATUS_PASSED)
-      return failed(fmt::format("{}: {}", config_where(sc),
-                                fp.results.message.empty() ? "invalid configuration" : fp.results.message));
-  }
-
-  auto k = key_inputs(task, fp.fingerprints, upstream);
+  auto k = key_inputs(task, fp.values, upstream);
   if (!k) return failed(k.error());
   const Digest key = compute_key(*k);
   rec.cache_key = to_hex(key);

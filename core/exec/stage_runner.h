@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -87,6 +88,35 @@ struct StageTask {
 // A dependency's contribution to the key: its name and output digest.
 using Upstream = std::vector<std::pair<std::string, Digest>>;
 
+// What a plugin's fingerprint() said: `fault` when the plugin crashed or
+// exited there (a plugin bug: the stage fails, the run goes on); otherwise
+// `status` and, unless it passed, `message` -- a configuration error of the
+// run (`wrt run` stops with exit 2 before any stage starts).
+struct Fingerprint {
+  wrt_status status = WRT_STATUS_PASSED;
+  std::string fault;
+  std::string message;
+  std::vector<std::pair<std::string, std::string>> values;
+  bool config_error() const { return fault.empty() && status != WRT_STATUS_PASSED; }
+};
+
+// Where fingerprint() runs and what it is told; `data_base` is the plugins'
+// data directory root (<cache or .wrt>/plugin-data).
+struct FingerprintEnv {
+  std::filesystem::path workspace;
+  std::string data_base;
+  const std::atomic<bool>* cancel = nullptr;
+  WorkerPool* workers = nullptr;  // null: in wrt's process
+  std::function<void(const std::string&)> console;
+};
+
+// Calls the stage's plugin's fingerprint (in a worker unless it is the
+// built-in `command` plugin or `env.workers` is null). Thread-safe.
+Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, const FingerprintEnv& env);
+
+// "wrt.toml:12:1: stage 'cov': with.threshold: unknown key (did you mean 'min_line'?)"
+std::string config_error_line(const Config& config, const StageConfig& sc, const std::string& message);
+
 // What prepare() decided. `status` non-empty: the stage is over (cached,
 // failed, or pending on a dry run) and `detail` says why; empty: it must run,
 // and `key`/`inputs` are what run() needs.
@@ -112,9 +142,12 @@ class StageRunner {
   StageRunner(const StageRunner&) = delete;
   StageRunner& operator=(const StageRunner&) = delete;
 
-  // Fingerprint, key, cache lookup and restore. Cheap: never starts a stage
-  // process (a plugin's fingerprint may start a --version, see plugin.h).
-  Preparation prepare(const StageTask& task, const Upstream& upstream);
+  // The stage's fingerprint (fingerprint_stage with this run's settings).
+  Fingerprint fingerprint(const StageConfig& sc, const LoadedPlugin& lp) const;
+
+  // Key, cache lookup and restore, given the stage's fingerprint (one that
+  // did not pass fails the stage). Cheap: never starts a stage process.
+  Preparation prepare(const StageTask& task, const Fingerprint& fp, const Upstream& upstream);
 
   // Runs the plugin with retries and stores the result. Blocks on the
   // stage's processes: call it on a thread that may block. `t0` is when the
@@ -138,7 +171,6 @@ class StageRunner {
   void fill_ctx(const StageConfig& sc, wrt_stage& ctx) const;
   bool isolated(const LoadedPlugin& lp) const;
   WorkerCall worker_call(const StageConfig& sc, const LoadedPlugin& lp, bool fingerprint) const;
-  std::string config_where(const StageConfig& sc) const;
   std::int64_t logs_mtime_ns() const;
 
   const RunContext run_;

@@ -45,6 +45,9 @@ struct RunOutcome {
   double duration_s = 0;
   bool interrupted = false;
   std::uint64_t files_hashed = 0;
+  // Stages whose plugin rejected their configuration (fingerprint): the run
+  // started no stage. One "file:line:col: stage 'x': message" line each.
+  std::vector<std::string> config_errors;
 };
 
 // A status that fails the run (and, without --keep-going, stops it).

@@ -248,8 +248,12 @@ typedef struct wrt_plugin {
   /* Optional (may be NULL). Called before the cache key is computed, every
    * time the stage is considered -- on every run, also when nothing changed
    * -- so it must be cheap: validate `with` (check_keys), declare
-   * fingerprints (add_fingerprint). Returning anything but WRT_STATUS_PASSED
-   * fails the stage with the message from set_message.
+   * fingerprints (add_fingerprint). wrt calls it for every selected stage
+   * before any stage starts; returning anything but WRT_STATUS_PASSED is a
+   * configuration error of the run (a bad `with` table, a tool that is not
+   * installed): wrt prints "wrt.toml:LINE:COL: stage 'x': <set_message
+   * text>", starts no stage and exits 2. `wrt list` and `--dry-run` report
+   * the same. A crash here fails only that stage (see 8. above).
    * `spawn` works here, bounded by a fixed time limit, but a process started
    * on every no-op run is what makes a no-op slow: for a tool's version use
    * `tool_version` (ABI 1.2), which the host caches by the tool binary's
