@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "support.h"
@@ -751,4 +752,88 @@ stages = ["tidy", "test"]
   CHECK(outside.exit_code == 2);
   CHECK_THAT(outside.err, Catch::Contains("stage 'deploy' is not part of pipeline 'ci'"));
   CHECK_FALSE(fs::exists(ws / "deploy.ran"));
+}
+
+namespace {
+
+// The stages a dry run says would run: definitely, and only if a
+// dependency changes its outputs.
+struct Prediction {
+  std::set<std::string> definite, conditional;
+};
+
+Prediction predict(const TempDir& ws) {
+  auto r = run_wrt({"run", "--dry-run", "--report", (ws / "dry.json").string()}, ws.path());
+  REQUIRE(r.exit_code == 0);
+  const auto report = nlohmann::json::parse(read_file(ws / "dry.json"));
+  Prediction p;
+  for (const auto& s : report["stages"]) {
+    if (s["status"] != "pending") continue;
+    (s.value("conditional", false) ? p.conditional : p.definite).insert(s["name"].get<std::string>());
+  }
+  return p;
+}
+
+std::set<std::string> ran(const TempDir& ws) {
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  std::set<std::string> out;
+  for (const auto& [name, status] : statuses(report_of(ws)))
+    if (status == "passed") out.insert(name);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("e2e: --dry-run predicts the real run, early cutoff included", "[e2e][dry-run]") {
+  // build strips comments, so a comment-only edit re-runs build but leaves
+  // its output -- and so tidy and test -- unchanged.
+  TempDir ws;
+  write_file(ws / "src/lib.c", "int f(void) { return 1; }\n");
+  write_file(ws / "tests/t.txt", "check f\n");
+  write_file(ws / "wrt.toml", R"(
+[stages.build]
+inputs = ["src/*.c"]
+outputs = ["out/lib.txt"]
+with = { run = "mkdir -p out && grep -v '^//' src/lib.c > out/lib.txt" }
+[stages.tidy]
+needs = ["build"]
+with = { run = "cat out/lib.txt > /dev/null" }
+[stages.test]
+needs = ["build"]
+inputs = ["tests/*.txt"]
+with = { run = "cat tests/t.txt out/lib.txt > /dev/null" }
+)");
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  auto check = [&](const char* what) {
+    INFO(what);
+    Prediction p = predict(ws);
+    std::set<std::string> real = ran(ws);
+    // definite ⊆ real ⊆ definite ∪ conditional
+    for (const auto& s : p.definite) CHECK(real.count(s) == 1);
+    for (const auto& s : real) CHECK((p.definite.count(s) + p.conditional.count(s)) == 1);
+    return std::make_pair(p, real);
+  };
+
+  write_file(ws / "src/lib.c", "// a comment\nint f(void) { return 1; }\n");
+  auto [comment, comment_ran] = check("comment-only edit");
+  CHECK(comment.definite == std::set<std::string>{"build"});
+  CHECK(comment.conditional == std::set<std::string>{"tidy", "test"});
+  CHECK(comment_ran == std::set<std::string>{"build"});  // early cutoff kept tidy and test
+
+  write_file(ws / "tests/t.txt", "check f twice\n");
+  auto [test_only, test_ran] = check("test-only edit");
+  CHECK(test_only.definite == std::set<std::string>{"test"});
+  CHECK(test_only.conditional.empty());
+  CHECK(test_ran == std::set<std::string>{"test"});
+
+  write_file(ws / "src/lib.c", "int f(void) { return 2; }\n");
+  auto [code, code_ran] = check("code edit");
+  CHECK(code.definite == std::set<std::string>{"build"});
+  CHECK(code_ran == std::set<std::string>{"build", "tidy", "test"});
+
+  auto explain = run_wrt({"explain", "tidy"}, ws.path());
+  CHECK_THAT(explain.out, Catch::Contains("tidy: up to date"));
+  write_file(ws / "src/lib.c", "// again\nint f(void) { return 2; }\n");
+  explain = run_wrt({"explain", "tidy"}, ws.path());
+  CHECK_THAT(explain.out, Catch::Contains("tidy: would run only if 'build' changes its outputs (else cached)"));
 }

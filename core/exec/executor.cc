@@ -154,8 +154,11 @@ struct Executor::Impl {
   std::string blocked(int v, StageRecord& rec) {
     for (int d : ex.graph_.deps[v]) {
       const StageRecord& dep = record_of(d);
-      if (dep.status == "pending" && ex.options_.dry_run) {
-        rec.reason = fmt::format("needs '{}', which would run", dep.name);
+      // Dry run: a dependency that would run but whose outputs cannot be
+      // predicted (it never succeeded here) leaves this stage undecided.
+      if (dep.status == "pending" && ex.options_.dry_run && !dep.output_digest) {
+        rec.reason = fmt::format("needs '{}', which would run (its outputs cannot be predicted)", dep.name);
+        rec.conditional = true;
         return "pending";
       }
       if (dep.status == "skipped" || is_failure_status(dep.status)) {
@@ -194,9 +197,26 @@ struct Executor::Impl {
       if (dep.output_digest) upstream.emplace_back(dep.name, *dep.output_digest);
     }
     Preparation p = runner.prepare(task(v), fingerprints[v], upstream);
+    if (ex.options_.dry_run) predict(v, rec, p);
     if (!p.status.empty()) return done(v, p.status, t0, p.detail);
     ready[v] = std::make_unique<Ready>(Ready{t0, std::move(p)});
     return true;
+  }
+
+  // Dry run: the key above assumed that dependencies which would run give
+  // their last outputs again. A hit under that assumption is only a
+  // conditional "would run": the real run keeps the stage cached unless one
+  // of them changes its outputs (early cutoff).
+  void predict(int v, StageRecord& rec, Preparation& p) {
+    if (p.status != "cached") return;
+    std::string names;
+    for (int d : ex.graph_.deps[v])
+      if (record_of(d).status == "pending") names += fmt::format("{}'{}'", names.empty() ? "" : ", ", record_of(d).name);
+    if (names.empty()) return;
+    p.status = "pending";
+    p.detail = rec.reason = fmt::format("would run only if {} change{} its outputs (else cached)", names,
+                                        names.find(',') == std::string::npos ? "s" : "");
+    rec.conditional = true;
   }
 
   // Runs a prepared stage. Blocks on the stage's processes: called on a

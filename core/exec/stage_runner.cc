@@ -472,7 +472,14 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
   }
   rec.reason = why.empty() ? (run_.options.read_cache ? "no cache entry for this key" : "--no-cache") : why;
   if (!cacheable && why.empty()) rec.reason = "caching is off for this stage";
-  if (dry) return over("pending", rec.reason);
+  if (dry) {
+    // What dependents may assume of this stage's outputs: the last ones it
+    // produced (early cutoff: a re-run that produces them again leaves its
+    // dependents cached). Unknown without a recorded successful run.
+    if (auto last = run_.index.last_key(sc.name))
+      if (auto e = run_.index.entry(sc.name, *last)) rec.output_digest = outputs_digest(e->outputs);
+    return over("pending", rec.reason);
+  }
   Preparation p;
   p.key = key;
   p.inputs.reserve(k->files.size());

@@ -15,6 +15,7 @@ nlohmann::json stage_report(const StageRecord& r) {
   s["reason"] = r.reason;
   if (r.nondeterministic) s["nondeterministic"] = true;
   if (!r.not_stored.empty()) s["not_stored"] = r.not_stored;
+  if (r.conditional) s["conditional"] = true;
   s["log"] = r.log;
   nlohmann::json outs = nlohmann::json::array();
   for (const auto& f : r.outputs) outs.push_back(f.path);

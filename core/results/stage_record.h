@@ -37,6 +37,9 @@ struct StageRecord {
   bool nondeterministic = false;
   // Why a successful run's result was not stored (empty: stored, or caching off).
   std::string not_stored;
+  // Dry run: "pending" only if a stage it needs changes its outputs (early
+  // cutoff may keep it cached); false for a definite "would run".
+  bool conditional = false;
 };
 
 // A whole run: every selected stage's record.
