@@ -225,7 +225,7 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
   const std::string where = fmt::format("[stages.{}]", name);
   const auto& t = as_table(node, where);
   check_keys(t, where,
-             {"plugin", "needs", "inputs", "outputs", "env", "timeout_minutes", "max_attempts", "cache", "with",
+             {"plugin", "needs", "inputs", "outputs", "state", "env", "timeout_minutes", "max_attempts", "cache", "with",
               "description", "for_each", "components", "min_asil", "asil", "priority", "cpus", "memory"});
   for (auto&& [k, v] : t) {
     std::string key(k.str());
@@ -251,6 +251,17 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
         if (!norm) fail(arr[i].source(), fmt::format("{}: {}", what, norm.error()));
         if (*norm == ".") fail(arr[i].source(), fmt::format("{}: the whole workspace cannot be an output", what));
         st.outputs.push_back(*norm);
+      }
+    } else if (key == "state") {
+      auto dirs = as_path_list(v, what);
+      const auto& arr = *v.as_array();
+      for (std::size_t i = 0; i < dirs.size(); ++i) {
+        auto norm = normalize_relative(dirs[i]);
+        if (!norm) fail(arr[i].source(), fmt::format("{}: {}", what, norm.error()));
+        if (*norm == "." || *norm == ".wrt" || norm->rfind(".wrt/", 0) == 0 || *norm == ".git" ||
+            norm->rfind(".git/", 0) == 0)
+          fail(arr[i].source(), fmt::format("{}: '{}' cannot be a state directory", what, *norm));
+        st.state.push_back(*norm);
       }
     } else if (key == "env") {
       st.env = as_string_list(v, what);

@@ -86,6 +86,11 @@ struct StageConfig {
   std::vector<std::string> needs;
   std::vector<std::string> inputs;   // glob patterns, workspace-relative
   std::vector<std::string> outputs;  // files or directories, workspace-relative, normalised
+  // Incremental state directories the stage keeps between runs and later
+  // stages read (CMake's build/, Cargo's target/): local, never cached.
+  // Before a stage that needs this one runs, wrt makes sure they were
+  // produced for this stage's current key (stage_runner.h).
+  std::vector<std::string> state;
   std::vector<std::string> env;      // names of environment variables in the key
   std::optional<double> timeout_minutes;
   std::optional<int> max_attempts;

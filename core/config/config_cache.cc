@@ -23,12 +23,12 @@ using nlohmann::json;
 namespace {
 
 constexpr char kMagic[9] = "WRTCONF\n";
-constexpr std::uint32_t kVersion = 2;
+constexpr std::uint32_t kVersion = 3;  // 3: stages.*.state
 
 // A field added to one of these structs must be added to encode/decode below
 // (and to the round-trip test's config); these checks make the compiler say so.
 #if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
-static_assert(sizeof(StageConfig) == 432, "StageConfig changed: update config_cache.cc");
+static_assert(sizeof(StageConfig) == 456, "StageConfig changed: update config_cache.cc");
 static_assert(sizeof(Settings) == 104, "Settings changed: update config_cache.cc");
 static_assert(sizeof(AsilProfile) == 104, "AsilProfile changed: update config_cache.cc");
 static_assert(sizeof(ComponentConfig) == 96, "ComponentConfig changed: update config_cache.cc");
@@ -121,6 +121,7 @@ void put(StateWriter& w, const StageConfig& s) {
   put(w, s.needs);
   put(w, s.inputs);
   put(w, s.outputs);
+  put(w, s.state);
   put(w, s.env);
   put(w, s.timeout_minutes);
   put(w, s.max_attempts);
@@ -243,7 +244,7 @@ bool get(StateReader& r, PipelineConfig& p) { return get(r, p.name) && get(r, p.
 
 bool get(StateReader& r, StageConfig& s) {
   return get(r, s.name) && get(r, s.plugin) && get(r, s.needs) && get(r, s.inputs) && get(r, s.outputs) &&
-         get(r, s.env) && get(r, s.timeout_minutes) && get(r, s.max_attempts) && get(r, s.cache) && get(r, s.with) &&
+         get(r, s.state) && get(r, s.env) && get(r, s.timeout_minutes) && get(r, s.max_attempts) && get(r, s.cache) && get(r, s.with) &&
          get(r, s.for_each) && get(r, s.only_components) && get(r, s.min_asil) && get(r, s.asil) &&
          get(r, s.component) && get(r, s.group) && get(r, s.priority) && get(r, s.cpus) && get(r, s.memory) &&
          get(r, s.pos) && get(r, s.key_pos);

@@ -105,6 +105,8 @@ struct Executor::Impl {
   };
   std::vector<std::unique_ptr<Ready>> ready;
   std::vector<Fingerprint> fingerprints;  // by graph stage, all taken before any stage starts
+  bool any_state = false;                 // some stage declares state directories
+  std::recursive_mutex rebuild_mu;
 
   Impl(Executor& e, std::vector<StageRecord>& out)
       : ex(e),
@@ -191,16 +193,47 @@ struct Executor::Impl {
     const auto t0 = Clock::now();
     StageRecord& rec = record(v);
     if (std::string status = blocked(v, rec); !status.empty()) return done(v, status, t0, rec.reason);
+    Preparation p = runner.prepare(task(v), fingerprints[v], upstream_of(v));
+    if (ex.options_.dry_run) predict(v, rec, p);
+    if (!p.status.empty()) return done(v, p.status, t0, p.detail);
+    ready[v] = std::make_unique<Ready>(Ready{t0, std::move(p)});
+    return true;
+  }
+
+  Upstream upstream_of(int v) const {
     Upstream upstream;
     for (int d : ex.graph_.deps[v]) {
       const StageRecord& dep = record_of(d);
       if (dep.output_digest) upstream.emplace_back(dep.name, *dep.output_digest);
     }
-    Preparation p = runner.prepare(task(v), fingerprints[v], upstream);
-    if (ex.options_.dry_run) predict(v, rec, p);
-    if (!p.status.empty()) return done(v, p.status, t0, p.detail);
-    ready[v] = std::make_unique<Ready>(Ready{t0, std::move(p)});
-    return true;
+    return upstream;
+  }
+
+  // Before stage v runs: every stage it needs that was a cache hit and keeps
+  // state directories must have them as produced for its current key, or
+  // it runs again first (its own dependencies' state checked likewise).
+  // Rebuilds are rare and serialised. Returns why v cannot run, or "".
+  std::string ensure_state(int v) {
+    for (int d : ex.graph_.deps[v]) {
+      if (slot[d] < 0 || ex.graph_.stages[d]->state.empty()) continue;
+      std::lock_guard<std::recursive_mutex> lock(rebuild_mu);
+      StageRecord& dep = record(d);
+      std::string why = runner.stale_state(*ex.graph_.stages[d], dep);
+      if (why.empty()) continue;
+      if (std::string err = ensure_state(d); !err.empty()) return err;
+      ex.printer_.print(fmt::format("rebuilding {} for {}: {}", dep.name, record(v).name, why));
+      auto rb = runner.rebuild_state(task(d), fingerprints[d], upstream_of(d));
+      const bool ok = rb.end.status == "passed" || rb.end.status == "flaky";
+      dep.rebuilt_state = ok ? fmt::format("rebuilt: {}", why) : fmt::format("rebuild {}: {}", rb.end.status, rb.end.detail);
+      if (!ok)
+        return fmt::format("needs '{}', whose state directory could not be rebuilt ({}: {})", dep.name, rb.end.status,
+                           rb.end.detail);
+      // The key of v took the cached outputs of d; a rebuild that gives
+      // others makes that key a lie, so v's result must not be stored.
+      if (rb.output_digest != dep.output_digest)
+        record(v).not_stored = fmt::format("'{}' gave other outputs when rebuilt for its state directory", dep.name);
+    }
+    return {};
   }
 
   // Dry run: the key above assumed that dependencies which would run give
@@ -240,6 +273,12 @@ struct Executor::Impl {
     // Announced only now: thousands of cache hits should not each redraw
     // the status line.
     ex.printer_.stage_started(sc.name);
+    if (any_state) {
+      if (std::string err = ensure_state(v); !err.empty()) {
+        rec.reason = rec.results.message = err;
+        return finish(v, "failed", r->t0, err);
+      }
+    }
     StageEnd end = runner.run(task(v), r->prepared, r->t0);
     finish(v, end.status, r->t0, end.detail);
   }
@@ -271,6 +310,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     const int v = order[i];
     const StageConfig& sc = *graph_.stages[v];
     impl.selected[v] = 1;
+    if (!sc.state.empty()) impl.any_state = true;
     impl.slot[v] = static_cast<int>(i);
     StageRecord& rec = out.records[i];
     rec.name = sc.name;

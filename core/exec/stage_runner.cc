@@ -75,6 +75,15 @@ StageRunner::StageRunner(const RunContext& run)
   fs::create_directories(dirs_.state, ec);
   logs_intact_ = run_.index.logs_mtime_ns() != 0 && logs_mtime_ns() == run_.index.logs_mtime_ns();
   ws_fd_ = ::open(ws_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  // "<hex key> <stage>" lines; anything else is ignored (a damaged file only
+  // makes a state directory look stale, which rebuilds it: safe).
+  if (std::ifstream in(dirs_.state / "state-keys"); in) {
+    std::string line;
+    while (std::getline(in, line)) {
+      std::size_t sp = line.find(' ');
+      if (sp == 64 && line.size() > 65) state_keys_[line.substr(65)] = line.substr(0, 64);
+    }
+  }
   if (run_.store) {
     fs::path rel = fs::weakly_canonical(run_.store->dir(), ec).lexically_relative(fs::weakly_canonical(ws_, ec));
     if (!ec && !rel.empty() && *rel.begin() != "..") cache_dir_rel_ = rel.generic_string();
@@ -93,7 +102,58 @@ std::int64_t StageRunner::logs_mtime_ns() const {
 }
 
 void StageRunner::end_run() {
-  if (!run_.options.dry_run) run_.index.set_logs_mtime_ns(logs_mtime_ns());
+  if (run_.options.dry_run) return;
+  run_.index.set_logs_mtime_ns(logs_mtime_ns());
+  std::lock_guard<std::mutex> lock(state_mu_);
+  if (!state_keys_dirty_) return;
+  std::string text;
+  for (const auto& [stage, key] : state_keys_) text += key + " " + stage + "\n";
+  if (Status s = write_file_atomically(dirs_.state / "state-keys", text); !s)
+    run_.printer.print(fmt::format("warning: {}", s.error()));
+}
+
+std::string StageRunner::stale_state(const StageConfig& dep, const StageRecord& rec) const {
+  if (dep.state.empty() || rec.status != "cached") return {};
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    auto it = state_keys_.find(dep.name);
+    if (it == state_keys_.end()) return "its state directory was never produced here";
+    if (it->second != rec.cache_key) return "its state directory was produced for another key";
+  }
+  for (const auto& d : dep.state) {
+    struct stat st {};
+    if (::fstatat(ws_fd_, d.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+      return fmt::format("its state directory {}/ is missing", d);
+  }
+  return {};
+}
+
+StageRunner::Rebuild StageRunner::rebuild_state(const StageTask& task, const Fingerprint& fp, const Upstream& upstream) {
+  StageRecord scratch;
+  scratch.name = task.record.name;
+  scratch.plugin = task.record.plugin;
+  StageTask t{task.config, task.plugin, scratch};
+  Rebuild out;
+  auto k = key_inputs(t, fp.values, upstream);
+  if (!k) {
+    out.end = {"failed", k.error()};
+    return out;
+  }
+  Preparation p;
+  p.key = compute_key(*k);
+  for (const auto& f : k->files) p.inputs.push_back(f.first);
+  scratch.cache_key = to_hex(p.key);
+  scratch.log = ".wrt/logs/" + scratch.name + ".log";
+  if (scratch.cache_key != task.record.cache_key) {
+    // An input changed since the stage was keyed in this run.
+    out.end = {"failed", "its inputs changed during the run"};
+    return out;
+  }
+  out.end = run(t, p, Clock::now());
+  if (out.end.status != "passed" && out.end.status != "flaky" && out.end.detail.empty())
+    out.end.detail = scratch.results.message;
+  out.output_digest = scratch.output_digest;
+  return out;
 }
 
 // Builds the key from the stage's configuration, its input files, its
@@ -563,6 +623,16 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
   if (log_fd >= 0) ::close(log_fd);
   globber_.invalidate();
   run_.index.drop_entry(sc.name);
+  if (!sc.state.empty()) {
+    // The state directories now belong to this key -- or, after a failure,
+    // to no key a dependent may trust.
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (status == "passed" || status == "flaky")
+      state_keys_[sc.name] = rec.cache_key;
+    else
+      state_keys_.erase(sc.name);
+    state_keys_dirty_ = true;
+  }
   if (status != "passed" && status != "flaky") {
     if (!rec.results.message.empty()) rec.reason = rec.results.message;
     return {status, rec.results.message};

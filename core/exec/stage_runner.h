@@ -154,7 +154,25 @@ class StageRunner {
   // stage became ready (the stored duration counts from there).
   StageEnd run(const StageTask& task, const Preparation& prepared, std::chrono::steady_clock::time_point t0);
 
-  // After the last stage: remembers the state of .wrt/logs for the next run.
+  // State directories (StageConfig::state). Why the state of `dep` -- whose
+  // record in this run is `rec` -- may not be read by a stage that needs it:
+  // it was a cache hit, and a state directory is missing or was last
+  // produced for another key (a revert, a fresh checkout, a branch switch).
+  // Empty when it may (or when the stage ran in this run).
+  std::string stale_state(const StageConfig& dep, const StageRecord& rec) const;
+
+  // Runs a stage whose result came from the cache again, to regenerate its
+  // state directories for its current key; `task.record` is not changed.
+  // Stores the result like any run (a different result for the same key is
+  // reported as non-deterministic).
+  struct Rebuild {
+    StageEnd end;
+    std::optional<Digest> output_digest;
+  };
+  Rebuild rebuild_state(const StageTask& task, const Fingerprint& fp, const Upstream& upstream);
+
+  // After the last stage: remembers the state of .wrt/logs and the state
+  // directories' keys for the next run.
   void end_run();
 
  private:
@@ -188,6 +206,11 @@ class StageRunner {
   // The cache directory relative to the workspace when it lies inside it
   // (restores never write there), else empty.
   std::string cache_dir_rel_;
+  // Stage -> hex key its state directories were last produced for
+  // (.wrt/state/state-keys; local to the checkout, like the directories).
+  mutable std::mutex state_mu_;
+  std::map<std::string, std::string> state_keys_;
+  bool state_keys_dirty_ = false;
   // Directories already cleared of restore temp files in this run.
   std::mutex swept_mu_;
   std::unordered_set<std::string> swept_dirs_;

@@ -16,6 +16,7 @@ nlohmann::json stage_report(const StageRecord& r) {
   if (r.nondeterministic) s["nondeterministic"] = true;
   if (!r.not_stored.empty()) s["not_stored"] = r.not_stored;
   if (r.conditional) s["conditional"] = true;
+  if (!r.rebuilt_state.empty()) s["rebuilt_state"] = r.rebuilt_state;
   s["log"] = r.log;
   nlohmann::json outs = nlohmann::json::array();
   for (const auto& f : r.outputs) outs.push_back(f.path);

@@ -40,6 +40,9 @@ struct StageRecord {
   // Dry run: "pending" only if a stage it needs changes its outputs (early
   // cutoff may keep it cached); false for a definite "would run".
   bool conditional = false;
+  // A cache hit whose state directories had to be regenerated for a stage
+  // that needed them: why, and how that run ended.
+  std::string rebuilt_state;
 };
 
 // A whole run: every selected stage's record.

@@ -1,0 +1,105 @@
+// State directories (`state = ["build"]`): a stage's incremental build
+// directory never goes stale behind a cache hit. The scenarios of the
+// real-projects issue, with a command stage standing in for CMake: `build`
+// copies the source into build/ (its "binary"), `test` checks the binary.
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "support.h"
+
+using namespace wrt::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string pipeline(const std::string& test_run) {
+  return R"([stages.build]
+inputs = ["src/*.c"]
+state = ["build"]
+with = { run = "mkdir -p build && cp src/lib.c build/lib.o && echo built >> builds.txt" }
+
+[stages.test]
+needs = ["build"]
+inputs = ["src/*.c", "tests/*.txt"]
+with = { run = ")" + test_run + R"(" }
+)";
+}
+
+const char* kGood = "int f(void) { return 1; }\n";
+const char* kBroken = "int f(void) { return 2; }\n";
+
+CommandResult run(const TempDir& ws) { return run_wrt({"run", "--report", (ws / "report.json").string()}, ws.path()); }
+
+std::string status_of(const TempDir& ws, const std::string& stage) {
+  return report_stage(read_json(ws / "report.json"), stage)["status"];
+}
+
+}  // namespace
+
+TEST_CASE("state dirs: a revert then a test-only change re-runs against a rebuilt, not a stale, build", "[e2e][state]") {
+  TempDir ws;
+  write_file(ws / "src/lib.c", kGood);
+  write_file(ws / "tests/t.txt", "f returns 1\n");
+  write_file(ws / "wrt.toml", pipeline("grep -q 'return 1' build/lib.o"));
+  REQUIRE(run(ws).exit_code == 0);
+
+  write_file(ws / "src/lib.c", kBroken);  // break it: the test fails
+  CHECK(run(ws).exit_code == 1);
+  CHECK(status_of(ws, "test") == "failed");
+
+  write_file(ws / "src/lib.c", kGood);  // revert: both cached, correctly
+  REQUIRE(run(ws).exit_code == 0);
+  CHECK(status_of(ws, "build") == "cached");
+  CHECK(status_of(ws, "test") == "cached");
+  CHECK(read_file(ws / "build/lib.o") == kBroken);  // build/ still holds the broken binary
+
+  // Only the test stage's configuration changes: it must run, and against
+  // a build/ made from the current sources.
+  write_file(ws / "wrt.toml", pipeline("grep -q 'return 1' build/lib.o && true"));
+  auto r = run(ws);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(status_of(ws, "test") == "passed");
+  CHECK(read_file(ws / "build/lib.o") == kGood);
+  CHECK_THAT(r.out, Catch::Contains("rebuilding build for test: its state directory was produced for another key"));
+  auto rep = read_json(ws / "report.json");
+  CHECK(report_stage(rep, "build")["status"] == "cached");
+  CHECK_THAT(report_stage(rep, "build")["rebuilt_state"].get<std::string>(), Catch::Contains("rebuilt"));
+}
+
+TEST_CASE("state dirs: a missing build directory is rebuilt before a stage that needs it runs", "[e2e][state]") {
+  TempDir ws;
+  write_file(ws / "src/lib.c", kGood);
+  write_file(ws / "tests/t.txt", "f returns 1\n");
+  write_file(ws / "wrt.toml", pipeline("grep -q 'return 1' build/lib.o"));
+  REQUIRE(run(ws).exit_code == 0);
+  fs::remove_all(ws / "build");  // a fresh CI checkout with a restored cache looks the same
+
+  // Nothing needs build/: nothing is rebuilt (a replay forces nothing).
+  REQUIRE(run(ws).exit_code == 0);
+  CHECK(status_of(ws, "build") == "cached");
+  CHECK(status_of(ws, "test") == "cached");
+  CHECK_FALSE(fs::exists(ws / "build"));
+  CHECK(read_file(ws / "builds.txt") == "built\n");
+
+  write_file(ws / "tests/t.txt", "f returns 1, really\n");
+  auto r = run(ws);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(status_of(ws, "test") == "passed");
+  CHECK_THAT(r.out, Catch::Contains("its state directory build/ is missing"));
+  CHECK(read_file(ws / "builds.txt") == "built\nbuilt\n");
+
+  // And once rebuilt, the next change to the tests rebuilds nothing.
+  write_file(ws / "tests/t.txt", "f returns 1, again\n");
+  REQUIRE(run(ws).exit_code == 0);
+  CHECK(read_file(ws / "builds.txt") == "built\nbuilt\n");
+}
+
+TEST_CASE("state dirs: a state directory must be a workspace directory of its own", "[e2e][state]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", "[stages.a]\nstate = [\".wrt/x\"]\n");
+  auto r = run_wrt({"run"}, ws.path());
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("wrt.toml:2:10: stages.a.state: '.wrt/x' cannot be a state directory"));
+}
