@@ -2,6 +2,15 @@
 // build (through gcovr) or from an LCOV / Cobertura file any tool wrote;
 // writes the other format(s), reports the figures as metrics (overall and
 // per path glob) and fails below the configured thresholds.
+//
+// In gcovr mode it measures the counters of the current build only: before
+// gcovr runs, .gcda files without a .gcno (the object is gone) or older than
+// their .gcno (counters of an earlier compile), and the .gcno/.gcda of
+// objects that build_dir/compile_commands.json no longer lists (a target
+// removed from the build) are deleted; when a test stage with
+// reset_coverage left build_dir/wrt-coverage-counters.txt, the .gcda files
+// must be exactly the ones it lists. No coverage data at all is an error,
+// never "100% over 0 files".
 #include <wrt/plugin.hpp>
 
 #include <cstdio>
@@ -14,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "plugins/common/gcov_files.h"
 #include "plugins/common/tool.h"
 #include "plugins/coverage/cobertura.h"
 #include "plugins/coverage/coverage_data.h"
@@ -22,6 +32,7 @@
 #include "plugins/common/workspace_glob.h"
 
 namespace fs = std::filesystem;
+namespace gcov = wrt::plugins::gcov;
 using wrt::plugins::ParseError;
 using wrt::sdk::Stage;
 
@@ -152,8 +163,72 @@ CoverageData unwrap(std::variant<CoverageData, ParseError> parsed) {
   return std::move(std::get<CoverageData>(parsed));
 }
 
+std::string some(const std::vector<std::string>& items, std::size_t n = 3) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size() && i < n; ++i) out += (i ? ", " : "") + items[i];
+  if (items.size() > n) out += " and " + std::to_string(items.size() - n) + " more";
+  return out;
+}
+
+// Leaves only this build's counters under build_dir (see the top of the
+// file); throws "no coverage data: ..." when none remain, and when they are
+// not the ones the test stage recorded. Returns how many .gcda files remain.
+std::size_t prepare_counters(const Stage& s, const Config& c) {
+  const std::string dir_label = workspace_relative(absolute(s, c.build_dir), s.workspace()) + "/";
+  fs::path dir = fs::path(absolute(s, c.build_dir)).lexically_normal();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw std::runtime_error("no coverage data: the build directory " + dir_label +
+                             " does not exist (with.build_dir; was the project built?)");
+  auto objects = gcov::current_object_stems(dir);
+  gcov::Pruned pruned = gcov::prune(dir, objects);
+  if (!pruned.dead.empty())
+    s.log(WRT_LOG_INFO, "coverage: removed " + std::to_string(pruned.dead.size()) + " .gcno/.gcda file(s) of objects " +
+                            dir_label + "compile_commands.json no longer lists: " + some(pruned.dead));
+  if (pruned.objects_ignored)
+    s.log(WRT_LOG_WARNING, "coverage: " + dir_label + "compile_commands.json names none of the .gcno files under " +
+                               dir_label + "; objects removed from the build are not recognised");
+  if (!pruned.orphans.empty())
+    s.log(WRT_LOG_INFO, "coverage: removed " + std::to_string(pruned.orphans.size()) +
+                            " .gcda file(s) without a .gcno (objects no longer built): " + some(pruned.orphans));
+  if (!pruned.stale.empty())
+    s.log(WRT_LOG_WARNING, "coverage: removed " + std::to_string(pruned.stale.size()) +
+                               " .gcda file(s) older than their .gcno (counters of an earlier compile, not of this "
+                               "build's tests): " + some(pruned.stale));
+  // The list first: counters the test run left but build_dir lost are
+  // named as such, not as "no data".
+  fs::path list = dir / gcov::kManifestName;
+  if (fs::exists(list, ec)) {
+    std::string list_label = dir_label + gcov::kManifestName;
+    auto recorded = gcov::parse_manifest(read_text_file(list.string()), list_label);
+    auto diff = gcov::differences(recorded, gcov::list_counters(dir));
+    if (!diff.empty())
+      throw std::runtime_error(
+          "the coverage counters under " + dir_label + " are not the ones the test stage recorded in " + list_label +
+          " (" + some(diff) + "): " + dir_label +
+          " changed after the tests ran, or the test stage was served from the cache while " + dir_label +
+          " holds another build; run the tests again (wrt run --no-cache --stage " + s.name() + ")");
+    s.log(WRT_LOG_INFO, "coverage: the " + std::to_string(recorded.size()) + " .gcda files under " + dir_label +
+                            " are the ones the test stage recorded in " + list_label);
+  } else {
+    s.log(WRT_LOG_INFO, "coverage: no " + dir_label + gcov::kManifestName +
+                            " (written by a ctest/junit stage with reset_coverage); the counters cannot be checked "
+                            "against the test run");
+  }
+  if (pruned.gcda_left == 0) {
+    std::string msg = "no coverage data: no .gcda files under " + dir_label +
+                      " (were the tests built with --coverage and run?)";
+    if (!pruned.stale.empty())
+      msg += "; " + std::to_string(pruned.stale.size()) +
+             " older than their .gcno were removed: the objects were recompiled after the tests ran";
+    throw std::runtime_error(msg);
+  }
+  return pruned.gcda_left;
+}
+
 CoverageData run_gcovr(const Stage& s, const Config& c) {
   std::string gcovr = require_tool("gcovr", "gcovr");
+  std::size_t counters = prepare_counters(s, c);
   std::string json_rel = ".wrt/tmp/coverage-" + s.name() + ".gcovr.json";
   std::string json_abs = absolute(s, json_rel);
   fs::create_directories(fs::path(json_abs).parent_path());
@@ -163,6 +238,9 @@ CoverageData run_gcovr(const Stage& s, const Config& c) {
   for (const auto& f : c.filter) argv.insert(argv.end(), {"--filter", f});
   for (const auto& e : c.exclude) argv.insert(argv.end(), {"--exclude", e});
   argv.insert(argv.end(), c.gcovr_args.begin(), c.gcovr_args.end());
+  // The data is searched for in build_dir only; gcovr's default also
+  // searches --root, where another build directory's counters may lie.
+  argv.push_back(c.build_dir);
   auto r = s.spawn(argv);
   if (!r.started) throw std::runtime_error("gcovr could not be started: " + r.error);
   if (r.timed_out || r.interrupted || r.exit_code != 0)
@@ -172,7 +250,25 @@ CoverageData run_gcovr(const Stage& s, const Config& c) {
   CoverageData data = unwrap(parse_gcovr_json(text, json_rel));
   // gcovr names files relative to --root.
   make_workspace_relative(data, s.workspace(), c.root);
+  if (data.files.empty() || summarize(data).lines.total == 0) {
+    std::string why = data.files.empty() ? "no source file" : "no instrumented line";
+    std::string narrowed;
+    for (const auto& f : c.filter) narrowed += (narrowed.empty() ? "" : ", ") + std::string("filter ") + f;
+    for (const auto& e : c.exclude) narrowed += (narrowed.empty() ? "" : ", ") + std::string("exclude ") + e;
+    throw std::runtime_error("no coverage data: gcovr found " + why + " in the " + std::to_string(counters) +
+                             " .gcda files under " + workspace_relative(absolute(s, c.build_dir), s.workspace()) +
+                             "/" + (narrowed.empty() ? "" : " (" + narrowed + ")"));
+  }
   return data;
+}
+
+// An existing report with nothing in it is no evidence of coverage.
+void require_data(const CoverageData& data, const std::string& input, const std::string& format) {
+  if (data.files.empty())
+    throw std::runtime_error("no coverage data: the " + format + " file " + input + " has no source file in it");
+  if (summarize(data).lines.total == 0)
+    throw std::runtime_error("no coverage data: the " + format + " file " + input + " lists " +
+                             std::to_string(data.files.size()) + " file(s) but no instrumented line");
 }
 
 std::string format_percent(double v) {
@@ -228,10 +324,12 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
     } else if (c.source == Source::kLcov) {
       data = unwrap(parse_lcov(read_text_file(absolute(s, c.input)), c.input));
       make_workspace_relative(data, s.workspace(), "");
+      require_data(data, c.input, "LCOV");
       write_atomically(absolute(s, c.cobertura_out), write_cobertura(data));
     } else {
       data = unwrap(parse_cobertura(read_text_file(absolute(s, c.input)), c.input));
       make_workspace_relative(data, s.workspace(), "");
+      require_data(data, c.input, "Cobertura");
       write_atomically(absolute(s, c.lcov_out), write_lcov(data));
     }
     const std::string& lcov_path = c.source == Source::kLcov ? c.input : c.lcov_out;
@@ -273,7 +371,7 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
 }
 
 const wrt_plugin kCoverage = {
-    sizeof(wrt_plugin), "coverage", "1.0.0",
+    sizeof(wrt_plugin), "coverage", "1.1.0",
     "Coverage figures and thresholds from gcovr, LCOV or Cobertura; writes LCOV and Cobertura",
     fingerprint, run, nullptr,
 };

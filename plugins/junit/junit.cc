@@ -4,16 +4,22 @@
 //  * `ctest` runs `ctest --test-dir <build_dir> --output-junit ...` and
 //    can rerun failing tests (`rerun_failed = N`): a test that fails and
 //    then passes is reported flaky and does not fail the stage.
-// Either stage fails when any test case failed.
+// Either stage fails when any test case failed. With `reset_coverage =
+// "DIR"` either removes the gcc --coverage counters (*.gcda) below DIR
+// before the tests run, so that they count this run only, and afterwards
+// lists the counters the run left in DIR/wrt-coverage-counters.txt, which
+// the stage must declare as an output (see plugins/common/gcov_files.h).
 #include <wrt/plugin.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "plugins/common/gcov_files.h"
 #include "plugins/common/tool.h"
 #include "plugins/junit/junit_report.h"
 
@@ -99,16 +105,73 @@ std::string abnormal_end(const wrt::sdk::SpawnOutcome& r) {
   return {};
 }
 
+// ---------------------------------------------------------------- reset_coverage
+
+// with.reset_coverage, workspace-relative and normalised ("" when unset).
+// The counters list it writes must be a declared output: that is what makes
+// a coverage stage that needs this one key on this run's counters.
+std::string parse_reset_coverage(const wrt::sdk::Stage& s) {
+  auto value = s.string("reset_coverage");
+  if (!value) return {};
+  fs::path dir = fs::path(*value).lexically_normal();
+  if (value->empty() || dir.is_absolute() || (!dir.empty() && *dir.begin() == ".."))
+    throw std::runtime_error("with.reset_coverage must be a directory inside the workspace (the build directory "
+                             "holding the .gcda files), e.g. \"build\"");
+  std::string list = (dir / wrt::plugins::gcov::kManifestName).lexically_normal().generic_string();
+  bool declared = false;
+  for (const auto& out : s.outputs()) declared = declared || fs::path(out).lexically_normal().generic_string() == list;
+  if (!declared)
+    throw std::runtime_error("with.reset_coverage = \"" + *value + "\": declare \"" + list +
+                             "\" in the stage's outputs (it lists the counters this run left, so that the coverage "
+                             "stage's cache key follows them)");
+  return dir.generic_string();
+}
+
+// Before the tests: no counters of earlier runs (or of objects no longer
+// built) survive, and no list of them either.
+void reset_counters(const wrt::sdk::Stage& s, const std::string& dir) {
+  fs::path abs = absolute_in(s.workspace(), dir);
+  std::error_code ec;
+  fs::remove(abs / wrt::plugins::gcov::kManifestName, ec);
+  std::size_t n = wrt::plugins::gcov::remove_counters(abs);
+  s.log(WRT_LOG_INFO, "reset_coverage: removed " + std::to_string(n) + " .gcda file" + (n == 1 ? "" : "s") +
+                          " under " + dir + "/ (counters of earlier runs)");
+}
+
+// After the tests: the counters this run left.
+void record_counters(const wrt::sdk::Stage& s, const std::string& dir) {
+  fs::path abs = absolute_in(s.workspace(), dir);
+  auto files = wrt::plugins::gcov::list_counters(abs);
+  std::string text = wrt::plugins::gcov::write_manifest(
+      files, "the .gcda files stage '" + s.name() + "' left under " + dir +
+                 "/ (wrt reset_coverage); a coverage stage reading " + dir + "/ checks it against this list");
+  fs::path list = abs / wrt::plugins::gcov::kManifestName;
+  fs::path tmp = list;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) throw std::runtime_error(tmp.string() + ": cannot write");
+  }
+  fs::rename(tmp, list);
+  s.log(WRT_LOG_INFO, "reset_coverage: this run left " + std::to_string(files.size()) + " .gcda file" +
+                          (files.size() == 1 ? "" : "s") + " under " + dir + "/");
+  if (files.empty())
+    s.log(WRT_LOG_WARNING, "reset_coverage: the tests left no .gcda file under " + dir +
+                               "/ (were they built with --coverage?)");
+}
+
 // ---------------------------------------------------------------- junit
 
 struct JUnitOptions {
   std::vector<std::string> argv;  // empty: only read the reports
   std::string cwd;
   std::vector<std::string> reports;
+  std::string reset_coverage;
 };
 
 JUnitOptions parse_junit_options(const wrt::sdk::Stage& s) {
-  wrt::plugins::reject_unknown_keys(s, "junit", {"run", "argv", "shell", "cwd", "report", "reports"});
+  wrt::plugins::reject_unknown_keys(s, "junit", {"run", "argv", "shell", "cwd", "report", "reports", "reset_coverage"});
   JUnitOptions o;
   auto run = s.string("run");
   auto argv = s.strings("argv");
@@ -129,6 +192,9 @@ JUnitOptions parse_junit_options(const wrt::sdk::Stage& s) {
   for (const auto& r : o.reports)
     if (r.find_first_of("*?[") != std::string::npos)
       throw std::runtime_error("with.reports: \"" + r + "\" is a glob; list the report files by name");
+  o.reset_coverage = parse_reset_coverage(s);
+  if (!o.reset_coverage.empty() && o.argv.empty())
+    throw std::runtime_error("with.reset_coverage needs the test command (with.run or with.argv) that produces the counters");
   return o;
 }
 
@@ -150,12 +216,14 @@ wrt_status junit_run(const wrt_host* host, wrt_stage* stage) {
         std::error_code ec;
         fs::remove(absolute_in(ws, r), ec);
       }
+      if (!o.reset_coverage.empty()) reset_counters(s, o.reset_coverage);
       auto r = s.spawn(o.argv, o.cwd);
       if (std::string why = abnormal_end(r); !why.empty()) {
         s.message("test command " + why);
         return r.started ? WRT_STATUS_FAILED : WRT_STATUS_ERROR;
       }
       exit_code = r.exit_code;
+      if (!o.reset_coverage.empty()) record_counters(s, o.reset_coverage);
     }
     std::vector<JUnitCase> cases;
     for (const auto& r : o.reports) {
@@ -179,10 +247,11 @@ struct CTestOptions {
   std::vector<std::string> args;
   std::int64_t rerun_failed = 0;
   std::int64_t parallel = 0;
+  std::string reset_coverage;
 };
 
 CTestOptions parse_ctest_options(const wrt::sdk::Stage& s) {
-  wrt::plugins::reject_unknown_keys(s, "ctest", {"build_dir", "args", "rerun_failed", "parallel"});
+  wrt::plugins::reject_unknown_keys(s, "ctest", {"build_dir", "args", "rerun_failed", "parallel", "reset_coverage"});
   CTestOptions o;
   auto dir = s.string("build_dir");
   if (!dir || dir->empty()) throw std::runtime_error("ctest needs with.build_dir (the CMake build directory)");
@@ -192,6 +261,7 @@ CTestOptions parse_ctest_options(const wrt::sdk::Stage& s) {
   if (o.rerun_failed < 0 || o.rerun_failed > 10) throw std::runtime_error("with.rerun_failed must be 0 to 10");
   o.parallel = s.integer("parallel").value_or(0);
   if (o.parallel < 0) throw std::runtime_error("with.parallel must not be negative");
+  o.reset_coverage = parse_reset_coverage(s);
   return o;
 }
 
@@ -235,6 +305,7 @@ wrt_status ctest_run(const wrt_host* host, wrt_stage* stage) {
     std::string ws = s.workspace();
     fs::path dir = fs::path(ws) / ".wrt" / "ctest" / s.name();
     int exit_code = 0;
+    if (!o.reset_coverage.empty()) reset_counters(s, o.reset_coverage);
     auto cases = run_ctest(s, o, dir / "junit.xml", false, &exit_code);
     s.host()->report_artifact(s.handle(), wrt::plugins::workspace_relative((dir / "junit.xml").string(), ws).c_str(),
                               "junit");
@@ -256,6 +327,8 @@ wrt_status ctest_run(const wrt_host* host, wrt_stage* stage) {
         failing.erase(it);
       }
     }
+    // Reruns add to the counters: coverage is that of every test process this stage ran.
+    if (!o.reset_coverage.empty()) record_counters(s, o.reset_coverage);
     wrt_status st = report_cases(s, cases);
     // A test that crashed ctest itself, or a missing test executable, may
     // leave no failed case behind; ctest's exit code still tells.
@@ -268,11 +341,11 @@ wrt_status ctest_run(const wrt_host* host, wrt_stage* stage) {
 }
 
 const wrt_plugin kJUnit = {
-    sizeof(wrt_plugin), "junit",   "1.0.0", "Runs a test command and reads its JUnit XML reports",
+    sizeof(wrt_plugin), "junit",   "1.1.0", "Runs a test command and reads its JUnit XML reports",
     junit_fingerprint,  junit_run, nullptr,
 };
 const wrt_plugin kCTest = {
-    sizeof(wrt_plugin), "ctest",   "1.0.0", "Runs CTest, reports its test cases, reruns failures to spot flaky tests",
+    sizeof(wrt_plugin), "ctest",   "1.1.0", "Runs CTest, reports its test cases, reruns failures to spot flaky tests",
     ctest_fingerprint,  ctest_run, nullptr,
 };
 const wrt_plugin* const kPlugins[] = {&kJUnit, &kCTest};
