@@ -103,3 +103,43 @@ TEST_CASE("state dirs: a state directory must be a workspace directory of its ow
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains("wrt.toml:2:10: stages.a.state: '.wrt/x' cannot be a state directory"));
 }
+
+TEST_CASE("state dirs: a Cargo workspace's target/ is rebuilt for the current key before a stage reads it",
+          "[e2e][state][cargo]") {
+  TempDir ws;
+  write_file(ws / "Cargo.toml", "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n");
+  write_file(ws / "app/Cargo.toml", "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+  const std::string good = "fn main() { println!(\"1\"); }\n";
+  write_file(ws / "app/src/main.rs", good);
+  write_file(ws / "expect.txt", "1\n");
+  auto toml = [](const std::string& check) {
+    return R"([stages.build]
+plugin = "cargo"
+inputs = ["Cargo.toml", "app/**"]
+state = ["target"]
+with = { command = "build" }
+
+[stages.check]
+needs = ["build"]
+inputs = ["app/**", "expect.txt"]
+with = { run = ")" + check + R"(" }
+)";
+  };
+  write_file(ws / "wrt.toml", toml("./target/debug/app | cmp - expect.txt"));
+  auto first = run(ws);
+  INFO(first.out << first.err);
+  REQUIRE(first.exit_code == 0);
+
+  write_file(ws / "app/src/main.rs", "fn main() { println!(\"2\"); }\n");
+  CHECK(run(ws).exit_code == 1);  // the broken binary fails the check
+  write_file(ws / "app/src/main.rs", good);
+  REQUIRE(run(ws).exit_code == 0);  // reverted: both cached, target/ still holds the broken binary
+  CHECK(status_of(ws, "check") == "cached");
+
+  write_file(ws / "wrt.toml", toml("./target/debug/app | cmp - expect.txt && true"));
+  auto r = run(ws);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(status_of(ws, "check") == "passed");
+  CHECK_THAT(r.out, Catch::Contains("rebuilding build for check: its state directory was produced for another key"));
+}
