@@ -290,7 +290,7 @@ TEST_CASE("thirdparty: e2e cJSON ci pipeline - figures match the tools, a no-op 
   // (execve of /proc/self/exe: 1 watchdog + 2 workers here, 1 worker with
   // -j 1) to take the plugin stages' fingerprints. The README says a no-op
   // run starts no process, and a no-op of 6 command stages starts none
-  // (22 ms against this pipeline's ~60 ms, loaded 2-core machine).
+  // (18-22 ms against this pipeline's 28-62 ms, loaded 2-core machine).
   CHECK_NOFAIL(execs.size() == 1);
 
   // ---- Break cJSON_IsTrue: it builds (no warning), two CTest tests fail and
