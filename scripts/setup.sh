@@ -14,6 +14,8 @@ packages=(
   spin z3 cvc5
   # bench/: the reference build tool and a timer
   hyperfine
+  # tests/thirdparty_e2e_test.cc: counts the processes a no-op run starts
+  strace
   # scripts/fuzz.sh: clang with libFuzzer (libclang_rt.fuzzer is in libclang-rt-14-dev)
   clang libclang-rt-14-dev
 )
