@@ -341,11 +341,11 @@ wrt_status ctest_run(const wrt_host* host, wrt_stage* stage) {
 }
 
 const wrt_plugin kJUnit = {
-    sizeof(wrt_plugin), "junit",   "1.1.0", "Runs a test command and reads its JUnit XML reports",
+    sizeof(wrt_plugin), "junit",   "1.2.0", "Runs a test command and reads its JUnit XML reports",
     junit_fingerprint,  junit_run, nullptr,
 };
 const wrt_plugin kCTest = {
-    sizeof(wrt_plugin), "ctest",   "1.1.0", "Runs CTest, reports its test cases, reruns failures to spot flaky tests",
+    sizeof(wrt_plugin), "ctest",   "1.2.0", "Runs CTest, reports its test cases, reruns failures to spot flaky tests",
     ctest_fingerprint,  ctest_run, nullptr,
 };
 const wrt_plugin* const kPlugins[] = {&kJUnit, &kCTest};

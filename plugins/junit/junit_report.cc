@@ -3,7 +3,10 @@
 #include <tuple>
 #include "plugins/common/tool.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <vector>
 #include <cstring>
 #include <pugixml.hpp>
 
@@ -18,13 +21,64 @@ std::string first_meaningful_text(std::string_view text) {
   return out;
 }
 
+bool contains_nocase(std::string_view hay, std::string_view needle) {
+  auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
+                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  return it != hay.end();
+}
+
+// How surely a line of a test program's output says what failed: 2 for a
+// runner's own failure marker -- Unity "file:12:name:FAIL: Expected 1 Was
+// 2", GoogleTest "Failure" / "[  FAILED  ]", Catch2 "FAILED:", assert(3)
+// "Assertion ... failed", Rust "panicked at" -- 1 for a line that merely
+// mentions failing or an error (a test's own description may), 0 else.
+// Pass lines and zero counts ("0 Failures") are 0.
+int failure_evidence(std::string_view line) {
+  if (contains_nocase(line, ":pass") || contains_nocase(line, "[  passed  ]") || contains_nocase(line, " 0 failures"))
+    return 0;
+  for (std::string_view w : {":fail", "failed:", "[  failed  ]", "failure", "assertion", "panicked at"})
+    if (contains_nocase(line, w)) return 2;
+  for (std::string_view w : {"fail", "error", "assert", "expected"})
+    if (contains_nocase(line, w)) return 1;
+  return 0;
+}
+
+// A test's output reduced to what says why it failed: the lines with the
+// surest evidence (up to 10), else its last 20 lines (where runners print
+// summaries), never just its first 2000 characters -- those are mostly
+// passing checks.
+std::string failure_from_output(std::string_view output) {
+  std::vector<std::string_view> lines;
+  std::size_t start = 0;
+  while (start < output.size()) {
+    std::size_t end = output.find('\n', start);
+    if (end == std::string_view::npos) end = output.size();
+    std::string_view l = trim(output.substr(start, end - start));
+    if (!l.empty()) lines.push_back(l);
+    start = end + 1;
+  }
+  std::vector<std::string_view> picked;
+  for (int level : {2, 1}) {
+    for (auto l : lines)
+      if (failure_evidence(l) == level && picked.size() < 10) picked.push_back(l);
+    if (!picked.empty()) break;
+  }
+  if (picked.empty()) picked.assign(lines.size() > 20 ? lines.end() - 20 : lines.begin(), lines.end());
+  std::string out;
+  for (auto l : picked) {
+    if (!out.empty()) out += '\n';
+    out += l;
+  }
+  return first_meaningful_text(out);
+}
+
 // The failure's own message attribute when the runner filled it in; CTest
 // leaves it empty and puts the test's output in <system-out> instead.
 std::string failure_message(const pugi::xml_node& testcase, const pugi::xml_node& failure) {
   std::string m = first_meaningful_text(failure.attribute("message").as_string());
   if (m.empty()) m = first_meaningful_text(failure.text().as_string());
-  if (m.empty()) m = first_meaningful_text(testcase.child("system-out").text().as_string());
-  if (m.empty()) m = first_meaningful_text(testcase.child("system-err").text().as_string());
+  if (m.empty()) m = failure_from_output(testcase.child("system-out").text().as_string());
+  if (m.empty()) m = failure_from_output(testcase.child("system-err").text().as_string());
   return m;
 }
 
