@@ -140,6 +140,23 @@ std::vector<std::string> as_path_list(const toml::node& n, const std::string& wh
   return out;
 }
 
+// A list of workspace-relative paths, normalised; `refuse` returns why a
+// normalised path is not allowed here (empty: allowed). Errors point at the
+// element.
+template <typename Refuse>
+std::vector<std::string> as_normalized_paths(const toml::node& n, const std::string& what, Refuse refuse) {
+  auto paths = as_path_list(n, what);
+  const auto& arr = *n.as_array();
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    auto norm = normalize_relative(paths[i]);
+    if (!norm) fail(arr[i].source(), fmt::format("{}: {}", what, norm.error()));
+    if (std::string why = refuse(*norm); !why.empty()) fail(arr[i].source(), fmt::format("{}: {}", what, why));
+    out.push_back(*norm);
+  }
+  return out;
+}
+
 // "8GiB", "512MB" or a byte count.
 std::uint64_t as_size(const toml::node& n, const std::string& what) {
   if (n.is_integer()) return static_cast<std::uint64_t>(as_int(n, what, 1));
@@ -244,25 +261,14 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
         if (!err.empty()) fail(arr[i].source(), fmt::format("{}: {}", what, err));
       }
     } else if (key == "outputs") {
-      auto outs = as_path_list(v, what);
-      const auto& arr = *v.as_array();
-      for (std::size_t i = 0; i < outs.size(); ++i) {
-        auto norm = normalize_relative(outs[i]);
-        if (!norm) fail(arr[i].source(), fmt::format("{}: {}", what, norm.error()));
-        if (*norm == ".") fail(arr[i].source(), fmt::format("{}: the whole workspace cannot be an output", what));
-        st.outputs.push_back(*norm);
-      }
+      st.outputs = as_normalized_paths(v, what, [](const std::string& p) {
+        return p == "." ? std::string("the whole workspace cannot be an output") : std::string();
+      });
     } else if (key == "state") {
-      auto dirs = as_path_list(v, what);
-      const auto& arr = *v.as_array();
-      for (std::size_t i = 0; i < dirs.size(); ++i) {
-        auto norm = normalize_relative(dirs[i]);
-        if (!norm) fail(arr[i].source(), fmt::format("{}: {}", what, norm.error()));
-        if (*norm == "." || *norm == ".wrt" || norm->rfind(".wrt/", 0) == 0 || *norm == ".git" ||
-            norm->rfind(".git/", 0) == 0)
-          fail(arr[i].source(), fmt::format("{}: '{}' cannot be a state directory", what, *norm));
-        st.state.push_back(*norm);
-      }
+      st.state = as_normalized_paths(v, what, [](const std::string& p) {
+        const bool wrt_own = p == "." || p == ".wrt" || p.rfind(".wrt/", 0) == 0 || p == ".git" || p.rfind(".git/", 0) == 0;
+        return wrt_own ? fmt::format("'{}' cannot be a state directory", p) : std::string();
+      });
     } else if (key == "env") {
       st.env = as_string_list(v, what);
     } else if (key == "timeout_minutes") {
