@@ -468,7 +468,7 @@ int cmd_list(const fs::path& ws) {
   if (!session) return usage_error(session.error());
   const Config& cfg = session->loaded->config;
   WorkerPool workers("/proc/self/exe");
-  FingerprintEnv env{ws, (cache_dir_for(cfg, "") / "plugin-data").string(), nullptr, &workers,
+  PluginEnv env{ws, (cache_dir_for(cfg, "") / "plugin-data").string(), nullptr, &workers,
                      [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }};
   std::size_t errors = 0;
   for (int v : order) {

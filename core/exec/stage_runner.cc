@@ -69,7 +69,8 @@ StageRunner::StageRunner(const RunContext& run)
       dirs_(ws_),
       globber_(ws_, {".wrt", ".git", run.config.settings.cache_dir}),
       started_at_s_(static_cast<std::int64_t>(std::time(nullptr))),
-      data_base_(((run.store ? run.store->dir() : dirs_.root) / "plugin-data").string()) {
+      env_{ws_, ((run.store ? run.store->dir() : dirs_.root) / "plugin-data").string(), run.options.cancel,
+           run.options.workers, [this](const std::string& line) { run_.printer.print(line); }} {
   std::error_code ec;
   fs::create_directories(dirs_.keys, ec);
   fs::create_directories(dirs_.state, ec);
@@ -378,54 +379,46 @@ std::optional<IndexedEntry> StageRunner::indexed_hit(const StageConfig& sc, cons
   return e;
 }
 
-void StageRunner::fill_ctx(const StageConfig& sc, wrt_stage& ctx) const {
-  ctx.name = sc.name;
-  ctx.workspace = ws_.string();
-  ctx.with = &sc.with;
-  ctx.cancel = run_.options.cancel;
-  ctx.data_dir = data_base_ + "/" + sc.plugin;
-  ctx.outputs = &sc.outputs;
-  ctx.console = [this](const std::string& line) { run_.printer.print(line); };
-}
+namespace {
 
 // The trusted built-in `command` plugin runs in wrt's process: it is the
 // hot path of big pipelines (a worker round trip per stage would cost the
 // full run its speed), and it is wrt's own code. Every other plugin runs
 // in a worker process, where its faults cannot reach wrt.
-bool StageRunner::isolated(const LoadedPlugin& lp) const { return run_.options.workers && lp.name != "command"; }
+bool in_worker(const LoadedPlugin& lp, const PluginEnv& env) { return env.workers && lp.name != "command"; }
 
-WorkerCall StageRunner::worker_call(const StageConfig& sc, const LoadedPlugin& lp, bool fingerprint) const {
+void fill_stage(const StageConfig& sc, const PluginEnv& env, wrt_stage& ctx) {
+  ctx.name = sc.name;
+  ctx.workspace = env.workspace.string();
+  ctx.with = &sc.with;
+  ctx.cancel = env.cancel;
+  ctx.data_dir = env.data_base + "/" + sc.plugin;
+  ctx.outputs = &sc.outputs;
+  ctx.console = env.console;
+}
+
+WorkerCall worker_call(const StageConfig& sc, const LoadedPlugin& lp, const PluginEnv& env, bool fingerprint) {
   WorkerCall c;
   c.fingerprint = fingerprint;
   c.library = lp.library;
   c.plugin = lp.name;
   c.stage = sc.name;
-  c.workspace = ws_.string();
+  c.workspace = env.workspace.string();
   c.with = &sc.with;
-  c.data_dir = data_base_ + "/" + sc.plugin;
+  c.data_dir = env.data_base + "/" + sc.plugin;
   c.outputs = &sc.outputs;
-  c.cancel = run_.options.cancel;
-  c.console = [this](const std::string& line) { run_.printer.print(line); };
+  c.cancel = env.cancel;
+  c.console = env.console;
   return c;
 }
 
+}  // namespace
 
-Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, const FingerprintEnv& env) {
+Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, const PluginEnv& env) {
   Fingerprint out;
   if (!lp.plugin->fingerprint) return out;
-  const std::string data_dir = env.data_base + "/" + sc.plugin;
-  if (env.workers && lp.name != "command") {
-    WorkerCall c;
-    c.fingerprint = true;
-    c.library = lp.library;
-    c.plugin = lp.name;
-    c.stage = sc.name;
-    c.workspace = env.workspace.string();
-    c.with = &sc.with;
-    c.data_dir = data_dir;
-    c.outputs = &sc.outputs;
-    c.cancel = env.cancel;
-    c.console = env.console;
+  if (in_worker(lp, env)) {
+    WorkerCall c = worker_call(sc, lp, env, /*fingerprint=*/true);
     WorkerReply r = env.workers->call(c);
     if (!r.fault.empty()) {
       out.status = WRT_STATUS_ERROR;
@@ -437,13 +430,7 @@ Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, con
     out.values = std::move(r.fingerprints);
   } else {
     wrt_stage fp;
-    fp.name = sc.name;
-    fp.workspace = env.workspace.string();
-    fp.with = &sc.with;
-    fp.cancel = env.cancel;
-    fp.data_dir = data_dir;
-    fp.outputs = &sc.outputs;
-    fp.console = env.console;
+    fill_stage(sc, env, fp);
     fp.in_fingerprint = true;
     try {
       out.status = lp.plugin->fingerprint(host_table(), &fp);
@@ -466,9 +453,7 @@ std::string config_error_line(const Config& config, const StageConfig& sc, const
 }
 
 Fingerprint StageRunner::fingerprint(const StageConfig& sc, const LoadedPlugin& lp) const {
-  FingerprintEnv env{ws_, data_base_, run_.options.cancel, run_.options.workers,
-                     [this](const std::string& line) { run_.printer.print(line); }};
-  return fingerprint_stage(sc, lp, env);
+  return fingerprint_stage(sc, lp, env_);
 }
 
 Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, const Upstream& upstream) {
@@ -568,15 +553,15 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
       (void)!::write(log_fd, hdr.data(), hdr.size());
     }
     wrt_stage ctx;
-    fill_ctx(sc, ctx);
+    fill_stage(sc, env_, ctx);
     ctx.inputs = &prepared.inputs;
     ctx.log_fd = log_fd;
     ctx.deadline =
         Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_min * 60));
     wrt_status s = WRT_STATUS_ERROR;
     std::string fault;
-    if (isolated(lp)) {
-      WorkerCall c = worker_call(sc, lp, /*fingerprint=*/false);
+    if (in_worker(lp, env_)) {
+      WorkerCall c = worker_call(sc, lp, env_, /*fingerprint=*/false);
       c.deadline = ctx.deadline;
       c.inputs = &prepared.inputs;
       c.log_path = (ws_ / rec.log).string();

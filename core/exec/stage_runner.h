@@ -100,9 +100,9 @@ struct Fingerprint {
   bool config_error() const { return fault.empty() && status != WRT_STATUS_PASSED; }
 };
 
-// Where fingerprint() runs and what it is told; `data_base` is the plugins'
-// data directory root (<cache or .wrt>/plugin-data).
-struct FingerprintEnv {
+// Where a plugin's fingerprint() and run() execute and what they are told;
+// `data_base` is the plugins' data directory root (<cache or .wrt>/plugin-data).
+struct PluginEnv {
   std::filesystem::path workspace;
   std::string data_base;
   const std::atomic<bool>* cancel = nullptr;
@@ -112,7 +112,7 @@ struct FingerprintEnv {
 
 // Calls the stage's plugin's fingerprint (in a worker unless it is the
 // built-in `command` plugin or `env.workers` is null). Thread-safe.
-Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, const FingerprintEnv& env);
+Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, const PluginEnv& env);
 
 // "wrt.toml:12:1: stage 'cov': with.threshold: unknown key (did you mean 'min_line'?)"
 std::string config_error_line(const Config& config, const StageConfig& sc, const std::string& message);
@@ -186,9 +186,6 @@ class StageRunner {
   void store_log(CacheEntry& entry, const std::string& log_rel);
   void restore_log(const CacheEntry& entry, const std::string& log_rel);
   std::optional<IndexedEntry> indexed_hit(const StageConfig& sc, const Digest& key, const std::string& key_hex);
-  void fill_ctx(const StageConfig& sc, wrt_stage& ctx) const;
-  bool isolated(const LoadedPlugin& lp) const;
-  WorkerCall worker_call(const StageConfig& sc, const LoadedPlugin& lp, bool fingerprint) const;
   std::int64_t logs_mtime_ns() const;
 
   const RunContext run_;
@@ -199,7 +196,7 @@ class StageRunner {
   // No log file was deleted since the index was saved (.wrt/logs unchanged),
   // so an indexed hit need not check for its log.
   bool logs_intact_ = false;
-  std::string data_base_;  // plugins' data directories are <data_base_>/<plugin>
+  PluginEnv env_;  // where and how plugin calls run (worker or in-process)
   // The workspace, open: restores and output listings resolve paths below
   // it one component at a time (output_tree.h).
   int ws_fd_ = -1;
