@@ -96,6 +96,50 @@ with = { run = "mkdir -p out && echo one > out/a1.txt" }
   }
 }
 
+TEST_CASE("cache trust: after cache verify or gc removed an entry, the run index no longer answers for it", "[e2e][cache-trust]") {
+  // Found by tests/reliability (corrupt scenario, seed 58308264): the run
+  // index kept reporting `cached` for an entry `cache verify` had removed,
+  // so the store never got it back and the next restore missed.
+  TempDir ws;
+  write_file(ws / "wrt.toml", R"(
+[stages.a]
+outputs = ["out/a.txt"]
+with = { run = "mkdir -p out && echo a > out/a.txt" }
+)");
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  const std::string key = report_stage(report_of(ws), "a")["cache_key"];
+  fs::path file = entry_path(ws, key);
+  REQUIRE(fs::exists(file));
+
+  SECTION("cache verify removed a damaged entry") {
+    std::string text = read_file(file);
+    text[text.size() - 3] ^= 1;
+    write_file(file, text);
+    auto v = run_wrt({"cache", "verify"}, ws.path());
+    INFO(v.out << v.err);
+    REQUIRE(v.exit_code != 0);
+  }
+  SECTION("cache gc evicted every entry") {
+    auto g = run_wrt({"cache", "gc", "--max-size", "0"}, ws.path());
+    INFO(g.out << g.err);
+    REQUIRE(g.exit_code == 0);
+  }
+  REQUIRE_FALSE(fs::exists(file));
+  // Outputs still in place: the index alone would call this a hit.
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(report_stage(report_of(ws), "a")["status"] == "passed");
+  CHECK(fs::exists(file));
+  // The store holds the entry again: a checkout without outputs restores it.
+  fs::remove_all(ws / "out");
+  auto again = wrt_run(ws);
+  INFO(again.out << again.err);
+  REQUIRE(again.exit_code == 0);
+  CHECK(report_stage(report_of(ws), "a")["status"] == "cached");
+  CHECK(read_file(ws / "out/a.txt") == "a\n");
+}
+
 TEST_CASE("cache trust: a crafted entry cannot restore outside the stage's declared outputs", "[e2e][cache-trust]") {
   TempDir ws;
   fs::create_directories(ws / ".git/hooks");

@@ -42,6 +42,9 @@ struct CacheStore::State {
   std::uint64_t estimate_base = 0;
   std::uint64_t written_at_base = 0;
   std::atomic<std::uint64_t> written{0};
+
+  // See removal_mark(): read once by open().
+  std::string removal_mark;
 };
 
 namespace {
@@ -577,8 +580,29 @@ Status CacheStore::open() {
       if (t.mtime.tv_sec < state_->opened_at.tv_sec - kStaleTempSeconds) ::unlink(t.path.c_str());
   // File timestamps come from a coarse clock and may lag a fine one.
   state_->opened_at.tv_sec -= 2;
+  ReadResult mark = read_whole(dir_ / "removals");
+  state_->removal_mark = dir_.string();
+  state_->removal_mark += '\n';
+  state_->removal_mark += mark.err == 0 ? mark.data : std::string("none");
   return {};
 }
+
+// A new token, published by rename: a reader sees the old one or the new
+// one, and two removers racing both change it. Failing (a read-only store)
+// only means other checkouts keep trusting their run index for up to an
+// hour, as before; the store path still checks every entry it reads.
+void CacheStore::note_removal() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  static std::atomic<std::uint64_t> counter{0};
+  const std::string token =
+      fmt::format("{}.{:09}.{}.{}\n", now.tv_sec, now.tv_nsec, ::getpid(), counter.fetch_add(1));
+  TempFile tmp;
+  if (!tmp.create(dir_ / "tmp", "removals.") || !tmp.write(token.data(), token.size()) || !tmp.close()) return;
+  (void)tmp.publish(dir_ / "removals");
+}
+
+const std::string& CacheStore::removal_mark() const { return state_->removal_mark; }
 
 Result<Digest> CacheStore::put_file(const fs::path& file) {
   std::shared_lock lock(state_->mu);
@@ -659,7 +683,10 @@ Status CacheStore::restore_file_at(const Digest& digest, int dir_fd, const std::
     return {};
   });
   if (!copied) return Error{copied.error()};
-  if (copied->digest != digest) return corrupt_blob(blob, digest, copied->digest, st.st_dev, st.st_ino);
+  if (copied->digest != digest) {
+    note_removal();
+    return corrupt_blob(blob, digest, copied->digest, st.st_dev, st.st_ino);
+  }
   // Explicit mode, independent of the umask and of the blob's own mode.
   if (::fchmod(out.get(), executable ? 0755 : 0644) != 0)
     return Error{fmt::format("cannot set mode of {}: {}", display_path, err_text(errno))};
@@ -684,7 +711,10 @@ Result<std::string> CacheStore::read_blob(const Digest& digest) {
     return Status{};
   });
   if (!copied) return Error{copied.error()};
-  if (copied->digest != digest) return corrupt_blob(blob, digest, copied->digest, st.st_dev, st.st_ino);
+  if (copied->digest != digest) {
+    note_removal();
+    return corrupt_blob(blob, digest, copied->digest, st.st_dev, st.st_ino);
+  }
   return out;
 }
 
@@ -758,6 +788,7 @@ std::optional<CacheEntry> CacheStore::get_entry(const std::string& key_hex, std:
   auto entry = decode_entry(key_hex, r.data, &why);
   if (!entry) {
     warn = fmt::format("cache entry {} is corrupt ({}); {}", p.string(), why, remove_if_same(p, r.dev, r.ino));
+    note_removal();
     return std::nullopt;
   }
   for (const auto& hex : referenced_blobs(*entry)) {
@@ -773,10 +804,14 @@ std::optional<CacheEntry> CacheStore::get_entry(const std::string& key_hex, std:
   return entry;
 }
 
-bool CacheStore::touch_entry(const std::string& key_hex) {
+bool CacheStore::touch_entry(const std::string& key_hex, const std::vector<Digest>& blobs, bool modify) {
   if (!valid_key(key_hex)) return false;
   std::shared_lock lock(state_->mu);
-  return ::utimensat(AT_FDCWD, entry_path(key_hex).c_str(), nullptr, 0) == 0 || errno != ENOENT;
+  for (const Digest& b : blobs)
+    if (::access(blob_path(b).c_str(), F_OK) != 0 && errno == ENOENT) return false;
+  const fs::path p = entry_path(key_hex);
+  if (!modify) return ::access(p.c_str(), F_OK) == 0 || errno != ENOENT;
+  return ::utimensat(AT_FDCWD, p.c_str(), nullptr, 0) == 0 || errno != ENOENT;
 }
 
 CacheStats CacheStore::stats() const {
@@ -914,6 +949,7 @@ Result<GcResult> CacheStore::gc(std::uint64_t max_bytes) {
     state_->estimate_base = current;
     state_->written_at_base = state_->written.load();
   }
+  if (r.entries_removed > 0) note_removal();
   if (!failure.empty()) return Error{failure};
   return r;
 }
@@ -973,6 +1009,7 @@ Result<VerifyResult> CacheStore::verify() {
       break;
     }
   }
+  if (!r.problems.empty()) note_removal();
   return r;
 }
 

@@ -126,8 +126,15 @@ class CacheStore {
   // Marks the entry as recently used. Thread-safe.
   std::optional<CacheEntry> get_entry(const std::string& key_hex, std::string* warning);
   // Marks an entry as recently used without reading it (for hits answered
-  // from the workspace's run index). False if the entry is not in the store.
-  bool touch_entry(const std::string& key_hex);
+  // from the workspace's run index). False if the entry or one of `blobs`
+  // is not in the store. With `modify` false it only checks (dry runs).
+  bool touch_entry(const std::string& key_hex, const std::vector<Digest>& blobs, bool modify = true);
+  // Names this store and the last time anything removed an entry or blob
+  // from it (gc, verify, a reader that found one corrupt), as read by
+  // open(). A run index that recorded another mark must re-check that the
+  // store still holds its entries: it is another store, or entries it
+  // trusted may be gone.
+  const std::string& removal_mark() const;
 
   CacheStats stats() const;
   // Removes least-recently-used entries until the store is at most
@@ -144,6 +151,8 @@ class CacheStore {
  private:
   std::filesystem::path blob_path(const Digest& d) const;
   std::filesystem::path entry_path(const std::string& key_hex) const;
+  // Publishes a new removal mark (see removal_mark()).
+  void note_removal();
   std::filesystem::path dir_;
   std::uint64_t max_bytes_;
   int lock_fd_ = -1;

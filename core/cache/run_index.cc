@@ -9,7 +9,7 @@ namespace wrt {
 
 namespace {
 
-// Payload: i64 logs mtime | u64 count | records, each:
+// Payload: i64 logs mtime | str store mark | u64 count | records, each:
 //   str stage | u8 has key | [digest key] | i64 touched_at | u8 has entry | [entry]
 // entry:
 //   u8 has results | [str results (CBOR)] | u64 outputs
@@ -18,7 +18,7 @@ namespace {
 // "has results" is 0 when the stage reported nothing (no metrics, findings,
 // tests, artifacts or message), the common case, which then needs no JSON.
 constexpr char kMagic[9] = "WRTINDX\n";
-constexpr std::uint32_t kVersion = 3;
+constexpr std::uint32_t kVersion = 4;  // 3: no store mark (read as "")
 constexpr std::size_t kMinRecordBytes = 4 + 1 + 8 + 1;
 constexpr std::size_t kMinOutputBytes = 4 + 32 + 8 + 1 + 1 + 4;
 
@@ -122,12 +122,20 @@ void RunIndex::load(std::string* warning) {
   }
   std::unordered_map<std::string, Record> loaded;
   std::int64_t logs_mtime = 0;
+  std::string store_mark;
   std::string problem = [&]() -> std::string {
+    bool v3 = false;
     auto payload = unseal_state(data->view(), kMagic, kVersion);
-    if (!payload) return payload.error();
+    if (!payload) {
+      auto old = unseal_state(data->view(), kMagic, 3);
+      if (!old) return payload.error();
+      payload = old;
+      v3 = true;
+    }
     StateReader r(*payload);
     std::uint64_t count = 0;
-    if (!r.get(logs_mtime) || !r.count(count, kMinRecordBytes)) return "truncated header";
+    if (!r.get(logs_mtime) || (!v3 && !r.str(store_mark)) || !r.count(count, kMinRecordBytes))
+      return "truncated header";
     loaded.reserve(static_cast<std::size_t>(count));
     for (std::uint64_t i = 0; i < count; ++i) {
       std::string stage;
@@ -160,6 +168,7 @@ void RunIndex::load(std::string* warning) {
   data_ = std::move(*data);
   records_ = std::move(loaded);
   logs_mtime_ns_ = logs_mtime;
+  store_mark_ = std::move(store_mark);
   dirty_ = false;
 }
 
@@ -169,6 +178,7 @@ Status RunIndex::save() {
     std::lock_guard<std::mutex> lock(mu_);
     if (!dirty_) return Status::Ok();
     w.put(logs_mtime_ns_);
+    w.str(store_mark_);
     w.put(static_cast<std::uint64_t>(records_.size()));
     for (const auto& [stage, rec] : records_) {
       w.str(stage);
@@ -265,6 +275,18 @@ void RunIndex::set_logs_mtime_ns(std::int64_t ns) {
   std::lock_guard<std::mutex> lock(mu_);
   if (logs_mtime_ns_ == ns) return;
   logs_mtime_ns_ = ns;
+  dirty_ = true;
+}
+
+}  // namespace wrt
+
+namespace wrt {
+
+void RunIndex::adopt_store_mark(const std::string& mark) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (store_mark_ == mark) return;
+  for (auto& [stage, rec] : records_) rec.touched_at = 0;
+  store_mark_ = mark;
   dirty_ = true;
 }
 

@@ -67,6 +67,12 @@ class RunIndex {
   // marked as used (0 = unknown), for LRU touches at most once an hour.
   std::int64_t touched_at(const std::string& stage) const;
   void set_touched_at(const std::string& stage, std::int64_t when);
+  // Binds the index to the store it is used with (CacheStore::removal_mark).
+  // When the mark differs from the recorded one — another cache directory,
+  // or entries were removed since (gc, verify, corruption) — every
+  // touched_at is forgotten, so the next hit of each stage checks that the
+  // store still holds its entry instead of trusting it for up to an hour.
+  void adopt_store_mark(const std::string& mark);
 
   // The mtime of .wrt/logs when the index was last saved: unchanged means no
   // log file has been deleted since.
@@ -94,6 +100,7 @@ class RunIndex {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Record> records_;
   std::int64_t logs_mtime_ns_ = 0;
+  std::string store_mark_;
   bool dirty_ = false;
 };
 

@@ -86,6 +86,7 @@ StageRunner::StageRunner(const RunContext& run)
     }
   }
   if (run_.store) {
+    run_.index.adopt_store_mark(run_.store->removal_mark());
     fs::path rel = fs::weakly_canonical(run_.store->dir(), ec).lexically_relative(fs::weakly_canonical(ws_, ec));
     if (!ec && !rel.empty() && *rel.begin() != "..") cache_dir_rel_ = rel.generic_string();
     if (cache_dir_rel_ == ".") cache_dir_rel_.clear();
@@ -364,17 +365,27 @@ void StageRunner::restore_log(const CacheEntry& entry, const std::string& log_re
 }
 
 // A hit answered from the run index: every output is already in place, so
-// the store is not read. The store's entry is still marked as used, at
-// most once an hour, to keep it from LRU eviction.
+// the store is not read. The store's entry is still marked as used (and
+// checked to be there with its blobs) at most once an hour, to keep it from
+// LRU eviction, and again after anything removed entries from the store.
 std::optional<IndexedEntry> StageRunner::indexed_hit(const StageConfig& sc, const Digest& key,
                                                      const std::string& key_hex) {
   auto e = run_.index.entry(sc.name, key);
   if (!e || (e->log && !logs_intact_)) return std::nullopt;
   for (const auto& f : e->outputs)
     if (!in_place(f)) return std::nullopt;
-  if (!run_.options.dry_run && run_.index.touched_at(sc.name) + 3600 < started_at_s_) {
-    if (!run_.store->touch_entry(key_hex)) return std::nullopt;  // evicted: let the store path decide
-    run_.index.set_touched_at(sc.name, started_at_s_);
+  if (run_.index.touched_at(sc.name) + 3600 < started_at_s_) {
+    // Not confirmed in the store within the hour, or the store lost entries
+    // since (RunIndex::adopt_store_mark): the index must not answer for an
+    // entry the store no longer holds, or the next checkout (or this one
+    // with outputs deleted) would miss what this run reported as cached.
+    std::vector<Digest> blobs;
+    for (const auto& f : e->outputs)
+      if (f.kind == OutputKind::kFile) blobs.push_back(f.digest);
+    if (e->log) blobs.push_back(*e->log);
+    const bool modify = !run_.options.dry_run;
+    if (!run_.store->touch_entry(key_hex, blobs, modify)) return std::nullopt;  // gone: the store path decides
+    if (modify) run_.index.set_touched_at(sc.name, started_at_s_);
   }
   return e;
 }
