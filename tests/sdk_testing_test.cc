@@ -285,3 +285,23 @@ TEST_CASE("testing: misuse of the harness throws with a reason", "[sdk][testing]
   }
   CHECK_FALSE(std::filesystem::exists(path));  // removed with everything in it
 }
+
+TEST_CASE("testing: declare_state (ABI 1.3) is normalized and checked as wrt does", "[sdk][testing]") {
+  wt::Plugin lib(plugin_path("probe"));
+  wt::Workspace ws;
+  wt::StageSpec stage;
+  stage.with = "{ state = \"./gen/../gen/\", mode = \"config\" }";
+  wt::Result ok = wt::run_stage(lib, ws, stage);
+  INFO(ok.message << ok.log);
+  CHECK(ok.status == WRT_STATUS_PASSED);
+  CHECK(ok.state == std::vector<std::string>{"gen"});
+
+  for (const char* bad : {"/tmp/x", "../x", ".", ".git/x", ".wrt"}) {
+    stage.with = std::string("{ state = \"") + bad + "\" }";
+    wt::Result r = wt::run_stage(lib, ws, stage);
+    INFO(bad << ": " << r.message);
+    CHECK(r.configuration_error);
+    CHECK(r.message.rfind("state directory: ", 0) == 0);
+    CHECK(r.state.empty());
+  }
+}

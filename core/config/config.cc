@@ -265,10 +265,7 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
         return p == "." ? std::string("the whole workspace cannot be an output") : std::string();
       });
     } else if (key == "state") {
-      st.state = as_normalized_paths(v, what, [](const std::string& p) {
-        const bool wrt_own = p == "." || p == ".wrt" || p.rfind(".wrt/", 0) == 0 || p == ".git" || p.rfind(".git/", 0) == 0;
-        return wrt_own ? fmt::format("'{}' cannot be a state directory", p) : std::string();
-      });
+      st.state = as_normalized_paths(v, what, state_dir_refusal);
     } else if (key == "env") {
       st.env = as_string_list(v, what);
     } else if (key == "timeout_minutes") {
@@ -760,6 +757,11 @@ Result<std::string> normalize_relative(const std::string& path) {
   std::string out = parts[0];
   for (std::size_t k = 1; k < parts.size(); ++k) out += "/" + parts[k];
   return out;
+}
+
+std::string state_dir_refusal(const std::string& p) {
+  const bool wrt_own = p == "." || p == ".wrt" || p.rfind(".wrt/", 0) == 0 || p == ".git" || p.rfind(".git/", 0) == 0;
+  return wrt_own ? fmt::format("'{}' cannot be a state directory", p) : std::string();
 }
 
 std::string starter_config(const std::string& project_name) {

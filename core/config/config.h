@@ -170,6 +170,9 @@ std::string escape_control(std::string_view text);
 // Normalises a workspace-relative path ("./a//b/" -> "a/b"); Error if it is
 // absolute or leaves the workspace ("../x", "a/../../x").
 Result<std::string> normalize_relative(const std::string& path);
+// Why a normalized workspace-relative path cannot be a state directory
+// ("" when it can): the workspace itself, .wrt or .git.
+std::string state_dir_refusal(const std::string& normalized);
 
 // Starter wrt.toml for `wrt init`.
 std::string starter_config(const std::string& project_name);

@@ -215,10 +215,10 @@ struct Executor::Impl {
   // Rebuilds are rare and serialised. Returns why v cannot run, or "".
   std::string ensure_state(int v) {
     for (int d : ex.graph_.deps[v]) {
-      if (slot[d] < 0 || ex.graph_.stages[d]->state.empty()) continue;
+      if (slot[d] < 0 || fingerprints[d].state.empty()) continue;
       std::lock_guard<std::recursive_mutex> lock(rebuild_mu);
       StageRecord& dep = record(d);
-      std::string why = runner.stale_state(*ex.graph_.stages[d], dep);
+      std::string why = runner.stale_state(fingerprints[d].state, dep);
       if (why.empty()) continue;
       if (std::string err = ensure_state(d); !err.empty()) return err;
       ex.printer_.print(fmt::format("rebuilding {} for {}: {}", dep.name, record(v).name, why));
@@ -310,7 +310,6 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     const int v = order[i];
     const StageConfig& sc = *graph_.stages[v];
     impl.selected[v] = 1;
-    if (!sc.state.empty()) impl.any_state = true;
     impl.slot[v] = static_cast<int>(i);
     StageRecord& rec = out.records[i];
     rec.name = sc.name;
@@ -345,6 +344,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     });
   });
   for (int v : order) {
+    if (!impl.fingerprints[v].state.empty()) impl.any_state = true;
     if (!impl.fingerprints[v].config_error()) continue;
     std::string line = config_error_line(config_, *graph_.stages[v], impl.fingerprints[v].message);
     StageRecord& rec = impl.record(v);

@@ -114,15 +114,15 @@ void StageRunner::end_run() {
     run_.printer.print(fmt::format("warning: {}", s.error()));
 }
 
-std::string StageRunner::stale_state(const StageConfig& dep, const StageRecord& rec) const {
-  if (dep.state.empty() || rec.status != "cached") return {};
+std::string StageRunner::stale_state(const std::vector<std::string>& dirs, const StageRecord& rec) const {
+  if (dirs.empty() || rec.status != "cached") return {};
   {
     std::lock_guard<std::mutex> lock(state_mu_);
-    auto it = state_keys_.find(dep.name);
+    auto it = state_keys_.find(rec.name);
     if (it == state_keys_.end()) return "its state directory was never produced here";
     if (it->second != rec.cache_key) return "its state directory was produced for another key";
   }
-  for (const auto& d : dep.state) {
+  for (const auto& d : dirs) {
     struct stat st {};
     if (::fstatat(ws_fd_, d.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
       return fmt::format("its state directory {}/ is missing", d);
@@ -144,6 +144,7 @@ StageRunner::Rebuild StageRunner::rebuild_state(const StageTask& task, const Fin
   Preparation p;
   p.key = compute_key(*k);
   for (const auto& f : k->files) p.inputs.push_back(f.first);
+  p.state = fp.state;
   scratch.cache_key = to_hex(p.key);
   scratch.log = ".wrt/logs/" + scratch.name + ".log";
   if (scratch.cache_key != task.record.cache_key) {
@@ -395,8 +396,14 @@ namespace {
 // The trusted built-in `command` plugin runs in wrt's process: it is the
 // hot path of big pipelines (a worker round trip per stage would cost the
 // full run its speed), and it is wrt's own code. Every other plugin runs
-// in a worker process, where its faults cannot reach wrt.
-bool in_worker(const LoadedPlugin& lp, const PluginEnv& env) { return env.workers && lp.name != "command"; }
+// in a worker process, where its faults cannot reach wrt -- except the
+// fingerprint() of a plugin from wrt's own plugin directory: it is wrt's
+// code too, runs on every no-op, and only parses `with` and asks the host
+// for cached tool versions. In a worker it made a no-op start processes.
+bool in_worker(const LoadedPlugin& lp, const PluginEnv& env, bool fingerprint) {
+  if (!env.workers || lp.name == "command") return false;
+  return !(fingerprint && lp.bundled);
+}
 
 void fill_stage(const StageConfig& sc, const PluginEnv& env, wrt_stage& ctx) {
   ctx.name = sc.name;
@@ -427,8 +434,10 @@ WorkerCall worker_call(const StageConfig& sc, const LoadedPlugin& lp, const Plug
 
 Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, const PluginEnv& env) {
   Fingerprint out;
+  out.state = sc.state;
   if (!lp.plugin->fingerprint) return out;
-  if (in_worker(lp, env)) {
+  std::vector<std::string> declared;
+  if (in_worker(lp, env, /*fingerprint=*/true)) {
     WorkerCall c = worker_call(sc, lp, env, /*fingerprint=*/true);
     WorkerReply r = env.workers->call(c);
     if (!r.fault.empty()) {
@@ -439,6 +448,7 @@ Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, con
     out.status = r.status;
     out.message = std::move(r.results.message);
     out.values = std::move(r.fingerprints);
+    declared = std::move(r.state);
   } else {
     wrt_stage fp;
     fill_stage(sc, env, fp);
@@ -452,7 +462,10 @@ Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, con
     }
     out.message = std::move(fp.results.message);
     out.values = std::move(fp.fingerprints);
+    declared = std::move(fp.state);
   }
+  for (auto& d : declared)
+    if (std::find(out.state.begin(), out.state.end(), d) == out.state.end()) out.state.push_back(std::move(d));
   if (out.status != WRT_STATUS_PASSED && out.message.empty()) out.message = "invalid configuration";
   return out;
 }
@@ -540,6 +553,7 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
   p.key = key;
   p.inputs.reserve(k->files.size());
   for (const auto& f : k->files) p.inputs.push_back(f.first);
+  p.state = fp.state;
   return p;
 }
 
@@ -571,7 +585,7 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
         Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_min * 60));
     wrt_status s = WRT_STATUS_ERROR;
     std::string fault;
-    if (in_worker(lp, env_)) {
+    if (in_worker(lp, env_, /*fingerprint=*/false)) {
       WorkerCall c = worker_call(sc, lp, env_, /*fingerprint=*/false);
       c.deadline = ctx.deadline;
       c.inputs = &prepared.inputs;
@@ -619,7 +633,7 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
   if (log_fd >= 0) ::close(log_fd);
   globber_.invalidate();
   run_.index.drop_entry(sc.name);
-  if (!sc.state.empty()) {
+  if (!prepared.state.empty()) {
     // The state directories now belong to this key -- or, after a failure,
     // to no key a dependent may trust.
     std::lock_guard<std::mutex> lock(state_mu_);

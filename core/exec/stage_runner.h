@@ -97,6 +97,9 @@ struct Fingerprint {
   std::string fault;
   std::string message;
   std::vector<std::pair<std::string, std::string>> values;
+  // The stage's state directories: wrt.toml's `state`, then those the
+  // plugin declared (declare_state), normalized, without duplicates.
+  std::vector<std::string> state;
   bool config_error() const { return fault.empty() && status != WRT_STATUS_PASSED; }
 };
 
@@ -125,6 +128,7 @@ struct Preparation {
   std::string detail;
   Digest key{};
   std::vector<std::string> inputs;  // the files hashed for the key, sorted
+  std::vector<std::string> state;   // Fingerprint::state
 };
 
 // How a run ended: passed | flaky | failed | timeout | interrupted, and a
@@ -154,12 +158,13 @@ class StageRunner {
   // stage became ready (the stored duration counts from there).
   StageEnd run(const StageTask& task, const Preparation& prepared, std::chrono::steady_clock::time_point t0);
 
-  // State directories (StageConfig::state). Why the state of `dep` -- whose
-  // record in this run is `rec` -- may not be read by a stage that needs it:
+  // State directories (Fingerprint::state). Why the state directories
+  // `dirs` of `dep` -- whose record in this run is `rec` -- may not be read
+  // by a stage that needs it:
   // it was a cache hit, and a state directory is missing or was last
   // produced for another key (a revert, a fresh checkout, a branch switch).
   // Empty when it may (or when the stage ran in this run).
-  std::string stale_state(const StageConfig& dep, const StageRecord& rec) const;
+  std::string stale_state(const std::vector<std::string>& dirs, const StageRecord& rec) const;
 
   // Runs a stage whose result came from the cache again, to regenerate its
   // state directories for its current key; `task.record` is not changed.

@@ -272,6 +272,23 @@ void h_add_fingerprint(wrt_stage* st, const char* name, const char* value) {
   st->fingerprints.emplace_back(name, str(value));
 }
 
+int h_declare_state(wrt_stage* st, const char* dir) {
+  if (!st) return 0;
+  std::lock_guard<std::mutex> lock(st->mu);
+  if (!st->in_fingerprint) {
+    write_log(st, fmt::format("[wrt warning] declare_state('{}') ignored: only valid during fingerprint()", str(dir)));
+    return 0;
+  }
+  auto norm = normalize_relative(str(dir));
+  std::string why = norm ? state_dir_refusal(*norm) : norm.error();
+  if (!why.empty()) {
+    st->results.message = fmt::format("state directory: {}", why);
+    return 0;
+  }
+  if (std::find(st->state.begin(), st->state.end(), *norm) == st->state.end()) st->state.push_back(*norm);
+  return 1;
+}
+
 const void* h_get_extension(const char*) { return nullptr; }
 
 const char* h_config_key_at(wrt_stage* st, const char* key, int64_t index) {
@@ -365,7 +382,7 @@ const wrt_host kHost = {
     h_report_test_case, h_report_artifact,     h_set_message,         h_add_fingerprint,
     h_get_extension,    h_config_key_at,       h_data_dir,            h_input_count,
     h_input_at,         h_output_count,        h_output_at,           h_check_keys,
-    h_log_global,       h_tool_version,
+    h_log_global,       h_tool_version,        h_declare_state,
 };
 
 }  // namespace

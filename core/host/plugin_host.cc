@@ -18,6 +18,31 @@ struct PluginHost::Library {
   bool initialised = false;
 };
 
+const std::vector<fs::path>& bundled_plugin_dirs() {
+  static const std::vector<fs::path> dirs = [] {
+    std::vector<fs::path> out;
+    boost::dll::fs::error_code ec;
+    fs::path exe = boost::dll::program_location(ec);
+    if (ec) return out;
+    fs::path bindir = exe.parent_path();
+    out.push_back(bindir / "plugins");
+    // <prefix>/<bindir> -> <prefix>/<libdir>/wrt/plugins
+    fs::path prefix = bindir;
+    for (const auto& part : fs::path(WRT_BIN_INSTALL_RELDIR)) {
+      (void)part;
+      prefix = prefix.parent_path();
+    }
+    out.push_back(prefix / WRT_PLUGIN_INSTALL_RELDIR);
+    for (auto& d : out) {
+      std::error_code e;
+      fs::path c = fs::weakly_canonical(d, e);
+      if (!e) d = c;
+    }
+    return out;
+  }();
+  return dirs;
+}
+
 std::vector<fs::path> plugin_search_path(const std::vector<std::string>& configured, const fs::path& workspace) {
   std::vector<fs::path> dirs;
   for (const auto& d : configured) dirs.push_back(fs::path(d).is_absolute() ? fs::path(d) : workspace / d);
@@ -31,19 +56,7 @@ std::vector<fs::path> plugin_search_path(const std::vector<std::string>& configu
       i = j + 1;
     }
   }
-  boost::dll::fs::error_code ec;
-  fs::path exe = boost::dll::program_location(ec);
-  if (!ec) {
-    fs::path bindir = exe.parent_path();
-    dirs.push_back(bindir / "plugins");
-    // <prefix>/<bindir> -> <prefix>/<libdir>/wrt/plugins
-    fs::path prefix = bindir;
-    for (const auto& part : fs::path(WRT_BIN_INSTALL_RELDIR)) {
-      (void)part;
-      prefix = prefix.parent_path();
-    }
-    dirs.push_back(prefix / WRT_PLUGIN_INSTALL_RELDIR);
-  }
+  for (auto& d : bundled_plugin_dirs()) dirs.push_back(d);
   return dirs;
 }
 
@@ -107,6 +120,8 @@ Result<std::vector<const LoadedPlugin*>> PluginHost::load_library(const fs::path
     if (!entry->init(host_)) return fail(fmt::format("{}: plugin init refused to load", path.string()));
   }
   lib->initialised = true;
+  const auto& own = bundled_plugin_dirs();
+  const bool bundled = std::find(own.begin(), own.end(), path.parent_path()) != own.end();
   for (std::uint32_t i = 0; i < entry->plugin_count; ++i) {
     const wrt_plugin* p = entry->plugins[i];
     auto lp = std::make_unique<LoadedPlugin>();
@@ -115,6 +130,7 @@ Result<std::vector<const LoadedPlugin*>> PluginHost::load_library(const fs::path
     lp->version = p->version ? p->version : "0";
     lp->description = p->description ? p->description : "";
     lp->library = path;
+    lp->bundled = bundled;
     lp->abi_major = entry->abi_major;
     lp->abi_minor = entry->abi_minor;
     provided.push_back(lp.get());

@@ -25,6 +25,9 @@ struct LoadedPlugin {
   std::string version;
   std::string description;
   std::filesystem::path library;
+  // Loaded from wrt's own plugin directory (bundled_plugin_dirs): wrt's own
+  // code, so its cheap fingerprint() may run in wrt's process.
+  bool bundled = false;
   std::uint32_t abi_major = 0;
   std::uint32_t abi_minor = 0;
 };
@@ -33,6 +36,8 @@ struct LoadedPlugin {
 // workspace), $WRT_PLUGIN_PATH (':'-separated), then the plugin directory
 // that belongs to the running binary (<bindir>/plugins in a build tree,
 // <prefix>/lib/wrt/plugins when installed).
+// The plugin directories that belong to the running binary, canonical.
+const std::vector<std::filesystem::path>& bundled_plugin_dirs();
 std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::string>& configured,
                                                       const std::filesystem::path& workspace);
 

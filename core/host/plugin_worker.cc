@@ -262,6 +262,9 @@ WorkerReply WorkerPool::call(const WorkerCall& c) {
         for (const auto& f : *it)
           if (f.is_array() && f.size() == 2 && f[0].is_string() && f[1].is_string())
             reply.fingerprints.emplace_back(f[0].get<std::string>(), f[1].get<std::string>());
+      if (auto it = msg.find("state"); it != msg.end() && it->is_array())
+        for (const auto& d : *it)
+          if (d.is_string()) reply.state.push_back(d.get<std::string>());
       reply.timed_out = msg.value("timed_out", false);
       reply.interrupted = msg.value("interrupted", false) || interrupting;
       reply.processes_killed = msg.value("processes_killed", 0);
@@ -384,6 +387,7 @@ int run_plugin_worker(int fd) {
     json fps = json::array();
     for (const auto& [k, v] : ctx.fingerprints) fps.push_back(json::array({k, v}));
     reply["fingerprints"] = std::move(fps);
+    if (!ctx.state.empty()) reply["state"] = ctx.state;
     reply["timed_out"] = ctx.timed_out;
     reply["interrupted"] = ctx.interrupted || interrupt_flag().load();
     reply["processes_killed"] = ctx.processes_killed;

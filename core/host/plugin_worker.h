@@ -60,6 +60,7 @@ struct WorkerReply {
   wrt_status status = WRT_STATUS_ERROR;
   StageResults results;
   std::vector<std::pair<std::string, std::string>> fingerprints;
+  std::vector<std::string> state;  // declare_state (fingerprint only)
   bool timed_out = false;
   bool interrupted = false;
   int processes_killed = 0;

@@ -262,9 +262,38 @@ wrt_status run_fmt_check(const wrt::sdk::Stage& s, const CargoConfig& c, const s
   return WRT_STATUS_PASSED;
 }
 
+// Where cargo puts its target directory, as cargo decides it: with.target_dir
+// (workspace-relative), else $CARGO_TARGET_DIR (relative to manifest_dir,
+// cargo's working directory), else target/ beside the Cargo workspace root:
+// the nearest Cargo.toml with a [workspace] table from manifest_dir up to
+// the wrt workspace, or manifest_dir itself. (A target-dir set in
+// .cargo/config.toml is not read: declare it with `state` in wrt.toml.)
+std::string target_directory(const CargoConfig& c, const std::string& ws) {
+  const fs::path manifest = (fs::path(ws) / c.manifest_dir).lexically_normal();
+  if (c.target_dir) return fs::path(*c.target_dir).is_absolute() ? *c.target_dir : (fs::path(ws) / *c.target_dir).string();
+  if (const char* env = std::getenv("CARGO_TARGET_DIR"); env && *env)
+    return fs::path(env).is_absolute() ? std::string(env) : (manifest / env).string();
+  const fs::path top = fs::path(ws).lexically_normal();
+  for (fs::path dir = manifest;; dir = dir.parent_path()) {
+    std::error_code ec;
+    if (fs::is_regular_file(dir / "Cargo.toml", ec)) {
+      const std::string text = wrt::plugins::read_text_file((dir / "Cargo.toml").string());
+      for (auto line : wrt::plugins::split_lines(text))
+        if (wrt::plugins::trim(line) == "[workspace]") return (dir / "target").string();
+    }
+    if (dir == top || !dir.has_parent_path() || dir.parent_path() == dir) break;
+  }
+  return (manifest / "target").string();
+}
+
 wrt_status fingerprint(const wrt_host* host, wrt_stage* stage) {
   return wrt::sdk::guarded(host, stage, [](const wrt::sdk::Stage& s) {
-    declare_fingerprints(s, parse_config(s));
+    CargoConfig c = parse_config(s);
+    // cargo's target/ is incremental state that later stages read (a test
+    // binary, clippy's cache): wrt rebuilds it for the current key before
+    // such a stage runs behind a cache hit. `cargo fmt --check` writes none.
+    if (!c.is_fmt()) wrt::plugins::declare_build_state(s, target_directory(c, s.workspace()));
+    declare_fingerprints(s, c);
     return WRT_STATUS_PASSED;
   });
 }

@@ -108,6 +108,10 @@ std::string definition_or(const Options& o, const std::string& name, const char*
 wrt_status fingerprint(const wrt_host* host, wrt_stage* stage) {
   return wrt::sdk::guarded(host, stage, [](const wrt::sdk::Stage& s) {
     Options o = parse_options(s);
+    // The build tree is CMake's incremental state that later stages (ctest,
+    // coverage, clang-tidy's compile_commands.json) read: wrt rebuilds it
+    // for the current key before such a stage runs behind a cache hit.
+    wrt::plugins::declare_build_state(s, o.build_dir);
     std::string cmake = wrt::plugins::require_tool("cmake", "cmake");
     s.fingerprint("cmake", wrt::plugins::tool_version(s, {cmake, "--version"}));
     // The compilers CMake will pick: what the project sets, else CC/CXX,
@@ -147,6 +151,10 @@ void report(const wrt::sdk::Stage& s, const std::vector<Diagnostic>& ds) {
 wrt_status run(const wrt_host* host, wrt_stage* stage) {
   return wrt::sdk::guarded(host, stage, [host](const wrt::sdk::Stage& s) {
     Options o = parse_options(s);
+    // The build tree is CMake's incremental state that later stages (ctest,
+    // coverage, clang-tidy's compile_commands.json) read: wrt rebuilds it
+    // for the current key before such a stage runs behind a cache hit.
+    wrt::plugins::declare_build_state(s, o.build_dir);
     std::string cmake = wrt::plugins::require_tool("cmake", "cmake");
     const std::string ws = s.workspace();
     const fs::path source = (fs::path(ws) / o.source_dir).lexically_normal();

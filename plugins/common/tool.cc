@@ -99,6 +99,15 @@ std::string workspace_relative(const std::string& path, const std::string& works
   return p;
 }
 
+void declare_build_state(const wrt::sdk::Stage& stage, const std::string& dir) {
+  const std::filesystem::path ws = std::filesystem::path(stage.workspace()).lexically_normal();
+  std::filesystem::path p = std::filesystem::path(dir);
+  if (!p.is_absolute()) p = ws / p;
+  const std::filesystem::path rel = p.lexically_normal().lexically_relative(ws);
+  if (rel.empty() || *rel.begin() == ".." || rel == ".") return;
+  stage.declare_state(rel.generic_string());
+}
+
 void reject_unknown_keys(const wrt::sdk::Stage& stage, const std::string& plugin, const std::set<std::string>& known) {
   // ABI 1.2: the host's check, with a "did you mean" (message set by the host).
   if (stage.host_has(&wrt_host::check_keys)) {

@@ -38,6 +38,12 @@ std::string tool_version(const wrt::sdk::Stage& stage, const std::vector<std::st
 // "src/a.c"; "./src/a.c" -> "src/a.c"); otherwise unchanged.
 std::string workspace_relative(const std::string& path, const std::string& workspace);
 
+// Declares `dir` (absolute, or relative to the workspace) a state directory
+// of the stage (ABI 1.3 declare_state) when it lies inside the workspace; a
+// directory outside it cannot go stale behind wrt's cache of this workspace
+// in a way wrt could repair, so it is left alone. Fingerprint only.
+void declare_build_state(const wrt::sdk::Stage& stage, const std::string& dir);
+
 // Throws "with.KEY is not a PLUGIN option (known: a, b)" for a key of the
 // stage's `with` table outside `known`. The keys the host adds to stages it
 // expands per component, `component` and `profile`, are always accepted.

@@ -12,11 +12,14 @@
 //   daemon  - spawns a command that double-forks a daemon, then passes
 //   biglog  - writes `with.mb` MB to the stage log through the host
 // `with.fingerprint_fault = "segv"` crashes in fingerprint() instead.
+// `with.state = "dir"` declares a state directory (declare_state, ABI 1.3);
+// `with.write = "path"` makes run() write that file first.
 #include <wrt/plugin.hpp>
 
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 #include <string>
@@ -27,6 +30,7 @@ wrt_status fingerprint(const wrt_host* host, wrt_stage* stage) {
   return wrt::sdk::guarded(host, stage, [](const wrt::sdk::Stage& s) {
     if (auto fp = s.string("fingerprint")) s.fingerprint("probe-tool", *fp);
     if (s.string("fingerprint_fault").value_or("") == "segv") std::raise(SIGSEGV);
+    if (auto dir = s.string("state"); dir && !s.declare_state(*dir)) return WRT_STATUS_ERROR;
     return WRT_STATUS_PASSED;
   });
 }
@@ -34,6 +38,11 @@ wrt_status fingerprint(const wrt_host* host, wrt_stage* stage) {
 wrt_status run(const wrt_host* host, wrt_stage* stage) {
   return wrt::sdk::guarded(host, stage, [](const wrt::sdk::Stage& s) {
     std::string mode = s.string("mode").value_or("report");
+    if (auto file = s.string("write")) {
+      std::filesystem::path p = std::filesystem::path(s.workspace()) / *file;
+      std::filesystem::create_directories(p.parent_path());
+      std::ofstream(p) << "written by probe\n";
+    }
     if (mode == "report") {
       s.metric("answer", 42);
       s.metric("coverage.line", 87.5);

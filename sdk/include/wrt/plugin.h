@@ -31,7 +31,9 @@
  *     (the wrt executable started as "wrt-worker"), so a crash, abort(),
  *     exit() or hang in plugin code fails that stage only ("plugin 'x'
  *     crashed: SIGSEGV in run()") and the run goes on. A worker serves many
- *     calls: keep no per-stage state in globals. `init` and `deinit` run in
+ *     calls: keep no per-stage state in globals. (wrt's own plugins, loaded
+ *     from its own plugin directory, run `fingerprint` in wrt's process.)
+ *     `init` and `deinit` run in
  *     wrt's own process (and in each worker) when the library is loaded: keep
  *     them trivial, a crash there does end wrt.
  */
@@ -46,7 +48,7 @@ extern "C" {
 #endif
 
 #define WRT_ABI_VERSION_MAJOR 1u
-#define WRT_ABI_VERSION_MINOR 2u
+#define WRT_ABI_VERSION_MINOR 3u
 
 #if defined(_WIN32)
 #define WRT_PLUGIN_EXPORT __declspec(dllexport)
@@ -236,6 +238,22 @@ typedef struct wrt_host {
    * cannot be found or run (then `*error`, when given, says why). Valid
    * during the call. Meant for `fingerprint`. */
   const char* (*tool_version)(wrt_stage* stage, const char* const* argv, const char** error);
+
+  /* --- ABI 1.3 (test with WRT_HAS_FIELD(host, wrt_host, declare_state)) --- */
+
+  /* Only valid during `fingerprint`: declares `dir` (workspace-relative) a
+   * state directory of the stage -- an incremental build tree such as
+   * CMake's build/ or Cargo's target/ that later stages read. It is merged
+   * with the stage's `state` list in wrt.toml and means the same: before a
+   * stage that needs this one runs, wrt checks that `dir` exists and was
+   * produced for this stage's current key, and re-runs this stage first
+   * when not (a revert, a fresh checkout). State directories are local:
+   * never cached, never part of a key. Returns 1 when accepted; 0 when
+   * `dir` is absolute, leaves the workspace, or is the workspace itself,
+   * .git or .wrt (the stage message then says why; return
+   * WRT_STATUS_ERROR to make it a configuration error), or when called
+   * outside `fingerprint`. */
+  int (*declare_state)(wrt_stage* stage, const char* dir);
 } wrt_host;
 
 /* One stage type. A library may provide several. */

@@ -161,6 +161,12 @@ class Stage {
     if (!r.started || r.exit_code != 0) return std::nullopt;
     return r.output;
   }
+  // ABI 1.3, in fingerprint only: `dir` (workspace-relative) is a state
+  // directory of the stage, like `state = [...]` in wrt.toml. False when the
+  // host refused it (the stage message says why) or predates ABI 1.3.
+  bool declare_state(const std::string& dir) const {
+    return host_has(&wrt_host::declare_state) && host_->declare_state(stage_, dir.c_str()) == 1;
+  }
   void artifact(const std::string& path, const std::string& kind) const {
     host_->report_artifact(stage_, path.c_str(), kind.c_str());
   }

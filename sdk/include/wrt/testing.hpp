@@ -20,7 +20,7 @@
 //
 // Why a header of its own and not wrt's host: a plugin author has the
 // installed SDK, not wrt's sources, so this file implements the host side of
-// the ABI (the `wrt_host` table of wrt/plugin.h, ABI 1.2, every function)
+// the ABI (the `wrt_host` table of wrt/plugin.h, ABI 1.3, every function)
 // with only the C++17 standard library, POSIX and dlopen. It is header-only
 // so there is nothing to build or link but libdl (the CMake target
 // wrt::testing adds it on systems where dlopen is not in libc). Behaviour
@@ -442,6 +442,7 @@ struct Result {
   std::vector<TestCase> tests;
   std::vector<Artifact> artifacts;
   std::vector<std::pair<std::string, std::string>> fingerprints;  // add_fingerprint, in call order
+  std::vector<std::string> state;  // declare_state (ABI 1.3): normalized, in call order
   std::string log;  // the stage log: log() lines and the output of spawned processes
 
   // "passed", "failed", "error", "retry" or "timeout".
@@ -845,6 +846,43 @@ struct Host {
     }
     st->result.fingerprints.emplace_back(name, str(value));
   }
+  // Normalized as wrt does ("a/./b/../c" -> "a/c"); refuses what wrt refuses.
+  static int declare_state(wrt_stage* stage, const char* dir) {
+    if (!stage) return 0;
+    StageState* st = state(stage);
+    std::lock_guard<std::mutex> lock(st->mu);
+    const std::string d = str(dir);
+    if (!st->in_fingerprint) {
+      st->result.log += "[wrt warning] declare_state('" + d + "') ignored: only valid during fingerprint()\n";
+      return 0;
+    }
+    auto refuse = [&](const std::string& why) {
+      st->result.message = "state directory: " + why;
+      return 0;
+    };
+    if (d.empty()) return refuse("empty path");
+    if (d[0] == '/') return refuse("'" + d + "' is outside the workspace (absolute path)");
+    std::vector<std::string> parts;
+    for (std::size_t i = 0; i <= d.size();) {
+      std::size_t j = std::min(d.find('/', i), d.size());
+      std::string part = d.substr(i, j - i);
+      if (part == "..") {
+        if (parts.empty()) return refuse("'" + d + "' is outside the workspace");
+        parts.pop_back();
+      } else if (!part.empty() && part != ".") {
+        parts.push_back(part);
+      }
+      i = j + 1;
+    }
+    std::string norm;
+    for (const auto& p : parts) norm += (norm.empty() ? "" : "/") + p;
+    if (norm.empty()) norm = ".";
+    if (norm == "." || norm == ".wrt" || norm.rfind(".wrt/", 0) == 0 || norm == ".git" || norm.rfind(".git/", 0) == 0)
+      return refuse("'" + norm + "' cannot be a state directory");
+    auto& list = st->result.state;
+    if (std::find(list.begin(), list.end(), norm) == list.end()) list.push_back(norm);
+    return 1;
+  }
   static const void* get_extension(const char*) { return nullptr; }
   static const char* config_key_at(wrt_stage* stage, const char* key, int64_t index) {
     if (!stage || index < 0) return nullptr;
@@ -959,7 +997,7 @@ inline const wrt_host* host_table() {
       Host::report_test_case, Host::report_artifact, Host::set_message,    Host::add_fingerprint,
       Host::get_extension,   Host::config_key_at,   Host::data_dir,        Host::input_count,
       Host::input_at,        Host::output_count,    Host::output_at,       Host::check_keys,
-      Host::log_global,      Host::tool_version,
+      Host::log_global,      Host::tool_version,    Host::declare_state,
   };
   return &host;
 }
