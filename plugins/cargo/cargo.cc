@@ -273,17 +273,7 @@ std::string target_directory(const CargoConfig& c, const std::string& ws) {
   if (c.target_dir) return fs::path(*c.target_dir).is_absolute() ? *c.target_dir : (fs::path(ws) / *c.target_dir).string();
   if (const char* env = std::getenv("CARGO_TARGET_DIR"); env && *env)
     return fs::path(env).is_absolute() ? std::string(env) : (manifest / env).string();
-  const fs::path top = fs::path(ws).lexically_normal();
-  for (fs::path dir = manifest;; dir = dir.parent_path()) {
-    std::error_code ec;
-    if (fs::is_regular_file(dir / "Cargo.toml", ec)) {
-      const std::string text = wrt::plugins::read_text_file((dir / "Cargo.toml").string());
-      for (auto line : wrt::plugins::split_lines(text))
-        if (wrt::plugins::trim(line) == "[workspace]") return (dir / "target").string();
-    }
-    if (dir == top || !dir.has_parent_path() || dir.parent_path() == dir) break;
-  }
-  return (manifest / "target").string();
+  return (fs::path(wrt::plugins::cargo_workspace_root(manifest.string(), ws)) / "target").string();
 }
 
 wrt_status fingerprint(const wrt_host* host, wrt_stage* stage) {

@@ -36,12 +36,14 @@ auto with_or_profile(Get get, const std::string& key, const std::string& profile
 }
 
 Config parse(const wrt::sdk::Stage& s) {
+  s.check_keys({"harnesses", "unwind", "extra_args"});
   Config c;
   std::int64_t n = s.host()->config_array_size(s.handle(), "harnesses");
   if (n <= 0)
     throw std::runtime_error("cbmc plugin needs with.harnesses = [{ file = \"proofs/a.c\", function = \"harness\" }]");
   for (std::int64_t i = 0; i < n; ++i) {
     std::string key = "harnesses[" + std::to_string(i) + "]";
+    s.check_keys({"file", "function"}, key);
     auto file = s.string(key + ".file");
     if (!file || file->empty()) throw std::runtime_error("with." + key + ".file must be a C file path");
     c.harnesses.push_back({*file, s.string(key + ".function").value_or("main")});
@@ -57,7 +59,11 @@ Config parse(const wrt::sdk::Stage& s) {
 wrt_status fingerprint(const wrt_host* host, wrt_stage* stage) {
   return wrt::sdk::guarded(host, stage, [](const wrt::sdk::Stage& s) {
     parse(s);
-    wrt::plugins::require_tool("cbmc", "cbmc");
+    // Debian 12 has no cbmc package (checked with apt-cache, 2026-11-30).
+    if (!wrt::plugins::find_program("cbmc"))
+      throw std::runtime_error(
+          "cbmc was not found on PATH; Debian 12 does not package CBMC: install the .deb of a CBMC release "
+          "(github.com/diffblue/cbmc/releases) or build it from source");
     s.fingerprint("cbmc", wrt::plugins::tool_version(s, {"cbmc", "--version"}));
     return WRT_STATUS_PASSED;
   });

@@ -108,6 +108,26 @@ void declare_build_state(const wrt::sdk::Stage& stage, const std::string& dir) {
   stage.declare_state(rel.generic_string());
 }
 
+std::string cargo_workspace_root(const std::string& manifest_dir, const std::string& top) {
+  namespace fs = std::filesystem;
+  const fs::path manifest = fs::path(manifest_dir).lexically_normal();
+  const fs::path stop = fs::path(top).lexically_normal();
+  for (fs::path dir = manifest;; dir = dir.parent_path()) {
+    std::error_code ec;
+    if (fs::is_regular_file(dir / "Cargo.toml", ec)) {
+      std::string text;
+      try {
+        text = read_text_file((dir / "Cargo.toml").string());
+      } catch (const std::exception&) {
+      }
+      for (auto line : split_lines(text))
+        if (trim(line) == "[workspace]") return dir.string();
+    }
+    if (dir == stop || !dir.has_parent_path() || dir.parent_path() == dir) break;
+  }
+  return manifest.string();
+}
+
 void reject_unknown_keys(const wrt::sdk::Stage& stage, const std::string& plugin, const std::set<std::string>& known) {
   // ABI 1.2: the host's check, with a "did you mean" (message set by the host).
   if (stage.host_has(&wrt_host::check_keys)) {

@@ -44,6 +44,13 @@ std::string workspace_relative(const std::string& path, const std::string& works
 // in a way wrt could repair, so it is left alone. Fingerprint only.
 void declare_build_state(const wrt::sdk::Stage& stage, const std::string& dir);
 
+// The root of the Cargo workspace that the package in `manifest_dir`
+// (absolute) belongs to, as cargo finds it: the nearest directory from
+// manifest_dir up to `top` (the wrt workspace) whose Cargo.toml has a
+// [workspace] table; else manifest_dir itself. Cargo prints paths relative
+// to this root and puts target/ there.
+std::string cargo_workspace_root(const std::string& manifest_dir, const std::string& top);
+
 // Throws "with.KEY is not a PLUGIN option (known: a, b)" for a key of the
 // stage's `with` table outside `known`. The keys the host adds to stages it
 // expands per component, `component` and `profile`, are always accepted.

@@ -5,6 +5,8 @@
 // safety gate treats as failure.
 #include <wrt/plugin.hpp>
 
+#include <array>
+#include <cctype>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
@@ -28,6 +30,9 @@ struct Config {
   std::string package_dir;  // workspace-relative; "" = workspace root
   bool auto_harnesses = false;
   std::vector<std::string> harnesses;  // empty and !auto: one run for the whole package
+  // No harness found (auto) or checked: a failure unless the user said that
+  // is expected. A proof stage that proves nothing must not pass quietly.
+  bool expect_harnesses = true;
   std::optional<std::int64_t> default_unwind;
   std::optional<std::string> solver;
   std::vector<std::string> extra_args;
@@ -42,15 +47,26 @@ auto with_or_profile(Get get, const std::string& key) {
 }
 
 Config parse(const wrt::sdk::Stage& s) {
+  s.check_keys({"package_dir", "harnesses", "expect_harnesses", "default_unwind", "solver", "extra_args", "timeout_s"});
   Config c;
   c.package_dir = s.string("package_dir").value_or("");
-  if (auto h = s.string("harnesses")) {
-    if (*h != "auto") throw std::runtime_error("with.harnesses must be \"auto\" or an array of harness names");
-    c.auto_harnesses = true;
-  } else if (auto list = s.strings("harnesses")) {
-    if (list->empty()) throw std::runtime_error("with.harnesses must not be empty");
+  if (!c.package_dir.empty() && (c.package_dir[0] == '/' || c.package_dir.find("..") != std::string::npos))
+    throw std::runtime_error("with.package_dir must be a workspace-relative directory");
+  // harnesses = "auto" | ["name", ...]; config_array_size tells the two apart
+  // (asking for a string first would reject the array as "must be a string").
+  const std::int64_t listed = s.host()->config_array_size(s.handle(), "harnesses");
+  if (listed >= 0) {
+    auto list = s.strings("harnesses");
+    if (!list) throw std::runtime_error("with.harnesses must be \"auto\" or an array of harness names");
+    if (list->empty()) throw std::runtime_error("with.harnesses must not be empty (use \"auto\" for all)");
+    for (const auto& h : *list)
+      if (h.empty()) throw std::runtime_error("with.harnesses: a harness name must not be empty");
     c.harnesses = *list;
+  } else if (auto h = s.string("harnesses")) {
+    if (*h != "auto") throw std::runtime_error("with.harnesses must be \"auto\" or an array of harness names, not \"" + *h + "\"");
+    c.auto_harnesses = true;
   }
+  c.expect_harnesses = s.boolean("expect_harnesses").value_or(true);
   c.default_unwind = with_or_profile([&](const std::string& k) { return s.integer(k); }, "default_unwind");
   if (c.default_unwind && *c.default_unwind <= 0) throw std::runtime_error("with.default_unwind must be positive");
   c.solver = with_or_profile([&](const std::string& k) { return s.string(k); }, "solver");
@@ -59,6 +75,24 @@ Config parse(const wrt::sdk::Stage& s) {
   if (c.timeout_s && *c.timeout_s <= 0) throw std::runtime_error("with.timeout_s must be positive");
   c.suite = s.string("component.name").value_or(c.package_dir.empty() ? "kani" : c.package_dir);
   return c;
+}
+
+// "cargo-kani 0.56.0" (or "kani 0.56.0") -> {0, 56, 0}; nullopt if none.
+std::optional<std::array<int, 3>> kani_version(const std::string& text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(text[i])) || (i > 0 && text[i - 1] != ' ')) continue;
+    std::array<int, 3> v{0, 0, 0};
+    std::size_t j = i;
+    int part = 0;
+    for (; part < 3; ++part) {
+      if (j >= text.size() || !std::isdigit(static_cast<unsigned char>(text[j]))) break;
+      while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) v[part] = v[part] * 10 + (text[j++] - '0');
+      if (j < text.size() && text[j] == '.') ++j;
+      else { ++part; break; }
+    }
+    if (part >= 2) return v;
+  }
+  return std::nullopt;
 }
 
 wrt_status fingerprint(const wrt_host* host, wrt_stage* stage) {
@@ -105,7 +139,16 @@ struct Tally {
   }
 };
 
-void report_harness(const wrt::sdk::Stage& s, const Config& c, const kani::Harness& h, Tally& t) {
+// Kani prints source paths relative to the Cargo workspace root (cargo's
+// working directory for the build), which for a workspace member is above
+// package_dir; absolute paths (the standard library, ~/.cargo) stay as they are.
+std::string finding_file(const std::string& file, const std::string& cargo_root, const std::string& ws) {
+  if (file.empty() || file[0] == '/') return wrt::plugins::workspace_relative(file, ws);
+  return wrt::plugins::workspace_relative((fs::path(cargo_root) / file).lexically_normal().string(), ws);
+}
+
+void report_harness(const wrt::sdk::Stage& s, const Config& c, const std::string& cargo_root, const kani::Harness& h,
+                    Tally& t) {
   ++t.total;
   t.checks += h.total ? h.total : static_cast<std::int64_t>(h.checks.size());
   const std::string ws = s.workspace();
@@ -121,7 +164,7 @@ void report_harness(const wrt::sdk::Stage& s, const Config& c, const kani::Harne
       std::uint32_t line = 0;
       for (const auto& ch : h.checks)
         if (ch.status == "FAILURE" || ch.status == "UNDETERMINED") {
-          file = wrt::plugins::workspace_relative(ch.file, ws);
+          file = finding_file(ch.file, cargo_root, ws);
           line = ch.line;
           break;
         }
@@ -136,11 +179,8 @@ void report_harness(const wrt::sdk::Stage& s, const Config& c, const kani::Harne
       for (const auto& ch : h.checks) {
         if (ch.status != "FAILURE") continue;
         ++t.checks_failed;
-        std::string file = c.package_dir.empty() || ch.file.empty() || ch.file[0] == '/'
-                               ? ch.file
-                               : (fs::path(c.package_dir) / ch.file).lexically_normal().string();
         std::string msg = h.name + ": " + ch.description + (ch.function.empty() ? "" : " (in " + ch.function + ")");
-        s.finding(WRT_SEVERITY_ERROR, "kani-" + check_kind(ch.name), wrt::plugins::workspace_relative(file, ws), ch.line,
+        s.finding(WRT_SEVERITY_ERROR, "kani-" + check_kind(ch.name), finding_file(ch.file, cargo_root, ws), ch.line,
                   ch.column, msg);
         if (first.empty()) first = msg;
       }
@@ -158,19 +198,37 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
     const std::string ws = s.workspace();
     const std::string cwd = c.package_dir.empty() ? ws : (fs::path(ws) / c.package_dir).string();
 
+    const std::string cargo_root = wrt::plugins::cargo_workspace_root(cwd, ws);
+    auto nothing_to_verify = [&](const std::string& why) {
+      s.metric("verification.total", 0);
+      if (!c.expect_harnesses) {
+        s.message(why + " (expect_harnesses = false)");
+        return WRT_STATUS_PASSED;
+      }
+      s.message(why + ": nothing was verified (set expect_harnesses = false if that is intended)");
+      return WRT_STATUS_FAILED;
+    };
+
     std::vector<std::string> harnesses = c.harnesses;
     if (c.auto_harnesses) {
-      auto r = s.spawn({"cargo", "kani", "list", "--format", "json"}, cwd, {}, true);
-      if (!r.started || r.exit_code != 0) throw std::runtime_error("cargo kani list failed: " + r.error + r.output.substr(0, 400));
+      // `cargo kani list` was unstable (-Z list) before Kani 0.65.
+      std::vector<std::string> list_argv = {"cargo", "kani", "list", "--format", "json"};
+      auto version = kani_version(wrt::plugins::tool_version(s, {"cargo-kani", "--version"}));
+      if (version && *version < std::array<int, 3>{0, 65, 0}) list_argv.insert(list_argv.begin() + 3, {"-Z", "list"});
       fs::path list_file = fs::path(cwd) / "kani-list.json";
+      std::error_code ec;
+      fs::remove(list_file, ec);
+      auto r = s.spawn(list_argv, cwd, {}, true);
+      if (!r.started || r.exit_code != 0)
+        throw std::runtime_error("cargo kani list failed (exit " + std::to_string(r.exit_code) + "): " + r.error +
+                                 r.output.substr(0, 400));
+      if (!fs::exists(list_file, ec))
+        throw std::runtime_error("cargo kani list --format json wrote no kani-list.json in " + cwd);
       auto parsed = kani::parse_kani_list(wrt::plugins::read_text_file(list_file.string()), "kani-list.json");
-      fs::remove(list_file);
+      fs::remove(list_file, ec);
       if (auto* e = std::get_if<ParseError>(&parsed)) throw std::runtime_error(e->to_string());
       harnesses = std::get<std::vector<std::string>>(parsed);
-      if (harnesses.empty()) {
-        s.message("no #[kani::proof] harnesses found");
-        return WRT_STATUS_FAILED;
-      }
+      if (harnesses.empty()) return nothing_to_verify("no #[kani::proof] harnesses found");
     }
     if (harnesses.empty()) harnesses.push_back("");  // one run over the whole package
 
@@ -187,16 +245,18 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
         h.name = name.empty() ? "(all)" : name;
         h.verdict = kani::HarnessVerdict::kInconclusive;
         h.inconclusive_reason = "timed out after timeout_s = " + std::to_string(*c.timeout_s);
-        report_harness(s, c, h, t);
+        report_harness(s, c, cargo_root, h, t);
         continue;
       }
+      if (run.harnesses.empty() && run.no_harnesses && r.exit_code == 0 && name.empty())
+        return nothing_to_verify("cargo kani found no #[kani::proof] harnesses");
       if (run.harnesses.empty()) {
         std::string why = run.errors.empty() ? "no harness was checked (exit code " + std::to_string(r.exit_code) + ")"
                                              : run.errors.front();
         s.message("cargo kani: " + why);
         return WRT_STATUS_ERROR;
       }
-      for (const auto& h : run.harnesses) report_harness(s, c, h, t);
+      for (const auto& h : run.harnesses) report_harness(s, c, cargo_root, h, t);
     }
     s.metric("verification.total", t.total);
     s.metric("verification.passed", t.passed);

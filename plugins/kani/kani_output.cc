@@ -120,6 +120,13 @@ std::variant<KaniRun, ParseError> parse_kani_output(std::string_view raw, const 
   };
   for (std::size_t i = 0; i < lines.size(); ++i) {
     std::string_view line = lines[i];
+    // `cargo kani -j N` prefixes each line of a harness's output with the
+    // worker thread: "Thread 3: Checking harness ...".
+    if (starts_with(line, "Thread ")) {
+      std::size_t d = 7;
+      while (d < line.size() && std::isdigit(static_cast<unsigned char>(line[d]))) ++d;
+      if (d > 7 && line.substr(d, 2) == ": ") line.remove_prefix(d + 2);
+    }
     std::string_view t = trim(line);
     auto lineno = static_cast<std::uint32_t>(i + 1);
     if (starts_with(t, "Checking harness ")) {
@@ -220,6 +227,10 @@ std::variant<KaniRun, ParseError> parse_kani_output(std::string_view raw, const 
       run.summary_successful = to_int(t.substr(11));
       if (auto p = t.find("harnesses, "); p != std::string_view::npos) run.summary_failures = to_int(t.substr(p + 11));
       if (auto p = t.find("failures, "); p != std::string_view::npos) run.summary_total = to_int(t.substr(p + 10));
+      continue;
+    }
+    if (starts_with(t, "No proof harnesses (functions with #[kani::proof]) were found to verify")) {
+      run.no_harnesses = true;
       continue;
     }
     if (starts_with(t, "error: ") || starts_with(t, "error[")) run.errors.push_back(std::string(t));

@@ -41,6 +41,7 @@ struct KaniRun {
   std::vector<Harness> harnesses;
   std::optional<std::int64_t> summary_successful, summary_failures, summary_total;
   std::vector<std::string> errors;  // "error: ..." lines outside harnesses (compilation failures)
+  bool no_harnesses = false;  // "No proof harnesses (functions with #[kani::proof]) were found to verify."
 };
 
 // A FAILED harness counts as inconclusive (not disproved) when everything
