@@ -320,7 +320,9 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
 
   const bool quiet = explain_mode;
   std::FILE* out = quiet ? std::fopen("/dev/null", "w") : stdout;
-  StatusPrinter printer(out, StatusPrinter::detect_smart_terminal(out), order.size());
+  StatusPrinter printer(out, StatusPrinter::detect_smart_terminal(out), order.size(), ws);
+  RunEvents events;
+  events.add(printer);
   install_interrupt_handlers();
   timer.next("execute");
   RunOptions opts;
@@ -334,9 +336,8 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   // Plugins other than `command` run in worker processes (plugin_worker.h).
   WorkerPool workers("/proc/self/exe");
   opts.workers = &workers;
-  Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, index, printer, opts);
+  Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, index, events, opts);
   RunOutcome outcome = ex.run(order);
-  printer.finish();
   if (quiet) std::fclose(out);
   if (!outcome.config_errors.empty()) {
     // Like an error in wrt.toml itself: nothing ran, nothing is recorded.

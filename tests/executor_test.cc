@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <vector>
 
 #include "support.h"
 
@@ -19,9 +21,32 @@ using wrt::test::write_file;
 
 namespace {
 
+// The run's event stream as lines ("started a", "finished a passed").
+class Recorder final : public RunObserver {
+ public:
+  void run_started(std::size_t n) override { add("run_started " + std::to_string(n)); }
+  void stage_started(const std::string& s) override { add("started " + s); }
+  void stage_finished(const StageRecord& r, const std::string&) override { add("finished " + r.name + " " + r.status); }
+  void note(const std::string& t) override { add("note " + t); }
+  void run_finished(const RunOutcome& o) override { add("run_finished " + std::to_string(o.records.size())); }
+  std::vector<std::string> lines() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lines_;
+  }
+
+ private:
+  void add(std::string l) {
+    std::lock_guard<std::mutex> lock(mu_);
+    lines_.push_back(std::move(l));
+  }
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
 struct Run {
   std::map<std::string, const StageRecord*> by_name;
   RunOutcome outcome;
+  std::vector<std::string> events;
   const StageRecord& operator[](const std::string& n) const {
     auto it = by_name.find(n);
     REQUIRE(it != by_name.end());
@@ -49,14 +74,13 @@ Run run_all(const TempDir& ws, const std::string& toml, RunOptions opts) {
   REQUIRE(store.open().ok());
   FileDigester digester(ws.path(), ws / ".wrt/state/stat-cache");
   RunIndex index(ws / ".wrt/state/run-index");
-  std::FILE* devnull = std::fopen("/dev/null", "w");
-  StatusPrinter printer(devnull, false, order.size());
+  Recorder events;
   Run r;
   {
-    Executor ex(config, *g, stage_plugins, &store, digester, index, printer, opts);
+    Executor ex(config, *g, stage_plugins, &store, digester, index, events, opts);
     r.outcome = ex.run(order);
   }
-  std::fclose(devnull);
+  r.events = events.lines();
   for (const auto& rec : r.outcome.records) r.by_name[rec.name] = &rec;
   return r;
 }
@@ -178,4 +202,29 @@ with = { run = "[ -e busy ] && exit 1; touch busy; sleep 0.3; rm busy" }
                   jobs(2));
   CHECK(r["x"].status == "passed");
   CHECK(r["y"].status == "passed");
+}
+
+TEST_CASE("executor: the run is an event stream: run, then each stage started before finished, cache hits not started",
+          "[executor]") {
+  TempDir ws;
+  const char* toml = R"(
+[stages.a]
+outputs = ["a.txt"]
+with = { run = "echo a > a.txt" }
+[stages.b]
+needs = ["a"]
+with = { run = "cat a.txt" }
+[stages.c]
+needs = ["b"]
+with = { run = "false" }
+)";
+  Run first = run_all(ws, toml, jobs(2));
+  const std::vector<std::string> expected = {"run_started 3", "started a", "finished a passed", "started b",
+                                             "finished b passed", "started c", "finished c failed", "run_finished 3"};
+  CHECK(first.events == expected);
+
+  Run again = run_all(ws, toml, jobs(2));
+  const std::vector<std::string> cached = {"run_started 3", "finished a cached", "finished b cached", "started c",
+                                           "finished c failed", "run_finished 3"};
+  CHECK(again.events == cached);
 }

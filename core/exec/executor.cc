@@ -22,20 +22,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string log_tail(const fs::path& path, std::size_t lines) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::vector<std::string> all;
-  std::string line;
-  while (std::getline(in, line)) {
-    all.push_back(line);
-    if (all.size() > lines) all.erase(all.begin());
-  }
-  std::string out;
-  for (const auto& l : all) out += "    " + l + "\n";
-  return out;
-}
-
 std::uint64_t physical_memory() {
   long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
   return pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) : 0;
@@ -110,7 +96,7 @@ struct Executor::Impl {
 
   Impl(Executor& e, std::vector<StageRecord>& out)
       : ex(e),
-        run_ctx{e.config_, e.store_, e.digester_, e.index_, e.printer_, e.options_},
+        run_ctx{e.config_, e.store_, e.digester_, e.index_, e.events_, e.options_},
         runner(run_ctx),
         records(out),
         slot(e.graph_.stages.size(), -1),
@@ -135,15 +121,7 @@ struct Executor::Impl {
       std::lock_guard<std::mutex> lock(mu);
       if (!stop.exchange(true)) first_failure = rec.name;
     }
-    ex.printer_.stage_finished(rec.name, status, rec.duration_s, detail);
-    if (is_failure_status(status)) {
-      std::string summary = failure_summary(rec.results, rec.name);
-      if (!summary.empty()) ex.printer_.print(fmt::format("--- {} ---\n{}", rec.name, summary));
-    }
-    if (is_failure_status(status) && !rec.log.empty()) {
-      std::string tail = log_tail(ex.config_.workspace / rec.log, 20);
-      if (!tail.empty()) ex.printer_.print(fmt::format("--- last lines of {} ---\n{}", rec.log, tail));
-    }
+    ex.events_.stage_finished(rec, detail);
   }
 
   bool done(int v, const std::string& status, Clock::time_point t0, const std::string& detail) {
@@ -221,7 +199,7 @@ struct Executor::Impl {
       std::string why = runner.stale_state(fingerprints[d].state, dep);
       if (why.empty()) continue;
       if (std::string err = ensure_state(d); !err.empty()) return err;
-      ex.printer_.print(fmt::format("rebuilding {} for {}: {}", dep.name, record(v).name, why));
+      ex.events_.note(fmt::format("rebuilding {} for {}: {}", dep.name, record(v).name, why));
       auto rb = runner.rebuild_state(task(d), fingerprints[d], upstream_of(d));
       const bool ok = rb.end.status == "passed" || rb.end.status == "flaky";
       dep.rebuilt_state = ok ? fmt::format("rebuilt: {}", why) : fmt::format("rebuild {}: {}", rb.end.status, rb.end.detail);
@@ -272,7 +250,7 @@ struct Executor::Impl {
     Admission admitted{resources, cpus, sc.memory};
     // Announced only now: thousands of cache hits should not each redraw
     // the status line.
-    ex.printer_.stage_started(sc.name);
+    ex.events_.stage_started(sc.name);
     if (any_state) {
       if (std::string err = ensure_state(v); !err.empty()) {
         rec.reason = rec.results.message = err;
@@ -290,7 +268,7 @@ struct Executor::Impl {
 };
 
 Executor::Executor(const Config& config, const Graph& graph, std::vector<const LoadedPlugin*> plugins,
-                   CacheStore* store, FileDigester& digester, RunIndex& index, StatusPrinter& printer,
+                   CacheStore* store, FileDigester& digester, RunIndex& index, RunObserver& events,
                    RunOptions options)
     : config_(config),
       graph_(graph),
@@ -298,7 +276,7 @@ Executor::Executor(const Config& config, const Graph& graph, std::vector<const L
       store_(store),
       digester_(digester),
       index_(index),
-      printer_(printer),
+      events_(events),
       options_(options) {}
 
 RunOutcome Executor::run(const std::vector<int>& order) {
@@ -306,6 +284,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   RunOutcome out;
   out.records.resize(order.size());
   Impl impl(*this, out.records);
+  events_.run_started(order.size());
   for (std::size_t i = 0; i < order.size(); ++i) {
     const int v = order[i];
     const StageConfig& sc = *graph_.stages[v];
@@ -359,6 +338,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
         rec.reason = "not started: configuration error";
       }
     out.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    events_.run_finished(out);
     return out;
   }
 
@@ -457,6 +437,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   out.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
   out.interrupted = impl.cancelled();
   out.files_hashed = digester_.files_hashed();
+  events_.run_finished(out);
   return out;
 }
 

@@ -21,7 +21,7 @@
 #include "core/exec/stage_runner.h"
 #include "core/host/plugin_host.h"
 #include "core/results/stage_record.h"
-#include "core/results/status_printer.h"
+#include "core/results/run_events.h"
 
 namespace wrt {
 
@@ -32,7 +32,7 @@ class Executor {
   // loaded by the caller (so it can load them while it parses the config)
   // and saved by the caller after run().
   Executor(const Config& config, const Graph& graph, std::vector<const LoadedPlugin*> plugins, CacheStore* store,
-           FileDigester& digester, RunIndex& index, StatusPrinter& printer, RunOptions options);
+           FileDigester& digester, RunIndex& index, RunObserver& events, RunOptions options);
 
   RunOutcome run(const std::vector<int>& order);
 
@@ -44,7 +44,7 @@ class Executor {
   CacheStore* store_;
   FileDigester& digester_;
   RunIndex& index_;
-  StatusPrinter& printer_;
+  RunObserver& events_;
   RunOptions options_;
 };
 

@@ -70,7 +70,7 @@ StageRunner::StageRunner(const RunContext& run)
       globber_(ws_, {".wrt", ".git", run.config.settings.cache_dir}),
       started_at_s_(static_cast<std::int64_t>(std::time(nullptr))),
       env_{ws_, ((run.store ? run.store->dir() : dirs_.root) / "plugin-data").string(), run.options.cancel,
-           run.options.workers, [this](const std::string& line) { run_.printer.print(line); }} {
+           run.options.workers, [this](const std::string& line) { run_.events.note(line); }} {
   std::error_code ec;
   fs::create_directories(dirs_.keys, ec);
   fs::create_directories(dirs_.state, ec);
@@ -111,7 +111,7 @@ void StageRunner::end_run() {
   std::string text;
   for (const auto& [stage, key] : state_keys_) text += key + " " + stage + "\n";
   if (Status s = write_file_atomically(dirs_.state / "state-keys", text); !s)
-    run_.printer.print(fmt::format("warning: {}", s.error()));
+    run_.events.note(fmt::format("warning: {}", s.error()));
 }
 
 std::string StageRunner::stale_state(const std::vector<std::string>& dirs, const StageRecord& rec) const {
@@ -330,7 +330,7 @@ Status StageRunner::restore(const CacheEntry& entry, bool* wrote) {
 void StageRunner::store_log(CacheEntry& entry, const std::string& log_rel) {
   auto enc = encode_log(ws_ / log_rel, run_.options.cached_log_limit);
   if (!enc) {
-    run_.printer.print(fmt::format("warning: cannot store log: {}", enc.error()));
+    run_.events.note(fmt::format("warning: cannot store log: {}", enc.error()));
     return;
   }
   const Digest d = sha256(enc->bytes);
@@ -338,7 +338,7 @@ void StageRunner::store_log(CacheEntry& entry, const std::string& log_rel) {
   if (!run_.store->has_blob(d)) {
     auto put = run_.store->put_bytes(enc->bytes);
     if (!put) {
-      run_.printer.print(fmt::format("warning: cannot store log {}: {}", log_rel, put.error()));
+      run_.events.note(fmt::format("warning: cannot store log {}: {}", log_rel, put.error()));
       return;
     }
   }
@@ -350,7 +350,7 @@ void StageRunner::store_log(CacheEntry& entry, const std::string& log_rel) {
 void StageRunner::restore_log(const CacheEntry& entry, const std::string& log_rel) {
   auto blob = run_.store->read_blob(*entry.log);
   if (!blob) {
-    run_.printer.print(fmt::format("warning: cannot restore {}: {}", log_rel, blob.error()));
+    run_.events.note(fmt::format("warning: cannot restore {}: {}", log_rel, blob.error()));
     return;
   }
   // A cached log is at most the limit plus a marker line; a larger one is
@@ -358,11 +358,11 @@ void StageRunner::restore_log(const CacheEntry& entry, const std::string& log_re
   auto text = decode_log(*blob, entry.log_encoding,
                          std::max<std::uint64_t>(run_.options.cached_log_limit, kDefaultCachedLogLimit) + 4096);
   if (!text) {
-    run_.printer.print(fmt::format("warning: cannot restore {}: {}", log_rel, text.error()));
+    run_.events.note(fmt::format("warning: cannot restore {}: {}", log_rel, text.error()));
     return;
   }
   if (Status s = write_file_atomically(ws_ / log_rel, *text); !s)
-    run_.printer.print(fmt::format("warning: cannot restore {}: {}", log_rel, s.error()));
+    run_.events.note(fmt::format("warning: cannot restore {}: {}", log_rel, s.error()));
 }
 
 // A hit answered from the run index: every output is already in place, so
@@ -509,10 +509,10 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
     }
     std::string warning;
     auto entry = run_.store->get_entry(rec.cache_key, &warning);
-    if (!warning.empty()) run_.printer.print(fmt::format("warning: {}: {}", sc.name, warning));
+    if (!warning.empty()) run_.events.note(fmt::format("warning: {}: {}", sc.name, warning));
     if (entry) {
       if (Status ok = check_entry(sc, *entry); !ok) {
-        run_.printer.print(fmt::format("warning: {}: cache entry {} refused: {}; running the stage instead", sc.name,
+        run_.events.note(fmt::format("warning: {}: cache entry {} refused: {}; running the stage instead", sc.name,
                                        rec.cache_key.substr(0, 16), ok.error()));
         entry.reset();
       }
@@ -536,7 +536,7 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
         }
         return over("cached", "");
       }
-      run_.printer.print(fmt::format("warning: {}: {}; running the stage instead", sc.name, restored.error()));
+      run_.events.note(fmt::format("warning: {}: {}; running the stage instead", sc.name, restored.error()));
     }
   }
   rec.reason = why.empty() ? (run_.options.read_cache ? "no cache entry for this key" : "--no-cache") : why;
@@ -671,7 +671,7 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
       if (cacheable && !run_.store->has_blob(*d)) {
         auto put = run_.store->put_file(ws_ / o.path);
         if (!put) {
-          run_.printer.print(fmt::format("warning: {}: cannot store output: {}", sc.name, put.error()));
+          run_.events.note(fmt::format("warning: {}: cannot store output: {}", sc.name, put.error()));
           blobs_stored = false;
         } else if (*put != *d) {
           // Rewritten between hashing and storing: no single content to vouch for.
@@ -704,7 +704,7 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
   }
   if (!blobs_stored && rec.not_stored.empty()) rec.not_stored = "an output could not be stored";
   if (!rec.not_stored.empty() && cacheable)
-    run_.printer.print(fmt::format("warning: {}: result not cached: {}", sc.name, rec.not_stored));
+    run_.events.note(fmt::format("warning: {}: result not cached: {}", sc.name, rec.not_stored));
   if (cacheable && rec.not_stored.empty()) {
     CacheEntry entry;
     entry.outputs = rec.outputs;
@@ -716,20 +716,20 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
     store_log(entry, rec.log);
     auto put = run_.store->put_entry(rec.cache_key, entry);
     if (!put) {
-      run_.printer.print(fmt::format("warning: {}: cannot store cache entry: {}", sc.name, put.error()));
+      run_.events.note(fmt::format("warning: {}: cannot store cache entry: {}", sc.name, put.error()));
     } else if (!put->differences.empty()) {
       rec.nondeterministic = true;
       std::string list;
       for (std::size_t i = 0; i < put->differences.size() && i < 5; ++i)
         list += (i ? ", " : "") + put->differences[i];
       if (put->differences.size() > 5) list += fmt::format(" (+{} more)", put->differences.size() - 5);
-      run_.printer.print(fmt::format(
+      run_.events.note(fmt::format(
           "warning: {}: non-deterministic stage: a different result is already cached for its key ({} differ); "
           "the first result stays cached",
           sc.name, list));
     } else {
       if (put->replaced_corrupt)
-        run_.printer.print(fmt::format("warning: {}: replaced a corrupt cache entry for its key", sc.name));
+        run_.events.note(fmt::format("warning: {}: replaced a corrupt cache entry for its key", sc.name));
       run_.index.set_entry(sc.name, prepared.key, entry);
       run_.index.set_touched_at(sc.name, started_at_s_);
     }

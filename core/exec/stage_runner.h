@@ -41,7 +41,7 @@
 #include "core/host/plugin_host.h"
 #include "core/host/plugin_worker.h"
 #include "core/results/stage_record.h"
-#include "core/results/status_printer.h"
+#include "core/results/run_events.h"
 
 namespace wrt {
 
@@ -74,7 +74,7 @@ struct RunContext {
   CacheStore* store;         // null: caching off entirely
   FileDigester& digester;
   RunIndex& index;
-  StatusPrinter& printer;    // warnings (one line each)
+  RunObserver& events;       // notes (warnings, one line each)
   const RunOptions& options;
 };
 

@@ -4,14 +4,42 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <vector>
 #include <cstring>
 
 #include <fmt/core.h>
 
+#include "core/results/stage_results.h"
+
 namespace wrt {
 
-StatusPrinter::StatusPrinter(std::FILE* out, bool smart, std::size_t total)
-    : out_(out), smart_(smart), total_(total) {}
+namespace {
+
+// The last `lines` lines of a log, as the tool wrote them.
+std::string log_tail(const std::filesystem::path& path, std::size_t lines) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::vector<std::string> all;
+  std::string line;
+  while (std::getline(in, line)) {
+    all.push_back(line);
+    if (all.size() > lines) all.erase(all.begin());
+  }
+  std::string out;
+  for (const auto& l : all) out += "    " + l + "\n";
+  return out;
+}
+
+}  // namespace
+
+StatusPrinter::StatusPrinter(std::FILE* out, bool smart, std::size_t total, std::filesystem::path workspace)
+    : out_(out), smart_(smart), workspace_(std::move(workspace)), total_(total) {}
+
+void StatusPrinter::run_started(std::size_t stages) {
+  std::lock_guard<std::mutex> lock(mu_);
+  total_ = stages;
+}
 
 bool StatusPrinter::detect_smart_terminal(std::FILE* out) {
   const char* ci = std::getenv("CI");
@@ -58,8 +86,26 @@ void StatusPrinter::stage_started(const std::string& name) {
   if (!smart_) flush_locked();
 }
 
-void StatusPrinter::stage_finished(const std::string& name, const std::string& status, double seconds,
-                                   const std::string& detail) {
+void StatusPrinter::stage_finished(const StageRecord& rec, const std::string& detail) {
+  const std::string& name = rec.name;
+  const std::string& status = rec.status;
+  const double seconds = rec.duration_s;
+  if (is_failure_status(status)) {
+    // Read before taking the lock: the log may be large.
+    std::string text;
+    std::string summary = failure_summary(rec.results, rec.name);
+    if (!summary.empty()) text += fmt::format("--- {} ---\n{}", rec.name, summary);
+    std::string tail = rec.log.empty() ? std::string() : log_tail(workspace_ / rec.log, 20);
+    if (!tail.empty()) text += fmt::format("{}--- last lines of {} ---\n{}", text.empty() || text.back() == '\n' ? "" : "\n", rec.log, tail);
+    print_finished(name, status, seconds, detail);
+    if (!text.empty()) print(text);
+    return;
+  }
+  print_finished(name, status, seconds, detail);
+}
+
+void StatusPrinter::print_finished(const std::string& name, const std::string& status, double seconds,
+                                    const std::string& detail) {
   std::lock_guard<std::mutex> lock(mu_);
   running_.erase(name);
   ++done_;

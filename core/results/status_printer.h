@@ -6,32 +6,43 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <string>
 
+#include "core/results/run_events.h"
+
 namespace wrt {
 
-class StatusPrinter {
+// An observer of the run (core/results/run_events.h).
+class StatusPrinter final : public RunObserver {
  public:
-  // `smart` = live status line (terminal, not CI); `verbose` also prints cached stages in smart mode.
-  StatusPrinter(std::FILE* out, bool smart, std::size_t total);
+  // `smart` = live status line (terminal, not CI). A failed stage's log
+  // tail is read from `workspace` / its log path.
+  StatusPrinter(std::FILE* out, bool smart, std::size_t total, std::filesystem::path workspace = {});
   static bool detect_smart_terminal(std::FILE* out);
 
-  void stage_started(const std::string& name);
-  // `status` is the report status ("passed", "cached", …).
-  void stage_finished(const std::string& name, const std::string& status, double seconds, const std::string& detail);
+  void run_started(std::size_t stages) override;
+  void stage_started(const std::string& name) override;
+  // One line per stage (only the notable ones on a terminal); for a failure
+  // also its first findings and failed tests, then the end of its log.
+  void stage_finished(const StageRecord& rec, const std::string& detail) override;
+  void note(const std::string& text) override { print(text); }
+  void run_finished(const RunOutcome&) override { finish(); }
   // A line that must stay visible (warnings, failure logs).
   void print(const std::string& text);
   // Clears the status line (before the summary).
   void finish();
 
  private:
+  void print_finished(const std::string& name, const std::string& status, double seconds, const std::string& detail);
   void redraw_locked();
   void clear_line_locked();
   void flush_locked();
   std::FILE* out_;
   bool smart_;
+  std::filesystem::path workspace_;
   std::size_t total_;
   std::size_t done_ = 0;
   std::mutex mu_;

@@ -56,6 +56,14 @@ Config parse(const wrt::sdk::Stage& s) {
   return c;
 }
 
+// "main.assertion.1" -> "assertion"; "property" when the name has no kind.
+std::string property_kind(const std::string& property) {
+  auto first = property.find('.');
+  auto last = property.rfind('.');
+  if (first == std::string::npos || last == first) return "property";
+  return property.substr(first + 1, last - first - 1);
+}
+
 wrt_status fingerprint(const wrt_host* host, wrt_stage* stage) {
   return wrt::sdk::guarded(host, stage, [](const wrt::sdk::Stage& s) {
     parse(s);
@@ -119,11 +127,15 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
       for (const auto& p : result.properties) {
         if (p.status != "FAILURE" || p.unwinding()) continue;
         ++properties_failed;
-        std::string file = wrt::plugins::workspace_relative(p.file.empty() ? h.file : p.file, ws);
+        // CBMC up to 5.48 gives a result no sourceLocation: the failing
+        // step at the end of its trace says where.
+        const bool own = p.line != 0 || !p.file.empty();
+        std::string file = wrt::plugins::workspace_relative(
+            own ? (p.file.empty() ? h.file : p.file) : (p.trace_file.empty() ? h.file : p.trace_file), ws);
+        const std::uint32_t line = own ? p.line : p.trace_line;
         std::string msg = p.property + ": " + p.description + (p.function.empty() ? "" : " (in " + p.function + ")");
-        s.finding(WRT_SEVERITY_ERROR, "cbmc-" + p.property.substr(p.property.find('.') + 1, p.property.rfind('.') - p.property.find('.') - 1),
-                  file, p.line, 0, msg);
-        if (first.empty()) first = file + ":" + std::to_string(p.line) + ": " + msg;
+        s.finding(WRT_SEVERITY_ERROR, "cbmc-" + property_kind(p.property), file, line, 0, msg);
+        if (first.empty()) first = file + ":" + std::to_string(line) + ": " + msg;
       }
       if (first.empty()) first = name + ": verification failed";
       s.test_case(c.suite, name, WRT_TEST_FAILED, -1, first);

@@ -32,20 +32,72 @@ ParseError at_offset(std::string_view text, std::size_t offset, const std::strin
   return ParseError{source, line, col, std::move(message)};
 }
 
+// The end of the JSON value starting at `i` (an object or array), or npos
+// when the text ends first. Strings and escapes are skipped.
+std::size_t value_end(std::string_view t, std::size_t i) {
+  int depth = 0;
+  bool in_string = false;
+  for (; i < t.size(); ++i) {
+    char c = t[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' || c == '[') ++depth;
+    else if ((c == '}' || c == ']') && --depth == 0) return i + 1;
+  }
+  return std::string_view::npos;
+}
+
+bool space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
 }  // namespace
 
+// CBMC writes the array one message at a time, so a CBMC that is killed or
+// runs out of memory leaves it unclosed. Each complete element is read; the
+// run is then marked `truncated` (never a verdict), while text that is not
+// JSON where an element should be is a ParseError at its position.
 std::variant<CbmcRun, ParseError> parse_cbmc_json(std::string_view text, const std::string& source) {
   // CBMC may print plain-text lines (e.g. from a wrapper) before the array.
   std::size_t start = text.find('[');
   if (start == std::string_view::npos) return ParseError{source, 1, 1, "no JSON array in CBMC output"};
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(text.substr(start));
-  } catch (const nlohmann::json::parse_error& e) {
-    return at_offset(text, start + (e.byte > 0 ? e.byte - 1 : 0), source, "invalid JSON from cbmc --json-ui");
+  nlohmann::json doc = nlohmann::json::array();
+  bool closed = false;
+  std::size_t i = start + 1;
+  for (;;) {
+    while (i < text.size() && space(text[i])) ++i;
+    if (i >= text.size()) break;
+    if (text[i] == ']') {
+      closed = true;
+      break;
+    }
+    if (text[i] != '{' && text[i] != '[')
+      return at_offset(text, i, source, "invalid JSON from cbmc --json-ui (expected a message object)");
+    std::size_t end = value_end(text, i);
+    if (end == std::string_view::npos) break;  // cut off inside an element
+    try {
+      doc.push_back(nlohmann::json::parse(text.substr(i, end - i)));
+    } catch (const nlohmann::json::parse_error& e) {
+      return at_offset(text, i + (e.byte > 0 ? e.byte - 1 : 0), source, "invalid JSON from cbmc --json-ui");
+    }
+    i = end;
+    while (i < text.size() && space(text[i])) ++i;
+    if (i < text.size() && text[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (i < text.size() && text[i] != ']')
+      return at_offset(text, i, source, "invalid JSON from cbmc --json-ui (expected ',' or ']')");
   }
-  if (!doc.is_array()) return ParseError{source, 1, 1, "CBMC --json-ui output is not an array"};
   CbmcRun run;
+  run.truncated = !closed;
+  // With stderr in the same capture: the C++ runtime's message when an
+  // allocation fails ("terminate called after throwing an instance of
+  // 'std::bad_alloc'"), or CBMC's own.
+  for (std::string_view marker : {"std::bad_alloc", "Out of memory", "out of memory"})
+    if (text.find(marker) != std::string_view::npos) run.out_of_memory = true;
   for (const auto& item : doc) {
     if (!item.is_object()) continue;
     if (item.contains("program")) run.program = str(item, "program");
@@ -101,6 +153,7 @@ Judgement judge(const CbmcRun& run) {
     return {Verdict::kInconclusive, std::to_string(unwinding_failures) +
                                         " unwinding assertion(s) failed: the loop bound is too small (raise unwind)"};
   if (undecided > 0) return {Verdict::kInconclusive, std::to_string(undecided) + " propert(y/ies) not decided"};
+  if (run.truncated) return {Verdict::kInconclusive, "CBMC's output ends before its final status (was it killed?)"};
   if (run.prover_status.empty()) return {Verdict::kInconclusive, "CBMC stopped before its final status"};
   if (run.prover_status != "success") return {Verdict::kFailed, ""};
   return {Verdict::kProved, ""};

@@ -36,6 +36,7 @@ struct CbmcRun {
   std::string prover_status;  // "success", "failure", "" when missing (CBMC stopped)
   std::vector<std::string> errors;  // messageType ERROR texts
   bool out_of_memory = false;
+  bool truncated = false;  // the JSON array was never closed (CBMC killed or out of memory)
 };
 
 enum class Verdict { kProved, kFailed, kInconclusive };

@@ -1,0 +1,64 @@
+// The run as a stream of events (ninja's `Status`, in wrt). The scheduler
+// and the stage runner emit them and know nothing of who listens; the
+// terminal status line, CI output, exports, history and notifications are
+// each an observer of their own. Thread rules: events come from any thread
+// (TBB workers, runner threads), concurrently for different stages, so
+// every observer must be thread-safe; the events of one stage come in
+// order (started before finished), and run_started / run_finished come
+// from the thread that called Executor::run, before and after all others.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "core/results/stage_record.h"
+
+namespace wrt {
+
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  // Before any stage; `stages` is how many the run reports.
+  virtual void run_started(std::size_t stages) { (void)stages; }
+  // A stage's processes are about to start (never sent for cache hits).
+  virtual void stage_started(const std::string& stage) { (void)stage; }
+  // A stage is over: `rec` is final (status, duration, results, log).
+  // `detail` is the one line shown with its status.
+  virtual void stage_finished(const StageRecord& rec, const std::string& detail) {
+    (void)rec;
+    (void)detail;
+  }
+  // A line for the person running wrt that must stay visible: a warning,
+  // a state directory being rebuilt.
+  virtual void note(const std::string& text) { (void)text; }
+  // After the last stage.
+  virtual void run_finished(const RunOutcome& outcome) { (void)outcome; }
+};
+
+// Fans every event out to its observers, in the order they were added.
+// The observers outlive it; add them all before the run starts.
+class RunEvents final : public RunObserver {
+ public:
+  void add(RunObserver& o) { observers_.push_back(&o); }
+  void run_started(std::size_t stages) override {
+    for (auto* o : observers_) o->run_started(stages);
+  }
+  void stage_started(const std::string& stage) override {
+    for (auto* o : observers_) o->stage_started(stage);
+  }
+  void stage_finished(const StageRecord& rec, const std::string& detail) override {
+    for (auto* o : observers_) o->stage_finished(rec, detail);
+  }
+  void note(const std::string& text) override {
+    for (auto* o : observers_) o->note(text);
+  }
+  void run_finished(const RunOutcome& outcome) override {
+    for (auto* o : observers_) o->run_finished(outcome);
+  }
+
+ private:
+  std::vector<RunObserver*> observers_;
+};
+
+}  // namespace wrt
