@@ -28,6 +28,8 @@
 #include "core/results/report.h"
 #include "core/results/safety_gate.h"
 #include "core/results/sarif.h"
+#include "core/results/chrome_trace.h"
+#include "core/results/junit_export.h"
 #include "core/results/status_printer.h"
 #include "core/exec/subprocess.h"
 #include "core/results/trace.h"
@@ -125,6 +127,8 @@ struct RunArgs {
   bool no_cache = false;
   bool dry_run = false;
   std::string report;
+  std::string junit;  // --junit FILE
+  std::string trace;  // --trace FILE (Chrome trace events)
   std::string cache_dir;
   bool strict = false;         // a `warn` safety-gate verdict fails the run
   bool no_wait = false;        // another run holds the checkout: exit 2 instead of waiting
@@ -323,6 +327,12 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   StatusPrinter printer(out, StatusPrinter::detect_smart_terminal(out), order.size(), ws);
   RunEvents events;
   events.add(printer);
+  // Relative to where wrt was started, like --report.
+  auto out_path = [](const std::string& f) { return fs::path(f).is_absolute() ? fs::path(f) : fs::current_path() / f; };
+  std::unique_ptr<JunitExport> junit;
+  std::unique_ptr<ChromeTrace> trace;
+  if (!args.junit.empty() && !args.dry_run && !explain_mode) events.add(*(junit = std::make_unique<JunitExport>(out_path(args.junit))));
+  if (!args.trace.empty() && !args.dry_run && !explain_mode) events.add(*(trace = std::make_unique<ChromeTrace>(out_path(args.trace))));
   install_interrupt_handlers();
   timer.next("execute");
   RunOptions opts;
@@ -339,6 +349,8 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, index, events, opts);
   RunOutcome outcome = ex.run(order);
   if (quiet) std::fclose(out);
+  if (junit && !junit->status()) std::fprintf(stderr, "wrt: warning: --junit: %s\n", junit->status().error().c_str());
+  if (trace && !trace->status()) std::fprintf(stderr, "wrt: warning: --trace: %s\n", trace->status().error().c_str());
   if (!outcome.config_errors.empty()) {
     // Like an error in wrt.toml itself: nothing ran, nothing is recorded.
     for (const auto& e : outcome.config_errors) std::fprintf(stderr, "wrt: error: %s\n", e.c_str());
@@ -674,6 +686,8 @@ int run_cli(int argc, char** argv) {
   run->add_flag("--no-cache", ra.no_cache, "Do not use cached results (results are still stored)");
   run->add_flag("-n,--dry-run", ra.dry_run, "Show what would run, run nothing");
   run->add_option("--report", ra.report, "Write a JSON report to FILE");
+  run->add_option("--junit", ra.junit, "Write the stages and their test cases as JUnit XML to FILE");
+  run->add_option("--trace", ra.trace, "Write a Chrome trace-event timeline (Perfetto, chrome://tracing) to FILE");
   run->add_option("--cache-dir", ra.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
   run->add_option("-C,--directory", dir, "Run as if started in DIR");
   run->add_flag("--strict", ra.strict, "A safety-gate warning (failed ASIL A/B stage) fails the run");
@@ -695,6 +709,8 @@ int run_cli(int argc, char** argv) {
   verify_cmd->add_flag("--strict", va.strict, "A safety-gate warning fails the run");
   verify_cmd->add_flag("--no-wait", va.no_wait, "If another wrt run holds this checkout, exit 2 at once instead of waiting");
   verify_cmd->add_option("--report", va.report, "Write a JSON report to FILE");
+  verify_cmd->add_option("--junit", va.junit, "Write the stages and their test cases as JUnit XML to FILE");
+  verify_cmd->add_option("--trace", va.trace, "Write a Chrome trace-event timeline (Perfetto, chrome://tracing) to FILE");
   verify_cmd->add_option("--cache-dir", va.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
   verify_cmd->add_option("-C,--directory", dir, "Run as if started in DIR");
 

@@ -12,6 +12,8 @@ packages=(
   # the real tools the built-in plugins drive, exercised by the tests
   gcovr lcov clang-tidy cppcheck flawfinder libbenchmark-dev libgtest-dev
   spin z3 cvc5
+  # tests/junit_export_test.cc: validates --junit output against the JUnit schema
+  libxml2-utils
   # bench/: the reference build tool and a timer
   hyperfine
   # tests/thirdparty_e2e_test.cc: counts the processes a no-op run starts
