@@ -30,7 +30,9 @@
 #include "core/results/sarif.h"
 #include "core/results/chrome_trace.h"
 #include "core/results/junit_export.h"
+#include "core/results/run_history.h"
 #include "core/results/status_printer.h"
+#include "core/util/git_head.h"
 #include "core/exec/subprocess.h"
 #include "core/results/trace.h"
 
@@ -333,6 +335,8 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   std::unique_ptr<ChromeTrace> trace;
   if (!args.junit.empty() && !args.dry_run && !explain_mode) events.add(*(junit = std::make_unique<JunitExport>(out_path(args.junit))));
   if (!args.trace.empty() && !args.dry_run && !explain_mode) events.add(*(trace = std::make_unique<ChromeTrace>(out_path(args.trace))));
+  RunHistory history(dirs.root / "history");
+  if (!args.dry_run && !explain_mode) events.add(history);
   install_interrupt_handlers();
   timer.next("execute");
   RunOptions opts;
@@ -348,6 +352,10 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   opts.workers = &workers;
   Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, index, events, opts);
   RunOutcome outcome = ex.run(order);
+  if (auto head = read_git_head(ws)) {
+    outcome.commit = head->commit;
+    outcome.branch = head->branch;
+  }
   if (quiet) std::fclose(out);
   if (junit && !junit->status()) std::fprintf(stderr, "wrt: warning: --junit: %s\n", junit->status().error().c_str());
   if (trace && !trace->status()) std::fprintf(stderr, "wrt: warning: --trace: %s\n", trace->status().error().c_str());
@@ -415,10 +423,15 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
         !st)
       std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
   }
+  const nlohmann::json gate_json = gate.applies ? gate_to_json(gate) : nlohmann::json();
+  if (!args.dry_run) {
+    timer.next("verdict");
+    events.run_verdict(RunVerdict{outcome, label, status, gate_json});
+    if (!history.status()) std::fprintf(stderr, "wrt: warning: run history: %s\n", history.status().error().c_str());
+  }
   timer.next("report");
   if (!args.report.empty()) {
     fs::path rp = fs::path(args.report).is_absolute() ? fs::path(args.report) : fs::current_path() / args.report;
-    const nlohmann::json gate_json = gate.applies ? gate_to_json(gate) : nlohmann::json();
     if (Status st = write_report(rp, outcome, label, status, gate.applies ? &gate_json : nullptr); !st)
       std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
   }
@@ -656,6 +669,81 @@ int cmd_init(const fs::path& ws) {
   return kExitOk;
 }
 
+struct HistoryArgs {
+  std::string stage;
+  std::string metric;  // "name" (any stage) or "stage:name"
+  std::string format = "table";
+  int limit = 20;
+};
+
+// `wrt history`: the last runs, newest last, from .wrt/history/runs.jsonl.
+int cmd_history(const fs::path& ws, const HistoryArgs& a) {
+  std::size_t skipped = 0;
+  auto runs = RunHistory::read(WorkspaceDirs(ws).root / "history", &skipped);
+  if (skipped) std::fprintf(stderr, "wrt: warning: %zu unreadable line(s) in the run history skipped\n", skipped);
+  if (a.limit > 0 && runs.size() > static_cast<std::size_t>(a.limit))
+    runs.erase(runs.begin(), runs.end() - a.limit);
+  std::string metric_stage, metric_name = a.metric;
+  if (auto colon = a.metric.find(':'); colon != std::string::npos) {
+    metric_stage = a.metric.substr(0, colon);
+    metric_name = a.metric.substr(colon + 1);
+  }
+  // The value of the metric in a run: from the named stage, else the first
+  // stage that has it.
+  auto metric_of = [&](const nlohmann::json& r) -> nlohmann::json {
+    const nlohmann::json metrics = r.value("metrics", nlohmann::json::object());
+    for (const auto& [stage, m] : metrics.items())
+      if ((metric_stage.empty() || stage == metric_stage) && m.contains(metric_name)) return m[metric_name];
+    return nullptr;
+  };
+  auto stage_of = [&](const nlohmann::json& r) -> nlohmann::json {
+    const nlohmann::json stages = r.value("stages", nlohmann::json::array());
+    for (const auto& st : stages)
+      if (st.value("name", "") == a.stage) return st;
+    return nullptr;
+  };
+  if (a.format == "json") {
+    nlohmann::json out = nlohmann::json::array();
+    for (auto& r : runs) {
+      if (!a.stage.empty()) r["stage"] = stage_of(r);
+      if (!a.metric.empty()) r["metric"] = metric_of(r);
+      out.push_back(r);
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return kExitOk;
+  }
+  if (a.format != "table") return usage_error(fmt::format("--format must be table or json, not '{}'", a.format));
+  if (runs.empty()) {
+    std::printf("no runs recorded yet (.wrt/history/runs.jsonl)\n");
+    return kExitOk;
+  }
+  std::string extra = !a.stage.empty() ? a.stage : !a.metric.empty() ? a.metric : "RAN/CACHED/FAILED";
+  std::printf("%-24s %-8s %-12s %-10s %-6s %9s  %s\n", "STARTED", "COMMIT", "BRANCH", "STATUS", "GATE", "DURATION",
+              extra.c_str());
+  for (const auto& r : runs) {
+    std::string col;
+    if (!a.stage.empty()) {
+      auto st = stage_of(r);
+      col = st.is_null() ? "cached/not run" : fmt::format("{} {:.2f}s", st.value("status", "?"), st.value("duration_s", 0.0));
+    } else if (!a.metric.empty()) {
+      auto m = metric_of(r);
+      col = m.is_number() ? fmt::format("{:g}", m.get<double>()) : "-";
+    } else {
+      const nlohmann::json counts = r.value("counts", nlohmann::json::object());
+      int cached = counts.value("cached", 0), failed = counts.value("failed", 0) + counts.value("timeout", 0);
+      int total = 0;
+      for (const auto& [k, n] : counts.items()) total += n.get<int>();
+      col = fmt::format("{}/{}/{}", total - cached - counts.value("skipped", 0), cached, failed);
+    }
+    std::string commit = r["commit"].is_string() ? r["commit"].get<std::string>().substr(0, 8) : "-";
+    std::string branch = r["branch"].is_string() ? r["branch"].get<std::string>() : "-";
+    std::string gate = r["gate"].is_string() ? r["gate"].get<std::string>() : "-";
+    std::printf("%-24s %-8s %-12s %-10s %-6s %8.2fs  %s\n", r.value("started_at", "").c_str(), commit.c_str(),
+                branch.c_str(), r.value("status", "").c_str(), gate.c_str(), r.value("duration_s", 0.0), col.c_str());
+  }
+  return kExitOk;
+}
+
 int cmd_log(const fs::path& ws, const std::string& stage) {
   fs::path file = WorkspaceDirs(ws).logs / (stage + ".log");
   std::ifstream in(file, std::ios::binary);
@@ -759,6 +847,14 @@ int run_cli(int argc, char** argv) {
   auto* init = app.add_subcommand("init", "Write a starter wrt.toml");
   init->add_option("-C,--directory", dir, "Directory");
 
+  HistoryArgs ha;
+  auto* history = app.add_subcommand("history", "The last runs of this checkout: status, gate, duration, a stage or a metric over time");
+  history->add_option("--stage", ha.stage, "Show this stage's status and duration per run");
+  history->add_option("--metric", ha.metric, "Show this metric per run (NAME, or STAGE:NAME)");
+  history->add_option("--format", ha.format, "table or json");
+  history->add_option("-n,--limit", ha.limit, "At most this many runs, newest (0: all)");
+  history->add_option("-C,--directory", dir, "Run as if started in DIR");
+
   std::string log_stage;
   auto* log = app.add_subcommand("log", "Print a stage's last log");
   log->add_option("stage", log_stage, "Stage")->required();
@@ -796,6 +892,7 @@ int run_cli(int argc, char** argv) {
   }
   if (init->parsed()) return cmd_init(dir.empty() ? fs::current_path() : ws);
   if (log->parsed()) return cmd_log(ws, log_stage);
+  if (history->parsed()) return cmd_history(ws, ha);
   return kExitUsage;
 }
 

@@ -284,6 +284,10 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   RunOutcome out;
   out.records.resize(order.size());
   Impl impl(*this, out.records);
+  auto wall_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  };
+  out.started_at_ms = wall_ms();
   events_.run_started(order.size());
   for (std::size_t i = 0; i < order.size(); ++i) {
     const int v = order[i];
@@ -338,6 +342,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
         rec.reason = "not started: configuration error";
       }
     out.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    out.finished_at_ms = wall_ms();
     events_.run_finished(out);
     return out;
   }
@@ -437,6 +442,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   out.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
   out.interrupted = impl.cancelled();
   out.files_hashed = digester_.files_hashed();
+  out.finished_at_ms = wall_ms();
   events_.run_finished(out);
   return out;
 }

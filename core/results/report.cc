@@ -1,5 +1,9 @@
 #include "core/results/report.h"
 
+#include <ctime>
+
+#include <fmt/core.h>
+
 #include "core/util/atomic_file.h"
 
 namespace wrt {
@@ -43,6 +47,16 @@ void write_indented(std::ostream& out, const nlohmann::json& value, int depth) {
 
 }  // namespace
 
+std::string iso8601_ms(std::int64_t ms) {
+  if (ms <= 0) return {};
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03}Z", buf, ms % 1000);
+}
+
 void stream_report(std::ostream& out, const RunOutcome& outcome, const std::string& pipeline,
                    const std::string& status, const nlohmann::json* gate) {
   nlohmann::json head = nlohmann::json::object();
@@ -50,6 +64,10 @@ void stream_report(std::ostream& out, const RunOutcome& outcome, const std::stri
   head["pipeline"] = pipeline;
   head["status"] = status;
   head["duration_s"] = outcome.duration_s;
+  head["started_at"] = iso8601_ms(outcome.started_at_ms);
+  head["finished_at"] = iso8601_ms(outcome.finished_at_ms);
+  head["commit"] = outcome.commit.empty() ? nlohmann::json() : nlohmann::json(outcome.commit);
+  head["branch"] = outcome.branch.empty() ? nlohmann::json() : nlohmann::json(outcome.branch);
   if (gate) head["gate"] = *gate;
   out << "{\n";
   for (const auto& [key, value] : head.items()) {

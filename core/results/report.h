@@ -12,11 +12,14 @@
 
 namespace wrt {
 
+// "2026-11-30T17:40:12.345Z" (UTC); "" for 0.
+std::string iso8601_ms(std::int64_t ms_since_epoch);
+
 // One stage's entry in the report's "stages" array.
 nlohmann::json stage_report(const StageRecord& r);
 
-// Writes {"wrt_version", "pipeline", "status", "duration_s", ["gate"],
-// "stages": [...]} as indented JSON. Stages are written one at a time, so a
+// Writes {"wrt_version", "pipeline", "status", "duration_s", "started_at",
+// "finished_at", "commit", "branch" (null outside git), ["gate"], "stages": [...]} as indented JSON. Stages are written one at a time, so a
 // report over 10,000 stages never holds the whole document in memory.
 // `gate` may be null (no safety gate applies).
 void stream_report(std::ostream& out, const RunOutcome& outcome, const std::string& pipeline,

@@ -12,9 +12,19 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/results/stage_record.h"
 
 namespace wrt {
+
+// What the run came to, once the CLI has judged it (after run_finished).
+struct RunVerdict {
+  const RunOutcome& outcome;
+  std::string pipeline;     // the pipeline's name, or a label for the selection
+  std::string status;       // passed | failed | interrupted
+  nlohmann::json gate;      // gate_to_json(), or null when no stage carries a level
+};
 
 class RunObserver {
  public:
@@ -34,6 +44,9 @@ class RunObserver {
   virtual void note(const std::string& text) { (void)text; }
   // After the last stage.
   virtual void run_finished(const RunOutcome& outcome) { (void)outcome; }
+  // The run's status and safety-gate verdict (not sent for dry runs or
+  // configuration errors).
+  virtual void run_verdict(const RunVerdict& verdict) { (void)verdict; }
 };
 
 // Fans every event out to its observers, in the order they were added.
@@ -55,6 +68,9 @@ class RunEvents final : public RunObserver {
   }
   void run_finished(const RunOutcome& outcome) override {
     for (auto* o : observers_) o->run_finished(outcome);
+  }
+  void run_verdict(const RunVerdict& verdict) override {
+    for (auto* o : observers_) o->run_verdict(verdict);
   }
 
  private:

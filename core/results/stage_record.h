@@ -51,6 +51,14 @@ struct RunOutcome {
   double duration_s = 0;
   bool interrupted = false;
   std::uint64_t files_hashed = 0;
+  // Wall clock, milliseconds since the epoch (for trends; durations above
+  // come from a steady clock).
+  std::int64_t started_at_ms = 0;
+  std::int64_t finished_at_ms = 0;
+  // The checkout's HEAD when the run started (empty outside git; branch
+  // empty when detached). Filled by the CLI.
+  std::string commit;
+  std::string branch;
   // Stages whose plugin rejected their configuration (fingerprint): the run
   // started no stage. One "file:line:col: stage 'x': message" line each.
   std::vector<std::string> config_errors;
