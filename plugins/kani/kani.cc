@@ -71,6 +71,16 @@ Config parse(const wrt::sdk::Stage& s) {
   if (c.default_unwind && *c.default_unwind <= 0) throw std::runtime_error("with.default_unwind must be positive");
   c.solver = with_or_profile([&](const std::string& k) { return s.string(k); }, "solver");
   if (auto a = with_or_profile([&](const std::string& k) { return s.strings(k); }, "extra_args")) c.extra_args = *a;
+  for (std::size_t i = 0; i < c.extra_args.size(); ++i) {
+    const std::string& a = c.extra_args[i];
+    const std::string next = i + 1 < c.extra_args.size() ? c.extra_args[i + 1] : "";
+    // wrt reads Kani's regular and terse output; `old` hands the terminal to
+    // CBMC, and --quiet prints no results at all (and exits 0 on failures).
+    if (a == "--output-format=old" || (a == "--output-format" && next == "old"))
+      throw std::runtime_error("with.extra_args: --output-format old is not supported (wrt reads the regular and terse formats)");
+    if (a == "--quiet" || a == "-q")
+      throw std::runtime_error("with.extra_args: --quiet hides the results wrt reads (and exits 0 on failures)");
+  }
   c.timeout_s = with_or_profile([&](const std::string& k) { return s.integer(k); }, "timeout_s");
   if (c.timeout_s && *c.timeout_s <= 0) throw std::runtime_error("with.timeout_s must be positive");
   c.suite = s.string("component.name").value_or(c.package_dir.empty() ? "kani" : c.package_dir);
@@ -162,12 +172,17 @@ void report_harness(const wrt::sdk::Stage& s, const Config& c, const std::string
       std::string msg = "inconclusive: " + h.name + ": " + h.inconclusive_reason;
       std::string file;
       std::uint32_t line = 0;
-      for (const auto& ch : h.checks)
-        if (ch.status == "FAILURE" || ch.status == "UNDETERMINED") {
-          file = finding_file(ch.file, cargo_root, ws);
-          line = ch.line;
-          break;
-        }
+      // Where it stopped: the failed unwinding assertion or unsupported
+      // construct, else the first check left UNDETERMINED.
+      for (const char* wanted : {"FAILURE", "UNDETERMINED"}) {
+        for (const auto& ch : h.checks)
+          if (ch.status == wanted) {
+            file = finding_file(ch.file, cargo_root, ws);
+            line = ch.line;
+            break;
+          }
+        if (line) break;
+      }
       s.finding(WRT_SEVERITY_ERROR, "kani-inconclusive", file, line, 0, msg);
       s.test_case(c.suite, h.name, WRT_TEST_FAILED, h.seconds, msg);
       t.note(msg, true);
@@ -211,10 +226,15 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
 
     std::vector<std::string> harnesses = c.harnesses;
     if (c.auto_harnesses) {
-      // `cargo kani list` was unstable (-Z list) before Kani 0.65.
+      // `cargo kani list` came in Kani 0.56 behind `-Z list`; 0.63 made it
+      // stable (the flag only warned), 0.65 removed the flag.
       std::vector<std::string> list_argv = {"cargo", "kani", "list", "--format", "json"};
-      auto version = kani_version(wrt::plugins::tool_version(s, {"cargo-kani", "--version"}));
-      if (version && *version < std::array<int, 3>{0, 65, 0}) list_argv.insert(list_argv.begin() + 3, {"-Z", "list"});
+      const std::string version_text = wrt::plugins::tool_version(s, {"cargo-kani", "--version"});
+      auto version = kani_version(version_text);
+      if (version && *version < std::array<int, 3>{0, 56, 0})
+        throw std::runtime_error("harnesses = \"auto\" needs `cargo kani list` (Kani 0.56 or later), and this is " +
+                                 version_text + ": list the harness names in with.harnesses");
+      if (version && *version < std::array<int, 3>{0, 63, 0}) list_argv.insert(list_argv.begin() + 3, {"-Z", "list"});
       fs::path list_file = fs::path(cwd) / "kani-list.json";
       std::error_code ec;
       fs::remove(list_file, ec);

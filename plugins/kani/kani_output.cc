@@ -79,72 +79,155 @@ bool is_unwinding(const Check& c) {
          c.name.find(".unwind.") != std::string::npos;
 }
 
-void decide(Harness& h, bool cbmc_timeout, bool out_of_memory) {
-  if (cbmc_timeout || out_of_memory) {
-    h.verdict = HarnessVerdict::kInconclusive;
-    h.inconclusive_reason = cbmc_timeout ? "CBMC timed out" : "CBMC ran out of memory";
-    return;
+bool is_unsupported(const Check& c) {
+  return c.name.find(".unsupported_construct.") != std::string::npos ||
+         c.description.find("is not currently supported by Kani") != std::string::npos;
+}
+
+// The count before `word` in "(2 undetermined,1 unreachable)".
+std::int64_t count_before(std::string_view t, std::string_view word) {
+  auto u = t.find(word);
+  if (u == std::string_view::npos) return 0;
+  std::size_t b = u;
+  while (b > 0 && t[b - 1] == ' ') --b;
+  std::size_t e = b;
+  while (b > 0 && std::isdigit(static_cast<unsigned char>(t[b - 1]))) --b;
+  return to_int(t.substr(b, e - b));
+}
+
+// Per harness, what the parser saw besides its checks.
+struct Seen {
+  bool cbmc_failed = false, timed_out = false, out_of_memory = false;
+  std::string cbmc_status;  // "with status 6"
+  std::uint32_t count_line = 0;  // of "** F of N failed"
+  std::uint32_t verdict_line = 0;
+  std::vector<Check> failed_lines;  // "Failed Checks:" entries
+};
+
+std::optional<ParseError> decide(Harness& h, Seen& seen, const std::string& source) {
+  if (h.verdict == HarnessVerdict::kUnknown) {
+    if (!seen.cbmc_failed)
+      return ParseError{source, h.header_line, 1,
+                        "harness " + h.name +
+                            " has no \"VERIFICATION:-\" verdict (output cut off, or --output-format old, which wrt does "
+                            "not read)"};
+    h.verdict = HarnessVerdict::kFailed;
   }
-  bool real_failure = false, unwinding_failure = false;
-  std::int64_t undetermined = 0;
+  // Terse output lists failed checks only under "Failed Checks:"; regular
+  // output lists them twice (RESULTS and Failed Checks), RESULTS with columns.
+  if (h.checks.empty()) {
+    h.checks = seen.failed_lines;
+  } else {
+    for (auto& c : h.checks)
+      if (c.status == "FAILURE" && c.file.empty())
+        for (const auto& f : seen.failed_lines)
+          if (f.description == c.description) {
+            c.file = f.file;
+            c.line = f.line;
+            c.function = f.function;
+            break;
+          }
+  }
+  std::int64_t failures = 0, undetermined = 0;
+  bool real = false, unwinding = false, unsupported = false;
+  std::string unsupported_what;
   for (const auto& c : h.checks) {
-    if (c.status == "FAILURE") (is_unwinding(c) ? unwinding_failure : real_failure) = true;
     if (c.status == "UNDETERMINED") ++undetermined;
+    if (c.status != "FAILURE") continue;
+    ++failures;
+    if (is_unwinding(c)) unwinding = true;
+    else if (is_unsupported(c)) {
+      unsupported = true;
+      if (unsupported_what.empty()) unsupported_what = c.description;
+    } else real = true;
   }
-  if (h.checks.empty()) undetermined = h.undetermined;
-  if (h.verdict == HarnessVerdict::kFailed && !real_failure && unwinding_failure) {
+  if (seen.count_line && failures != h.failed)
+    return ParseError{source, seen.count_line, 1,
+                      "harness " + h.name + ": the summary says " + std::to_string(h.failed) + " failed check(s), but " +
+                          std::to_string(failures) + " are listed"};
+  if (h.verdict != HarnessVerdict::kFailed) return std::nullopt;
+  if (seen.cbmc_failed || seen.timed_out || seen.out_of_memory) {
     h.verdict = HarnessVerdict::kInconclusive;
-    h.inconclusive_reason = "unwinding assertion failed: the loop bound is too small (raise default_unwind)";
-  } else if (h.verdict != HarnessVerdict::kFailed && undetermined > 0) {
+    h.inconclusive_reason = seen.timed_out        ? "CBMC timed out"
+                            : seen.out_of_memory ? "CBMC ran out of memory"
+                                                 : "CBMC failed" + (seen.cbmc_status.empty() ? "" : " " + seen.cbmc_status);
+  } else if (h.verdict_note.find("no panics") != std::string::npos) {
+    // #[kani::should_panic] that never panicked: a refuted expectation.
+  } else if (!real && (unwinding || unsupported)) {
     h.verdict = HarnessVerdict::kInconclusive;
-    h.inconclusive_reason = std::to_string(undetermined) + " check(s) UNDETERMINED";
-  } else if (h.verdict == HarnessVerdict::kFailed && !real_failure && !unwinding_failure && undetermined > 0 &&
-             h.failed == 0) {
-    h.verdict = HarnessVerdict::kInconclusive;
-    h.inconclusive_reason = std::to_string(undetermined) + " check(s) UNDETERMINED";
+    h.inconclusive_reason = unwinding ? "unwinding assertion failed: the loop bound is too small (raise default_unwind)"
+                                      : "unsupported construct reachable: " + unsupported_what;
+    if (undetermined > 0) h.inconclusive_reason += "; " + std::to_string(undetermined) + " check(s) UNDETERMINED";
   }
+  return std::nullopt;
 }
 
 }  // namespace
 
 std::variant<KaniRun, ParseError> parse_kani_output(std::string_view raw, const std::string& source) {
+  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   KaniRun run;
   std::string text = strip_ansi(raw);
   auto lines = split_lines(text);
-  Harness* h = nullptr;
+  std::vector<Seen> seen;
+  std::vector<std::pair<int, std::size_t>> thread_harness;  // (thread, harness) last started there
+  std::size_t cur = kNone;  // the harness the current block belongs to
   Check* check = nullptr;
-  bool cbmc_timeout = false, oom = false;
-  auto finish = [&] {
-    if (h) decide(*h, cbmc_timeout, oom);
-    cbmc_timeout = oom = false;
-  };
+  std::vector<std::string> reported_failed;  // "Verification failed for - NAME"
+  std::uint32_t complete_line = 0;
+  auto harness = [&]() -> Harness* { return cur != kNone ? &run.harnesses[cur] : nullptr; };
   for (std::size_t i = 0; i < lines.size(); ++i) {
     std::string_view line = lines[i];
-    // `cargo kani -j N` prefixes each line of a harness's output with the
-    // worker thread: "Thread 3: Checking harness ...".
+    const auto lineno = static_cast<std::uint32_t>(i + 1);
+    // `cargo kani -j N`: "Thread 3: Checking harness ..." and "Thread 3: "
+    // before each result block, which belongs to the harness that thread
+    // started last.
+    int thread = -1;
     if (starts_with(line, "Thread ")) {
       std::size_t d = 7;
       while (d < line.size() && std::isdigit(static_cast<unsigned char>(line[d]))) ++d;
-      if (d > 7 && line.substr(d, 2) == ": ") line.remove_prefix(d + 2);
+      if (d > 7 && line.substr(d, 1) == ":") {
+        thread = static_cast<int>(to_int(line.substr(7, d - 7)));
+        line.remove_prefix(std::min(line.size(), d + 2));
+      }
     }
     std::string_view t = trim(line);
-    auto lineno = static_cast<std::uint32_t>(i + 1);
     if (starts_with(t, "Checking harness ")) {
-      finish();
       std::string_view name = t.substr(17);
       if (name.size() >= 3 && name.substr(name.size() - 3) == "...") name.remove_suffix(3);
       run.harnesses.emplace_back();
       run.harnesses.back().name = std::string(name);
-      h = &run.harnesses.back();
+      run.harnesses.back().header_line = lineno;
+      seen.emplace_back();
+      cur = run.harnesses.size() - 1;
+      check = nullptr;
+      bool found = false;
+      for (auto& [th, idx] : thread_harness)
+        if (th == thread) {
+          idx = cur;
+          found = true;
+        }
+      if (!found) thread_harness.emplace_back(thread, cur);
+      continue;
+    }
+    if (thread >= 0) {
+      cur = kNone;
+      for (const auto& [th, idx] : thread_harness)
+        if (th == thread) cur = idx;
+      if (cur == kNone) return ParseError{source, lineno, 1, "result for thread " + std::to_string(thread) + " before it checked any harness"};
+      check = nullptr;
+    }
+    if (starts_with(t, "Manual Harness Summary:") || t == "Summary:") {
+      cur = kNone;
       check = nullptr;
       continue;
     }
     if (starts_with(t, "Check ") && t.find(": ") != std::string_view::npos &&
         std::isdigit(static_cast<unsigned char>(t.size() > 6 ? t[6] : 'x'))) {
-      if (!h) return ParseError{source, lineno, 1, "check result before any \"Checking harness\" line"};
-      h->checks.emplace_back();
-      h->checks.back().name = std::string(t.substr(t.find(": ") + 2));
-      check = &h->checks.back();
+      if (!harness()) return ParseError{source, lineno, 1, "check result before any \"Checking harness\" line"};
+      harness()->checks.emplace_back();
+      harness()->checks.back().name = std::string(t.substr(t.find(": ") + 2));
+      check = &harness()->checks.back();
       continue;
     }
     if (starts_with(t, "- Status: ") || starts_with(t, "- Description: ") || starts_with(t, "- Location: ")) {
@@ -156,74 +239,77 @@ std::variant<KaniRun, ParseError> parse_kani_output(std::string_view raw, const 
       else parse_location(trim(t.substr(12)), check);
       continue;
     }
+    if (starts_with(t, "** ") && t.find(" cover properties satisfied") != std::string_view::npos) {
+      if (!harness()) continue;
+      harness()->covers_satisfied = to_int(t.substr(3));
+      harness()->covers_total = to_int(t.substr(t.find(" of ") + 4));
+      continue;
+    }
     if (starts_with(t, "** ") && t.find(" of ") != std::string_view::npos && t.find(" failed") != std::string_view::npos) {
-      if (!h) continue;  // cover summaries outside harness blocks
-      h->failed = to_int(t.substr(3));
-      h->total = to_int(t.substr(t.find(" of ") + 4));
-      if (auto u = t.find(" undetermined"); u != std::string_view::npos) {
-        std::size_t b = u;
-        while (b > 0 && std::isdigit(static_cast<unsigned char>(t[b - 1]))) --b;
-        h->undetermined = to_int(t.substr(b));
-      }
-      if (auto u = t.find(" unreachable"); u != std::string_view::npos) {
-        std::size_t b = u;
-        while (b > 0 && std::isdigit(static_cast<unsigned char>(t[b - 1]))) --b;
-        h->unreachable = to_int(t.substr(b));
-      }
+      if (!harness()) continue;
+      Harness& h = *harness();
+      h.failed = to_int(t.substr(3));
+      h.total = to_int(t.substr(t.find(" of ") + 4));
+      h.undetermined = count_before(t, "undetermined");
+      h.unreachable = count_before(t, "unreachable");
+      seen[cur].count_line = lineno;
       continue;
     }
     if (starts_with(t, "Failed Checks: ")) {
-      if (!h) continue;
-      // " File: "src/lib.rs", line 12, in fn" on the next line completes a check without a Location.
-      std::string desc(t.substr(15));
+      if (!harness()) continue;
+      Check c;
+      c.status = "FAILURE";
+      c.description = std::string(t.substr(15));
+      // ' File: "src/lib.rs", line 12, in fn' on the next line.
       if (i + 1 < lines.size() && starts_with(trim(lines[i + 1]), "File: ")) {
         std::string_view f = trim(lines[i + 1]).substr(6);
-        for (auto& c : h->checks)
-          if (c.status == "FAILURE" && c.description == desc && c.file.empty()) {
-            auto q = f.find('"', 1);
-            if (q != std::string_view::npos) c.file = std::string(f.substr(1, q - 1));
-            if (auto l = f.find(", line "); l != std::string_view::npos)
-              c.line = static_cast<std::uint32_t>(to_int(f.substr(l + 7)));
-            if (auto fn = f.find(", in "); fn != std::string_view::npos) c.function = std::string(f.substr(fn + 5));
-          }
+        auto q = f.find('"', 1);
+        if (!f.empty() && f[0] == '"' && q != std::string_view::npos) c.file = std::string(f.substr(1, q - 1));
+        if (auto l = f.find(", line "); l != std::string_view::npos) c.line = static_cast<std::uint32_t>(to_int(f.substr(l + 7)));
+        if (auto fn = f.find(", in "); fn != std::string_view::npos) c.function = std::string(f.substr(fn + 5));
         ++i;
       }
-      bool known = false;
-      for (const auto& c : h->checks) known = known || (c.status == "FAILURE" && c.description == desc);
-      if (!known) {  // terse output has no RESULTS list: the failed check comes only from here
-        Check c;
-        c.status = "FAILURE";
-        c.description = desc;
-        h->checks.push_back(c);
-      }
+      seen[cur].failed_lines.push_back(std::move(c));
       continue;
     }
     if (starts_with(t, "VERIFICATION:- ")) {
-      if (!h) return ParseError{source, lineno, 1, "verdict before any \"Checking harness\" line"};
+      if (!harness()) return ParseError{source, lineno, 1, "verdict before any \"Checking harness\" line"};
       std::string_view v = t.substr(15);
-      if (v == "SUCCESSFUL") h->verdict = HarnessVerdict::kSuccessful;
-      else if (v == "FAILED") h->verdict = HarnessVerdict::kFailed;
+      std::string_view word = v.substr(0, v.find(' '));
+      if (word == "SUCCESSFUL") harness()->verdict = HarnessVerdict::kSuccessful;
+      else if (word == "FAILED") harness()->verdict = HarnessVerdict::kFailed;
       else return ParseError{source, lineno, 16, "unknown verdict \"" + std::string(v) + "\""};
+      if (auto open = v.find('('); open != std::string_view::npos && v.back() == ')')
+        harness()->verdict_note = std::string(v.substr(open + 1, v.size() - open - 2));
+      seen[cur].verdict_line = lineno;
       continue;
     }
     if (starts_with(t, "Verification Time: ")) {
-      if (h) h->seconds = std::strtod(std::string(t.substr(19)).c_str(), nullptr);
+      if (harness()) harness()->seconds = std::strtod(std::string(t.substr(19)).c_str(), nullptr);
       continue;
     }
-    if (t.find("CBMC timed out") != std::string_view::npos) {
-      cbmc_timeout = true;
-      if (h && h->verdict == HarnessVerdict::kUnknown) h->verdict = HarnessVerdict::kFailed;
+    if (starts_with(t, "CBMC failed")) {
+      if (!harness()) continue;
+      seen[cur].cbmc_failed = true;
+      if (t.size() > 12) seen[cur].cbmc_status = std::string(t.substr(12));
       continue;
     }
-    if (t.find("Out of memory") != std::string_view::npos || t.find("out of memory") != std::string_view::npos) {
-      oom = true;
-      if (h && h->verdict == HarnessVerdict::kUnknown) h->verdict = HarnessVerdict::kFailed;
+    if (starts_with(t, "CBMC timed out")) {
+      if (harness()) seen[cur].timed_out = true;
+      continue;
+    }
+    if (starts_with(t, "CBMC appears to have run out of memory") || t.find("out of memory") != std::string_view::npos) {
+      if (harness()) seen[cur].out_of_memory = true;
+      continue;
+    }
+    if (starts_with(t, "Verification failed for - ")) {
+      reported_failed.emplace_back(t.substr(26));
       continue;
     }
     if (starts_with(t, "Complete - ")) {
-      finish();
-      h = nullptr;
+      cur = kNone;
       check = nullptr;
+      complete_line = lineno;
       run.summary_successful = to_int(t.substr(11));
       if (auto p = t.find("harnesses, "); p != std::string_view::npos) run.summary_failures = to_int(t.substr(p + 11));
       if (auto p = t.find("failures, "); p != std::string_view::npos) run.summary_total = to_int(t.substr(p + 10));
@@ -235,7 +321,32 @@ std::variant<KaniRun, ParseError> parse_kani_output(std::string_view raw, const 
     }
     if (starts_with(t, "error: ") || starts_with(t, "error[")) run.errors.push_back(std::string(t));
   }
-  finish();
+  std::int64_t successful = 0, failed = 0;
+  for (std::size_t k = 0; k < run.harnesses.size(); ++k) {
+    // Kani's own verdicts, for the cross-check below.
+    if (run.harnesses[k].verdict == HarnessVerdict::kSuccessful) ++successful;
+    else ++failed;
+    if (auto e = decide(run.harnesses[k], seen[k], source)) return *e;
+  }
+  if (complete_line) {
+    auto mismatch = [&](const std::string& what) {
+      return ParseError{source, complete_line, 1,
+                        "the final summary " + what + ", but the output has " + std::to_string(run.harnesses.size()) +
+                            " harness(es), " + std::to_string(successful) + " successful and " + std::to_string(failed) +
+                            " failed"};
+    };
+    if (run.summary_total && *run.summary_total != static_cast<std::int64_t>(run.harnesses.size()))
+      return mismatch("counts " + std::to_string(*run.summary_total) + " harnesses");
+    if (run.summary_successful && *run.summary_successful != successful)
+      return mismatch("counts " + std::to_string(*run.summary_successful) + " successful");
+    if (run.summary_failures && *run.summary_failures != failed)
+      return mismatch("counts " + std::to_string(*run.summary_failures) + " failures");
+    for (const auto& name : reported_failed) {
+      bool known = false;
+      for (const auto& h : run.harnesses) known = known || (h.name == name && h.verdict != HarnessVerdict::kSuccessful);
+      if (!known) return mismatch("names " + name + " as failed");
+    }
+  }
   return run;
 }
 
