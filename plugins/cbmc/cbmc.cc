@@ -102,13 +102,29 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
       auto parsed = cbmc::parse_cbmc_json(r.output, "cbmc output for " + name);
       if (auto* e = std::get_if<ParseError>(&parsed)) throw std::runtime_error(e->to_string());
       const auto& result = std::get<cbmc::CbmcRun>(parsed);
-      if (result.properties.empty() && !result.errors.empty()) {
+      auto j = cbmc::judge(result);
+      // A parse or type-checking error: nothing was verified, the input is wrong.
+      if (result.properties.empty() && !result.errors.empty() && !result.out_of_memory && !result.truncated &&
+          r.term_signal == 0) {
+        if (!result.error_file.empty())
+          s.finding(WRT_SEVERITY_ERROR, "cbmc-error", wrt::plugins::workspace_relative(result.error_file, ws),
+                    result.error_line, 0, result.errors.front());
         s.message("cbmc " + name + ": " + result.errors.front());
         return WRT_STATUS_ERROR;
       }
+      if (j.verdict != cbmc::Verdict::kFailed && r.term_signal != 0) {
+        j.verdict = cbmc::Verdict::kInconclusive;
+        j.reason = "cbmc was killed by signal " + std::to_string(r.term_signal) +
+                   (r.term_signal == 9 ? " (out of memory?)" : "");
+      }
+      // The exit code must say what the output says (0 success, 10 failure).
+      if (!result.truncated && r.term_signal == 0 &&
+          ((result.prover_status == "success" && r.exit_code != 0) ||
+           (result.prover_status == "failure" && r.exit_code != 10)))
+        throw std::runtime_error("cbmc " + name + " exited with " + std::to_string(r.exit_code) + " but reported \"" +
+                                 result.prover_status + "\"");
       ++total;
       properties += static_cast<std::int64_t>(result.properties.size());
-      auto j = cbmc::judge(result);
       if (j.verdict == cbmc::Verdict::kProved) {
         ++passed;
         s.test_case(c.suite, name, WRT_TEST_PASSED, -1, "");
@@ -117,7 +133,16 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
       if (j.verdict == cbmc::Verdict::kInconclusive) {
         ++inconclusive;
         std::string msg = "inconclusive: " + name + ": " + j.reason;
-        s.finding(WRT_SEVERITY_ERROR, "cbmc-inconclusive", h.file, 0, 0, msg);
+        // Where it stopped, when a property says so (an unwinding assertion).
+        std::string file = h.file;
+        std::uint32_t line = 0;
+        for (const auto& p : result.properties)
+          if (p.status != "SUCCESS" && (p.line || !p.file.empty())) {
+            file = p.file.empty() ? h.file : p.file;
+            line = p.line;
+            break;
+          }
+        s.finding(WRT_SEVERITY_ERROR, "cbmc-inconclusive", wrt::plugins::workspace_relative(file, ws), line, 0, msg);
         s.test_case(c.suite, name, WRT_TEST_FAILED, -1, msg);
         note(msg, true);
         continue;

@@ -93,30 +93,52 @@ std::variant<CbmcRun, ParseError> parse_cbmc_json(std::string_view text, const s
   }
   CbmcRun run;
   run.truncated = !closed;
-  // With stderr in the same capture: the C++ runtime's message when an
-  // allocation fails ("terminate called after throwing an instance of
-  // 'std::bad_alloc'"), or CBMC's own.
-  for (std::string_view marker : {"std::bad_alloc", "Out of memory", "out of memory"})
-    if (text.find(marker) != std::string_view::npos) run.out_of_memory = true;
+  auto says_out_of_memory = [](std::string_view t) {
+    return t.find("Out of memory") != std::string_view::npos || t.find("out of memory") != std::string_view::npos ||
+           t.find("std::bad_alloc") != std::string_view::npos;
+  };
+  // Text outside the JSON elements is stderr in the same capture (the C++
+  // runtime's "terminate called after throwing an instance of
+  // 'std::bad_alloc'") or a cut-off element: only there, and in CBMC's ERROR
+  // messages, does "out of memory" mean CBMC ran out (a property's
+  // description may say it too).
+  if (says_out_of_memory(text.substr(0, start)) || says_out_of_memory(text.substr(std::min(i, text.size()))))
+    run.out_of_memory = true;
   for (const auto& item : doc) {
     if (!item.is_object()) continue;
     if (item.contains("program")) run.program = str(item, "program");
     if (item.contains("cProverStatus")) run.prover_status = str(item, "cProverStatus");
     if (item.contains("messageText")) {
       std::string text_msg = str(item, "messageText");
-      if (str(item, "messageType") == "ERROR") run.errors.push_back(text_msg);
-      if (text_msg.find("Out of memory") != std::string::npos || text_msg.find("out of memory") != std::string::npos)
-        run.out_of_memory = true;
+      if (str(item, "messageType") == "ERROR") {
+        if (says_out_of_memory(text_msg)) run.out_of_memory = true;
+        // A parse error's location is in the message's sourceLocation.
+        auto loc = item.find("sourceLocation");
+        if (loc != item.end() && loc->is_object() && !str(*loc, "file").empty()) {
+          if (run.error_file.empty()) {
+            run.error_file = str(*loc, "file");
+            run.error_line = line_of(*loc);
+          }
+          text_msg = str(*loc, "file") + ":" + str(*loc, "line") + ": " + text_msg;
+        }
+        run.errors.push_back(text_msg);
+      }
     }
+    // --stop-on-fail: the first failure alone, as a top-level object with a
+    // lower-case status ("failed") and its trace, and no "result" list.
+    const bool stop_on_fail = item.contains("property") && item.contains("status") && !item.contains("result");
     auto result = item.find("result");
-    if (result == item.end()) continue;
-    if (!result->is_array()) return ParseError{source, 1, 1, "\"result\" is not an array"};
-    for (const auto& r : *result) {
+    if (result == item.end() && !stop_on_fail) continue;
+    if (!stop_on_fail && !result->is_array()) return ParseError{source, 1, 1, "\"result\" is not an array"};
+    const nlohmann::json single = nlohmann::json::array({item});
+    for (const auto& r : stop_on_fail ? single : *result) {
       if (!r.is_object()) continue;
       Property p;
       p.property = str(r, "property");
       p.description = str(r, "description");
       p.status = str(r, "status");
+      if (p.status == "failed") p.status = "FAILURE";
+      if (p.status == "NOT CHECKED") p.status = "NOT_CHECKED";
       if (auto loc = r.find("sourceLocation"); loc != r.end() && loc->is_object()) {
         p.file = str(*loc, "file");
         p.line = line_of(*loc);
@@ -129,7 +151,7 @@ std::variant<CbmcRun, ParseError> parse_cbmc_json(std::string_view text, const s
           auto loc = step.find("sourceLocation");
           if (loc == step.end() || !loc->is_object()) continue;
           std::string type = str(step, "stepType");
-          if (type == "failure" || type == "assertion" || str(step, "property") == p.property) {
+          if (type == "failure" || (!p.property.empty() && str(step, "property") == p.property)) {
             p.trace_file = str(*loc, "file");
             p.trace_line = line_of(*loc);
           }

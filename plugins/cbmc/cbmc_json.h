@@ -34,7 +34,9 @@ struct CbmcRun {
   std::string program;  // "CBMC 5.95.1 (cbmc-5.95.1)"
   std::vector<Property> properties;
   std::string prover_status;  // "success", "failure", "" when missing (CBMC stopped)
-  std::vector<std::string> errors;  // messageType ERROR texts
+  std::vector<std::string> errors;  // messageType ERROR texts ("file:line: text" when located)
+  std::string error_file;           // the first located ERROR message (a parse error)
+  std::uint32_t error_line = 0;
   bool out_of_memory = false;
   bool truncated = false;  // the JSON array was never closed (CBMC killed or out of memory)
 };
