@@ -156,7 +156,7 @@ TEST_CASE("cbmc: replay of real transcripts through the plugin and wrt: status, 
   }
 }
 
-TEST_CASE("cbmc: replay of a parse error: the stage fails at the error's location; a lying exit code is an error",
+TEST_CASE("cbmc: replay of a parse error: the stage fails at the error's location, and a lying exit code is an error",
           "[cbmc][e2e]") {
   wrt::test::TempDir ws;
   wrt::test::write_file(ws / "withdraw.c", "void proof_harness_withdraw(void) {}\n");

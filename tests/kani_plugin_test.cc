@@ -205,7 +205,7 @@ TEST_CASE("kani: output that contradicts itself is a parse error naming the line
   }
 }
 
-TEST_CASE("kani: list json gives the harness names; malformed list json is a parse error", "[kani]") {
+TEST_CASE("kani: list json gives the harness names, malformed list json is a parse error", "[kani]") {
   auto r = parse_kani_list(transcript_text("list_json_0.67.0.kani-list.json"), "kani-list.json");
   REQUIRE(std::holds_alternative<std::vector<std::string>>(r));
   CHECK(std::get<std::vector<std::string>>(r) == std::vector<std::string>{"verify::check_checked_index", "verify::check_mid",

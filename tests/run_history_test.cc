@@ -31,7 +31,7 @@ std::string git(const TempDir& ws, const std::vector<std::string>& args) {
 
 }  // namespace
 
-TEST_CASE("history: every run appends a record; wrt history shows a metric over runs and the report names the commit",
+TEST_CASE("history: every run appends a record, wrt history shows a metric over runs and the report names the commit",
           "[e2e][history]") {
   TempDir ws;
   git(ws, {"init", "-q", "-b", "trunk"});
