@@ -29,6 +29,7 @@
 #include "core/results/safety_gate.h"
 #include "core/results/sarif.h"
 #include "core/results/chrome_trace.h"
+#include "core/results/github_output.h"
 #include "core/results/junit_export.h"
 #include "core/results/run_history.h"
 #include "core/results/status_printer.h"
@@ -129,6 +130,7 @@ struct RunArgs {
   bool no_cache = false;
   bool dry_run = false;
   std::string report;
+  std::string ci_format = "auto";  // auto | github | plain
   std::string junit;  // --junit FILE
   std::string trace;  // --trace FILE (Chrome trace events)
   std::string cache_dir;
@@ -337,6 +339,13 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   if (!args.trace.empty() && !args.dry_run && !explain_mode) events.add(*(trace = std::make_unique<ChromeTrace>(out_path(args.trace))));
   RunHistory history(dirs.root / "history");
   if (!args.dry_run && !explain_mode) events.add(history);
+  std::unique_ptr<GithubOutput> github;
+  if (!quiet && (args.ci_format == "github" || (args.ci_format == "auto" && GithubOutput::detect()))) {
+    auto env = [](const char* n) { const char* v = std::getenv(n); return std::string(v ? v : ""); };
+    github = std::make_unique<GithubOutput>(stdout, ws, env("GITHUB_STEP_SUMMARY"), env("GITHUB_OUTPUT"));
+    printer.show_log_tails(false);  // each log is in its ::group:: instead
+    events.add(*github);
+  }
   install_interrupt_handlers();
   timer.next("execute");
   RunOptions opts;
@@ -775,6 +784,8 @@ int run_cli(int argc, char** argv) {
   run->add_flag("-n,--dry-run", ra.dry_run, "Show what would run, run nothing");
   run->add_option("--report", ra.report, "Write a JSON report to FILE");
   run->add_option("--junit", ra.junit, "Write the stages and their test cases as JUnit XML to FILE");
+  run->add_option("--ci-format", ra.ci_format, "CI output: github (annotations, log groups, step summary), plain, or auto (github when GITHUB_ACTIONS=true)")
+      ->check(CLI::IsMember({"auto", "github", "plain"}));
   run->add_option("--trace", ra.trace, "Write a Chrome trace-event timeline (Perfetto, chrome://tracing) to FILE");
   run->add_option("--cache-dir", ra.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
   run->add_option("-C,--directory", dir, "Run as if started in DIR");
@@ -798,6 +809,8 @@ int run_cli(int argc, char** argv) {
   verify_cmd->add_flag("--no-wait", va.no_wait, "If another wrt run holds this checkout, exit 2 at once instead of waiting");
   verify_cmd->add_option("--report", va.report, "Write a JSON report to FILE");
   verify_cmd->add_option("--junit", va.junit, "Write the stages and their test cases as JUnit XML to FILE");
+  verify_cmd->add_option("--ci-format", va.ci_format, "CI output: github (annotations, log groups, step summary), plain, or auto (github when GITHUB_ACTIONS=true)")
+      ->check(CLI::IsMember({"auto", "github", "plain"}));
   verify_cmd->add_option("--trace", va.trace, "Write a Chrome trace-event timeline (Perfetto, chrome://tracing) to FILE");
   verify_cmd->add_option("--cache-dir", va.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
   verify_cmd->add_option("-C,--directory", dir, "Run as if started in DIR");

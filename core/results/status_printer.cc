@@ -27,7 +27,9 @@ std::string log_tail(const std::filesystem::path& path, std::size_t lines) {
     if (all.size() > lines) all.erase(all.begin());
   }
   std::string out;
-  for (const auto& l : all) out += "    " + l + "\n";
+  // As the tool wrote them: problem matchers (GitHub's, an editor's) must
+  // see the tool's own lines.
+  for (const auto& l : all) out += l + "\n";
   return out;
 }
 
@@ -95,7 +97,7 @@ void StatusPrinter::stage_finished(const StageRecord& rec, const std::string& de
     std::string text;
     std::string summary = failure_summary(rec.results, rec.name);
     if (!summary.empty()) text += fmt::format("--- {} ---\n{}", rec.name, summary);
-    std::string tail = rec.log.empty() ? std::string() : log_tail(workspace_ / rec.log, 20);
+    std::string tail = rec.log.empty() || !log_tails_ ? std::string() : log_tail(workspace_ / rec.log, 20);
     if (!tail.empty()) text += fmt::format("{}--- last lines of {} ---\n{}", text.empty() || text.back() == '\n' ? "" : "\n", rec.log, tail);
     print_finished(name, status, seconds, detail);
     if (!text.empty()) print(text);

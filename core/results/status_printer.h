@@ -32,6 +32,9 @@ class StatusPrinter final : public RunObserver {
   void run_finished(const RunOutcome&) override { finish(); }
   // A line that must stay visible (warnings, failure logs).
   void print(const std::string& text);
+  // Whether a failed stage's log tail follows its summary (off when another
+  // observer shows the logs, e.g. GitHub log groups).
+  void show_log_tails(bool on) { log_tails_ = on; }
   // Clears the status line (before the summary).
   void finish();
 
@@ -43,6 +46,7 @@ class StatusPrinter final : public RunObserver {
   std::FILE* out_;
   bool smart_;
   std::filesystem::path workspace_;
+  bool log_tails_ = true;
   std::size_t total_;
   std::size_t done_ = 0;
   std::mutex mu_;
