@@ -156,6 +156,56 @@ TEST_CASE("cbmc: replay of real transcripts through the plugin and wrt: status, 
   }
 }
 
+TEST_CASE("cbmc: replay of every transcript through wrt: status, counts and each finding's location", "[cbmc][e2e]") {
+  const auto exp = wrt::test::read_json(kTranscripts / "expected.json");
+  int replayed = 0;
+  for (const auto& [file, e] : exp.items()) {
+    INFO(file);
+    const std::string outcome = wrt_outcome(file, e["outcome"].get<std::string>());
+    // A killed CBMC has no exit code of its own: the shell's 137 for SIGKILL.
+    const int exit_code = e["exit_code"].is_number() ? e["exit_code"].get<int>() : 137;
+    wrt::test::TempDir ws;
+    wrt::test::write_file(ws / "proofs/a.c", "void harness(void) {}\n");
+    wrt::test::write_file(ws / "wrt.toml", "[stages.bmc]\nplugin = \"cbmc\"\n"
+                                           "with = { harnesses = [{ file = \"proofs/a.c\", function = \"harness\" }] }\n");
+    auto r = wrt::test::run_wrt({"run", "--report", (ws / "report.json").string()}, ws.path(),
+                                replay_env(ws, file, exit_code));
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == (outcome == "passed" ? 0 : 1));
+    auto st = wrt::test::report_stage(wrt::test::read_json(ws / "report.json"), "bmc");
+    CHECK(st["status"] == (outcome == "passed" ? "passed" : "failed"));
+    std::vector<std::pair<std::string, int>> want;
+    if (outcome == "error") {
+      CHECK_FALSE(st["metrics"].contains("verification.total"));
+    } else {
+      CHECK(st["metrics"]["verification.passed"] == (outcome == "passed" ? 1 : 0));
+      CHECK(st["metrics"]["verification.failed"] == (outcome == "failed" ? 1 : 0));
+      CHECK(st["metrics"]["verification.inconclusive"] == (outcome == "inconclusive" ? 1 : 0));
+      for (const auto& p : e["properties"]) {
+        const bool unwinding = p["property"].get<std::string>().find(".unwind.") != std::string::npos;
+        if (outcome == "failed" && p["status"] == "FAILURE" && !unwinding)
+          want.emplace_back(p["file"].get<std::string>(), p["line"].get<int>());
+      }
+      // Inconclusive: one finding where it stopped (a located undecided
+      // property), else on the harness file.
+      if (outcome == "inconclusive") {
+        std::pair<std::string, int> where{"proofs/a.c", 0};
+        for (const auto& p : e["properties"])
+          if (p["status"] != "SUCCESS" && p.contains("line") && p["line"].is_number()) {
+            where = {p["file"].get<std::string>(), p["line"].get<int>()};
+            break;
+          }
+        want.push_back(where);
+      }
+    }
+    std::vector<std::pair<std::string, int>> got;
+    for (const auto& f : st["findings"]) got.emplace_back(f["file"].get<std::string>(), f["line"].get<int>());
+    if (outcome != "error") CHECK(got == want);
+    ++replayed;
+  }
+  CHECK(replayed == static_cast<int>(exp.size()));
+}
+
 TEST_CASE("cbmc: replay of a parse error: the stage fails at the error's location, and a lying exit code is an error",
           "[cbmc][e2e]") {
   wrt::test::TempDir ws;

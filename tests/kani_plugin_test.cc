@@ -250,6 +250,55 @@ TEST_CASE("kani: replay of real transcripts through the plugin and wrt: verdicts
   }
 }
 
+TEST_CASE("kani: replay of every complete transcript through wrt: status, counts and each finding's location",
+          "[kani][e2e]") {
+  // The stage's findings for what expected.json says each harness means:
+  // every failed check of a failed harness; one finding where an
+  // inconclusive harness stopped (its first FAILURE, else nothing located).
+  const auto exp = expected();
+  int replayed = 0;
+  for (const auto& [file, e] : exp.items()) {
+    const std::string format = e.value("format", "");
+    if ((format != "regular" && format != "terse") || !e["exit_code"].is_number()) continue;
+    const std::string text = transcript_text(file);
+    if (text.find("Checking harness ") == std::string::npos) continue;  // excerpts: the parser test covers them
+    INFO(file);
+    int passed = 0, failed = 0, inconclusive = 0;
+    std::vector<std::pair<std::string, int>> findings;
+    for (const auto& h : e["harnesses"]) {
+      const std::string v = wrt_verdict(file, h["verdict"].get<std::string>());
+      if (v == "passed") ++passed;
+      if (v == "failed") {
+        ++failed;
+        for (const auto& f : h["failures"]) findings.emplace_back(f["file"].get<std::string>(), f["line"].get<int>());
+      }
+      if (v == "inconclusive") {
+        ++inconclusive;
+        if (h["failures"].empty()) findings.emplace_back("", 0);
+        else findings.emplace_back(h["failures"][0]["file"].get<std::string>(), h["failures"][0]["line"].get<int>());
+      }
+    }
+    wrt::test::TempDir ws;
+    write_crate(ws);
+    int rc = -1;
+    const bool none = e["harnesses"].empty();
+    auto st = run_kani_stage(ws, &rc, none ? "{ expect_harnesses = false }" : "{}",
+                             replay_env(ws, file, e["exit_code"].get<int>()));
+    const bool ok = failed + inconclusive == 0;
+    CHECK(rc == (ok ? 0 : 1));
+    CHECK(st["status"] == (ok ? "passed" : "failed"));
+    CHECK(st["metrics"]["verification.total"] == passed + failed + inconclusive);
+    CHECK(st["metrics"]["verification.passed"] == passed);
+    if (!none) {
+      CHECK(st["metrics"]["verification.failed"] == failed);
+      CHECK(st["metrics"]["verification.inconclusive"] == inconclusive);
+    }
+    CHECK(findings_of(st) == findings);
+    ++replayed;
+  }
+  CHECK(replayed >= 15);
+}
+
 TEST_CASE("kani: replay of a workspace member: findings are relative to the Cargo workspace root", "[kani][e2e]") {
   wrt::test::TempDir ws;
   wrt::test::write_file(ws / "Cargo.toml", "[workspace]\nmembers = [\"crates/codec\"]\n");
