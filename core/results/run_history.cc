@@ -17,31 +17,39 @@ namespace wrt {
 
 namespace fs = std::filesystem;
 
-nlohmann::json RunHistory::record(const RunVerdict& v) {
+// Built as text, one stage at a time: a 10,000-stage run's record is ~1 MB,
+// and a JSON document of it would cost the run ~10 MB of peak memory.
+std::string RunHistory::line(const RunVerdict& v) {
   const RunOutcome& o = v.outcome;
-  nlohmann::json r = {{"v", 1},
-                      {"run_id", fmt::format("{}-{}", o.started_at_ms, ::getpid())},
-                      {"started_at", iso8601_ms(o.started_at_ms)},
-                      {"finished_at", iso8601_ms(o.finished_at_ms)},
-                      {"duration_s", o.duration_s},
-                      {"commit", o.commit.empty() ? nlohmann::json() : nlohmann::json(o.commit)},
-                      {"branch", o.branch.empty() ? nlohmann::json() : nlohmann::json(o.branch)},
-                      {"pipeline", v.pipeline},
-                      {"status", v.status},
-                      {"gate", v.gate.is_object() && v.gate.contains("verdict") ? v.gate["verdict"] : nlohmann::json()}};
+  nlohmann::json head = {{"v", 1},
+                         {"run_id", fmt::format("{}-{}", o.started_at_ms, ::getpid())},
+                         {"started_at", iso8601_ms(o.started_at_ms)},
+                         {"finished_at", iso8601_ms(o.finished_at_ms)},
+                         {"duration_s", o.duration_s},
+                         {"commit", o.commit.empty() ? nlohmann::json() : nlohmann::json(o.commit)},
+                         {"branch", o.branch.empty() ? nlohmann::json() : nlohmann::json(o.branch)},
+                         {"pipeline", v.pipeline},
+                         {"status", v.status},
+                         {"gate", v.gate.is_object() && v.gate.contains("verdict") ? v.gate["verdict"] : nlohmann::json()}};
   std::map<std::string, int> counts;
-  nlohmann::json stages = nlohmann::json::array();
-  nlohmann::json metrics = nlohmann::json::object();
+  std::string stages, metrics;
   for (const auto& s : o.records) {
     ++counts[s.status];
-    if (s.status != "cached")
-      stages.push_back({{"name", s.name}, {"status", s.status}, {"duration_s", s.duration_s}, {"attempts", s.attempts}});
-    if (!s.results.metrics.empty()) metrics[s.name] = s.results.metrics;
+    if (s.status != "cached") {
+      stages += stages.empty() ? "" : ",";
+      stages += nlohmann::json{{"name", s.name}, {"status", s.status}, {"duration_s", s.duration_s}, {"attempts", s.attempts}}
+                    .dump();
+    }
+    if (!s.results.metrics.empty()) {
+      metrics += metrics.empty() ? "" : ",";
+      metrics += nlohmann::json(s.name).dump() + ":" + nlohmann::json(s.results.metrics).dump();
+    }
   }
-  r["counts"] = counts;
-  r["stages"] = std::move(stages);
-  r["metrics"] = std::move(metrics);
-  return r;
+  head["counts"] = counts;
+  std::string out = head.dump();
+  out.pop_back();  // the closing brace
+  out += ",\"stages\":[" + stages + "],\"metrics\":{" + metrics + "}}";
+  return out;
 }
 
 Status RunHistory::append(const RunVerdict& v) {
@@ -49,25 +57,25 @@ Status RunHistory::append(const RunVerdict& v) {
   fs::create_directories(dir_, ec);
   if (ec) return Error{fmt::format("cannot create {}: {}", dir_.string(), ec.message())};
   const fs::path f = file(dir_);
-  const std::string line = record(v).dump() + "\n";
+  const std::string text = line(v) + "\n";
   // Over the bound: keep the newer half, then append.
-  if (auto size = fs::file_size(f, ec); !ec && size + line.size() > max_bytes_) {
+  if (auto size = fs::file_size(f, ec); !ec && size + text.size() > max_bytes_) {
     std::vector<std::string> lines;
     std::ifstream in(f, std::ios::binary);
     for (std::string l; std::getline(in, l);) lines.push_back(std::move(l));
     std::string kept;
     for (std::size_t i = lines.size() / 2; i < lines.size(); ++i) kept += lines[i] + "\n";
-    while (!kept.empty() && kept.size() + line.size() > max_bytes_) kept.erase(0, kept.find('\n') + 1);
-    if (Status s = write_file_atomically(f, kept + line); !s) return s;
+    while (!kept.empty() && kept.size() + text.size() > max_bytes_) kept.erase(0, kept.find('\n') + 1);
+    if (Status s = write_file_atomically(f, kept + text); !s) return s;
     return Status::Ok();
   }
   int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Error{fmt::format("cannot write {}: {}", f.string(), std::strerror(errno))};
   // One write of the whole line: O_APPEND places it atomically at the end.
-  ssize_t n = ::write(fd, line.data(), line.size());
+  ssize_t n = ::write(fd, text.data(), text.size());
   int err = errno;
   ::close(fd);
-  if (n != static_cast<ssize_t>(line.size()))
+  if (n != static_cast<ssize_t>(text.size()))
     return Error{fmt::format("cannot write {}: {}", f.string(), n < 0 ? std::strerror(err) : "short write")};
   return Status::Ok();
 }

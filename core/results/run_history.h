@@ -37,7 +37,8 @@ class RunHistory final : public RunObserver {
   void run_verdict(const RunVerdict& v) override { status_ = append(v); }
   const Status& status() const { return status_; }
 
-  static nlohmann::json record(const RunVerdict& v);
+  // The record's JSON line (without the newline).
+  static std::string line(const RunVerdict& v);
   Status append(const RunVerdict& v);
   // Every readable record, oldest first; `skipped` counts lines that are
   // not a record (a torn last line).
