@@ -450,6 +450,19 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
     if (counts[k]) summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", counts[k], k);
   std::printf("wrt: %zu stage%s: %s (%.2fs)\n", outcome.records.size(), outcome.records.size() == 1 ? "" : "s",
               summary.empty() ? "nothing to do" : summary.c_str(), outcome.duration_s);
+  // Which stages failed, each with its first finding (or its message), so
+  // the end of the output says what to look at.
+  for (const auto& r : outcome.records) {
+    if (!is_failure_status(r.status)) continue;
+    std::string why = r.results.message.empty() ? r.reason : r.results.message;
+    for (const auto& f : r.results.findings)
+      if (f.severity == "error") {
+        why = fmt::format("{}:{}:{}: {}", f.file, f.line, f.column, f.message);
+        break;
+      }
+    why = why.substr(0, why.find('\n'));
+    std::printf("wrt: %s %s%s%s\n", r.status.c_str(), r.name.c_str(), why.empty() ? "" : ": ", why.c_str());
+  }
   std::fflush(stdout);
 
   // Only a run that stored something can have grown the cache; a no-op run

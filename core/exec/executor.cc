@@ -132,6 +132,9 @@ struct Executor::Impl {
   // Why a stage may not start now (its dependencies, an interruption, an
   // earlier failure), as a final status; empty when it may.
   std::string blocked(int v, StageRecord& rec) {
+    // After Ctrl-C nothing starts, whatever its dependencies did: one reason
+    // for all (the console prints one line for them).
+    if (cancelled()) return interrupted_or_stopped(rec);
     for (int d : ex.graph_.deps[v]) {
       const StageRecord& dep = record_of(d);
       // Dry run: a dependency that would run but whose outputs cannot be

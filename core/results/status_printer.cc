@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <vector>
@@ -41,6 +42,29 @@ StatusPrinter::StatusPrinter(std::FILE* out, bool smart, std::size_t total, std:
 void StatusPrinter::run_started(std::size_t stages) {
   std::lock_guard<std::mutex> lock(mu_);
   total_ = stages;
+  done_ = 0;
+  not_started_ = 0;
+  not_started_reason_.clear();
+  // On a terminal the line ticks: a long proof must not look frozen.
+  if (smart_ && !ticker_.joinable()) {
+    stop_ticker_ = false;
+    ticker_ = std::thread([this] {
+      std::unique_lock<std::mutex> lk(mu_);
+      while (!tick_cv_.wait_for(lk, std::chrono::seconds(1), [this] { return stop_ticker_; }))
+        if (!running_.empty()) redraw_locked();
+    });
+  }
+}
+
+StatusPrinter::~StatusPrinter() { stop_ticker(); }
+
+void StatusPrinter::stop_ticker() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ticker_ = true;
+  }
+  tick_cv_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
 }
 
 bool StatusPrinter::detect_smart_terminal(std::FILE* out) {
@@ -58,21 +82,43 @@ void StatusPrinter::clear_line_locked() {
   }
 }
 
+namespace {
+
+// "3s", "1m12s", "2h05m".
+std::string short_duration(double secs) {
+  const long s = static_cast<long>(secs);
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
+}
+
+}  // namespace
+
 void StatusPrinter::redraw_locked() {
   if (!smart_) return;
-  std::string text = fmt::format("[{}/{}]", done_, total_);
-  if (!running_.empty()) {
-    // Show the longest-running stage first: that is the one people wait for.
-    auto oldest = running_.begin();
-    for (auto it = running_.begin(); it != running_.end(); ++it)
-      if (it->second < oldest->second) oldest = it;
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - oldest->second).count();
-    text += fmt::format(" {} ({:.1f}s)", oldest->first, secs);
-    if (running_.size() > 1) text += fmt::format(" +{} running", running_.size() - 1);
-  }
   int width = 80;
   winsize ws{};
   if (::ioctl(fileno(out_), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) width = ws.ws_col;
+  std::string text = fmt::format("[{}/{}]", done_, total_);
+  if (!running_.empty()) {
+    // Every running stage that fits, longest-running first (the one people
+    // wait for), then "+N" for the rest: "[12/40] prove:memory 1m12s, lint 3s, +2".
+    std::vector<std::pair<std::chrono::steady_clock::time_point, const std::string*>> by_age;
+    for (const auto& [name, t0] : running_) by_age.emplace_back(t0, &name);
+    std::sort(by_age.begin(), by_age.end());
+    const auto now = std::chrono::steady_clock::now();
+    std::size_t shown = 0;
+    for (const auto& [t0, name] : by_age) {
+      std::string item = fmt::format("{}{} {}", shown ? ", " : " ", *name,
+                                     short_duration(std::chrono::duration<double>(now - t0).count()));
+      const std::size_t rest = by_age.size() - shown - 1;
+      const std::size_t reserve = rest ? 6 : 0;  // room for ", +NN"
+      if (shown > 0 && static_cast<int>(text.size() + item.size() + reserve) > width - 1) break;
+      text += item;
+      ++shown;
+    }
+    if (shown < by_age.size()) text += fmt::format(", +{}", by_age.size() - shown);
+  }
   if (static_cast<int>(text.size()) > width - 1) text = text.substr(0, static_cast<std::size_t>(width - 4)) + "...";
   std::fputs("\r\x1b[K", out_);
   std::fputs(text.c_str(), out_);
@@ -89,6 +135,12 @@ void StatusPrinter::stage_started(const std::string& name) {
 }
 
 void StatusPrinter::stage_finished(const StageRecord& rec, const std::string& detail) {
+  if (rec.status == "skipped" && rec.reason.rfind("not started: ", 0) == 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++done_;
+    if (not_started_++ == 0) not_started_reason_ = rec.reason.substr(13);
+    return;
+  }
   const std::string& name = rec.name;
   const std::string& status = rec.status;
   const double seconds = rec.duration_s;
@@ -143,8 +195,16 @@ void StatusPrinter::print(const std::string& text) {
 }
 
 void StatusPrinter::finish() {
+  stop_ticker();
   std::lock_guard<std::mutex> lock(mu_);
   clear_line_locked();
+  // One line for the stages a Ctrl-C or a failure kept from starting.
+  if (not_started_) {
+    std::fputs(fmt::format("[{}/{}] skipped {} stage{} ({})\n", done_, total_, not_started_, not_started_ == 1 ? "" : "s",
+                           not_started_reason_).c_str(),
+               out_);
+    not_started_ = 0;
+  }
   std::fflush(out_);
 }
 

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -21,6 +23,7 @@ class StatusPrinter final : public RunObserver {
   // `smart` = live status line (terminal, not CI). A failed stage's log
   // tail is read from `workspace` / its log path.
   StatusPrinter(std::FILE* out, bool smart, std::size_t total, std::filesystem::path workspace = {});
+  ~StatusPrinter() override;
   static bool detect_smart_terminal(std::FILE* out);
 
   void run_started(std::size_t stages) override;
@@ -35,12 +38,14 @@ class StatusPrinter final : public RunObserver {
   // Whether a failed stage's log tail follows its summary (off when another
   // observer shows the logs, e.g. GitHub log groups).
   void show_log_tails(bool on) { log_tails_ = on; }
-  // Clears the status line (before the summary).
+  // Clears the status line (before the summary), stops the ticker and
+  // prints one line for the stages that were not started.
   void finish();
 
  private:
   void print_finished(const std::string& name, const std::string& status, double seconds, const std::string& detail);
   void redraw_locked();
+  void stop_ticker();
   void clear_line_locked();
   void flush_locked();
   std::FILE* out_;
@@ -52,6 +57,11 @@ class StatusPrinter final : public RunObserver {
   std::mutex mu_;
   std::map<std::string, std::chrono::steady_clock::time_point> running_;
   bool line_shown_ = false;
+  std::size_t not_started_ = 0;  // skipped without starting (Ctrl-C, fail-fast): one line at the end
+  std::string not_started_reason_;
+  std::thread ticker_;            // redraws the line every second while stages run
+  std::condition_variable tick_cv_;
+  bool stop_ticker_ = false;
   std::chrono::steady_clock::time_point last_flush_{};
 };
 
