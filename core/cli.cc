@@ -28,6 +28,8 @@
 #include "core/results/report.h"
 #include "core/results/safety_gate.h"
 #include "core/results/sarif.h"
+#include "core/results/badges.h"
+#include "core/util/atomic_file.h"
 #include "core/results/chrome_trace.h"
 #include "core/results/github_output.h"
 #include "core/results/junit_export.h"
@@ -766,6 +768,26 @@ int cmd_history(const fs::path& ws, const HistoryArgs& a) {
   return kExitOk;
 }
 
+// `wrt badge`: badges from the last run and the last results (badges.h).
+int cmd_badge(const fs::path& ws, const std::string& out_opt) {
+  auto runs = RunHistory::read(WorkspaceDirs(ws).root / "history");
+  if (runs.empty()) return usage_error("no run recorded yet (.wrt/history/runs.jsonl): run `wrt run` first");
+  std::string warning;
+  LastResults last = load_last_results(ws, &warning);
+  if (!warning.empty()) std::fprintf(stderr, "wrt: warning: %s\n", warning.c_str());
+  const fs::path out = out_opt.empty() ? WorkspaceDirs(ws).root / "badges"
+                       : fs::path(out_opt).is_absolute() ? fs::path(out_opt)
+                                                         : fs::current_path() / out_opt;
+  for (const auto& b : make_badges(runs.back(), last)) {
+    for (const auto& [file, text] : {std::pair{out / (b.name + ".json"), endpoint_json(b).dump(2) + "\n"},
+                                     std::pair{out / (b.name + ".svg"), badge_svg(b)}})
+      if (Status st = write_file_atomically(file, text); !st) return usage_error(st.error());
+    std::printf("%-12s %s: %s (%s)\n", b.name.c_str(), b.label.c_str(), b.message.c_str(), b.color.c_str());
+  }
+  std::printf("wrote %s/{build,tests,coverage,safety-gate,components}.{json,svg}\n", out.string().c_str());
+  return kExitOk;
+}
+
 int cmd_log(const fs::path& ws, const std::string& stage) {
   fs::path file = WorkspaceDirs(ws).logs / (stage + ".log");
   std::ifstream in(file, std::ios::binary);
@@ -873,6 +895,11 @@ int run_cli(int argc, char** argv) {
   auto* init = app.add_subcommand("init", "Write a starter wrt.toml");
   init->add_option("-C,--directory", dir, "Directory");
 
+  std::string badge_out;
+  auto* badge = app.add_subcommand("badge", "Write status badges (shields.io endpoint JSON and SVG) from the last run's real results");
+  badge->add_option("--out", badge_out, "Directory (default .wrt/badges)");
+  badge->add_option("-C,--directory", dir, "Run as if started in DIR");
+
   HistoryArgs ha;
   auto* history = app.add_subcommand("history", "The last runs of this checkout: status, gate, duration, a stage or a metric over time");
   history->add_option("--stage", ha.stage, "Show this stage's status and duration per run");
@@ -919,6 +946,7 @@ int run_cli(int argc, char** argv) {
   if (init->parsed()) return cmd_init(dir.empty() ? fs::current_path() : ws);
   if (log->parsed()) return cmd_log(ws, log_stage);
   if (history->parsed()) return cmd_history(ws, ha);
+  if (badge->parsed()) return cmd_badge(ws, badge_out);
   return kExitUsage;
 }
 
