@@ -32,6 +32,7 @@
 #include "core/util/atomic_file.h"
 #include "core/results/chrome_trace.h"
 #include "core/results/github_output.h"
+#include "core/results/gitlab_output.h"
 #include "core/results/junit_export.h"
 #include "core/results/run_history.h"
 #include "core/results/status_printer.h"
@@ -134,6 +135,7 @@ struct RunArgs {
   std::string report;
   std::string ci_format = "auto";  // auto | github | plain
   std::string junit;  // --junit FILE
+  std::string codequality;  // --codequality FILE (GitLab Code Quality JSON)
   std::string trace;  // --trace FILE (Chrome trace events)
   std::string cache_dir;
   bool strict = false;         // a `warn` safety-gate verdict fails the run
@@ -348,6 +350,15 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
     printer.show_log_tails(false);  // each log is in its ::group:: instead
     events.add(*github);
   }
+  std::unique_ptr<GitlabSections> gitlab;
+  if (!quiet && !github && (args.ci_format == "gitlab" || (args.ci_format == "auto" && GitlabSections::detect()))) {
+    gitlab = std::make_unique<GitlabSections>(stdout, ws);
+    printer.show_log_tails(false);  // each log is in its section instead
+    events.add(*gitlab);
+  }
+  std::unique_ptr<CodeQualityReport> codequality;
+  if (!args.codequality.empty() && !args.dry_run && !explain_mode)
+    events.add(*(codequality = std::make_unique<CodeQualityReport>(out_path(args.codequality))));
   install_interrupt_handlers();
   timer.next("execute");
   RunOptions opts;
@@ -370,6 +381,8 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   if (quiet) std::fclose(out);
   if (junit && !junit->status()) std::fprintf(stderr, "wrt: warning: --junit: %s\n", junit->status().error().c_str());
   if (trace && !trace->status()) std::fprintf(stderr, "wrt: warning: --trace: %s\n", trace->status().error().c_str());
+  if (codequality && !codequality->status())
+    std::fprintf(stderr, "wrt: warning: --codequality: %s\n", codequality->status().error().c_str());
   if (!outcome.config_errors.empty()) {
     // Like an error in wrt.toml itself: nothing ran, nothing is recorded.
     for (const auto& e : outcome.config_errors) std::fprintf(stderr, "wrt: error: %s\n", e.c_str());
@@ -819,8 +832,9 @@ int run_cli(int argc, char** argv) {
   run->add_flag("-n,--dry-run", ra.dry_run, "Show what would run, run nothing");
   run->add_option("--report", ra.report, "Write a JSON report to FILE");
   run->add_option("--junit", ra.junit, "Write the stages and their test cases as JUnit XML to FILE");
-  run->add_option("--ci-format", ra.ci_format, "CI output: github (annotations, log groups, step summary), plain, or auto (github when GITHUB_ACTIONS=true)")
-      ->check(CLI::IsMember({"auto", "github", "plain"}));
+  run->add_option("--ci-format", ra.ci_format, "CI output: github (annotations, log groups, step summary), gitlab (collapsible sections), plain, or auto (from GITHUB_ACTIONS / GITLAB_CI)")
+      ->check(CLI::IsMember({"auto", "github", "gitlab", "plain"}));
+  run->add_option("--codequality", ra.codequality, "Write the findings as a GitLab Code Quality (CodeClimate) JSON report to FILE");
   run->add_option("--trace", ra.trace, "Write a Chrome trace-event timeline (Perfetto, chrome://tracing) to FILE");
   run->add_option("--cache-dir", ra.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
   run->add_option("-C,--directory", dir, "Run as if started in DIR");
@@ -844,8 +858,9 @@ int run_cli(int argc, char** argv) {
   verify_cmd->add_flag("--no-wait", va.no_wait, "If another wrt run holds this checkout, exit 2 at once instead of waiting");
   verify_cmd->add_option("--report", va.report, "Write a JSON report to FILE");
   verify_cmd->add_option("--junit", va.junit, "Write the stages and their test cases as JUnit XML to FILE");
-  verify_cmd->add_option("--ci-format", va.ci_format, "CI output: github (annotations, log groups, step summary), plain, or auto (github when GITHUB_ACTIONS=true)")
-      ->check(CLI::IsMember({"auto", "github", "plain"}));
+  verify_cmd->add_option("--ci-format", va.ci_format, "CI output: github (annotations, log groups, step summary), gitlab (collapsible sections), plain, or auto (from GITHUB_ACTIONS / GITLAB_CI)")
+      ->check(CLI::IsMember({"auto", "github", "gitlab", "plain"}));
+  verify_cmd->add_option("--codequality", va.codequality, "Write the findings as a GitLab Code Quality (CodeClimate) JSON report to FILE");
   verify_cmd->add_option("--trace", va.trace, "Write a Chrome trace-event timeline (Perfetto, chrome://tracing) to FILE");
   verify_cmd->add_option("--cache-dir", va.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
   verify_cmd->add_option("-C,--directory", dir, "Run as if started in DIR");
