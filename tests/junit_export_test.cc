@@ -73,7 +73,7 @@ TEST_CASE("exports: --junit is valid Ant JUnit XML with every stage and test cas
   auto trace = read_json(ws / "out/trace.json");
   int slices = 0;
   for (const auto& e : trace["traceEvents"]) {
-    if (e["ph"] != "X") continue;
+    if (e["ph"] != "X" || e["cat"] != "stage") continue;
     ++slices;
     CHECK(e["dur"].get<std::int64_t>() > 0);
     CHECK(e["tid"].get<int>() >= 1);
@@ -104,4 +104,34 @@ TEST_CASE("exports: --junit to a path that cannot be written warns and keeps the
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.err, Catch::Contains("wrt: warning: --junit:"));
+}
+
+TEST_CASE("exports: --trace shows each attempt of a retried stage as a slice inside the stage's", "[e2e][junit-export]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", R"([stages.flaky]
+max_attempts = 3
+with = { run = "n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; test $n -ge 2" }
+)");
+  auto r = run_wrt({"run", "--trace", (ws / "trace.json").string(), "--junit", (ws / "junit.xml").string()}, ws.path());
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto trace = read_json(ws / "trace.json");
+  std::vector<std::string> outcomes;
+  std::int64_t stage_ts = -1, stage_end = -1;
+  for (const auto& e : trace["traceEvents"]) {
+    if (e["ph"] != "X") continue;
+    if (e["cat"] == "stage") {
+      stage_ts = e["ts"];
+      stage_end = stage_ts + e["dur"].get<std::int64_t>();
+      CHECK(e["args"]["status"] == "flaky");
+    }
+  }
+  for (const auto& e : trace["traceEvents"]) {
+    if (e["ph"] != "X" || e["cat"] != "attempt") continue;
+    outcomes.push_back(e["args"]["outcome"]);
+    CHECK(e["ts"].get<std::int64_t>() >= stage_ts);
+    CHECK(e["ts"].get<std::int64_t>() + e["dur"].get<std::int64_t>() <= stage_end + 1000);
+  }
+  CHECK(outcomes == std::vector<std::string>{"failed", "passed"});
+  CHECK(read_file(ws / "junit.xml").find(R"(<testcase name="flaky" classname="wrt.stage")") != std::string::npos);
 }

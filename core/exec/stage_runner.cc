@@ -573,6 +573,11 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
   std::string status = "failed";
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
     rec.attempts = attempt;
+    const auto attempt_t0 = Clock::now();
+    auto attempt_over = [&](const std::string& outcome) {
+      run_.events.attempt_finished(sc.name, attempt, outcome,
+                                   std::chrono::duration<double>(Clock::now() - attempt_t0).count());
+    };
     if (attempt > 1 && log_fd >= 0) {
       std::string hdr = fmt::format("\n[wrt] attempt {} of {}\n", attempt, max_attempts);
       (void)!::write(log_fd, hdr.data(), hdr.size());
@@ -614,6 +619,7 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
     if (ctx.interrupted || cancelled()) {
       status = "interrupted";
       if (rec.results.message.empty()) rec.results.message = "interrupted";
+      attempt_over(status);
       break;
     }
     if (ctx.timed_out) {
@@ -621,13 +627,16 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
       rec.results.message = fmt::format("timed out after {} min; {} process{} killed", timeout_min,
                                         ctx.processes_killed, ctx.processes_killed == 1 ? " was" : "es were");
       if (!fault.empty()) rec.results.message += " (" + fault + ")";
+      attempt_over(status);
       continue;
     }
     if (s == WRT_STATUS_PASSED) {
       status = attempt > 1 ? "flaky" : "passed";
+      attempt_over("passed");
       break;
     }
     status = "failed";
+    attempt_over(s == WRT_STATUS_RETRY ? "retry" : "failed");
     if (s == WRT_STATUS_ERROR) break;
   }
   if (log_fd >= 0) ::close(log_fd);

@@ -39,6 +39,22 @@ void ChromeTrace::stage_started(const std::string& stage) {
   running_[stage] = {Clock::now(), slot};
 }
 
+void ChromeTrace::attempt_finished(const std::string& stage, int attempt, const std::string& outcome, double seconds) {
+  const auto now = Clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = running_.find(stage);
+  if (it == running_.end()) return;  // a rebuild of a state directory: not shown
+  const auto dur = static_cast<std::int64_t>(seconds * 1e6);
+  events_.push_back({{"name", stage + " attempt " + std::to_string(attempt)},
+                     {"cat", "attempt"},
+                     {"ph", "X"},
+                     {"ts", std::max<std::int64_t>(micros(it->second.start), micros(now) - dur)},
+                     {"dur", std::max<std::int64_t>(1, dur)},
+                     {"pid", 1},
+                     {"tid", it->second.slot + 1},
+                     {"args", {{"outcome", outcome}}}});
+}
+
 void ChromeTrace::stage_finished(const StageRecord& rec, const std::string&) {
   const auto now = Clock::now();
   std::lock_guard<std::mutex> lock(mu_);

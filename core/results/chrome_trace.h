@@ -6,7 +6,8 @@
 // One complete event ("ph":"X") per stage that ran, on one track ("tid")
 // per job slot: a stage takes the lowest slot free when it starts, so the
 // tracks show how busy the job limit was. A cache hit is an instant event
-// ("ph":"i") on track 0 when it was decided. Times are microseconds from
+// ("ph":"i") on track 0 when it was decided. Each attempt is a slice
+// nested in its stage's ("cat":"attempt", "STAGE attempt N"). Times are microseconds from
 // the start of the run. Each event's args carry status and cache key.
 #pragma once
 
@@ -30,6 +31,7 @@ class ChromeTrace final : public RunObserver {
 
   void run_started(std::size_t stages) override;
   void stage_started(const std::string& stage) override;
+  void attempt_finished(const std::string& stage, int attempt, const std::string& outcome, double seconds) override;
   void stage_finished(const StageRecord& rec, const std::string& detail) override;
   void run_finished(const RunOutcome& outcome) override;
 

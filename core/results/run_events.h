@@ -33,6 +33,15 @@ class RunObserver {
   virtual void run_started(std::size_t stages) { (void)stages; }
   // A stage's processes are about to start (never sent for cache hits).
   virtual void stage_started(const std::string& stage) { (void)stage; }
+  // One attempt of a running stage ended (a stage with retries has
+  // several): "passed", "failed", "retry", "timeout" or "interrupted", and
+  // how long it took.
+  virtual void attempt_finished(const std::string& stage, int attempt, const std::string& outcome, double seconds) {
+    (void)stage;
+    (void)attempt;
+    (void)outcome;
+    (void)seconds;
+  }
   // A stage is over: `rec` is final (status, duration, results, log).
   // `detail` is the one line shown with its status.
   virtual void stage_finished(const StageRecord& rec, const std::string& detail) {
@@ -59,6 +68,9 @@ class RunEvents final : public RunObserver {
   }
   void stage_started(const std::string& stage) override {
     for (auto* o : observers_) o->stage_started(stage);
+  }
+  void attempt_finished(const std::string& stage, int attempt, const std::string& outcome, double seconds) override {
+    for (auto* o : observers_) o->attempt_finished(stage, attempt, outcome, seconds);
   }
   void stage_finished(const StageRecord& rec, const std::string& detail) override {
     for (auto* o : observers_) o->stage_finished(rec, detail);
