@@ -14,6 +14,8 @@ packages=(
   spin z3 cvc5
   # tests/junit_export_test.cc: validates --junit output against the JUnit schema
   libxml2-utils
+  # tests/graph_test.cc: `wrt graph --format dot` rendered by Graphviz
+  graphviz
   # bench/: the reference build tool and a timer
   hyperfine
   # tests/thirdparty_e2e_test.cc: counts the processes a no-op run starts

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support.h"
+
 using namespace wrt;
 
 namespace {
@@ -88,4 +90,20 @@ TEST_CASE("graph: dot and mermaid renderings contain the edges", "[graph]") {
   auto all = *select_stages(*g, {});
   CHECK_THAT(graph_to_dot(*g, all), Catch::Contains("\"a\" -> \"b\""));
   CHECK_THAT(graph_to_mermaid(*g, all), Catch::Contains("s0 --> s1"));
+}
+
+TEST_CASE("graph: wrt graph --format dot renders in Graphviz with the plugin on a second line", "[graph][e2e]") {
+  wrt::test::TempDir ws;
+  wrt::test::write_file(ws / "wrt.toml", "[stages.build]\nwith = { run = \"true\" }\n[stages.test]\nneeds = [\"build\"]\n"
+                                         "with = { run = \"true\" }\n");
+  auto dot = wrt::test::run_wrt({"graph", "--format", "dot"}, ws.path());
+  REQUIRE(dot.exit_code == 0);
+  wrt::test::write_file(ws / "g.dot", dot.out);
+  auto svg = wrt::test::run_command({"dot", "-Tsvg", (ws / "g.dot").string()});
+  INFO(dot.out << svg.err);
+  REQUIRE(svg.exit_code == 0);
+  // Two text lines per node: the name, then the plugin; no literal "\n".
+  CHECK_THAT(svg.out, Catch::Contains(">build</text>"));
+  CHECK_THAT(svg.out, Catch::Contains(">(command)</text>"));
+  CHECK(svg.out.find("\\n") == std::string::npos);
 }

@@ -189,13 +189,17 @@ Result<std::vector<int>> select_stages(const Graph& g, const std::vector<std::st
 }
 
 namespace {
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
+// Inside a DOT string: quote and backslash escaped, nothing else changed.
+std::string escaped(const std::string& s) {
+  std::string out;
   for (char c : s) {
     if (c == '"' || c == '\\') out += '\\';
     out += c;
   }
-  return out + "\"";
+  return out;
+}
+std::string quoted(const std::string& s) {
+  return "\"" + escaped(s) + "\"";
 }
 }  // namespace
 
@@ -205,7 +209,9 @@ std::string graph_to_dot(const Graph& g, const std::vector<int>& selected) {
   std::string out = "digraph wrt {\n  rankdir=LR;\n";
   for (int v : selected)
     out += fmt::format("  {} [label={}];\n", quoted(g.stages[v]->name),
-                       quoted(g.stages[v]->name + "\\n(" + g.stages[v]->plugin + ")"));
+                       // `\n` is DOT's line break: it must reach the file as is,
+                       // not escaped like the name's own characters.
+                       "\"" + escaped(g.stages[v]->name) + "\\n(" + escaped(g.stages[v]->plugin) + ")\"");
   for (int v : selected)
     for (int d : g.deps[v])
       if (in[d]) out += fmt::format("  {} -> {};\n", quoted(g.stages[d]->name), quoted(g.stages[v]->name));
