@@ -158,8 +158,10 @@ std::string GithubOutput::summary_markdown(const RunVerdict& v, std::size_t left
     md += fmt::format("**Safety gate: {}**\n\n| ASIL | on failure | verdict | stages | failed |\n|---|---|---|---|---|\n",
                       v.gate.value("verdict", ""));
     const nlohmann::json levels = v.gate.value("levels", nlohmann::json::object());
-    for (const auto& [level, l] : levels.items()) {
-      const auto count = [&](const char* key) { return l.contains(key) && l[key].is_array() ? l[key].size() : 0; };
+    for (const auto& item : levels.items()) {
+      const std::string& level = item.key();
+      const nlohmann::json& l = item.value();
+      const auto count = [&l](const char* key) { return l.contains(key) && l[key].is_array() ? l[key].size() : 0; };
       if (count("stages") == 0) continue;
       std::string failed;
       if (l.contains("failed") && l["failed"].is_array())
