@@ -1,5 +1,7 @@
 #include "core/results/github_output.h"
 
+#include "core/results/ci_log.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -16,20 +18,7 @@ namespace wrt {
 
 namespace {
 
-constexpr std::size_t kLogGroupLimit = 256 * 1024;      // bytes of a log shown in its group (the end)
 constexpr std::size_t kSummaryLimit = 1024 * 1024 - 4096;  // GitHub refuses a step summary over 1 MiB
-
-std::string read_tail(const std::filesystem::path& p, std::size_t limit, bool* cut) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return {};
-  in.seekg(0, std::ios::end);
-  const auto size = static_cast<std::size_t>(std::max<std::streamoff>(0, in.tellg()));
-  *cut = size > limit;
-  in.seekg(static_cast<std::streamoff>(size > limit ? size - limit : 0));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (*cut) text.erase(0, text.find('\n') + 1);  // start at a line
-  return text;
-}
 
 bool append_file(const std::string& file, const std::string& text) {
   if (file.empty()) return true;
@@ -80,14 +69,11 @@ std::string GithubOutput::escape_property(const std::string& s) {
 }
 
 void GithubOutput::stage_finished(const StageRecord& rec, const std::string& detail) {
-  if (rec.status == "cached" || rec.status == "skipped" || rec.status == "pending" || rec.log.empty()) return;
-  bool cut = false;
-  std::string log = read_tail(workspace_ / rec.log, kLogGroupLimit, &cut);
+  auto log = ci_stage_log(workspace_, rec);
+  if (!log) return;
   std::string text = fmt::format("::group::{} ({}{})\n", escape_data(rec.name), rec.status,
                                  detail.empty() ? "" : ": " + escape_data(detail.substr(0, detail.find('\n'))));
-  if (cut) text += fmt::format("[wrt] ... (the start is cut; the whole log: wrt log {})\n", rec.name);
-  text += log;
-  if (!text.empty() && text.back() != '\n') text += '\n';
+  text += *log;
   text += "::endgroup::\n";
   std::lock_guard<std::mutex> lock(mu_);
   std::fputs(text.c_str(), out_);

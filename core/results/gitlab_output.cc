@@ -8,6 +8,7 @@
 
 #include <fmt/core.h>
 
+#include "core/results/ci_log.h"
 #include "core/util/atomic_file.h"
 #include "core/util/hash.h"
 
@@ -26,12 +27,8 @@ std::string GitlabSections::section_name(const std::string& stage) {
 }
 
 void GitlabSections::stage_finished(const StageRecord& rec, const std::string& detail) {
-  if (rec.status == "cached" || rec.status == "skipped" || rec.status == "pending" || rec.log.empty()) return;
-  std::ifstream in(workspace_ / rec.log, std::ios::binary);
-  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  constexpr std::size_t kLimit = 256 * 1024;
-  if (log.size() > kLimit) log = "[wrt] ... (the start is cut; the whole log: wrt log " + rec.name + ")\n" + log.substr(log.size() - kLimit);
-  if (!log.empty() && log.back() != '\n') log += '\n';
+  auto log = ci_stage_log(workspace_, rec);
+  if (!log) return;
   const long now = static_cast<long>(std::time(nullptr));
   const std::string name = section_name(rec.name);
   // A failed stage's section stays open: that is the log people need.
@@ -39,7 +36,7 @@ void GitlabSections::stage_finished(const StageRecord& rec, const std::string& d
   std::string text = fmt::format("\x1b[0Ksection_start:{}:{}{}\r\x1b[0K{} ({}{})\n", now, name,
                                  collapsed ? "[collapsed=true]" : "", rec.name, rec.status,
                                  detail.empty() ? "" : ": " + detail.substr(0, detail.find('\n')));
-  text += log;
+  text += *log;
   text += fmt::format("\x1b[0Ksection_end:{}:{}\r\x1b[0K\n", now, name);
   std::lock_guard<std::mutex> lock(mu_);
   std::fputs(text.c_str(), out_);
