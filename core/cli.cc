@@ -29,6 +29,7 @@
 #include "core/results/safety_gate.h"
 #include "core/results/sarif.h"
 #include "core/results/badges.h"
+#include "core/results/dashboard.h"
 #include "core/util/atomic_file.h"
 #include "core/results/chrome_trace.h"
 #include "core/results/github_output.h"
@@ -801,6 +802,39 @@ int cmd_badge(const fs::path& ws, const std::string& out_opt) {
   return kExitOk;
 }
 
+// `wrt dashboard`: the static site of the workspace's results (dashboard.h).
+int cmd_dashboard(const fs::path& ws, const std::string& out_opt) {
+  DashboardInput in;
+  std::size_t skipped = 0;
+  in.runs = RunHistory::read(WorkspaceDirs(ws).root / "history", &skipped);
+  if (skipped) std::fprintf(stderr, "wrt: warning: %zu unreadable line(s) in the run history skipped\n", skipped);
+  std::string warning;
+  in.last = load_last_results(ws, &warning);
+  if (!warning.empty()) std::fprintf(stderr, "wrt: warning: %s\n", warning.c_str());
+  in.project = ws.filename().string();
+  std::error_code ec;
+  if (fs::exists(ws / "wrt.toml", ec)) {
+    // Components and the project's name; the results do not need the
+    // configuration to be valid today (a broken wrt.toml still shows them).
+    if (auto c = load_config(ws / "wrt.toml")) {
+      if (!c->project_name.empty()) in.project = c->project_name;
+      for (const auto& comp : c->components) in.components.push_back({comp.name, asil_name(comp.asil)});
+    } else {
+      std::fprintf(stderr, "wrt: warning: components not shown: %s\n", c.error().c_str());
+    }
+  }
+  in.generated_at = iso8601_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch()).count());
+  const fs::path out = out_opt.empty() ? WorkspaceDirs(ws).root / "dashboard"
+                       : fs::path(out_opt).is_absolute() ? fs::path(out_opt)
+                                                         : fs::current_path() / out_opt;
+  const fs::path file = out / "index.html";
+  if (Status st = write_file_atomically(file, dashboard_html(in)); !st) return usage_error(st.error());
+  std::printf("wrote %s (%zu run%s, %zu stage%s)\n", file.string().c_str(), in.runs.size(), in.runs.size() == 1 ? "" : "s",
+              in.last.size(), in.last.size() == 1 ? "" : "s");
+  return kExitOk;
+}
+
 int cmd_log(const fs::path& ws, const std::string& stage) {
   fs::path file = WorkspaceDirs(ws).logs / (stage + ".log");
   std::ifstream in(file, std::ios::binary);
@@ -916,6 +950,11 @@ int run_cli(int argc, char** argv) {
   badge->add_option("-C,--directory", dir, "Run as if started in DIR");
 
   HistoryArgs ha;
+  std::string dashboard_out;
+  auto* dashboard = app.add_subcommand("dashboard", "Write a static dashboard (one HTML file, no script) of the runs and results");
+  dashboard->add_option("--out", dashboard_out, "Directory (default .wrt/dashboard)");
+  dashboard->add_option("-C,--directory", dir, "Run as if started in DIR");
+
   auto* history = app.add_subcommand("history", "The last runs of this checkout: status, gate, duration, a stage or a metric over time");
   history->add_option("--stage", ha.stage, "Show this stage's status and duration per run");
   history->add_option("--metric", ha.metric, "Show this metric per run (NAME, or STAGE:NAME)");
@@ -962,6 +1001,7 @@ int run_cli(int argc, char** argv) {
   if (log->parsed()) return cmd_log(ws, log_stage);
   if (history->parsed()) return cmd_history(ws, ha);
   if (badge->parsed()) return cmd_badge(ws, badge_out);
+  if (dashboard->parsed()) return cmd_dashboard(ws, dashboard_out);
   return kExitUsage;
 }
 

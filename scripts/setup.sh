@@ -16,6 +16,8 @@ packages=(
   libxml2-utils
   # tests/graph_test.cc: `wrt graph --format dot` rendered by Graphviz
   graphviz
+  # tests/dashboard_test.cc: the dashboard loaded in headless Chromium
+  chromium
   # bench/: the reference build tool and a timer
   hyperfine
   # tests/thirdparty_e2e_test.cc: counts the processes a no-op run starts

@@ -37,7 +37,13 @@ std::string RunHistory::line(const RunVerdict& v) {
     ++counts[s.status];
     if (s.status != "cached") {
       stages += stages.empty() ? "" : ",";
-      stages += nlohmann::json{{"name", s.name}, {"status", s.status}, {"duration_s", s.duration_s}, {"attempts", s.attempts}}
+      // The key's first 16 hex digits: a pass and a failure under one key
+      // (same inputs) is what makes a stage flaky.
+      stages += nlohmann::json{{"name", s.name},
+                               {"status", s.status},
+                               {"duration_s", s.duration_s},
+                               {"attempts", s.attempts},
+                               {"key", s.cache_key.substr(0, 16)}}
                     .dump();
     }
     if (!s.results.metrics.empty()) {
@@ -46,6 +52,24 @@ std::string RunHistory::line(const RunVerdict& v) {
     }
   }
   head["counts"] = counts;
+  // The gate per level, for the dashboard: counts and the first failed
+  // stages (the full lists can be thousands of names).
+  if (v.gate.is_object() && v.gate.contains("levels") && v.gate["levels"].is_object()) {
+    nlohmann::json levels = nlohmann::json::object();
+    for (const auto& [level, l] : v.gate["levels"].items()) {
+      if (!l.is_object()) continue;
+      const nlohmann::json stages_of = l.value("stages", nlohmann::json::array());
+      const nlohmann::json failed_of = l.value("failed", nlohmann::json::array());
+      nlohmann::json first_failed = nlohmann::json::array();
+      for (std::size_t i = 0; i < failed_of.size() && i < kGateFailedKept; ++i) first_failed.push_back(failed_of[i]);
+      levels[level] = {{"on_failure", l.value("on_failure", "")},
+                       {"verdict", l.value("verdict", "")},
+                       {"stages", stages_of.size()},
+                       {"failed_count", failed_of.size()},
+                       {"failed", first_failed}};
+    }
+    head["gate_levels"] = levels;
+  }
   std::string out = head.dump();
   out.pop_back();  // the closing brace
   out += ",\"stages\":[" + stages + "],\"metrics\":{" + metrics + "}}";
@@ -80,6 +104,55 @@ Status RunHistory::append(const RunVerdict& v) {
   return Status::Ok();
 }
 
+namespace {
+
+bool is_string_or_null(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it == j.end() || it->is_string() || it->is_null();
+}
+bool has(const nlohmann::json& j, const char* key, bool (nlohmann::json::*is)() const noexcept, bool required = false) {
+  auto it = j.find(key);
+  return it == j.end() ? !required : ((*it).*is)();
+}
+bool all_of(const nlohmann::json& container, bool (*ok)(const nlohmann::json&)) {
+  for (const auto& e : container)
+    if (!ok(e)) return false;
+  return true;
+}
+
+}  // namespace
+
+// Readers index records without checking each member's type (a string where
+// a number belongs would throw from nlohmann's accessors), so a record is
+// taken only when every member it has is of its documented type.
+bool RunHistory::well_formed(const nlohmann::json& j) {
+  using J = nlohmann::json;
+  if (!j.is_object()) return false;
+  auto v = j.find("v");
+  if (v == j.end() || !v->is_number_integer() || v->get<long long>() != 1) return false;
+  for (const char* k : {"run_id", "finished_at", "commit", "branch", "pipeline", "gate"})
+    if (!is_string_or_null(j, k)) return false;
+  if (!has(j, "status", &J::is_string, true) || !has(j, "started_at", &J::is_string, true) ||
+      !has(j, "duration_s", &J::is_number) || !has(j, "counts", &J::is_object, true) ||
+      !has(j, "stages", &J::is_array, true) || !has(j, "metrics", &J::is_object) || !has(j, "gate_levels", &J::is_object))
+    return false;
+  if (!all_of(j["counts"], [](const J& n) { return n.is_number_unsigned(); })) return false;
+  if (!all_of(j["stages"], [](const J& s) {
+        return s.is_object() && has(s, "name", &J::is_string, true) && has(s, "status", &J::is_string, true) &&
+               has(s, "duration_s", &J::is_number) && has(s, "attempts", &J::is_number_integer) && has(s, "key", &J::is_string);
+      }))
+    return false;
+  if (j.contains("metrics") && !all_of(j["metrics"], [](const J& m) { return m.is_object() && all_of(m, [](const J& x) { return x.is_number(); }); }))
+    return false;
+  if (j.contains("gate_levels") && !all_of(j["gate_levels"], [](const J& l) {
+        return l.is_object() && has(l, "on_failure", &J::is_string) && has(l, "verdict", &J::is_string) &&
+               has(l, "stages", &J::is_number_unsigned) && has(l, "failed_count", &J::is_number_unsigned) &&
+               has(l, "failed", &J::is_array) && all_of(l.value("failed", J::array()), [](const J& n) { return n.is_string(); });
+      }))
+    return false;
+  return true;
+}
+
 std::vector<nlohmann::json> RunHistory::read(const fs::path& dir, std::size_t* skipped) {
   std::vector<nlohmann::json> out;
   std::size_t bad = 0;
@@ -87,7 +160,7 @@ std::vector<nlohmann::json> RunHistory::read(const fs::path& dir, std::size_t* s
   for (std::string l; std::getline(in, l);) {
     if (l.empty()) continue;
     auto j = nlohmann::json::parse(l, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || j.value("v", 0) != 1) {
+    if (j.is_discarded() || !well_formed(j)) {
       ++bad;
       continue;
     }

@@ -11,7 +11,9 @@
 // A record keeps what trends need without growing with cached stages:
 // {"v": 1, "run_id", "started_at", "finished_at", "duration_s", "commit",
 //  "branch", "pipeline", "status", "gate" (verdict or null),
-//  "counts": {status: n}, "stages": [stages that ran: name, status,
+//  "gate_levels": {level: {on_failure, verdict, stages (count),
+//  failed_count, failed (the first kGateFailedKept names)}} when a stage
+//  carries a level, "counts": {status: n}, "stages": [stages that ran: name, status,
 //  duration_s, attempts], "metrics": {stage: {name: value}} (every stage
 //  with metrics, cached ones included: their values are current)}.
 #pragma once
@@ -31,6 +33,7 @@ namespace wrt {
 class RunHistory final : public RunObserver {
  public:
   static constexpr std::uint64_t kDefaultMaxBytes = 8u << 20;
+  static constexpr std::size_t kGateFailedKept = 20;
   explicit RunHistory(std::filesystem::path dir, std::uint64_t max_bytes = kDefaultMaxBytes)
       : dir_(std::move(dir)), max_bytes_(max_bytes) {}
 
@@ -40,8 +43,11 @@ class RunHistory final : public RunObserver {
   // The record's JSON line (without the newline).
   static std::string line(const RunVerdict& v);
   Status append(const RunVerdict& v);
-  // Every readable record, oldest first; `skipped` counts lines that are
-  // not a record (a torn last line).
+  // A record whose members all have their documented types (readers rely
+  // on it).
+  static bool well_formed(const nlohmann::json& record);
+  // Every well-formed record, oldest first; `skipped` counts lines that are
+  // not a well-formed record (a torn last line, a damaged or foreign one).
   static std::vector<nlohmann::json> read(const std::filesystem::path& dir, std::size_t* skipped = nullptr);
   static std::filesystem::path file(const std::filesystem::path& dir) { return dir / "runs.jsonl"; }
 

@@ -53,6 +53,14 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
       s.log(WRT_LOG_INFO, "probe reported");
       return WRT_STATUS_PASSED;
     }
+    if (mode == "metrics") {  // the figures a coverage / verifier / test stage reports, from `with`
+      if (auto v = s.number("coverage")) s.metric("coverage.line", *v);
+      if (auto v = s.integer("proved")) s.metric("verification.passed", static_cast<double>(*v));
+      if (auto v = s.integer("refuted")) s.metric("verification.failed", static_cast<double>(*v));
+      if (auto v = s.integer("tests_passed")) s.metric("tests.passed", static_cast<double>(*v));
+      if (auto v = s.integer("tests_failed")) s.metric("tests.failed", static_cast<double>(*v));
+      return s.boolean("fail").value_or(false) ? WRT_STATUS_FAILED : WRT_STATUS_PASSED;
+    }
     if (mode == "fail") {
       s.message("probe failed on purpose");
       return WRT_STATUS_FAILED;
