@@ -35,6 +35,7 @@
 #include "core/results/github_output.h"
 #include "core/results/gitlab_output.h"
 #include "core/results/junit_export.h"
+#include "core/results/notifier.h"
 #include "core/results/run_history.h"
 #include "core/results/status_printer.h"
 #include "core/util/git_head.h"
@@ -357,6 +358,15 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
     printer.show_log_tails(false);  // each log is in its section instead
     events.add(*gitlab);
   }
+  // Before the run: the history's last record is the previous run (the
+  // history observer appends this one).
+  std::unique_ptr<Notifier> notifier;
+  if (cfg.notify.configured() && !args.dry_run && !explain_mode) {
+    auto env = [](const char* n) { const char* v = std::getenv(n); return std::string(v ? v : ""); };
+    notifier = std::make_unique<Notifier>(cfg.notify, cfg.project_name.empty() ? ws.filename().string() : cfg.project_name,
+                                          RunHistory::read_last(dirs.root / "history"), ws, env);
+    events.add(*notifier);
+  }
   std::unique_ptr<CodeQualityReport> codequality;
   if (!args.codequality.empty() && !args.dry_run && !explain_mode)
     events.add(*(codequality = std::make_unique<CodeQualityReport>(out_path(args.codequality))));
@@ -453,6 +463,10 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
     timer.next("verdict");
     events.run_verdict(RunVerdict{outcome, label, status, gate_json});
     if (!history.status()) std::fprintf(stderr, "wrt: warning: run history: %s\n", history.status().error().c_str());
+    if (notifier) {
+      for (const auto& d : notifier->delivered()) std::printf("wrt: notify %s\n", d.c_str());
+      for (const auto& w : notifier->warnings()) std::fprintf(stderr, "wrt: warning: %s\n", w.c_str());
+    }
   }
   timer.next("report");
   if (!args.report.empty()) {

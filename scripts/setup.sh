@@ -18,6 +18,9 @@ packages=(
   graphviz
   # tests/dashboard_test.cc: the dashboard loaded in headless Chromium
   chromium
+  # [notify]: libcurl is opened at run time (headers to build); the tests
+  # deliver mail through msmtp to aiosmtpd (tests/notify_test.cc)
+  libcurl4-openssl-dev msmtp python3-aiosmtpd
   # bench/: the reference build tool and a timer
   hyperfine
   # tests/thirdparty_e2e_test.cc: counts the processes a no-op run starts

@@ -27,6 +27,22 @@ plugin_path = ["p1", "p2"]
 memory_limit = "2GiB"
 cached_log_limit = "4MiB"
 
+[notify]
+on = ["failure", "recovered"]
+timeout_s = 7.5
+[notify.webhook]
+url_env = "HOOK"
+format = "json"
+[notify.email]
+to = ["a@example.com", "b@example.com"]
+from = "ci@example.com"
+command = ["msmtp", "-t"]
+[notify.github]
+repository = "o/r"
+token_env = "TOK"
+api_url = "http://127.0.0.1:9"
+labels = ["ci", "wrt"]
+
 [components.memory]
 paths = ["src/memory/**"]
 asil = "D"

@@ -44,6 +44,24 @@ CommandResult run_command(const std::vector<std::string>& argv,
 CommandResult run_wrt(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                       const std::vector<std::string>& env = {});
 
+// A server the test starts (tests/servers/*.py): spawned with argv, its
+// output to `log`, stopped (SIGTERM, then reaped) on destruction.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv, const std::filesystem::path& log);
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+};
+
+// Waits (up to `seconds`) for a file a server writes once listening and
+// returns its contents; throws when it does not appear.
+std::string wait_for_file(const std::filesystem::path& path, double seconds = 20);
+
 // The stage named `name` in a wrt JSON report (fails the test if absent).
 nlohmann::json report_stage(const nlohmann::json& report, const std::string& name);
 // A JSON file, parsed.

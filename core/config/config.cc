@@ -235,6 +235,82 @@ void parse_settings(const toml::table& t, Settings& s) {
   }
 }
 
+NotifyConfig parse_notify(const toml::node& node) {
+  NotifyConfig n;
+  n.pos = pos_of(node.source());
+  const auto& t = as_table(node, "[notify]");
+  check_keys(t, "[notify]", {"on", "timeout_s", "webhook", "email", "github"});
+  n.on = {"failure", "gate-block"};
+  if (auto* on = t.get("on")) {
+    n.on = as_string_list(*on, "notify.on");
+    const std::vector<std::string> events = {"failure", "gate-block", "gate-warn", "recovered"};
+    const auto& arr = *on->as_array();
+    for (std::size_t i = 0; i < n.on.size(); ++i)
+      if (std::find(events.begin(), events.end(), n.on[i]) == events.end()) {
+        std::string hint = did_you_mean(n.on[i], events);
+        fail(arr[i].source(), fmt::format("notify.on: unknown event '{}'; one of failure, gate-block, gate-warn, recovered{}",
+                                          n.on[i], hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+      }
+  }
+  if (auto* v = t.get("timeout_s")) n.timeout_s = as_positive_number(*v, "notify.timeout_s");
+  if (auto* w = t.get("webhook")) {
+    const auto& wt = as_table(*w, "[notify.webhook]");
+    check_keys(wt, "[notify.webhook]", {"url", "url_env", "format"});
+    if (auto* u = wt.get("url")) {
+      n.webhook_url = as_string(*u, "notify.webhook.url");
+      if (n.webhook_url.rfind("http://", 0) != 0 && n.webhook_url.rfind("https://", 0) != 0)
+        fail(u->source(), "notify.webhook.url must start with http:// or https://");
+    }
+    if (auto* u = wt.get("url_env")) n.webhook_url_env = as_string(*u, "notify.webhook.url_env");
+    if (n.webhook_url.empty() == n.webhook_url_env.empty())
+      fail(w->source(), "[notify.webhook] needs either 'url' or 'url_env' (the variable holding a secret URL)");
+    if (auto* f = wt.get("format")) {
+      n.webhook_format = as_string(*f, "notify.webhook.format");
+      if (n.webhook_format != "slack" && n.webhook_format != "json")
+        fail(f->source(), "notify.webhook.format must be \"slack\" or \"json\"");
+    }
+  }
+  if (auto* e = t.get("email")) {
+    const auto& et = as_table(*e, "[notify.email]");
+    check_keys(et, "[notify.email]", {"to", "from", "command"});
+    if (auto* to = et.get("to")) n.email_to = as_string_list(*to, "notify.email.to");
+    if (n.email_to.empty()) fail(e->source(), "[notify.email] needs 'to', a list of addresses");
+    for (const auto& a : n.email_to)
+      if (a.find('@') == std::string::npos || a.find_first_of("\r\n,<> ") != std::string::npos)
+        fail(et.get("to")->source(), fmt::format("notify.email.to: '{}' is not an address", a));
+    if (auto* f = et.get("from")) {
+      n.email_from = as_string(*f, "notify.email.from");
+      if (n.email_from.find_first_of("\r\n") != std::string::npos) fail(f->source(), "notify.email.from: one line only");
+    }
+    n.email_command = {"sendmail", "-t", "-i"};
+    if (auto* c = et.get("command")) {
+      n.email_command = as_string_list(*c, "notify.email.command");
+      if (n.email_command.empty()) fail(c->source(), "notify.email.command must name a program");
+    }
+  }
+  if (auto* g = t.get("github")) {
+    const auto& gt = as_table(*g, "[notify.github]");
+    check_keys(gt, "[notify.github]", {"repository", "token_env", "api_url", "labels"});
+    n.github = true;
+    if (auto* r = gt.get("repository")) {
+      n.github_repository = as_string(*r, "notify.github.repository");
+      const auto slash = n.github_repository.find('/');
+      if (slash == std::string::npos || slash == 0 || slash + 1 == n.github_repository.size() ||
+          n.github_repository.find('/', slash + 1) != std::string::npos)
+        fail(r->source(), "notify.github.repository must be OWNER/NAME");
+    }
+    if (auto* v = gt.get("token_env")) n.github_token_env = as_string(*v, "notify.github.token_env");
+    if (auto* v = gt.get("api_url")) {
+      n.github_api_url = as_string(*v, "notify.github.api_url");
+      if (n.github_api_url.rfind("http://", 0) != 0 && n.github_api_url.rfind("https://", 0) != 0)
+        fail(v->source(), "notify.github.api_url must start with http:// or https://");
+    }
+    if (auto* v = gt.get("labels")) n.github_labels = as_string_list(*v, "notify.github.labels");
+  }
+  if (!n.configured()) fail(node.source(), "[notify] needs a channel: [notify.webhook], [notify.email] or [notify.github]");
+  return n;
+}
+
 StageConfig parse_stage(const std::string& name, const toml::node& node) {
   StageConfig st;
   st.name = name;
@@ -619,7 +695,7 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
                                             e.source().begin.column, e.description()))};
   }
   try {
-    check_keys(root, "wrt.toml", {"project", "settings", "stages", "pipelines", "components", "asil"});
+    check_keys(root, "wrt.toml", {"project", "settings", "stages", "pipelines", "components", "asil", "notify"});
     for (int a = 0; a < kAsilLevels; ++a) cfg.asil_profiles[a] = default_asil_profile(static_cast<Asil>(a));
     if (auto* c = root.get("components"))
       for (auto&& [k, v] : as_table(*c, "[components]")) {
@@ -637,6 +713,7 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
       if (auto* d = t.get("version")) as_string(*d, "project.version");
     }
     if (auto* s = root.get("settings")) parse_settings(as_table(*s, "[settings]"), cfg.settings);
+    if (auto* n = root.get("notify")) cfg.notify = parse_notify(*n);
     if (auto* s = root.get("stages")) {
       for (auto&& [k, v] : as_table(*s, "[stages]")) {
         std::string name(k.str());

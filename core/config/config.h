@@ -130,6 +130,32 @@ struct PipelineConfig {
   bool operator==(const PipelineConfig&) const = default;
 };
 
+// [notify]: who hears about a run that failed, was blocked by the safety
+// gate, or recovered. Delivery never changes the run's exit code.
+struct NotifyConfig {
+  // failure | gate-block | gate-warn | recovered; default failure, gate-block
+  std::vector<std::string> on;
+  double timeout_s = 10;               // per delivery attempt
+  // [notify.webhook]: a POST of Slack-compatible JSON ({"text": ...}), or
+  // the whole structured event with format = "json".
+  std::string webhook_url;             // or, for a secret URL:
+  std::string webhook_url_env;         // the environment variable holding it
+  std::string webhook_format = "slack";
+  // [notify.email]: a message piped to a sendmail-compatible command.
+  std::vector<std::string> email_to;
+  std::string email_from;
+  std::vector<std::string> email_command;  // default sendmail -t -i
+  // [notify.github]: an issue per distinct failure, comments on repeats.
+  bool github = false;
+  std::string github_repository;       // owner/name; default $GITHUB_REPOSITORY
+  std::string github_token_env = "GITHUB_TOKEN";
+  std::string github_api_url;          // default $GITHUB_API_URL, else https://api.github.com
+  std::vector<std::string> github_labels;
+  SourcePos pos;
+  bool configured() const { return !webhook_url.empty() || !webhook_url_env.empty() || !email_to.empty() || github; }
+  bool operator==(const NotifyConfig&) const = default;
+};
+
 struct Config {
   std::filesystem::path file;       // absolute path of wrt.toml
   std::filesystem::path workspace;  // its directory
@@ -139,6 +165,7 @@ struct Config {
   std::vector<PipelineConfig> pipelines;
   std::vector<ComponentConfig> components;
   AsilProfile asil_profiles[kAsilLevels];
+  NotifyConfig notify;
   // for_each template name -> its instances' names ("prove" -> "prove:memory", ...)
   std::map<std::string, std::vector<std::string>> groups;
   bool operator==(const Config&) const = default;

@@ -23,7 +23,7 @@ using nlohmann::json;
 namespace {
 
 constexpr char kMagic[9] = "WRTCONF\n";
-constexpr std::uint32_t kVersion = 3;  // 3: stages.*.state
+constexpr std::uint32_t kVersion = 4;  // 3: stages.*.state; 4: [notify]
 
 // A field added to one of these structs must be added to encode/decode below
 // (and to the round-trip test's config); these checks make the compiler say so.
@@ -33,7 +33,8 @@ static_assert(sizeof(Settings) == 104, "Settings changed: update config_cache.cc
 static_assert(sizeof(AsilProfile) == 104, "AsilProfile changed: update config_cache.cc");
 static_assert(sizeof(ComponentConfig) == 96, "ComponentConfig changed: update config_cache.cc");
 static_assert(sizeof(PipelineConfig) == 64, "PipelineConfig changed: update config_cache.cc");
-static_assert(sizeof(Config) == 856, "Config changed: update config_cache.cc");
+static_assert(sizeof(NotifyConfig) == 344, "NotifyConfig changed: update config_cache.cc");
+static_assert(sizeof(Config) == 1200, "Config changed: update config_cache.cc");
 #endif
 
 // --- encoding ---------------------------------------------------------------
@@ -138,6 +139,23 @@ void put(StateWriter& w, const StageConfig& s) {
   put(w, s.memory);
   put(w, s.pos);
   put(w, s.key_pos);
+}
+
+void put(StateWriter& w, const NotifyConfig& n) {
+  put(w, n.on);
+  put(w, n.timeout_s);
+  put(w, n.webhook_url);
+  put(w, n.webhook_url_env);
+  put(w, n.webhook_format);
+  put(w, n.email_to);
+  put(w, n.email_from);
+  put(w, n.email_command);
+  put(w, n.github);
+  put(w, n.github_repository);
+  put(w, n.github_token_env);
+  put(w, n.github_api_url);
+  put(w, n.github_labels);
+  put(w, n.pos);
 }
 
 void put(StateWriter& w, const Settings& s) {
@@ -250,6 +268,13 @@ bool get(StateReader& r, StageConfig& s) {
          get(r, s.pos) && get(r, s.key_pos);
 }
 
+bool get(StateReader& r, NotifyConfig& n) {
+  return get(r, n.on) && get(r, n.timeout_s) && get(r, n.webhook_url) && get(r, n.webhook_url_env) &&
+         get(r, n.webhook_format) && get(r, n.email_to) && get(r, n.email_from) && get(r, n.email_command) &&
+         get(r, n.github) && get(r, n.github_repository) && get(r, n.github_token_env) && get(r, n.github_api_url) &&
+         get(r, n.github_labels) && get(r, n.pos);
+}
+
 bool get(StateReader& r, Settings& s) {
   return get(r, s.max_parallel_jobs) && get(r, s.timeout_minutes) && get(r, s.max_attempts) && get(r, s.cache_dir) &&
          get(r, s.cache_max_size) && get(r, s.plugin_path) && get(r, s.memory_limit) &&
@@ -312,6 +337,7 @@ std::string encode_config(const Config& c) {
   put(w, c.components);
   for (const auto& p : c.asil_profiles) put(w, p);
   put(w, c.groups);
+  put(w, c.notify);
   return std::move(w.bytes());
 }
 
@@ -322,7 +348,7 @@ Result<Config> decode_config(std::string_view payload) {
   bool ok = get(r, file) && get(r, workspace) && get(r, c.project_name) && get(r, c.settings) && get(r, c.stages) &&
             get(r, c.pipelines) && get(r, c.components);
   for (auto& p : c.asil_profiles) ok = ok && get(r, p);
-  ok = ok && get(r, c.groups);
+  ok = ok && get(r, c.groups) && get(r, c.notify);
   if (!ok) return Error{"truncated or malformed config model"};
   if (r.left() != 0) return Error{fmt::format("{} trailing bytes after the config model", r.left())};
   c.file = file;

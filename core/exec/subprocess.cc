@@ -213,7 +213,8 @@ class Runner {
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    const std::string stdin_path = o_.stdin_path.empty() ? std::string("/dev/null") : o_.stdin_path.string();
+    posix_spawn_file_actions_addopen(&fa, 0, stdin_path.c_str(), O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, write_end.get(), 1);
     posix_spawn_file_actions_adddup2(&fa, write_end.get(), 2);
     if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());

@@ -16,6 +16,7 @@ struct SpawnOptions {
   std::vector<std::string> argv;          // argv[0] searched in PATH
   std::filesystem::path cwd;              // empty = current directory
   std::vector<std::string> extra_env;     // "NAME=VALUE", override the inherited environment
+  std::filesystem::path stdin_path;       // the child's standard input; empty = /dev/null
   int log_fd = -1;                        // stdout+stderr are appended here (if >= 0)
   bool capture = false;                   // also keep stdout+stderr in SpawnResult::output
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();

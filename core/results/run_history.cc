@@ -170,4 +170,38 @@ std::vector<nlohmann::json> RunHistory::read(const fs::path& dir, std::size_t* s
   return out;
 }
 
+// Reads backwards from the end in blocks until the last line is whole: a
+// notifier needs the previous run without reading megabytes of history.
+nlohmann::json RunHistory::read_last(const fs::path& dir) {
+  std::ifstream in(file(dir), std::ios::binary | std::ios::ate);
+  if (!in) return nullptr;
+  const std::streamoff size = in.tellg();
+  std::string tail;
+  constexpr std::streamoff kBlock = 64 << 10;
+  std::streamoff pos = size;
+  while (pos > 0) {
+    const std::streamoff n = std::min(kBlock, pos);
+    pos -= n;
+    std::string block(static_cast<std::size_t>(n), '\0');
+    in.seekg(pos);
+    if (!in.read(block.data(), n)) return nullptr;
+    tail.insert(0, block);
+    // The last non-empty line is whole once a newline precedes it.
+    std::size_t end = tail.find_last_not_of('\n');
+    if (end == std::string::npos) continue;
+    std::size_t nl = tail.rfind('\n', end);
+    if (nl == std::string::npos && pos > 0) continue;
+    const std::size_t from = nl == std::string::npos ? 0 : nl + 1;
+    auto j = nlohmann::json::parse(tail.substr(from, end + 1 - from), nullptr, false);
+    // A torn or damaged last line: the one before it is the last record.
+    if (j.is_discarded() || !well_formed(j)) {
+      tail.erase(from);
+      if (tail.empty() && pos == 0) return nullptr;
+      continue;
+    }
+    return j;
+  }
+  return nullptr;
+}
+
 }  // namespace wrt

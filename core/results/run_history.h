@@ -49,6 +49,9 @@ class RunHistory final : public RunObserver {
   // Every well-formed record, oldest first; `skipped` counts lines that are
   // not a well-formed record (a torn last line, a damaged or foreign one).
   static std::vector<nlohmann::json> read(const std::filesystem::path& dir, std::size_t* skipped = nullptr);
+  // The last well-formed record, reading only the end of the file; null
+  // when there is none.
+  static nlohmann::json read_last(const std::filesystem::path& dir);
   static std::filesystem::path file(const std::filesystem::path& dir) { return dir / "runs.jsonl"; }
 
  private:

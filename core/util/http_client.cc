@@ -1,0 +1,154 @@
+#include "core/util/http_client.h"
+
+#include <curl/curl.h>
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cctype>
+#include <type_traits>
+
+namespace wrt {
+
+namespace {
+
+constexpr std::size_t kMaxBody = 4u << 20;
+
+// libcurl is opened on first use, not linked: it pulls in a dozen shared
+// libraries (TLS, HTTP/2, LDAP, SSH, Kerberos) whose loading every wrt start
+// would pay -- a no-op run included -- while only a run that notifies (or
+// a remote cache) needs it.
+struct Curl {
+  CURLcode (*global_init)(long);
+  CURL* (*easy_init)();
+  CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
+  CURLcode (*easy_perform)(CURL*);
+  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
+  void (*easy_cleanup)(CURL*);
+  const char* (*easy_strerror)(CURLcode);
+  curl_slist* (*slist_append)(curl_slist*, const char*);
+  void (*slist_free_all)(curl_slist*);
+  std::string error;  // why it could not be loaded
+};
+
+const Curl& curl() {
+  static const Curl c = [] {
+    Curl c{};
+    void* h = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* e = ::dlerror();
+      c.error = std::string("cannot load libcurl (Debian package libcurl4): ") + (e ? e : "not found");
+      return c;
+    }
+    bool ok = true;
+    auto sym = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(h, name));
+      ok = ok && fn != nullptr;
+    };
+    sym(c.global_init, "curl_global_init");
+    sym(c.easy_init, "curl_easy_init");
+    sym(c.easy_setopt, "curl_easy_setopt");
+    sym(c.easy_perform, "curl_easy_perform");
+    sym(c.easy_getinfo, "curl_easy_getinfo");
+    sym(c.easy_cleanup, "curl_easy_cleanup");
+    sym(c.easy_strerror, "curl_easy_strerror");
+    sym(c.slist_append, "curl_slist_append");
+    sym(c.slist_free_all, "curl_slist_free_all");
+    if (!ok) {
+      c.error = "libcurl.so.4 lacks a function wrt needs";
+      return c;
+    }
+    c.global_init(CURL_GLOBAL_DEFAULT);
+    return c;
+  }();
+  return c;
+}
+
+struct Sink {
+  HttpResponse* response;
+};
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  auto* r = static_cast<Sink*>(user)->response;
+  const size_t bytes = size * n;
+  if (r->body.size() < kMaxBody) r->body.append(data, std::min(bytes, kMaxBody - r->body.size()));
+  return bytes;
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* r = static_cast<Sink*>(user)->response;
+  const size_t bytes = size * n;
+  std::string line(data, bytes);
+  const std::string name = "retry-after:";
+  if (line.size() > name.size()) {
+    std::string head = line.substr(0, name.size());
+    std::transform(head.begin(), head.end(), head.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (head == name) {
+      std::string v = line.substr(name.size());
+      while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.erase(0, 1);
+      while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.pop_back();
+      r->retry_after = v;
+    }
+  }
+  return bytes;
+}
+
+}  // namespace
+
+HttpResponse http_request(const HttpRequest& q) {
+  HttpResponse r;
+  const Curl& lib = curl();
+  if (!lib.error.empty()) {
+    r.error = lib.error;
+    return r;
+  }
+  CURL* c = lib.easy_init();
+  if (!c) {
+    r.error = "cannot create a libcurl handle";
+    return r;
+  }
+  Sink sink{&r};
+  curl_slist* headers = nullptr;
+  for (const auto& h : q.headers) headers = lib.slist_append(headers, h.c_str());
+  lib.easy_setopt(c, CURLOPT_URL, q.url.c_str());
+  // Only HTTP(S): a URL from wrt.toml must not read file:// or talk to
+  // other protocols; redirects are not followed (a webhook answers itself).
+  lib.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  lib.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  lib.easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(q.timeout.count()));
+  lib.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<long long>(q.timeout.count(), 5000)));
+  lib.easy_setopt(c, CURLOPT_USERAGENT, "wrt/" WRT_VERSION);
+  lib.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  lib.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  lib.easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  lib.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  lib.easy_setopt(c, CURLOPT_HEADERDATA, &sink);
+  if (q.method == "GET") {
+    lib.easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else {
+    lib.easy_setopt(c, CURLOPT_CUSTOMREQUEST, q.method.c_str());
+    lib.easy_setopt(c, CURLOPT_POSTFIELDS, q.body.data());
+    lib.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(q.body.size()));
+  }
+  char err[CURL_ERROR_SIZE] = {0};
+  lib.easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+  CURLcode rc = lib.easy_perform(c);
+  if (rc != CURLE_OK) {
+    r.error = err[0] ? err : lib.easy_strerror(rc);
+  } else {
+    long status = 0;
+    lib.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    r.status = static_cast<int>(status);
+  }
+  lib.slist_free_all(headers);
+  lib.easy_cleanup(c);
+  return r;
+}
+
+std::chrono::milliseconds retry_after_delay(const std::string& v, std::chrono::milliseconds fallback,
+                                            std::chrono::milliseconds cap) {
+  if (v.empty() || v.size() > 9 || !std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return std::min(fallback, cap);
+  return std::min(std::chrono::milliseconds(std::stoll(v) * 1000), cap);
+}
+
+}  // namespace wrt
