@@ -383,6 +383,14 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   // Plugins other than `command` run in worker processes (plugin_worker.h).
   WorkerPool workers("/proc/self/exe");
   opts.workers = &workers;
+  // Where this run happens, for stages with `when`: asked of the CI
+  // environment or git on every run (tags only when a stage asks).
+  bool need_tags = false;
+  for (int v : order) need_tags |= !s.loaded->graph.stages[v]->when.tag.empty();
+  RunConditions conditions = detect_run_conditions(
+      ws, [](const char* n) { const char* v = std::getenv(n); return std::string(v ? v : ""); }, need_tags);
+  conditions.named = args.stages;
+  opts.conditions = &conditions;
   Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, index, events, opts);
   RunOutcome outcome = ex.run(order);
   if (auto head = read_git_head(ws)) {
@@ -872,7 +880,9 @@ int run_cli(int argc, char** argv) {
   RunArgs ra;
   auto* run = app.add_subcommand("run", "Run a pipeline (default: every stage)");
   run->add_option("pipeline", ra.pipeline, "Pipeline from [pipelines.NAME]");
-  run->add_option("--stage", ra.stages, "Run this stage and what it needs (repeatable); with a pipeline, narrows it to these");
+  run->add_option("--stage,--target", ra.stages,
+                  "Run this stage and what it needs (repeatable); with a pipeline, narrows it to these. A stage named "
+                  "here satisfies when = { event = \"manual\" }");
   run->add_option("-j,--jobs", ra.jobs, "Stages run at once (default: settings.max_parallel_jobs or CPUs)")
       ->check(CLI::PositiveNumber);
   run->add_flag("-k,--keep-going", ra.keep_going, "Run everything that does not depend on a failed stage");

@@ -71,6 +71,9 @@ cpus = 2
 memory = "512MiB"
 asil = "C"
 with = { run = "make", nested = { a = [1, 2.5, true, "x"] } }
+when = { branch = ["main", "release/*"], tag = "v*", event = "push" }
+requires_gate = "warn"
+min_verified_asil = "C"
 
 [stages.prove]
 for_each = "component"

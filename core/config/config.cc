@@ -319,7 +319,8 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
   const auto& t = as_table(node, where);
   check_keys(t, where,
              {"plugin", "needs", "inputs", "outputs", "state", "env", "timeout_minutes", "max_attempts", "cache", "with",
-              "description", "for_each", "components", "min_asil", "asil", "priority", "cpus", "memory"});
+              "description", "for_each", "components", "min_asil", "asil", "priority", "cpus", "memory", "when",
+              "requires_gate", "min_verified_asil"});
   for (auto&& [k, v] : t) {
     std::string key(k.str());
     std::string what = fmt::format("stages.{}.{}", name, key);
@@ -370,6 +371,23 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
       st.cpus = static_cast<int>(as_int(v, what, 1));
     } else if (key == "memory") {
       st.memory = as_size(v, what);
+    } else if (key == "when") {
+      const auto& wt = as_table(v, what);
+      check_keys(wt, what, {"branch", "tag", "event"});
+      for (auto&& [wk, wv] : wt) {
+        const std::string wkey(wk.str());
+        std::vector<std::string> patterns =
+            wv.is_string() ? std::vector<std::string>{as_string(wv, what + "." + wkey)} : as_string_list(wv, what + "." + wkey);
+        if (patterns.empty()) fail(wv.source(), fmt::format("{}.{} needs at least one pattern", what, wkey));
+        (wkey == "branch" ? st.when.branch : wkey == "tag" ? st.when.tag : st.when.event) = std::move(patterns);
+      }
+      if (st.when.empty()) fail(v.source(), fmt::format("{} needs branch, tag or event", what));
+    } else if (key == "requires_gate") {
+      st.requires_gate = as_string(v, what);
+      if (st.requires_gate != "pass" && st.requires_gate != "warn")
+        fail(v.source(), fmt::format("{} must be \"pass\" or \"warn\", not \"{}\"", what, st.requires_gate));
+    } else if (key == "min_verified_asil") {
+      st.min_verified_asil = as_asil(v, what);
     }
   }
   if (st.for_each.empty()) {

@@ -80,6 +80,18 @@ class KeyPositions {
   std::vector<value_type> items_;
 };
 
+// `when = { branch = ..., tag = ..., event = ... }`: where a stage runs.
+// Each key holds patterns (fnmatch: `v*.*.*`, `release/*`), any of which
+// may match; every key given must match. Evaluated by wrt on every run
+// (core/exec/stage_conditions.h), never taken from the cache.
+struct StageCondition {
+  std::vector<std::string> branch;
+  std::vector<std::string> tag;
+  std::vector<std::string> event;  // push, pull_request, schedule, ..., or manual (named on the command line)
+  bool empty() const { return branch.empty() && tag.empty() && event.empty(); }
+  bool operator==(const StageCondition&) const = default;
+};
+
 struct StageConfig {
   std::string name;
   std::string plugin = "command";
@@ -106,6 +118,13 @@ struct StageConfig {
   std::optional<std::string> priority;        // overrides the ASIL profile's
   int cpus = 1;
   std::uint64_t memory = 0;                   // bytes; 0 = not declared
+  StageCondition when;
+  // Gate-aware stages (deploys): start only if the safety gate over the
+  // stages this one depends on (transitively) is "pass" (or also "warn"),
+  // and, with min_verified_asil, every such stage at that level or above
+  // passed (at least one must exist).
+  std::string requires_gate;                  // "" | "pass" | "warn"
+  std::optional<Asil> min_verified_asil;
   SourcePos pos;                                   // of the [stages.NAME] table
   KeyPositions key_pos;                            // of each key, for later errors
   bool operator==(const StageConfig&) const = default;

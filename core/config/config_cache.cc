@@ -23,12 +23,12 @@ using nlohmann::json;
 namespace {
 
 constexpr char kMagic[9] = "WRTCONF\n";
-constexpr std::uint32_t kVersion = 4;  // 3: stages.*.state; 4: [notify]
+constexpr std::uint32_t kVersion = 5;  // 3: stages.*.state; 4: [notify]; 5: when, requires_gate
 
 // A field added to one of these structs must be added to encode/decode below
 // (and to the round-trip test's config); these checks make the compiler say so.
 #if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
-static_assert(sizeof(StageConfig) == 456, "StageConfig changed: update config_cache.cc");
+static_assert(sizeof(StageConfig) == 568, "StageConfig changed: update config_cache.cc");
 static_assert(sizeof(Settings) == 104, "Settings changed: update config_cache.cc");
 static_assert(sizeof(AsilProfile) == 104, "AsilProfile changed: update config_cache.cc");
 static_assert(sizeof(ComponentConfig) == 96, "ComponentConfig changed: update config_cache.cc");
@@ -137,6 +137,11 @@ void put(StateWriter& w, const StageConfig& s) {
   put(w, s.priority);
   put(w, s.cpus);
   put(w, s.memory);
+  put(w, s.when.branch);
+  put(w, s.when.tag);
+  put(w, s.when.event);
+  put(w, s.requires_gate);
+  put(w, s.min_verified_asil);
   put(w, s.pos);
   put(w, s.key_pos);
 }
@@ -265,7 +270,8 @@ bool get(StateReader& r, StageConfig& s) {
          get(r, s.state) && get(r, s.env) && get(r, s.timeout_minutes) && get(r, s.max_attempts) && get(r, s.cache) && get(r, s.with) &&
          get(r, s.for_each) && get(r, s.only_components) && get(r, s.min_asil) && get(r, s.asil) &&
          get(r, s.component) && get(r, s.group) && get(r, s.priority) && get(r, s.cpus) && get(r, s.memory) &&
-         get(r, s.pos) && get(r, s.key_pos);
+         get(r, s.when.branch) && get(r, s.when.tag) && get(r, s.when.event) && get(r, s.requires_gate) &&
+         get(r, s.min_verified_asil) && get(r, s.pos) && get(r, s.key_pos);
 }
 
 bool get(StateReader& r, NotifyConfig& n) {

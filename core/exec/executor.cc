@@ -135,6 +135,26 @@ struct Executor::Impl {
     // After Ctrl-C nothing starts, whatever its dependencies did: one reason
     // for all (the console prints one line for them).
     if (cancelled()) return interrupted_or_stopped(rec);
+    const StageConfig& sc = *ex.graph_.stages[v];
+    // Conditions first: "not a tag" says more than what a dependency did.
+    if (!sc.when.empty()) {
+      std::string why = ex.options_.conditions ? condition_refusal(sc, *ex.options_.conditions)
+                                               : std::string("condition: not evaluated in this mode");
+      if (!why.empty()) {
+        rec.reason = why;
+        return "skipped";
+      }
+    }
+    if (!sc.requires_gate.empty() || sc.min_verified_asil) {
+      std::vector<const StageRecord*> closure = dependency_closure(v);
+      const bool undecided = std::any_of(closure.begin(), closure.end(), [](const StageRecord* r) { return r->status == "pending"; });
+      if (!undecided) {
+        if (std::string why = gate_refusal(sc, ex.config_, closure); !why.empty()) {
+          rec.reason = why;
+          return "skipped";
+        }
+      }
+    }
     for (int d : ex.graph_.deps[v]) {
       const StageRecord& dep = record_of(d);
       // Dry run: a dependency that would run but whose outputs cannot be
@@ -144,6 +164,9 @@ struct Executor::Impl {
         rec.conditional = true;
         return "pending";
       }
+      // A stage that asked for the gate's judgement got it above: an ASIL
+      // stage's failure the gate lets through does not hold it back.
+      if (!sc.requires_gate.empty() && dep.asil && is_failure_status(dep.status)) continue;
       if (dep.status == "skipped" || is_failure_status(dep.status)) {
         rec.reason = fmt::format("needs '{}', which {}", dep.name,
                                  dep.status == "skipped"  ? "was skipped"
@@ -153,6 +176,23 @@ struct Executor::Impl {
       }
     }
     return interrupted_or_stopped(rec);
+  }
+
+  // Every selected stage v depends on, directly or not (all finished when
+  // v is ready).
+  std::vector<const StageRecord*> dependency_closure(int v) const {
+    std::vector<const StageRecord*> out;
+    std::vector<char> seen(ex.graph_.stages.size(), 0);
+    std::vector<int> todo(ex.graph_.deps[v].begin(), ex.graph_.deps[v].end());
+    while (!todo.empty()) {
+      const int d = todo.back();
+      todo.pop_back();
+      if (seen[d]) continue;
+      seen[d] = 1;
+      if (slot[d] >= 0) out.push_back(&record_of(d));
+      todo.insert(todo.end(), ex.graph_.deps[d].begin(), ex.graph_.deps[d].end());
+    }
+    return out;
   }
 
   std::string interrupted_or_stopped(StageRecord& rec) {

@@ -42,6 +42,7 @@
 #include "core/host/plugin_worker.h"
 #include "core/results/stage_record.h"
 #include "core/results/run_events.h"
+#include "core/exec/stage_conditions.h"
 
 namespace wrt {
 
@@ -56,6 +57,9 @@ struct RunOptions {
   // Plugins other than the built-in `command` run their fingerprint and run
   // in these worker processes (plugin_worker.h); null = all in-process.
   WorkerPool* workers = nullptr;
+  // Where this run happens, for stages with `when` (stage_conditions.h);
+  // null: every such stage is skipped ("conditions not evaluated").
+  const RunConditions* conditions = nullptr;
 };
 
 // The workspace's private state (never shared between checkouts).
