@@ -30,6 +30,7 @@
 #include "core/results/sarif.h"
 #include "core/results/badges.h"
 #include "core/results/dashboard.h"
+#include "core/results/evidence.h"
 #include "core/util/atomic_file.h"
 #include "core/results/chrome_trace.h"
 #include "core/results/github_output.h"
@@ -857,6 +858,50 @@ int cmd_dashboard(const fs::path& ws, const std::string& out_opt) {
   return kExitOk;
 }
 
+// `wrt evidence`: the signed certification evidence package (evidence.h).
+int cmd_evidence(const fs::path& ws, const std::string& out_opt, const std::vector<std::string>& key_files) {
+  auto l = load(ws);
+  if (!l) return usage_error(l.error());
+  const Config& cfg = (*l)->config;
+  std::vector<Ed25519Key> keys;
+  for (const auto& f : key_files) {
+    auto k = Ed25519Key::load_private(fs::path(f).is_absolute() ? fs::path(f) : fs::current_path() / f);
+    if (!k) return usage_error(k.error());
+    keys.push_back(*k);
+  }
+  std::string commit;
+  if (auto head = read_git_head(ws)) commit = head->commit.substr(0, 12);
+  const fs::path out = out_opt.empty() ? WorkspaceDirs(ws).root / "evidence" / (commit.empty() ? "latest" : commit)
+                       : fs::path(out_opt).is_absolute() ? fs::path(out_opt)
+                                                         : fs::current_path() / out_opt;
+  auto s = write_evidence(cfg, out, keys);
+  if (!s) return usage_error(s.error());
+  std::printf("wrote %s: %zu files, %zu stages, gate %s, %zu signature%s\n", out.string().c_str(), s->files,
+              s->stages.size(), s->gate.empty() ? "n/a" : s->gate.c_str(), s->signatures, s->signatures == 1 ? "" : "s");
+  for (const auto& e : s->excluded) std::printf("left out: %s\n", e.c_str());
+  if (s->dirty) std::fprintf(stderr, "wrt: warning: tracked files have uncommitted changes (recorded in the provenance)\n");
+  if (keys.empty()) std::fprintf(stderr, "wrt: warning: unsigned: pass --key FILE (an Ed25519 private key) to sign\n");
+  return kExitOk;
+}
+
+int cmd_evidence_verify(const std::string& dir, const std::vector<std::string>& key_files) {
+  std::vector<Ed25519Key> keys;
+  for (const auto& f : key_files) {
+    auto k = Ed25519Key::load_public(f);
+    if (!k) return usage_error(k.error());
+    keys.push_back(*k);
+  }
+  EvidenceCheck c = verify_evidence(dir, keys);
+  for (const auto& p : c.problems) std::printf("%s\n", p.c_str());
+  if (!c.problems.empty()) {
+    std::printf("evidence %s: %zu problem%s\n", dir.c_str(), c.problems.size(), c.problems.size() == 1 ? "" : "s");
+    return kExitStageFailed;
+  }
+  std::printf("evidence %s: %zu files intact, signed by %zu key%s\n", dir.c_str(), c.files_checked, c.signers.size(),
+              c.signers.size() == 1 ? "" : "s");
+  return kExitOk;
+}
+
 int cmd_log(const fs::path& ws, const std::string& stage) {
   fs::path file = WorkspaceDirs(ws).logs / (stage + ".log");
   std::ifstream in(file, std::ios::binary);
@@ -979,6 +1024,16 @@ int run_cli(int argc, char** argv) {
   dashboard->add_option("--out", dashboard_out, "Directory (default .wrt/dashboard)");
   dashboard->add_option("-C,--directory", dir, "Run as if started in DIR");
 
+  std::string evidence_out, evidence_dir;
+  std::vector<std::string> evidence_keys, verify_keys;
+  auto* evidence = app.add_subcommand("evidence", "Write the signed certification evidence package of the current commit");
+  evidence->add_option("--out", evidence_out, "Directory (default .wrt/evidence/COMMIT); must be new or empty");
+  evidence->add_option("--key", evidence_keys, "Ed25519 private key (PEM) to sign with (repeatable)");
+  evidence->add_option("-C,--directory", dir, "Run as if started in DIR");
+  auto* evidence_verify = evidence->add_subcommand("verify", "Re-hash every file of a package and check its signatures");
+  evidence_verify->add_option("dir", evidence_dir, "The package")->required();
+  evidence_verify->add_option("--key", verify_keys, "Ed25519 public key (PEM) whose signature is required (repeatable)")->required();
+
   auto* history = app.add_subcommand("history", "The last runs of this checkout: status, gate, duration, a stage or a metric over time");
   history->add_option("--stage", ha.stage, "Show this stage's status and duration per run");
   history->add_option("--metric", ha.metric, "Show this metric per run (NAME, or STAGE:NAME)");
@@ -1026,6 +1081,8 @@ int run_cli(int argc, char** argv) {
   if (history->parsed()) return cmd_history(ws, ha);
   if (badge->parsed()) return cmd_badge(ws, badge_out);
   if (dashboard->parsed()) return cmd_dashboard(ws, dashboard_out);
+  if (evidence_verify->parsed()) return cmd_evidence_verify(evidence_dir, verify_keys);
+  if (evidence->parsed()) return cmd_evidence(ws, evidence_out, evidence_keys);
   return kExitUsage;
 }
 

@@ -1,0 +1,186 @@
+#include "core/util/dsse.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <cstdio>
+
+#include <fmt/core.h>
+
+#include "core/util/hash.h"
+
+namespace wrt {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::shared_ptr<void> own(EVP_PKEY* k) {
+  return std::shared_ptr<void>(k, [](void* p) { EVP_PKEY_free(static_cast<EVP_PKEY*>(p)); });
+}
+
+// keyid: SHA-256 of the public key's DER SubjectPublicKeyInfo.
+std::string keyid_of(EVP_PKEY* k) {
+  unsigned char* der = nullptr;
+  int n = i2d_PUBKEY(k, &der);
+  if (n <= 0) return {};
+  std::string id = to_hex(sha256(std::string_view(reinterpret_cast<char*>(der), static_cast<std::size_t>(n))));
+  OPENSSL_free(der);
+  return id;
+}
+
+Result<std::shared_ptr<void>> read_pem(const fs::path& pem, bool priv) {
+  std::FILE* f = std::fopen(pem.c_str(), "r");
+  if (!f) return Error{fmt::format("{}: cannot read the key", pem.string())};
+  EVP_PKEY* k = priv ? PEM_read_PrivateKey(f, nullptr, nullptr, nullptr) : PEM_read_PUBKEY(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  if (!k) return Error{fmt::format("{}: not a PEM {} key", pem.string(), priv ? "private" : "public")};
+  auto owned = own(k);
+  if (EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) return Error{fmt::format("{}: not an Ed25519 key", pem.string())};
+  return owned;
+}
+
+}  // namespace
+
+std::string base64_encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  auto byte = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(in[k])); };
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    out += {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63], kAlphabet[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    const unsigned v = byte(i) << 16;
+    out += {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    const unsigned v = byte(i) << 16 | byte(i + 1) << 8;
+    out += {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+Result<std::string> base64_decode(std::string_view in) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;  // DSSE allows the URL-safe alphabet too
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  std::size_t pad = 0;
+  for (char c : in) {
+    if (c == '=') {
+      ++pad;
+      continue;
+    }
+    if (pad) return Error{"base64: data after padding"};
+    int v = value(c);
+    if (v < 0) return Error{fmt::format("base64: invalid character 0x{:02x}", static_cast<unsigned char>(c))};
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  if (pad > 2) return Error{"base64: too much padding"};
+  return out;
+}
+
+std::string dsse_pae(const std::string& type, const std::string& body) {
+  return fmt::format("DSSEv1 {} {} {} ", type.size(), type, body.size()) + body;
+}
+
+Result<Ed25519Key> Ed25519Key::load_private(const fs::path& pem) {
+  auto k = read_pem(pem, true);
+  if (!k) return Error{k.error()};
+  Ed25519Key key;
+  key.pkey_ = *k;
+  key.keyid_ = keyid_of(static_cast<EVP_PKEY*>(key.pkey_.get()));
+  return key;
+}
+
+Result<Ed25519Key> Ed25519Key::load_public(const fs::path& pem) {
+  auto k = read_pem(pem, false);
+  if (!k) return Error{k.error()};
+  Ed25519Key key;
+  key.pkey_ = *k;
+  key.keyid_ = keyid_of(static_cast<EVP_PKEY*>(key.pkey_.get()));
+  return key;
+}
+
+Result<std::string> Ed25519Key::sign(const std::string& message) const {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  std::string sig(64, '\0');
+  std::size_t len = sig.size();
+  // Ed25519 signs the message itself: no digest is named.
+  bool ok = ctx && EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, static_cast<EVP_PKEY*>(pkey_.get())) == 1 &&
+            EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                           reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  if (!ok) return Error{"Ed25519 signing failed (a public key given where a private one is needed?)"};
+  sig.resize(len);
+  return sig;
+}
+
+bool Ed25519Key::verify(const std::string& message, const std::string& signature) const {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok = ctx && EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, static_cast<EVP_PKEY*>(pkey_.get())) == 1 &&
+            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                             reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  return ok;
+}
+
+Result<nlohmann::json> dsse_sign(const std::string& type, const std::string& payload, const std::vector<Ed25519Key>& keys) {
+  nlohmann::json sigs = nlohmann::json::array();
+  const std::string pae = dsse_pae(type, payload);
+  for (const auto& k : keys) {
+    auto s = k.sign(pae);
+    if (!s) return Error{s.error()};
+    sigs.push_back({{"keyid", k.keyid()}, {"sig", base64_encode(*s)}});
+  }
+  return nlohmann::json{{"payloadType", type}, {"payload", base64_encode(payload)}, {"signatures", sigs}};
+}
+
+DsseCheck dsse_verify(const nlohmann::json& env, const std::vector<Ed25519Key>& keys) {
+  DsseCheck c;
+  if (!env.is_object() || !env.contains("payloadType") || !env["payloadType"].is_string() || !env.contains("payload") ||
+      !env["payload"].is_string() || !env.contains("signatures") || !env["signatures"].is_array()) {
+    c.problems.push_back("not a DSSE envelope (payloadType, payload, signatures)");
+    return c;
+  }
+  c.payload_type = env["payloadType"].get<std::string>();
+  auto payload = base64_decode(env["payload"].get<std::string>());
+  if (!payload) {
+    c.problems.push_back("payload: " + payload.error());
+    return c;
+  }
+  c.payload = *payload;
+  const std::string pae = dsse_pae(c.payload_type, c.payload);
+  for (const auto& s : env["signatures"]) {
+    if (!s.is_object() || !s.contains("sig") || !s["sig"].is_string()) {
+      c.problems.push_back("a signature without 'sig'");
+      continue;
+    }
+    auto sig = base64_decode(s["sig"].get<std::string>());
+    const std::string keyid = s.contains("keyid") && s["keyid"].is_string() ? s["keyid"].get<std::string>() : "";
+    for (const auto& k : keys) {
+      // keyid is a hint; a signature is tried against every key it may be for.
+      if (!keyid.empty() && keyid != k.keyid()) continue;
+      if (sig && k.verify(pae, *sig)) c.verified.push_back(k.keyid());
+      else if (!keyid.empty()) c.problems.push_back(fmt::format("the signature by key {} does not verify", keyid.substr(0, 16)));
+    }
+  }
+  return c;
+}
+
+}  // namespace wrt

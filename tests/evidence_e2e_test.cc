@@ -1,0 +1,183 @@
+// `wrt evidence` and `wrt evidence verify`, end to end in a temporary git
+// repository, with Ed25519 keys made by the real `openssl` and the DSSE
+// signature checked by `openssl pkeyutl` as well as by wrt.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/util/dsse.h"
+#include "core/util/hash.h"
+#include "support.h"
+
+using namespace wrt;
+using namespace wrt::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+void git(const TempDir& ws, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"git", "-C", ws.path().string(), "-c", "user.email=t@example.com", "-c", "user.name=t"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = run_command(argv);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+void keypair(const TempDir& dir, const std::string& name) {
+  auto g = run_command({"openssl", "genpkey", "-algorithm", "ed25519", "-out", (dir / (name + ".pem")).string()});
+  REQUIRE(g.exit_code == 0);
+  auto p = run_command({"openssl", "pkey", "-in", (dir / (name + ".pem")).string(), "-pubout", "-out", (dir / (name + ".pub")).string()});
+  REQUIRE(p.exit_code == 0);
+}
+
+const char* kPipeline = R"toml(
+[project]
+name = "evidence-demo"
+
+[components.core]
+paths = ["src/**"]
+asil = "D"
+
+[stages.prove]
+for_each = "component"
+inputs = ["src/**"]
+outputs = ["out/proof-{component}.txt"]
+with = { run = "mkdir -p out && { date +%s%N; echo 'VERIFICATION:- SUCCESSFUL'; } > out/proof-{component}.txt" }
+
+[stages.package]
+inputs = ["out/proof-*.txt"]
+needs = ["prove"]
+outputs = ["out/evidence.tar"]
+with = { run = "tar cf out/evidence.tar out/proof-*.txt" }
+)toml";
+
+}  // namespace
+
+TEST_CASE("evidence: a signed package of the current commit verifies, and any change to it is named", "[e2e][evidence]") {
+  TempDir ws, keys;
+  keypair(keys, "k1");
+  keypair(keys, "k2");
+  keypair(keys, "stranger");
+  git(ws, {"init", "-q", "-b", "main"});
+  write_file(ws / "wrt.toml", kPipeline);
+  write_file(ws / "src/a.c", "int a;\n");
+  write_file(ws / ".gitignore", ".wrt/\nout/\nev*/\n");
+  git(ws, {"add", "-A"});
+  git(ws, {"commit", "-q", "-m", "c1"});
+  auto r = run_wrt({"run"}, ws.path());
+  REQUIRE(r.exit_code == 0);
+
+  // A proof that re-runs re-runs what packages its output (the stale-tarball case).
+  write_file(ws / "src/a.c", "int a; int b;\n");
+  git(ws, {"commit", "-q", "-am", "c2"});
+  r = run_wrt({"run", "--report", (ws / "report.json").string()}, ws.path());
+  REQUIRE(r.exit_code == 0);
+  auto report = read_json(ws / "report.json");
+  CHECK(report_stage(report, "prove:core")["status"] == "passed");
+  CHECK(report_stage(report, "package")["status"] == "passed");  // not "cached"
+
+  auto e = run_wrt({"evidence", "--out", "ev", "--key", (keys / "k1.pem").string(), "--key", (keys / "k2.pem").string()}, ws.path());
+  INFO(e.out << e.err);
+  REQUIRE(e.exit_code == 0);
+  CHECK(e.out.find("2 stages, gate pass, 2 signatures") != std::string::npos);
+  const fs::path ev = ws / "ev";
+  for (const char* f : {"manifest.json", "provenance.dsse.json", "verification-summary.dsse.json", "run.json", "wrt.toml",
+                        "last-results.json", "summary.md", "stages/prove:core/key.json", "stages/prove:core/log.txt",
+                        "reports/findings.sarif"})
+    CHECK(fs::exists(ev / f));
+  auto verify = [&](const std::string& key) { return run_wrt({"evidence", "verify", ev.string(), "--key", (keys / key).string()}, ws.path()); };
+  auto v = verify("k1.pub");
+  INFO(v.out << v.err);
+  CHECK(v.exit_code == 0);
+  CHECK(v.out.find("files intact, signed by 1 key") != std::string::npos);
+  CHECK(verify("k2.pub").exit_code == 0);
+  v = verify("stranger.pub");
+  CHECK(v.exit_code == 1);
+  CHECK(v.out.find("provenance.dsse.json: unsigned") != std::string::npos);
+
+  // The statements: in-toto v1, SLSA provenance naming the commit, and the
+  // verification summary carrying the gate.
+  auto envelope = read_json(ev / "provenance.dsse.json");
+  CHECK(envelope["payloadType"] == "application/vnd.in-toto+json");
+  auto payload = base64_decode(envelope["payload"].get<std::string>());
+  REQUIRE(payload);
+  auto statement = nlohmann::json::parse(*payload);
+  CHECK(statement["_type"] == "https://in-toto.io/Statement/v1");
+  CHECK(statement["predicateType"] == "https://slsa.dev/provenance/v1");
+  CHECK(statement["predicate"]["buildDefinition"]["resolvedDependencies"][0]["digest"]["gitCommit"].get<std::string>().size() == 40);
+  auto vsa = nlohmann::json::parse(*base64_decode(read_json(ev / "verification-summary.dsse.json")["payload"].get<std::string>()));
+  CHECK(vsa["predicate"]["verificationResult"] == "PASSED");
+  CHECK(vsa["predicate"]["verifiedLevels"] == nlohmann::json::array({"WRT_ASIL_D_VERIFIED"}));
+
+  // OpenSSL agrees with the signature over DSSE's PAE.
+  write_file(keys / "pae.bin", dsse_pae(envelope["payloadType"], *payload));
+  write_file(keys / "sig.bin", *base64_decode(envelope["signatures"][0]["sig"].get<std::string>()));
+  auto o = run_command({"openssl", "pkeyutl", "-verify", "-pubin", "-inkey", (keys / "k1.pub").string(), "-rawin", "-in",
+                        (keys / "pae.bin").string(), "-sigfile", (keys / "sig.bin").string()});
+  INFO(o.out << o.err);
+  CHECK(o.exit_code == 0);
+
+  SECTION("one byte of a log changed") {
+    std::string log = read_file(ev / "stages/prove:core/log.txt");
+    log += "x";
+    write_file(ev / "stages/prove:core/log.txt", log);
+    v = verify("k1.pub");
+    CHECK(v.exit_code == 1);
+    CHECK(v.out.find("stages/prove:core/log.txt: altered") != std::string::npos);
+  }
+  SECTION("a file changed and the manifest rewritten to match: the signed statements do not cover it") {
+    write_file(ev / "summary.md", "all good\n");
+    auto m = read_json(ev / "manifest.json");
+    for (auto& f : m["files"])
+      if (f["path"] == "summary.md") f["sha256"] = to_hex(sha256("all good\n"));
+    write_file(ev / "manifest.json", m.dump(2) + "\n");
+    v = verify("k1.pub");
+    CHECK(v.exit_code == 1);
+    CHECK(v.out.find("provenance.dsse.json: its subjects are not this manifest and its files") != std::string::npos);
+  }
+  SECTION("signatures removed") {
+    auto env = read_json(ev / "provenance.dsse.json");
+    env["signatures"] = nlohmann::json::array();
+    write_file(ev / "provenance.dsse.json", env.dump());
+    v = verify("k1.pub");
+    CHECK(v.exit_code == 1);
+    CHECK(v.out.find("provenance.dsse.json: unsigned") != std::string::npos);
+  }
+  SECTION("a file removed, a file added") {
+    fs::remove(ev / "run.json");
+    write_file(ev / "extra.txt", "smuggled\n");
+    v = verify("k1.pub");
+    CHECK(v.exit_code == 1);
+    CHECK(v.out.find("run.json: missing") != std::string::npos);
+    CHECK(v.out.find("extra.txt: not in the manifest") != std::string::npos);
+  }
+}
+
+TEST_CASE("evidence: refused for a commit that was not run, and into a non-empty directory", "[e2e][evidence]") {
+  TempDir ws;
+  git(ws, {"init", "-q", "-b", "main"});
+  write_file(ws / "wrt.toml", kPipeline);
+  write_file(ws / "src/a.c", "int a;\n");
+  git(ws, {"add", "-A"});
+  git(ws, {"commit", "-q", "-m", "c1"});
+  auto e = run_wrt({"evidence", "--out", "ev"}, ws.path());
+  CHECK(e.exit_code == 2);
+  CHECK(e.err.find("no run recorded") != std::string::npos);
+  REQUIRE(run_wrt({"run"}, ws.path()).exit_code == 0);
+  git(ws, {"commit", "-q", "--allow-empty", "-m", "c2"});
+  e = run_wrt({"evidence", "--out", "ev"}, ws.path());
+  CHECK(e.exit_code == 2);
+  CHECK(e.err.find("the last run was for commit") != std::string::npos);
+  REQUIRE(run_wrt({"run"}, ws.path()).exit_code == 0);
+  write_file(ws / "ev/old.txt", "x");
+  e = run_wrt({"evidence", "--out", "ev"}, ws.path());
+  CHECK(e.exit_code == 2);
+  CHECK(e.err.find("exists and is not empty") != std::string::npos);
+  e = run_wrt({"evidence", "--out", "ev2"}, ws.path());
+  CHECK(e.exit_code == 0);
+  CHECK(e.err.find("unsigned: pass --key FILE") != std::string::npos);
+}
