@@ -30,6 +30,7 @@
 #include "core/results/sarif.h"
 #include "core/results/badges.h"
 #include "core/results/dashboard.h"
+#include "core/results/deployments.h"
 #include "core/results/evidence.h"
 #include "core/util/atomic_file.h"
 #include "core/results/chrome_trace.h"
@@ -902,6 +903,43 @@ int cmd_evidence_verify(const std::string& dir, const std::vector<std::string>& 
   return kExitOk;
 }
 
+// `wrt deployments`: the deploy plugin's ledgers, chain-checked.
+int cmd_deployments(const fs::path& ws, std::vector<std::string> targets) {
+  if (targets.empty()) {
+    auto c = load_config(ws / "wrt.toml");
+    if (!c) return usage_error(c.error());
+    for (const auto& sc : c->stages)
+      if (sc.plugin == "deploy" && sc.with.contains("target") && sc.with["target"].is_string()) {
+        fs::path t = sc.with["target"].get<std::string>();
+        if (t.is_relative()) t = ws / t;
+        const std::string s = t.lexically_normal().string();
+        if (std::find(targets.begin(), targets.end(), s) == targets.end()) targets.push_back(s);
+      }
+    if (targets.empty()) return usage_error("no deploy stage in wrt.toml names a target; pass --target DIR");
+  }
+  bool bad = false;
+  for (const auto& t : targets) {
+    DeploymentLedger l = read_deployment_ledger(fs::path(t) / "deployments.jsonl");
+    std::printf("%s\n", l.file.string().c_str());
+    std::printf("  %-4s %-20s %-12s %-8s %-19s %-9s %s\n", "#", "WHEN", "ENVIRONMENT", "ACTION", "RELEASE", "COMMIT", "ARTIFACTS");
+    for (const auto& e : l.entries) {
+      std::string names;
+      if (e.contains("artifacts") && e["artifacts"].is_array())
+        for (const auto& a : e["artifacts"])
+          if (a.is_object() && a.contains("name") && a["name"].is_string()) names += (names.empty() ? "" : ", ") + a["name"].get<std::string>();
+      auto str = [&](const char* k) { return e.contains(k) && e[k].is_string() ? e[k].get<std::string>() : std::string(); };
+      std::printf("  %-4s %-20s %-12s %-8s %-19s %-9s %s\n", e.contains("seq") ? e["seq"].dump().c_str() : "?", str("at").c_str(),
+                  str("environment").c_str(), str("action").c_str(), str("release").substr(0, 19).c_str(),
+                  str("commit").substr(0, 7).c_str(), names.c_str());
+    }
+    if (!l.problem.empty()) {
+      std::fprintf(stderr, "wrt: error: %s\n", l.problem.c_str());
+      bad = bad || l.problem.find("no ledger") == std::string::npos;
+    }
+  }
+  return bad ? kExitStageFailed : kExitOk;
+}
+
 int cmd_log(const fs::path& ws, const std::string& stage) {
   fs::path file = WorkspaceDirs(ws).logs / (stage + ".log");
   std::ifstream in(file, std::ios::binary);
@@ -1034,6 +1072,11 @@ int run_cli(int argc, char** argv) {
   evidence_verify->add_option("dir", evidence_dir, "The package")->required();
   evidence_verify->add_option("--key", verify_keys, "Ed25519 public key (PEM) whose signature is required (repeatable)")->required();
 
+  std::vector<std::string> deploy_targets;
+  auto* deployments = app.add_subcommand("deployments", "The deployment ledgers of the deploy stages, with their hash chain checked");
+  deployments->add_option("--target", deploy_targets, "A deploy target directory (default: every deploy stage's with.target)");
+  deployments->add_option("-C,--directory", dir, "Run as if started in DIR");
+
   auto* history = app.add_subcommand("history", "The last runs of this checkout: status, gate, duration, a stage or a metric over time");
   history->add_option("--stage", ha.stage, "Show this stage's status and duration per run");
   history->add_option("--metric", ha.metric, "Show this metric per run (NAME, or STAGE:NAME)");
@@ -1081,6 +1124,7 @@ int run_cli(int argc, char** argv) {
   if (history->parsed()) return cmd_history(ws, ha);
   if (badge->parsed()) return cmd_badge(ws, badge_out);
   if (dashboard->parsed()) return cmd_dashboard(ws, dashboard_out);
+  if (deployments->parsed()) return cmd_deployments(ws, deploy_targets);
   if (evidence_verify->parsed()) return cmd_evidence_verify(evidence_dir, verify_keys);
   if (evidence->parsed()) return cmd_evidence(ws, evidence_out, evidence_keys);
   return kExitUsage;

@@ -145,6 +145,7 @@ StageRunner::Rebuild StageRunner::rebuild_state(const StageTask& task, const Fin
   p.key = compute_key(*k);
   for (const auto& f : k->files) p.inputs.push_back(f.first);
   p.state = fp.state;
+  p.never_cache = fp.never_cache;
   scratch.cache_key = to_hex(p.key);
   scratch.log = ".wrt/logs/" + scratch.name + ".log";
   if (scratch.cache_key != task.record.cache_key) {
@@ -449,6 +450,7 @@ Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, con
     out.message = std::move(r.results.message);
     out.values = std::move(r.fingerprints);
     declared = std::move(r.state);
+    out.never_cache = r.never_cache;
   } else {
     wrt_stage fp;
     fill_stage(sc, env, fp);
@@ -463,6 +465,7 @@ Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, con
     out.message = std::move(fp.results.message);
     out.values = std::move(fp.fingerprints);
     declared = std::move(fp.state);
+    out.never_cache = fp.never_cache;
   }
   for (auto& d : declared)
     if (std::find(out.state.begin(), out.state.end(), d) == out.state.end()) out.state.push_back(std::move(d));
@@ -498,7 +501,7 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
   rec.cache_key = to_hex(key);
   std::string why = record_key(sc.name, *k, key, rec.cache_key, rec.key_changes);
 
-  const bool cacheable = sc.cache && run_.store != nullptr;
+  const bool cacheable = sc.cache && !fp.never_cache && run_.store != nullptr;
   rec.log = ".wrt/logs/";
   rec.log += sc.name;
   rec.log += ".log";
@@ -540,7 +543,8 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
     }
   }
   rec.reason = why.empty() ? (run_.options.read_cache ? "no cache entry for this key" : "--no-cache") : why;
-  if (!cacheable && why.empty()) rec.reason = "caching is off for this stage";
+  if (!cacheable && why.empty())
+    rec.reason = fp.never_cache ? "never cached (its plugin's effect is outside the workspace)" : "caching is off for this stage";
   if (dry) {
     // What dependents may assume of this stage's outputs: the last ones it
     // produced (early cutoff: a re-run that produces them again leaves its
@@ -554,6 +558,7 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
   p.inputs.reserve(k->files.size());
   for (const auto& f : k->files) p.inputs.push_back(f.first);
   p.state = fp.state;
+  p.never_cache = fp.never_cache;
   return p;
 }
 
@@ -562,7 +567,7 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
   const LoadedPlugin& lp = task.plugin;
   StageRecord& rec = task.record;
   const Config& config = run_.config;
-  const bool cacheable = sc.cache && run_.store != nullptr;
+  const bool cacheable = sc.cache && !prepared.never_cache && run_.store != nullptr;
   auto cancelled = [&] { return run_.options.cancel && run_.options.cancel->load(); };
 
   std::error_code ec;

@@ -104,6 +104,7 @@ struct Fingerprint {
   // The stage's state directories: wrt.toml's `state`, then those the
   // plugin declared (declare_state), normalized, without duplicates.
   std::vector<std::string> state;
+  bool never_cache = false;  // the plugin said so (ABI 1.4): like cache = false
   bool config_error() const { return fault.empty() && status != WRT_STATUS_PASSED; }
 };
 
@@ -133,6 +134,7 @@ struct Preparation {
   Digest key{};
   std::vector<std::string> inputs;  // the files hashed for the key, sorted
   std::vector<std::string> state;   // Fingerprint::state
+  bool never_cache = false;         // Fingerprint::never_cache
 };
 
 // How a run ended: passed | flaky | failed | timeout | interrupted, and a

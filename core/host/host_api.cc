@@ -289,6 +289,17 @@ int h_declare_state(wrt_stage* st, const char* dir) {
   return 1;
 }
 
+int h_never_cache(wrt_stage* st) {
+  if (!st) return 0;
+  std::lock_guard<std::mutex> lock(st->mu);
+  if (!st->in_fingerprint) {
+    write_log(st, "[wrt warning] never_cache() ignored: only valid during fingerprint()");
+    return 0;
+  }
+  st->never_cache = true;
+  return 1;
+}
+
 const void* h_get_extension(const char*) { return nullptr; }
 
 const char* h_config_key_at(wrt_stage* st, const char* key, int64_t index) {
@@ -382,7 +393,7 @@ const wrt_host kHost = {
     h_report_test_case, h_report_artifact,     h_set_message,         h_add_fingerprint,
     h_get_extension,    h_config_key_at,       h_data_dir,            h_input_count,
     h_input_at,         h_output_count,        h_output_at,           h_check_keys,
-    h_log_global,       h_tool_version,        h_declare_state,
+    h_log_global,       h_tool_version,        h_declare_state,       h_never_cache,
 };
 
 }  // namespace

@@ -39,6 +39,7 @@ struct wrt_stage {
   std::mutex mu;  // plugins may report from helper threads
   std::vector<std::pair<std::string, std::string>> fingerprints;
   std::vector<std::string> state;  // declare_state, normalized, in call order
+  bool never_cache = false;        // never_cache (ABI 1.4)
   wrt::StageResults results;
   bool timed_out = false;    // some spawn hit the deadline
   bool interrupted = false;  // some spawn was cancelled

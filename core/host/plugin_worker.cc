@@ -265,6 +265,7 @@ WorkerReply WorkerPool::call(const WorkerCall& c) {
       if (auto it = msg.find("state"); it != msg.end() && it->is_array())
         for (const auto& d : *it)
           if (d.is_string()) reply.state.push_back(d.get<std::string>());
+      reply.never_cache = msg.value("never_cache", false);
       reply.timed_out = msg.value("timed_out", false);
       reply.interrupted = msg.value("interrupted", false) || interrupting;
       reply.processes_killed = msg.value("processes_killed", 0);
@@ -388,6 +389,7 @@ int run_plugin_worker(int fd) {
     for (const auto& [k, v] : ctx.fingerprints) fps.push_back(json::array({k, v}));
     reply["fingerprints"] = std::move(fps);
     if (!ctx.state.empty()) reply["state"] = ctx.state;
+    if (ctx.never_cache) reply["never_cache"] = true;
     reply["timed_out"] = ctx.timed_out;
     reply["interrupted"] = ctx.interrupted || interrupt_flag().load();
     reply["processes_killed"] = ctx.processes_killed;

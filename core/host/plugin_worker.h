@@ -61,6 +61,7 @@ struct WorkerReply {
   StageResults results;
   std::vector<std::pair<std::string, std::string>> fingerprints;
   std::vector<std::string> state;  // declare_state (fingerprint only)
+  bool never_cache = false;        // never_cache (fingerprint only)
   bool timed_out = false;
   bool interrupted = false;
   int processes_killed = 0;

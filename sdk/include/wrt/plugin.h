@@ -48,7 +48,7 @@ extern "C" {
 #endif
 
 #define WRT_ABI_VERSION_MAJOR 1u
-#define WRT_ABI_VERSION_MINOR 3u
+#define WRT_ABI_VERSION_MINOR 4u
 
 #if defined(_WIN32)
 #define WRT_PLUGIN_EXPORT __declspec(dllexport)
@@ -254,6 +254,16 @@ typedef struct wrt_host {
    * WRT_STATUS_ERROR to make it a configuration error), or when called
    * outside `fingerprint`. */
   int (*declare_state)(wrt_stage* stage, const char* dir);
+
+  /* --- ABI 1.4 (test with WRT_HAS_FIELD(host, wrt_host, never_cache)) --- */
+
+  /* Only valid during `fingerprint`: the stage's result is never served
+   * from the cache nor stored in it, as with `cache = false` in wrt.toml,
+   * decided by the plugin. For stages whose effect lies outside the
+   * workspace (a deploy, a release tag, a notification): replaying a cached
+   * "passed" would claim work that was not done. Returns 1 when accepted; 0
+   * outside `fingerprint`. */
+  int (*never_cache)(wrt_stage* stage);
 } wrt_host;
 
 /* One stage type. A library may provide several. */

@@ -164,6 +164,10 @@ class Stage {
   // ABI 1.3, in fingerprint only: `dir` (workspace-relative) is a state
   // directory of the stage, like `state = [...]` in wrt.toml. False when the
   // host refused it (the stage message says why) or predates ABI 1.3.
+  // ABI 1.4: never cached (deploys and other effects outside the workspace);
+  // only in fingerprint. False on an older host -- then refuse to run
+  // rather than be cached.
+  bool never_cache() const { return host_has(&wrt_host::never_cache) && host_->never_cache(stage_) == 1; }
   bool declare_state(const std::string& dir) const {
     return host_has(&wrt_host::declare_state) && host_->declare_state(stage_, dir.c_str()) == 1;
   }

@@ -443,6 +443,7 @@ struct Result {
   std::vector<Artifact> artifacts;
   std::vector<std::pair<std::string, std::string>> fingerprints;  // add_fingerprint, in call order
   std::vector<std::string> state;  // declare_state (ABI 1.3): normalized, in call order
+  bool never_cache = false;        // never_cache (ABI 1.4) was called in fingerprint
   std::string log;  // the stage log: log() lines and the output of spawned processes
 
   // "passed", "failed", "error", "retry" or "timeout".
@@ -846,6 +847,17 @@ struct Host {
     }
     st->result.fingerprints.emplace_back(name, str(value));
   }
+  static int never_cache(wrt_stage* stage) {
+    if (!stage) return 0;
+    StageState* st = state(stage);
+    std::lock_guard<std::mutex> lock(st->mu);
+    if (!st->in_fingerprint) {
+      st->result.log += "[wrt warning] never_cache() ignored: only valid during fingerprint()\n";
+      return 0;
+    }
+    st->result.never_cache = true;
+    return 1;
+  }
   // Normalized as wrt does ("a/./b/../c" -> "a/c"); refuses what wrt refuses.
   static int declare_state(wrt_stage* stage, const char* dir) {
     if (!stage) return 0;
@@ -997,7 +1009,7 @@ inline const wrt_host* host_table() {
       Host::report_test_case, Host::report_artifact, Host::set_message,    Host::add_fingerprint,
       Host::get_extension,   Host::config_key_at,   Host::data_dir,        Host::input_count,
       Host::input_at,        Host::output_count,    Host::output_at,       Host::check_keys,
-      Host::log_global,      Host::tool_version,    Host::declare_state,
+      Host::log_global,      Host::tool_version,    Host::declare_state,   Host::never_cache,
   };
   return &host;
 }
