@@ -826,6 +826,19 @@ int cmd_badge(const fs::path& ws, const std::string& out_opt) {
   return kExitOk;
 }
 
+// The deploy stages' targets (with.target of plugin = "deploy"), absolute.
+std::vector<std::string> deploy_targets(const Config& cfg) {
+  std::vector<std::string> targets;
+  for (const auto& sc : cfg.stages)
+    if (sc.plugin == "deploy" && sc.with.contains("target") && sc.with["target"].is_string()) {
+      fs::path t = sc.with["target"].get<std::string>();
+      if (t.is_relative()) t = cfg.workspace / t;
+      const std::string s = t.lexically_normal().string();
+      if (std::find(targets.begin(), targets.end(), s) == targets.end()) targets.push_back(s);
+    }
+  return targets;
+}
+
 // `wrt dashboard`: the static site of the workspace's results (dashboard.h).
 int cmd_dashboard(const fs::path& ws, const std::string& out_opt) {
   DashboardInput in;
@@ -843,6 +856,7 @@ int cmd_dashboard(const fs::path& ws, const std::string& out_opt) {
     if (auto c = load_config(ws / "wrt.toml")) {
       if (!c->project_name.empty()) in.project = c->project_name;
       for (const auto& comp : c->components) in.components.push_back({comp.name, asil_name(comp.asil)});
+      for (const auto& t : deploy_targets(*c)) in.deployments.push_back(read_deployment_ledger(fs::path(t) / "deployments.jsonl"));
     } else {
       std::fprintf(stderr, "wrt: warning: components not shown: %s\n", c.error().c_str());
     }
@@ -908,13 +922,7 @@ int cmd_deployments(const fs::path& ws, std::vector<std::string> targets) {
   if (targets.empty()) {
     auto c = load_config(ws / "wrt.toml");
     if (!c) return usage_error(c.error());
-    for (const auto& sc : c->stages)
-      if (sc.plugin == "deploy" && sc.with.contains("target") && sc.with["target"].is_string()) {
-        fs::path t = sc.with["target"].get<std::string>();
-        if (t.is_relative()) t = ws / t;
-        const std::string s = t.lexically_normal().string();
-        if (std::find(targets.begin(), targets.end(), s) == targets.end()) targets.push_back(s);
-      }
+    targets = deploy_targets(*c);
     if (targets.empty()) return usage_error("no deploy stage in wrt.toml names a target; pass --target DIR");
   }
   bool bad = false;

@@ -137,6 +137,15 @@ TEST_CASE("deploy: staging on main, production promotes the same digest on a tag
   CHECK(d.exit_code == 0);
   CHECK(d.out.find("production") != std::string::npos);
 
+  // The dashboard shows each environment's current release.
+  auto dash = run_wrt({"dashboard", "--out", (reg / "site").string()}, ws.path());
+  REQUIRE(dash.exit_code == 0);
+  const std::string html = read_file(reg / "site/index.html");
+  CHECK(html.find("data-environment=\"production\" data-release=\"" + l[1]["release"].get<std::string>() + "\"") !=
+        std::string::npos);
+  CHECK(html.find("data-environment=\"staging\" data-release=\"" + l[2]["release"].get<std::string>() + "\"") !=
+        std::string::npos);
+
   // An edited line breaks the chain: listed as such, and no deploy goes on top of it.
   std::string text = read_file(registry / "deployments.jsonl");
   const auto at = text.find("\"who\":\"");

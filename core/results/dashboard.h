@@ -14,7 +14,8 @@
 // safety gate per ASIL level, the ASIL verification matrix (component x
 // level), trends over the history (run duration, cache hit rate, coverage,
 // verification and test counts), every stage's latest status, the slowest
-// and the flaky stages, and deployments.
+// and the flaky stages, and deployments (each environment's current release
+// from the deploy ledgers, their last entries, a broken chain).
 #pragma once
 
 #include <string>
@@ -22,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/results/deployments.h"
 #include "core/results/last_results.h"
 
 namespace wrt {
@@ -37,6 +39,7 @@ struct DashboardInput {
   LastResults last;                           // every stage's latest result
   std::vector<DashboardComponent> components; // from wrt.toml (may be empty)
   std::string generated_at;                   // UTC, ISO 8601
+  std::vector<DeploymentLedger> deployments;  // the deploy stages' ledgers
 };
 
 // Figures derived from one history record, shared by the page and its tests.
