@@ -16,6 +16,10 @@ packages=(
   libxml2-utils
   # tests/graph_test.cc: `wrt graph --format dot` rendered by Graphviz
   graphviz
+  # tests/schema_test.cc: the shipped wrt.toml files validated against `wrt schema`
+  python3-jsonschema
+  # tests/completions_test.cc: the zsh and fish completion scripts run in those shells
+  zsh fish
   # bench/: the reference build tool and a timer
   hyperfine
   # tests/thirdparty_e2e_test.cc: counts the processes a no-op run starts
