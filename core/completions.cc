@@ -246,14 +246,17 @@ std::string fish_script(const std::vector<Command>& cmds) {
     auto values = [&](const std::string& kind) -> std::string {
       if (kind == "stages" || kind == "pipelines" || kind == "components")
         return fmt::format(" -a '(wrt {} {})'", kCompleteCommand, kind);
-      if (kind.empty()) return " -F";
+      // A path: fish's -F would allow files after every word of the command.
+      if (kind.empty()) return " -a '(__fish_complete_path (commandline -ct))'";
       return " -a " + quoted(kind);
     };
     for (const auto& o : c.option_infos) {
       std::string spec;
       for (const auto& s : o.shorts) spec += (s.size() == 1 ? " -s " : " -o ") + s;
       for (const auto& l : o.longs) spec += " -l " + l;
-      std::string value = o.takes_value ? " -r" + values(o.kind) : "";
+      // -x: the option takes a value, and only the listed candidates (fish
+      // would add files to an -r option's candidates).
+      std::string value = o.takes_value ? " -x" + values(o.kind) : "";
       out += fmt::format("complete -c wrt -n {}{}{} -d {}\n", quoted(cond), spec, value, quoted(o.description));
     }
     if (c.has_positional && !c.path.empty())

@@ -183,7 +183,9 @@ TEST_CASE("completions: the fish script parses and completes in fish", "[complet
                        ws.path(), {path});
   INFO(c.err);
   CHECK(c.exit_code == 0);
-  CHECK(has(c.out, "run\tRun a pipeline"));
-  CHECK(has(c.out, "unit-tests\n"));
-  CHECK(has(c.out, "compile\n"));
+  // fish prints "candidate<TAB>description", one a line.
+  CHECK(has("\n" + c.out, "\nrun\tRun a pipeline"));
+  CHECK(has("\n" + c.out, "\nunit-tests"));
+  CHECK(has("\n" + c.out, "\ncompile"));
+  CHECK_FALSE(has(c.out, "wrt.toml"));  // a stage name is not a file
 }

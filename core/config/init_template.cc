@@ -101,14 +101,21 @@ std::vector<std::string> cmake_inputs(const fs::path& dir) {
 }
 
 // A crate's inputs: the manifest, the lock file and cargo's conventional
-// source directories that exist.
+// source directories that exist. A named input must exist (wrt fails a
+// stage whose literal input is missing), so Cargo.lock is listed only when
+// it is there already.
 std::vector<std::string> cargo_inputs(const fs::path& dir) {
-  std::vector<std::string> out = {"Cargo.toml", "Cargo.lock"};
+  std::vector<std::string> out = {"Cargo.toml"};
   std::error_code ec;
-  if (fs::exists(dir / "build.rs", ec)) out.push_back("build.rs");
+  for (const char* f : {"Cargo.lock", "build.rs"})
+    if (fs::exists(dir / f, ec)) out.push_back(f);
+  bool any_dir = false;
   for (const char* d : {"src", "tests", "benches", "examples"})
-    if (fs::is_directory(dir / d, ec)) out.push_back(std::string(d) + "/**");
-  if (out.size() == 2) out.push_back("src/**");
+    if (fs::is_directory(dir / d, ec)) {
+      out.push_back(std::string(d) + "/**");
+      any_dir = true;
+    }
+  if (!any_dir) out.push_back("src/**");
   return out;
 }
 
@@ -181,7 +188,7 @@ name = {name}
 [settings]
 timeout_minutes = 30
 
-# target/ is cargo's own incremental state; the stages share it.
+# target/ is cargo's own incremental state; the stages share it.{lock_note}
 [stages.check]
 plugin = "cargo"
 inputs = {in}
@@ -214,7 +221,10 @@ with = {{ command = "doc", args = ["--no-deps"], target_dir = "target", fail_on 
 [pipelines.ci]
 stages = ["check", "test", "clippy", "fmt-check", "doc"]
 )",
-                     fmt::arg("name", toml_quoted(p.name)), fmt::arg("in", in));
+                     fmt::arg("name", toml_quoted(p.name)), fmt::arg("in", in),
+                     fmt::arg("lock_note", std::find(p.inputs.begin(), p.inputs.end(), "Cargo.lock") != p.inputs.end()
+                                               ? ""
+                                               : "\n# Add \"Cargo.lock\" to the inputs once cargo has written it."));
 }
 
 }  // namespace
