@@ -79,7 +79,7 @@ void collect(const CLI::App& app, const std::string& path, std::vector<Command>&
     }
     Command::OptionInfo info;
     info.description = o->get_description();
-    info.takes_value = o->get_type_size() != 0;
+    info.takes_value = o->get_items_expected_max() != 0;  // a flag expects no item
     for (const auto& s : o->get_snames()) info.shorts.push_back(s);
     for (const auto& l : o->get_lnames()) info.longs.push_back(l);
     std::string main_name = !info.longs.empty() ? "--" + info.longs.front() : "-" + info.shorts.front();
@@ -192,7 +192,8 @@ std::string bash_script(const std::vector<Command>& cmds) {
     COMPREPLY=($(compgen -f -- "$cur"))
     return
   fi
-  COMPREPLY=($(compgen -W "$out" -- "$cur"))
+  # compgen fails when nothing matches; an empty COMPREPLY already says so.
+  COMPREPLY=($(compgen -W "$out" -- "$cur")) || true
 }
 complete -F _wrt wrt
 )";

@@ -106,6 +106,9 @@ TEST_CASE("completions: bash completes subcommands, options and the workspace's 
         std::vector<std::string>{"prove", "compile", "unit-tests", "prove:engine"});
   CHECK(bash_complete(file, {"run", "--stage", "un"}, ws.path()) == std::vector<std::string>{"unit-tests"});
   CHECK(bash_complete(file, {"run", "--no-c"}, ws.path()) == std::vector<std::string>{"--no-cache"});
+  // A flag takes no value: the word after it is the pipeline.
+  CHECK(bash_complete(file, {"run", "--no-cache", "ni"}, ws.path()) == std::vector<std::string>{"nightly"});
+  CHECK(bash_complete(file, {"-v", "ru"}, ws.path()) == std::vector<std::string>{"run"});
   CHECK(bash_complete(file, {"cache", ""}, ws.path()) == std::vector<std::string>{"stats", "gc", "verify"});
   CHECK(bash_complete(file, {"verify", "--asil-profile", ""}, ws.path()) ==
         std::vector<std::string>{"QM", "A", "B", "C", "D"});

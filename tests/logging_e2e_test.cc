@@ -50,7 +50,7 @@ TEST_CASE("logging: -v shows plugin loading and cache decisions on stderr, never
   CHECK(quiet_hit.err.empty());
 }
 
-TEST_CASE("logging: WRT_LOG_LEVEL and --log-level choose the level; --log-file keeps a copy", "[logging][e2e]") {
+TEST_CASE("logging: WRT_LOG_LEVEL and --log-level choose the level and --log-file keeps a copy", "[logging][e2e]") {
   TempDir ws;
   write_workspace(ws.path());
   auto env = run_wrt({"run"}, ws.path(), {"WRT_LOG_LEVEL=debug"});
