@@ -186,14 +186,33 @@ _wrt_candidates() {{
 
 std::string bash_script(const std::vector<Command>& cmds) {
   return shared_functions(cmds) + R"(_wrt() {
-  local cur=${COMP_WORDS[COMP_CWORD]} out
-  out=$(_wrt_candidates "$COMP_CWORD" "${COMP_WORDS[@]}")
+  # bash splits words at ':' (it is in COMP_WORDBREAKS), so a for_each
+  # instance "prove:engine" arrives as "prove" ":" "engine": join them back.
+  local -a ws=()
+  local i w cword=0
+  for ((i = 0; i < ${#COMP_WORDS[@]}; i++)); do
+    w=${COMP_WORDS[i]}
+    if ((i > 1)) && [[ $w == :* || ${COMP_WORDS[i - 1]} == *: ]]; then
+      ws[${#ws[@]} - 1]+=$w
+    else
+      ws+=("$w")
+    fi
+    ((i == COMP_CWORD)) && cword=$((${#ws[@]} - 1))
+  done
+  local cur=${ws[cword]} out
+  out=$(_wrt_candidates "$cword" "${ws[@]}")
   if [[ $out == *__wrt_files__* ]]; then
     COMPREPLY=($(compgen -f -- "$cur"))
-    return
+    return 0
   fi
   # compgen fails when nothing matches; an empty COMPREPLY already says so.
   COMPREPLY=($(compgen -W "$out" -- "$cur")) || true
+  # bash replaces only the part after the last ':'.
+  if [[ $cur == *:* ]]; then
+    local prefix=${cur%"${cur##*:}"}
+    for i in "${!COMPREPLY[@]}"; do COMPREPLY[i]=${COMPREPLY[i]#"$prefix"}; done
+  fi
+  return 0
 }
 complete -F _wrt wrt
 )";

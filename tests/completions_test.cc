@@ -105,6 +105,10 @@ TEST_CASE("completions: bash completes subcommands, options and the workspace's 
   CHECK(bash_complete(file, {"run", "--stage", ""}, ws.path()) ==
         std::vector<std::string>{"prove", "compile", "unit-tests", "prove:engine"});
   CHECK(bash_complete(file, {"run", "--stage", "un"}, ws.path()) == std::vector<std::string>{"unit-tests"});
+  // bash hands "prove:e" over as three words (':' breaks words); what it
+  // inserts replaces the part after the ':'.
+  CHECK(bash_complete(file, {"run", "--stage", "prove", ":", "e"}, ws.path()) == std::vector<std::string>{"engine"});
+  CHECK(bash_complete(file, {"run", "--stage", "prove", ":", ""}, ws.path()) == std::vector<std::string>{"engine"});
   CHECK(bash_complete(file, {"run", "--no-c"}, ws.path()) == std::vector<std::string>{"--no-cache"});
   // A flag takes no value: the word after it is the pipeline.
   CHECK(bash_complete(file, {"run", "--no-cache", "ni"}, ws.path()) == std::vector<std::string>{"nightly"});
