@@ -101,6 +101,7 @@ TEST_CASE("schema: wrt schema prints a draft-07 JSON Schema of wrt.toml", "[sche
   CHECK(stage["properties"]["asil"]["anyOf"][0]["enum"] == nlohmann::json({"QM", "A", "B", "C", "D"}));
   CHECK(s["properties"]["settings"]["properties"]["max_parallel_jobs"]["type"] == "integer");
   CHECK(s["properties"]["pipelines"]["patternProperties"].begin().value()["required"] == nlohmann::json({"stages"}));
+  CHECK(stage["title"] == "[stages.NAME]");  // as wrt's error messages name it
   // Descriptions are what an editor shows on hover.
   CHECK_FALSE(stage["properties"]["needs"]["description"].get<std::string>().empty());
 }

@@ -155,7 +155,8 @@ nlohmann::json table_schema(const Table& t) {
     props[k.name] = value_schema(k);
     if (k.required) required.push_back(k.name);
   }
-  nlohmann::json s = {{"type", "object"}, {"description", t.description}, {"properties", props},
+  // The title is the table as wrt's messages name it ("[stages.NAME]").
+  nlohmann::json s = {{"type", "object"}, {"title", t.where}, {"description", t.description}, {"properties", props},
                       {"additionalProperties", false}};
   if (!required.empty()) s["required"] = required;
   return s;
