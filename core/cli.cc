@@ -14,9 +14,12 @@
 #include <fmt/core.h>
 
 #include "core/cache/cache_store.h"
+#include "core/completions.h"
 #include "core/config/components.h"
 #include "core/config/config.h"
 #include "core/config/config_cache.h"
+#include "core/config/config_schema.h"
+#include "core/config/init_template.h"
 #include "core/exec/executor.h"
 #include "core/cache/file_digester.h"
 #include "core/exec/workspace_lock.h"
@@ -41,6 +44,7 @@
 #include "core/results/run_history.h"
 #include "core/results/status_printer.h"
 #include "core/util/git_head.h"
+#include "core/util/log.h"
 #include "core/exec/subprocess.h"
 #include "core/results/trace.h"
 
@@ -109,8 +113,12 @@ struct Loaded {
 
 Result<std::unique_ptr<Loaded>> load(const fs::path& workspace) {
   PhaseTimer timer("load config");
+  const auto t0 = std::chrono::steady_clock::now();
   auto cfg = load_config_cached(workspace / "wrt.toml", workspace / ".wrt" / "state" / "config-cache");
   if (!cfg) return Error{cfg.error()};
+  WRT_LOG_DEBUG("loaded {} in {:.1f} ms: {} stages, {} pipelines, {} components", (workspace / "wrt.toml").string(),
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+                cfg->stages.size(), cfg->pipelines.size(), cfg->components.size());
   timer.next("build graph");
   auto loaded = std::make_unique<Loaded>();
   loaded->config = std::move(*cfg);
@@ -720,14 +728,37 @@ int cmd_trace(const fs::path& ws, const std::string& file_opt, const std::string
   return kExitOk;
 }
 
-int cmd_init(const fs::path& ws) {
+// `wrt init`: a wrt.toml that fits the project in `ws` (init_template.h).
+int cmd_init(const fs::path& ws, bool force) {
   fs::path file = ws / "wrt.toml";
   std::error_code ec;
-  if (fs::exists(file, ec)) return usage_error(fmt::format("{} already exists; not overwriting it", file.string()));
-  std::ofstream out(file);
-  out << starter_config(ws.filename().string().empty() ? "project" : ws.filename().string());
-  if (!out) return usage_error(fmt::format("{}: cannot write", file.string()));
-  std::printf("wrote %s\n", file.c_str());
+  if (fs::exists(file, ec) && !force)
+    return usage_error(fmt::format("{} already exists; not overwriting it (--force replaces it)", file.string()));
+  DetectedProject p = detect_project(ws);
+  switch (p.kind) {
+    case ProjectKind::kCMake: std::printf("detected a CMake project (CMakeLists.txt): %s\n", p.name.c_str()); break;
+    case ProjectKind::kCargo: std::printf("detected a Cargo project (Cargo.toml): %s\n", p.name.c_str()); break;
+    case ProjectKind::kGeneric: std::printf("no CMakeLists.txt or Cargo.toml: writing the generic template\n"); break;
+  }
+  if (Status st = write_file_atomically(file, init_config(p)); !st) return usage_error(st.error());
+  std::printf("wrote %s (`wrt list` shows its stages)\n", file.c_str());
+  return kExitOk;
+}
+
+// `wrt __complete KIND`: names for the shell completion scripts, one a line.
+// Quiet by design: without a readable wrt.toml it prints nothing and
+// succeeds, so a completion never spills an error into the command line.
+int cmd_complete(const fs::path& ws, const std::string& kind) {
+  auto cfg = load_config(ws / "wrt.toml");
+  if (!cfg) return kExitOk;
+  if (kind == "stages") {
+    for (const auto& [group, members] : cfg->groups) std::printf("%s\n", group.c_str());
+    for (const auto& st : cfg->stages) std::printf("%s\n", st.name.c_str());
+  } else if (kind == "pipelines") {
+    for (const auto& p : cfg->pipelines) std::printf("%s\n", p.name.c_str());
+  } else if (kind == "components") {
+    for (const auto& c : cfg->components) std::printf("%s\n", c.name.c_str());
+  }
   return kExitOk;
 }
 
@@ -967,6 +998,12 @@ int run_cli(int argc, char** argv) {
   app.require_subcommand(1);
   std::string dir;
   app.add_option("-C,--directory", dir, "Run as if started in DIR (where wrt.toml is)");
+  // wrt's own diagnostics (util/log.h): off unless asked for.
+  int verbosity = 0;
+  std::string log_level, log_file;
+  app.add_flag("-v,--verbose", verbosity, "Log wrt's diagnostics to stderr (-v debug, -vv trace)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (also WRT_LOG_LEVEL)");
+  app.add_option("--log-file", log_file, "Also append the diagnostics to FILE");
 
   RunArgs ra;
   auto* run = app.add_subcommand("run", "Run a pipeline (default: every stage)");
@@ -1056,8 +1093,23 @@ int run_cli(int argc, char** argv) {
   gc->add_option("--max-size", max_size, "Size cap, e.g. 2GiB (default: settings.cache_max_size)");
   auto* verify = cache->add_subcommand("verify", "Re-hash every blob, remove corrupt ones");
 
-  auto* init = app.add_subcommand("init", "Write a starter wrt.toml");
+  bool init_force = false;
+  auto* init = app.add_subcommand("init", "Write a wrt.toml that fits the project (CMake, Cargo or generic)");
   init->add_option("-C,--directory", dir, "Directory");
+  init->add_flag("--force", init_force, "Replace an existing wrt.toml");
+
+  auto* schema_cmd = app.add_subcommand("schema", "Print the JSON Schema of wrt.toml (for Taplo / Even Better TOML)");
+
+  std::string shell;
+  auto* completions = app.add_subcommand("completions", "Print a shell completion script (bash, zsh or fish)");
+  completions->add_option("shell", shell, "bash, zsh or fish")->required()->check(CLI::IsMember({"bash", "zsh", "fish"}));
+
+  // Called by the completion scripts; hidden (an empty group) from --help.
+  std::string complete_kind;
+  auto* complete = app.add_subcommand(kCompleteCommand, "Names for shell completion");
+  complete->group("");
+  complete->add_option("kind", complete_kind, "stages, pipelines or components")->required();
+  complete->add_option("-C,--directory", dir, "Run as if started in DIR");
 
   std::string badge_out;
   auto* badge = app.add_subcommand("badge", "Write status badges (shields.io endpoint JSON and SVG) from the last run's real results");
@@ -1106,7 +1158,22 @@ int run_cli(int argc, char** argv) {
     return kExitUsage;
   }
 
+  auto level = log::choose_level(log_level, verbosity, std::getenv("WRT_LOG_LEVEL"));
+  if (!level) return usage_error(level.error());
+  if (Status st = log::setup(*level, log_file); !st) return usage_error(st.error());
+
   fs::path ws = find_workspace(dir);
+  if (complete->parsed()) return cmd_complete(ws, complete_kind);
+  if (schema_cmd->parsed()) {
+    std::printf("%s\n", schema::json_schema().dump(2).c_str());
+    return kExitOk;
+  }
+  if (completions->parsed()) {
+    auto script = completion_script(app, shell);
+    if (!script) return usage_error(script.error());
+    std::fputs(script->c_str(), stdout);
+    return kExitOk;
+  }
   if (run->parsed()) return cmd_run(ws, ra, false, "");
   if (verify_cmd->parsed()) {
     auto level = parse_asil(asil_level);
@@ -1127,7 +1194,7 @@ int run_cli(int argc, char** argv) {
     std::string action = stats->parsed() ? "stats" : gc->parsed() ? "gc" : verify->parsed() ? "verify" : "";
     return cmd_cache(ws, action, max_size, cache_dir);
   }
-  if (init->parsed()) return cmd_init(dir.empty() ? fs::current_path() : ws);
+  if (init->parsed()) return cmd_init(dir.empty() ? fs::current_path() : ws, init_force);
   if (log->parsed()) return cmd_log(ws, log_stage);
   if (history->parsed()) return cmd_history(ws, ha);
   if (badge->parsed()) return cmd_badge(ws, badge_out);

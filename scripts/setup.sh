@@ -21,6 +21,10 @@ packages=(
   # [notify]: libcurl is opened at run time (headers to build); the tests
   # deliver mail through msmtp to aiosmtpd (tests/notify_test.cc)
   libcurl4-openssl-dev msmtp python3-aiosmtpd
+  # tests/schema_test.cc: the shipped wrt.toml files validated against `wrt schema`
+  python3-jsonschema
+  # tests/completions_test.cc: the zsh and fish completion scripts run in those shells
+  zsh fish
   # bench/: the reference build tool and a timer
   hyperfine
   # tests/thirdparty_e2e_test.cc: counts the processes a no-op run starts

@@ -11,6 +11,7 @@
 
 #include "core/cache/cache_store.h"
 #include "core/config/components.h"
+#include "core/config/config_schema.h"
 #include "core/config/glob.h"
 
 namespace wrt {
@@ -46,14 +47,27 @@ const char* type_name(const toml::node& n) {
   }
 }
 
-void check_keys(const toml::table& t, const std::string& where, const std::vector<std::string>& allowed) {
+// The allowed keys come from the one description of wrt.toml that `wrt
+// schema` prints too (config_schema.h).
+void check_keys(const toml::table& t, const std::string& where, const schema::Table& spec) {
   for (auto&& [k, v] : t) {
     std::string key(k.str());
-    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    if (spec.find(key)) continue;
+    const std::vector<std::string> allowed = spec.key_names();
     std::string hint = did_you_mean(key, allowed);
     fail(k.source(), fmt::format("unknown key '{}' in {}{}", key, where,
                                  hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
   }
+}
+
+// A key config_schema.h allows that the code below does not read: the
+// description and the loader disagree, which tests/schema_test.cc catches.
+[[noreturn]] void unhandled(const toml::node& n, const std::string& what) {
+  fail(n.source(), fmt::format("{} is in wrt's schema but the loader does not read it (a bug in wrt)", what));
+}
+
+bool is_one_of(std::string_view key, std::initializer_list<std::string_view> handled) {
+  return std::find(handled.begin(), handled.end(), key) != handled.end();
 }
 
 const toml::table& as_table(const toml::node& n, const std::string& what) {
@@ -210,9 +224,7 @@ bool valid_name(const std::string& s) {
 }
 
 void parse_settings(const toml::table& t, Settings& s) {
-  check_keys(t, "[settings]",
-             {"max_parallel_jobs", "timeout_minutes", "max_attempts", "cache_dir", "cache_max_size", "plugin_path",
-              "memory_limit", "cached_log_limit"});
+  check_keys(t, "[settings]", schema::settings());
   for (auto&& [k, v] : t) {
     std::string key(k.str());
     std::string what = "settings." + key;
@@ -231,6 +243,8 @@ void parse_settings(const toml::table& t, Settings& s) {
         if (!size) fail(v.source(), what + ": " + size.error());
         s.cache_max_size = *size;
       }
+    } else {
+      unhandled(v, what);
     }
   }
 }
@@ -239,7 +253,7 @@ NotifyConfig parse_notify(const toml::node& node) {
   NotifyConfig n;
   n.pos = pos_of(node.source());
   const auto& t = as_table(node, "[notify]");
-  check_keys(t, "[notify]", {"on", "timeout_s", "webhook", "email", "github"});
+  check_keys(t, "[notify]", schema::notify());
   n.on = {"failure", "gate-block"};
   if (auto* on = t.get("on")) {
     n.on = as_string_list(*on, "notify.on");
@@ -255,7 +269,7 @@ NotifyConfig parse_notify(const toml::node& node) {
   if (auto* v = t.get("timeout_s")) n.timeout_s = as_positive_number(*v, "notify.timeout_s");
   if (auto* w = t.get("webhook")) {
     const auto& wt = as_table(*w, "[notify.webhook]");
-    check_keys(wt, "[notify.webhook]", {"url", "url_env", "format"});
+    check_keys(wt, "[notify.webhook]", schema::notify_webhook());
     if (auto* u = wt.get("url")) {
       n.webhook_url = as_string(*u, "notify.webhook.url");
       if (n.webhook_url.rfind("http://", 0) != 0 && n.webhook_url.rfind("https://", 0) != 0)
@@ -272,7 +286,7 @@ NotifyConfig parse_notify(const toml::node& node) {
   }
   if (auto* e = t.get("email")) {
     const auto& et = as_table(*e, "[notify.email]");
-    check_keys(et, "[notify.email]", {"to", "from", "command"});
+    check_keys(et, "[notify.email]", schema::notify_email());
     if (auto* to = et.get("to")) n.email_to = as_string_list(*to, "notify.email.to");
     if (n.email_to.empty()) fail(e->source(), "[notify.email] needs 'to', a list of addresses");
     for (const auto& a : n.email_to)
@@ -290,7 +304,7 @@ NotifyConfig parse_notify(const toml::node& node) {
   }
   if (auto* g = t.get("github")) {
     const auto& gt = as_table(*g, "[notify.github]");
-    check_keys(gt, "[notify.github]", {"repository", "token_env", "api_url", "labels"});
+    check_keys(gt, "[notify.github]", schema::notify_github());
     n.github = true;
     if (auto* r = gt.get("repository")) {
       n.github_repository = as_string(*r, "notify.github.repository");
@@ -317,10 +331,7 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
   st.pos = pos_of(node.source());
   const std::string where = fmt::format("[stages.{}]", name);
   const auto& t = as_table(node, where);
-  check_keys(t, where,
-             {"plugin", "needs", "inputs", "outputs", "state", "env", "timeout_minutes", "max_attempts", "cache", "with",
-              "description", "for_each", "components", "min_asil", "asil", "priority", "cpus", "memory", "when",
-              "requires_gate", "min_verified_asil"});
+  check_keys(t, where, schema::stage());
   for (auto&& [k, v] : t) {
     std::string key(k.str());
     std::string what = fmt::format("stages.{}.{}", name, key);
@@ -373,7 +384,7 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
       st.memory = as_size(v, what);
     } else if (key == "when") {
       const auto& wt = as_table(v, what);
-      check_keys(wt, what, {"branch", "tag", "event"});
+      check_keys(wt, what, schema::stage_when());
       for (auto&& [wk, wv] : wt) {
         const std::string wkey(wk.str());
         std::vector<std::string> patterns =
@@ -388,6 +399,8 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
         fail(v.source(), fmt::format("{} must be \"pass\" or \"warn\", not \"{}\"", what, st.requires_gate));
     } else if (key == "min_verified_asil") {
       st.min_verified_asil = as_asil(v, what);
+    } else {
+      unhandled(v, what);
     }
   }
   if (st.for_each.empty()) {
@@ -407,7 +420,7 @@ ComponentConfig parse_component(const std::string& name, const toml::node& node)
   c.pos = pos_of(node.source());
   const std::string where = fmt::format("[components.{}]", name);
   const auto& t = as_table(node, where);
-  check_keys(t, where, {"paths", "asil", "requirements", "description"});
+  check_keys(t, where, schema::component());
   for (auto&& [k, v] : t) {
     std::string key(k.str());
     std::string what = fmt::format("components.{}.{}", name, key);
@@ -422,8 +435,10 @@ ComponentConfig parse_component(const std::string& name, const toml::node& node)
       c.asil = as_asil(v, what);
     } else if (key == "requirements") {
       c.requirements = as_string_list(v, what);
-    } else {
+    } else if (key == "description") {
       as_string(v, what);
+    } else {
+      unhandled(v, what);
     }
   }
   if (c.paths.empty()) fail(node.source(), fmt::format("{} needs paths = [...] (what the component is made of)", where));
@@ -434,11 +449,11 @@ void parse_asil_profiles(const toml::table& t, AsilProfile* profiles) {
   for (auto&& [k, v] : t) {
     std::string level(k.str());
     auto a = parse_asil(level);
-    if (!a || level != asil_name(*a))
+    if (!a || level != asil_name(*a) || !schema::asil_levels().find(level))
       fail(k.source(), fmt::format("unknown ASIL level '{}' in [asil] (QM, A, B, C or D)", level));
     const std::string where = fmt::format("[asil.{}]", level);
     const auto& pt = as_table(v, where);
-    check_keys(pt, where, {"timeout_minutes", "priority", "coverage_target", "on_failure", "verifier"});
+    check_keys(pt, where, schema::asil_profile());
     AsilProfile& p = profiles[static_cast<int>(*a)];
     for (auto&& [pk, pv] : pt) {
       std::string key(pk.str());
@@ -451,6 +466,8 @@ void parse_asil_profiles(const toml::table& t, AsilProfile* profiles) {
         p.on_failure = as_string(pv, what);
         if (p.on_failure != "allow" && p.on_failure != "warn" && p.on_failure != "block")
           fail(pv.source(), fmt::format("{} must be allow, warn or block, not '{}'", what, p.on_failure));
+      } else {
+        unhandled(pv, what);
       }
     }
   }
@@ -713,7 +730,10 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
                                             e.source().begin.column, e.description()))};
   }
   try {
-    check_keys(root, "wrt.toml", {"project", "settings", "stages", "pipelines", "components", "asil", "notify"});
+    check_keys(root, "wrt.toml", schema::root());
+    for (auto&& [k, v] : root)
+      if (!is_one_of(k.str(), {"project", "settings", "stages", "pipelines", "components", "asil", "notify"}))
+        unhandled(v, std::string(k.str()));
     for (int a = 0; a < kAsilLevels; ++a) cfg.asil_profiles[a] = default_asil_profile(static_cast<Asil>(a));
     if (auto* c = root.get("components"))
       for (auto&& [k, v] : as_table(*c, "[components]")) {
@@ -725,7 +745,9 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
     if (auto* a = root.get("asil")) parse_asil_profiles(as_table(*a, "[asil]"), cfg.asil_profiles);
     if (auto* p = root.get("project")) {
       const auto& t = as_table(*p, "[project]");
-      check_keys(t, "[project]", {"name", "description", "version"});
+      check_keys(t, "[project]", schema::project());
+      for (auto&& [k, v] : t)
+        if (!is_one_of(k.str(), {"name", "description", "version"})) unhandled(v, "project." + std::string(k.str()));
       if (auto* n = t.get("name")) cfg.project_name = as_string(*n, "project.name");
       if (auto* d = t.get("description")) as_string(*d, "project.description");
       if (auto* d = t.get("version")) as_string(*d, "project.version");
@@ -747,7 +769,9 @@ Result<Config> parse_config(const std::string& text, const fs::path& file) {
         p.pos = pos_of(v.source());
         const std::string where = fmt::format("[pipelines.{}]", p.name);
         const auto& t = as_table(v, where);
-        check_keys(t, where, {"stages", "description"});
+        check_keys(t, where, schema::pipeline());
+        for (auto&& [k, v] : t)
+          if (!is_one_of(k.str(), {"stages", "description"})) unhandled(v, where + " " + std::string(k.str()));
         if (auto* st = t.get("stages")) {
           p.stages = as_string_list(*st, "pipelines." + p.name + ".stages");
           const auto& arr = *st->as_array();

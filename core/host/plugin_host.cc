@@ -1,4 +1,5 @@
 #include "core/host/plugin_host.h"
+#include "core/util/log.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -135,6 +136,12 @@ Result<std::vector<const LoadedPlugin*>> PluginHost::load_library(const fs::path
     lp->abi_minor = entry->abi_minor;
     provided.push_back(lp.get());
     plugins_.try_emplace(lp->name, std::move(lp));
+  }
+  if (spdlog::default_logger_raw()->should_log(spdlog::level::debug)) {
+    std::string names;
+    for (const auto* lp : provided) names += (names.empty() ? "" : ", ") + lp->name;
+    spdlog::debug("loaded plugin library {} (ABI {}.{}{}): {}", path.string(), entry->abi_major, entry->abi_minor,
+                  bundled ? ", bundled" : "", names);
   }
   by_path_[path] = lib.get();
   libraries_.push_back(std::move(lib));
