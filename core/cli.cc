@@ -116,7 +116,7 @@ Result<std::unique_ptr<Loaded>> load(const fs::path& workspace) {
   const auto t0 = std::chrono::steady_clock::now();
   auto cfg = load_config_cached(workspace / "wrt.toml", workspace / ".wrt" / "state" / "config-cache");
   if (!cfg) return Error{cfg.error()};
-  WRT_LOG_DEBUG("loaded {} in {:.1f} ms: {} stages, {} pipelines, {} components", (workspace / "wrt.toml").string(),
+  WRT_DEBUG_LOG("loaded {} in {:.1f} ms: {} stages, {} pipelines, {} components", (workspace / "wrt.toml").string(),
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
                 cfg->stages.size(), cfg->pipelines.size(), cfg->components.size());
   timer.next("build graph");

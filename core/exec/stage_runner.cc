@@ -508,7 +508,7 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
   rec.log += ".log";
   if (cacheable && run_.options.read_cache) {
     if (auto hit = indexed_hit(sc, key, rec.cache_key)) {
-      WRT_LOG_DEBUG("cache hit: stage '{}' key {} (run index: outputs already in place)", sc.name,
+      WRT_DEBUG_LOG("cache hit: stage '{}' key {} (run index: outputs already in place)", sc.name,
                     rec.cache_key.substr(0, 16));
       replay(rec, std::move(hit->results), std::move(hit->outputs));
       return over("cached", "");
@@ -540,7 +540,7 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
           run_.index.set_entry(sc.name, key, *entry);
           run_.index.set_touched_at(sc.name, started_at_s_);
         }
-        WRT_LOG_DEBUG("cache hit: stage '{}' key {} (cache store{})", sc.name, rec.cache_key.substr(0, 16),
+        WRT_DEBUG_LOG("cache hit: stage '{}' key {} (cache store{})", sc.name, rec.cache_key.substr(0, 16),
                       wrote ? ", outputs restored" : "");
         return over("cached", "");
       }
@@ -550,7 +550,7 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
   rec.reason = why.empty() ? (run_.options.read_cache ? "no cache entry for this key" : "--no-cache") : why;
   if (!cacheable && why.empty())
     rec.reason = fp.never_cache ? "never cached (its plugin's effect is outside the workspace)" : "caching is off for this stage";
-  WRT_LOG_DEBUG("cache miss: stage '{}' key {}: {}", sc.name, rec.cache_key.substr(0, 16), rec.reason);
+  WRT_DEBUG_LOG("cache miss: stage '{}' key {}: {}", sc.name, rec.cache_key.substr(0, 16), rec.reason);
   if (dry) {
     // What dependents may assume of this stage's outputs: the last ones it
     // produced (early cutoff: a re-run that produces them again leaves its

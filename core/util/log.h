@@ -25,9 +25,10 @@ Status setup(spdlog::level::level_enum level, const std::string& file);
 
 }  // namespace wrt::log
 
-// A debug line whose arguments are only evaluated when debug logging is on:
+// A debug line whose arguments are only evaluated when debug logging is on
+// (not WRT_LOG_DEBUG: that is the plugin SDK's log level constant):
 // the per-stage paths pay one level comparison when it is off.
-#define WRT_LOG_DEBUG(...)                                                        \
+#define WRT_DEBUG_LOG(...)                                                        \
   do {                                                                            \
     if (spdlog::default_logger_raw()->should_log(spdlog::level::debug)) spdlog::debug(__VA_ARGS__); \
   } while (0)
