@@ -64,13 +64,6 @@ std::string text_of(const std::string& dom, const std::string& kind) {
   return e[0]["text"];
 }
 
-std::string git(const fs::path& ws, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"git", "-C", ws.string(), "-c", "user.email=t@example.com", "-c", "user.name=t"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = run_command(argv);
-  REQUIRE(r.exit_code == 0);
-  return r.out;
-}
 
 std::string pipeline(double coverage, bool ui_fails) {
   return "[project]\nname = \"dash-demo\"\n"

@@ -19,13 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void git(const TempDir& ws, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"git", "-C", ws.path().string(), "-c", "user.email=t@example.com", "-c", "user.name=t"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = run_command(argv);
-  INFO(r.out << r.err);
-  REQUIRE(r.exit_code == 0);
-}
 
 void keypair(const TempDir& dir, const std::string& name) {
   auto g = run_command({"openssl", "genpkey", "-algorithm", "ed25519", "-out", (dir / (name + ".pem")).string()});

@@ -171,4 +171,15 @@ std::string wait_for_file(const fs::path& path, double seconds) {
   throw std::runtime_error(path.string() + " did not appear within the time limit");
 }
 
+std::string git(const fs::path& repo, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"git", "-C", repo.string(), "-c", "user.email=t@example.com", "-c", "user.name=t"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = run_command(argv);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string out = r.out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
 }  // namespace wrt::test

@@ -62,6 +62,11 @@ class BackgroundProcess {
 // returns its contents; throws when it does not appear.
 std::string wait_for_file(const std::filesystem::path& path, double seconds = 20);
 
+// Runs git in `repo` as a fixed user (REQUIREs success); stdout without
+// its trailing newlines.
+std::string git(const std::filesystem::path& repo, const std::vector<std::string>& args);
+inline std::string git(const TempDir& repo, const std::vector<std::string>& args) { return git(repo.path(), args); }
+
 // The stage named `name` in a wrt JSON report (fails the test if absent).
 nlohmann::json report_stage(const nlohmann::json& report, const std::string& name);
 // A JSON file, parsed.

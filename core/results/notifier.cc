@@ -12,6 +12,7 @@
 
 #include "core/exec/subprocess.h"
 #include "core/results/report.h"
+#include "core/util/base64.h"
 #include "core/util/hash.h"
 #include "core/util/http_client.h"
 
@@ -66,31 +67,12 @@ std::string ci_link() {
   return env("CI_JOB_URL");
 }
 
-std::string base64(const std::string& in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
-  }
-  if (i + 1 == in.size()) {
-    const unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
 // A header value: one line; non-ASCII as an RFC 2047 encoded word.
 std::string header_value(std::string s) {
   std::replace(s.begin(), s.end(), '\r', ' ');
   std::replace(s.begin(), s.end(), '\n', ' ');
   if (std::all_of(s.begin(), s.end(), [](unsigned char c) { return c < 128; })) return s;
-  return "=?UTF-8?B?" + base64(s) + "?=";
+  return "=?UTF-8?B?" + base64_encode(s) + "?=";
 }
 
 std::string rfc2822_now() {

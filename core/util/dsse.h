@@ -16,12 +16,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/util/base64.h"
 #include "core/util/result.h"
 
 namespace wrt {
-
-std::string base64_encode(std::string_view bytes);
-Result<std::string> base64_decode(std::string_view text);
 
 std::string dsse_pae(const std::string& payload_type, const std::string& payload);
 
