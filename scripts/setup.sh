@@ -25,6 +25,9 @@ packages=(
   python3-jsonschema
   # tests/completions_test.cc: the zsh and fish completion scripts run in those shells
   zsh fish
+  # issue 15: the api-stability plugin's abidiff, the doxygen plugin, and the
+  # OCI deploy target read back by skopeo and umoci in tests/deploy_e2e_test.cc
+  abigail-tools doxygen skopeo umoci
   # bench/: the reference build tool and a timer
   hyperfine
   # tests/thirdparty_e2e_test.cc: counts the processes a no-op run starts
