@@ -35,6 +35,7 @@
 #include "core/results/dashboard.h"
 #include "core/results/deployments.h"
 #include "core/results/evidence.h"
+#include "core/results/approvals.h"
 #include "core/util/atomic_file.h"
 #include "core/results/chrome_trace.h"
 #include "core/results/github_output.h"
@@ -152,6 +153,7 @@ struct RunArgs {
   std::string cache_dir;
   bool strict = false;         // a `warn` safety-gate verdict fails the run
   bool no_wait = false;        // another run holds the checkout: exit 2 instead of waiting
+  bool more_follows = false;   // the command goes on after this run (`wrt deploy`): return, do not end the process
   std::string changed_since;   // git ref: only components whose files changed
   bool verify = false;         // `wrt verify`: targets come from `verify_request`
   VerifyRequest verify_request;
@@ -534,7 +536,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
                    : gate.verdict == "block"                                  ? kExitGateBlocked
                    : ordinary_failure || (args.strict && gate.verdict == "warn") ? kExitStageFailed
                                                                               : kExitOk;
-  end_process_now(code);
+  if (!args.more_follows) end_process_now(code);
   return code;
 }
 
@@ -948,6 +950,59 @@ int cmd_evidence_verify(const std::string& dir, const std::vector<std::string>& 
   return kExitOk;
 }
 
+// `wrt approve RUN_ID --key FILE` (approvals.h).
+int cmd_approve(const fs::path& ws, const std::string& run_id, const std::string& key_file) {
+  auto c = load_config(ws / "wrt.toml");
+  if (!c) return usage_error(c.error());
+  auto a = approve_deployment(*c, run_id, fs::path(key_file).is_absolute() ? fs::path(key_file) : fs::current_path() / key_file);
+  if (!a) return usage_error(a.error());
+  std::printf("%s %s: release %s of commit %s (%zu artifact%s) approved by %s\n  %s\n", a->already ? "re-signed" : "approved",
+              a->environment.c_str(), a->release.c_str(), a->commit.substr(0, 12).c_str(), a->artifacts,
+              a->artifacts == 1 ? "" : "s", a->approver.c_str(), a->file.string().c_str());
+  std::printf("run `wrt deploy %s` again to deploy once enough approvals are in\n", a->stage.c_str());
+  return kExitOk;
+}
+
+// `wrt deploy NAME`: `wrt run --target NAME`; when the stage deploys an
+// evidence package (with.evidence), first the stages it needs run, then the
+// package is written from that run, then the stage runs (its dependencies
+// are cache hits by then, as good as the run the evidence describes).
+int cmd_deploy(const fs::path& ws, const std::string& name, const std::vector<std::string>& key_files, RunArgs args) {
+  auto c = load_config(ws / "wrt.toml");
+  if (!c) return usage_error(c.error());
+  const StageConfig* stage = nullptr;
+  for (const auto& sc : c->stages)
+    if (sc.name == name) stage = &sc;
+  if (!stage) return usage_error(fmt::format("wrt.toml has no stage '{}'", name));
+  if (stage->plugin == "deploy" && stage->with.contains("evidence") && stage->with["evidence"].is_string()) {
+    const fs::path out = (ws / stage->with["evidence"].get<std::string>()).lexically_normal();
+    if (out.lexically_relative(ws).empty() || *out.lexically_relative(ws).begin() == "..")
+      return usage_error(fmt::format("stage '{}': with.evidence must be a directory inside the workspace", name));
+    if (!stage->needs.empty()) {
+      RunArgs pre = args;
+      pre.stages = stage->needs;
+      pre.more_follows = true;
+      pre.report.clear();
+      if (int rc = cmd_run(ws, pre, false, ""); rc != kExitOk) {
+        std::fprintf(stderr, "wrt: the stages '%s' needs did not pass; no evidence written, nothing deployed\n", name.c_str());
+        return rc;
+      }
+    }
+    // Only a directory that is empty or holds an earlier package is replaced.
+    std::error_code ec;
+    if (fs::exists(out, ec)) {
+      if (!fs::is_empty(out, ec) && !fs::exists(out / "manifest.json", ec))
+        return usage_error(fmt::format("{} exists and is not an evidence package; not replaced", out.string()));
+      fs::remove_all(out, ec);
+    }
+    if (int rc = cmd_evidence(ws, out.string(), key_files); rc != kExitOk) return rc;
+  } else if (!key_files.empty()) {
+    return usage_error(fmt::format("--key signs an evidence package, and stage '{}' deploys none (with.evidence)", name));
+  }
+  args.stages = {name};
+  return cmd_run(ws, args, false, "");
+}
+
 // `wrt deployments`: the deploy plugin's ledgers, chain-checked.
 int cmd_deployments(const fs::path& ws, std::vector<std::string> targets) {
   if (targets.empty()) {
@@ -960,16 +1015,24 @@ int cmd_deployments(const fs::path& ws, std::vector<std::string> targets) {
   for (const auto& t : targets) {
     DeploymentLedger l = read_deployment_ledger(fs::path(t) / "deployments.jsonl");
     std::printf("%s\n", l.file.string().c_str());
-    std::printf("  %-4s %-20s %-12s %-8s %-19s %-9s %s\n", "#", "WHEN", "ENVIRONMENT", "ACTION", "RELEASE", "COMMIT", "ARTIFACTS");
+    std::printf("  %-4s %-20s %-12s %-8s %-19s %-9s %-6s %s\n", "#", "WHEN", "ENVIRONMENT", "ACTION", "RELEASE", "COMMIT", "GATE",
+                "ARTIFACTS");
     for (const auto& e : l.entries) {
       std::string names;
       if (e.contains("artifacts") && e["artifacts"].is_array())
         for (const auto& a : e["artifacts"])
           if (a.is_object() && a.contains("name") && a["name"].is_string()) names += (names.empty() ? "" : ", ") + a["name"].get<std::string>();
       auto str = [&](const char* k) { return e.contains(k) && e[k].is_string() ? e[k].get<std::string>() : std::string(); };
-      std::printf("  %-4s %-20s %-12s %-8s %-19s %-9s %s\n", e.contains("seq") ? e["seq"].dump().c_str() : "?", str("at").c_str(),
-                  str("environment").c_str(), str("action").c_str(), str("release").substr(0, 19).c_str(),
-                  str("commit").substr(0, 7).c_str(), names.c_str());
+      const std::string gate = e.contains("gate") && e["gate"].is_object() && e["gate"].contains("verdict") &&
+                                       e["gate"]["verdict"].is_string()
+                                   ? e["gate"]["verdict"].get<std::string>()
+                                   : "-";
+      std::printf("  %-4s %-20s %-12s %-8s %-19s %-9s %-6s %s\n", e.contains("seq") ? e["seq"].dump().c_str() : "?",
+                  str("at").c_str(), str("environment").c_str(), str("action").c_str(), str("release").substr(0, 19).c_str(),
+                  str("commit").substr(0, 7).c_str(), gate.c_str(), names.c_str());
+      if (e.contains("evidence") && e["evidence"].is_string()) std::printf("       evidence %s\n", str("evidence").c_str());
+      if (e.contains("approved_by") && e["approved_by"].is_array() && !e["approved_by"].empty())
+        std::printf("       approved by %s\n", e["approved_by"].dump().c_str());
     }
     if (!l.problem.empty()) {
       std::fprintf(stderr, "wrt: error: %s\n", l.problem.c_str());
@@ -1133,6 +1196,20 @@ int run_cli(int argc, char** argv) {
   evidence_verify->add_option("--key", verify_keys, "Ed25519 public key (PEM) whose signature is required (repeatable)")->required();
 
   std::vector<std::string> deploy_targets;
+  std::string approve_run, approve_key;
+  auto* approve = app.add_subcommand("approve", "Sign the approval of the deployment a run waits for (deploy: approvals = N)");
+  approve->add_option("run_id", approve_run, "The run id the waiting deploy stage printed")->required();
+  approve->add_option("--key", approve_key, "Your Ed25519 private key (PEM); its public half is listed in with.approvers")->required();
+  approve->add_option("-C,--directory", dir, "Run as if started in DIR");
+  RunArgs da;
+  std::string deploy_stage;
+  std::vector<std::string> deploy_keys;
+  auto* deploy = app.add_subcommand("deploy", "Run a deploy stage (and what it needs); with.evidence: write the evidence package first");
+  deploy->add_option("stage", deploy_stage, "The stage")->required();
+  deploy->add_option("--key", deploy_keys, "Ed25519 private key (PEM) to sign the evidence package with (repeatable)");
+  deploy->add_option("--report", da.report, "Write a JSON report to FILE");
+  deploy->add_option("--cache-dir", da.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
+  deploy->add_option("-C,--directory", dir, "Run as if started in DIR");
   auto* deployments = app.add_subcommand("deployments", "The deployment ledgers of the deploy stages, with their hash chain checked");
   deployments->add_option("--target", deploy_targets, "A deploy target directory (default: every deploy stage's with.target)");
   deployments->add_option("-C,--directory", dir, "Run as if started in DIR");
@@ -1200,6 +1277,8 @@ int run_cli(int argc, char** argv) {
   if (badge->parsed()) return cmd_badge(ws, badge_out);
   if (dashboard->parsed()) return cmd_dashboard(ws, dashboard_out);
   if (deployments->parsed()) return cmd_deployments(ws, deploy_targets);
+  if (approve->parsed()) return cmd_approve(ws, approve_run, approve_key);
+  if (deploy->parsed()) return cmd_deploy(ws, deploy_stage, deploy_keys, da);
   if (evidence_verify->parsed()) return cmd_evidence_verify(evidence_dir, verify_keys);
   if (evidence->parsed()) return cmd_evidence(ws, evidence_out, evidence_keys);
   return kExitUsage;

@@ -20,12 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 
-void keypair(const TempDir& dir, const std::string& name) {
-  auto g = run_command({"openssl", "genpkey", "-algorithm", "ed25519", "-out", (dir / (name + ".pem")).string()});
-  REQUIRE(g.exit_code == 0);
-  auto p = run_command({"openssl", "pkey", "-in", (dir / (name + ".pem")).string(), "-pubout", "-out", (dir / (name + ".pub")).string()});
-  REQUIRE(p.exit_code == 0);
-}
+void keypair(const TempDir& dir, const std::string& name) { ed25519_keypair(dir.path(), name); }
 
 const char* kPipeline = R"toml(
 [project]

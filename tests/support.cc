@@ -182,4 +182,11 @@ std::string git(const fs::path& repo, const std::vector<std::string>& args) {
   return out;
 }
 
+void ed25519_keypair(const std::filesystem::path& dir, const std::string& name) {
+  auto g = run_command({"openssl", "genpkey", "-algorithm", "ed25519", "-out", (dir / (name + ".pem")).string()});
+  REQUIRE(g.exit_code == 0);
+  auto p = run_command({"openssl", "pkey", "-in", (dir / (name + ".pem")).string(), "-pubout", "-out", (dir / (name + ".pub")).string()});
+  REQUIRE(p.exit_code == 0);
+}
+
 }  // namespace wrt::test

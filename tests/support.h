@@ -40,6 +40,10 @@ CommandResult run_command(const std::vector<std::string>& argv,
                           const std::filesystem::path& cwd = {},
                           const std::vector<std::string>& env = {});
 
+// DIR/NAME.pem (Ed25519 private key) and DIR/NAME.pub (its public half),
+// made by the openssl command line.
+void ed25519_keypair(const std::filesystem::path& dir, const std::string& name);
+
 // Runs the built `wrt` binary with `args` in `cwd` (CI=true so output is plain).
 CommandResult run_wrt(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                       const std::vector<std::string>& env = {});

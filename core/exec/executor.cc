@@ -93,6 +93,7 @@ struct Executor::Impl {
   std::vector<Fingerprint> fingerprints;  // by graph stage, all taken before any stage starts
   bool any_state = false;                 // some stage declares state directories
   std::recursive_mutex rebuild_mu;
+  std::string run_id;                     // RunOutcome::run_id
 
   Impl(Executor& e, std::vector<StageRecord>& out)
       : ex(e),
@@ -217,6 +218,10 @@ struct Executor::Impl {
     Preparation p = runner.prepare(task(v), fingerprints[v], upstream_of(v));
     if (ex.options_.dry_run) predict(v, rec, p);
     if (!p.status.empty()) return done(v, p.status, t0, p.detail);
+    // Only for results that are never cached: the context is in no key.
+    const StageConfig& sc = *ex.graph_.stages[v];
+    if (p.never_cache || !sc.cache)
+      p.run_context = run_context_json(run_id, ex.config_, dependency_closure(v));
     ready[v] = std::make_unique<Ready>(Ready{t0, std::move(p)});
     return true;
   }
@@ -331,6 +336,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   };
   out.started_at_ms = wall_ms();
+  out.run_id = impl.run_id = fmt::format("{}-{}", out.started_at_ms, ::getpid());
   events_.run_started(order.size());
   for (std::size_t i = 0; i < order.size(); ++i) {
     const int v = order[i];

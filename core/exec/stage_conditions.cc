@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <fmt/core.h>
+#include <nlohmann/json.hpp>
 
 #include "core/exec/subprocess.h"
 #include "core/util/git_head.h"
@@ -109,21 +110,53 @@ std::string condition_refusal(const StageConfig& s, const RunConditions& w) {
   return {};
 }
 
+DependencyGate gate_over(const Config& config, const std::vector<const StageRecord*>& deps) {
+  DependencyGate g;
+  for (int a = kAsilLevels - 1; a >= 0; --a) {
+    bool present = false;
+    std::vector<std::string> failed;
+    for (const auto* r : deps) {
+      if (!r->asil || static_cast<int>(*r->asil) != a) continue;
+      present = true;
+      if (!has_evidence(r->status)) failed.push_back(r->name + " " + r->status);
+    }
+    if (!present) continue;
+    if (g.verdict == "none") g.verdict = "pass";
+    const std::string level = asil_name(static_cast<Asil>(a));
+    if (failed.empty()) {
+      g.levels.emplace_back(level, "pass");
+      continue;
+    }
+    const std::string on_failure = config.profile(static_cast<Asil>(a)).on_failure;
+    const std::string level_verdict = on_failure == "allow" ? "pass" : on_failure;
+    g.levels.emplace_back(level, level_verdict);
+    if (on_failure == "allow") continue;
+    if (g.verdict != "block") g.verdict = on_failure;
+    if (g.why.empty()) g.why = fmt::format("{} at ASIL {}", join(failed), asil_name(static_cast<Asil>(a)));
+  }
+  return g;
+}
+
+std::string run_context_json(const std::string& run_id, const Config& config, const std::vector<const StageRecord*>& deps) {
+  const DependencyGate g = gate_over(config, deps);
+  nlohmann::json levels = nlohmann::json::object();
+  for (const auto& [level, verdict] : g.levels) levels[level] = verdict;
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto* r : deps)
+    list.push_back({{"name", r->name},
+                    {"status", r->status},
+                    {"asil", r->asil ? nlohmann::json(asil_name(*r->asil)) : nlohmann::json()},
+                    {"key", r->cache_key}});
+  return nlohmann::json{{"run_id", run_id}, {"gate", {{"verdict", g.verdict}, {"why", g.why}, {"levels", levels}}},
+                        {"dependencies", list}}
+      .dump();
+}
+
 std::string gate_refusal(const StageConfig& s, const Config& config, const std::vector<const StageRecord*>& deps) {
   if (s.requires_gate.empty() && !s.min_verified_asil) return {};
-  // The gate over the dependencies, as safety_gate.h judges a run.
-  std::string verdict = "pass";
-  std::string why;
-  for (int a = kAsilLevels - 1; a >= 0; --a) {
-    std::vector<std::string> failed;
-    for (const auto* r : deps)
-      if (r->asil && static_cast<int>(*r->asil) == a && !has_evidence(r->status)) failed.push_back(r->name + " " + r->status);
-    if (failed.empty()) continue;
-    const std::string on_failure = config.profile(static_cast<Asil>(a)).on_failure;
-    if (on_failure == "allow") continue;
-    if (verdict != "block") verdict = on_failure;
-    if (why.empty()) why = fmt::format("{} at ASIL {}", join(failed), asil_name(static_cast<Asil>(a)));
-  }
+  const DependencyGate g = gate_over(config, deps);
+  const std::string verdict = g.verdict == "none" ? "pass" : g.verdict;
+  const std::string& why = g.why;
   if (!s.requires_gate.empty() && verdict != "pass" && !(verdict == "warn" && s.requires_gate == "warn"))
     return fmt::format("gate {} ({}); requires_gate = \"{}\"", verdict, why, s.requires_gate);
   if (s.min_verified_asil) {

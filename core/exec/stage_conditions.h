@@ -35,6 +35,19 @@ RunConditions detect_run_conditions(const std::filesystem::path& workspace, cons
 // Why `when` does not hold here ("" when it does, or there is none).
 std::string condition_refusal(const StageConfig& stage, const RunConditions& where);
 
+// The safety gate over a stage's finished dependencies, as safety_gate.h
+// judges a run: the worst failing level's on_failure decides.
+struct DependencyGate {
+  std::string verdict = "none";               // pass | warn | block | none (no dependency carries a level)
+  std::string why;                            // "prove:core failed at ASIL D"; "" on pass
+  std::vector<std::pair<std::string, std::string>> levels;  // ("D", "pass"), ... for the levels present
+};
+DependencyGate gate_over(const Config& config, const std::vector<const StageRecord*>& deps);
+
+// The JSON text a never-cached or gate-aware stage gets from run_context()
+// (plugin.h, ABI 1.5).
+std::string run_context_json(const std::string& run_id, const Config& config, const std::vector<const StageRecord*>& deps);
+
 // Why the gate over `deps` (every stage `stage` depends on, transitively,
 // all finished) does not let `stage` start ("" when it does).
 std::string gate_refusal(const StageConfig& stage, const Config& config, const std::vector<const StageRecord*>& deps);

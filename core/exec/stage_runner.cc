@@ -596,6 +596,7 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
     wrt_stage ctx;
     fill_stage(sc, env_, ctx);
     ctx.inputs = &prepared.inputs;
+    if (!prepared.run_context.empty()) ctx.run_context = &prepared.run_context;
     ctx.log_fd = log_fd;
     ctx.deadline =
         Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_min * 60));
@@ -605,6 +606,7 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
       WorkerCall c = worker_call(sc, lp, env_, /*fingerprint=*/false);
       c.deadline = ctx.deadline;
       c.inputs = &prepared.inputs;
+      if (!prepared.run_context.empty()) c.run_context = &prepared.run_context;
       c.log_path = (ws_ / rec.log).string();
       WorkerReply r = run_.options.workers->call(c);
       s = r.status;

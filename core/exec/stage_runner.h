@@ -135,6 +135,8 @@ struct Preparation {
   std::vector<std::string> inputs;  // the files hashed for the key, sorted
   std::vector<std::string> state;   // Fingerprint::state
   bool never_cache = false;         // Fingerprint::never_cache
+  // What run_context() returns (ABI 1.5); empty: not offered to this stage.
+  std::string run_context;
 };
 
 // How a run ended: passed | flaky | failed | timeout | interrupted, and a

@@ -385,6 +385,11 @@ const char* h_tool_version(wrt_stage* st, const char* const* argv, const char** 
   return st->buffers.emplace_back(std::move(*version)).c_str();
 }
 
+const char* h_run_context(wrt_stage* st) {
+  if (!st || st->in_fingerprint || !st->run_context) return nullptr;
+  return st->run_context->c_str();
+}
+
 const wrt_host kHost = {
     sizeof(wrt_host),   WRT_ABI_VERSION_MAJOR, WRT_ABI_VERSION_MINOR, WRT_VERSION,
     h_log,              h_config_json,         h_config_string,       h_config_int,
@@ -394,6 +399,7 @@ const wrt_host kHost = {
     h_get_extension,    h_config_key_at,       h_data_dir,            h_input_count,
     h_input_at,         h_output_count,        h_output_at,           h_check_keys,
     h_log_global,       h_tool_version,        h_declare_state,       h_never_cache,
+    h_run_context,
 };
 
 }  // namespace

@@ -33,6 +33,7 @@ struct wrt_stage {
   // every stage on every run, and copying would cost the no-op).
   const std::vector<std::string>* inputs = nullptr;   // run only: the files hashed for the key
   const std::vector<std::string>* outputs = nullptr;  // declared outputs
+  const std::string* run_context = nullptr;           // run only, ABI 1.5 (null: not offered)
   // Called (from the plugin's thread) for log lines at WARNING and above.
   std::function<void(const std::string&)> console;
 

@@ -202,6 +202,7 @@ WorkerReply WorkerPool::call(const WorkerCall& c) {
               {"log", c.log_path},
               {"inputs", c.inputs ? json(*c.inputs) : json::array()},
               {"outputs", c.outputs ? json(*c.outputs) : json::array()}};
+  if (c.run_context) req["run_context"] = *c.run_context;
   if (deadline != Clock::time_point::max())
     req["timeout_ms"] = std::max<std::int64_t>(
         0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count());
@@ -359,6 +360,11 @@ int run_plugin_worker(int fd) {
     }
     ctx.inputs = &inputs;
     ctx.outputs = &outputs;
+    std::string run_context;
+    if (auto rc = req.find("run_context"); rc != req.end() && rc->is_string()) {
+      run_context = rc->get<std::string>();
+      ctx.run_context = &run_context;
+    }
     ctx.console = [&](const std::string& line) {
       std::lock_guard<std::mutex> lock(send_mu);
       (void)send_frame(fd, json{{"op", "console"}, {"line", line}});

@@ -48,6 +48,7 @@ struct WorkerCall {
   std::string data_dir;
   const std::vector<std::string>* inputs = nullptr;   // run: the files hashed for the key
   const std::vector<std::string>* outputs = nullptr;  // declared outputs
+  const std::string* run_context = nullptr;           // run: run_context() (ABI 1.5); null: not offered
   std::string log_path;  // run: appended to; may be empty
   // Run: when the plugin's spawns are stopped; the worker itself is killed
   // `kill_grace` later if the plugin has still not returned.

@@ -169,7 +169,10 @@ Result<EvidenceSummary> write_evidence(const Config& cfg, const fs::path& out, c
   add("summary.md", md);
 
   // The manifest, then the statements over every file and the manifest.
-  nlohmann::json manifest = {{"files", nlohmann::json::array()}};
+  // The commit is in the manifest (itself a signed subject) so that a
+  // certification deploy can check the package is for what it deploys.
+  nlohmann::json manifest = {{"commit", sum.commit.empty() ? nlohmann::json() : nlohmann::json(sum.commit)},
+                             {"files", nlohmann::json::array()}};
   std::vector<std::pair<std::string, std::string>> subjects;
   for (const auto& [path, content] : files) {
     const std::string digest = to_hex(sha256(content));

@@ -64,6 +64,7 @@ void stream_report(std::ostream& out, const RunOutcome& outcome, const std::stri
   head["pipeline"] = pipeline;
   head["status"] = status;
   head["duration_s"] = outcome.duration_s;
+  if (!outcome.run_id.empty()) head["run_id"] = outcome.run_id;
   head["started_at"] = iso8601_ms(outcome.started_at_ms);
   head["finished_at"] = iso8601_ms(outcome.finished_at_ms);
   head["commit"] = outcome.commit.empty() ? nlohmann::json() : nlohmann::json(outcome.commit);

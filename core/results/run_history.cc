@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 std::string RunHistory::line(const RunVerdict& v) {
   const RunOutcome& o = v.outcome;
   nlohmann::json head = {{"v", 1},
-                         {"run_id", fmt::format("{}-{}", o.started_at_ms, ::getpid())},
+                         {"run_id", o.run_id.empty() ? fmt::format("{}-{}", o.started_at_ms, ::getpid()) : o.run_id},
                          {"started_at", iso8601_ms(o.started_at_ms)},
                          {"finished_at", iso8601_ms(o.finished_at_ms)},
                          {"duration_s", o.duration_s},

@@ -55,6 +55,7 @@ struct RunOutcome {
   // come from a steady clock).
   std::int64_t started_at_ms = 0;
   std::int64_t finished_at_ms = 0;
+  std::string run_id;  // "STARTED_AT_MS-PID": the history record's id, known to stages (run_context)
   // The checkout's HEAD when the run started (empty outside git; branch
   // empty when detached). Filled by the CLI.
   std::string commit;

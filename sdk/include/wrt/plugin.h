@@ -48,7 +48,7 @@ extern "C" {
 #endif
 
 #define WRT_ABI_VERSION_MAJOR 1u
-#define WRT_ABI_VERSION_MINOR 4u
+#define WRT_ABI_VERSION_MINOR 5u
 
 #if defined(_WIN32)
 #define WRT_PLUGIN_EXPORT __declspec(dllexport)
@@ -264,6 +264,21 @@ typedef struct wrt_host {
    * "passed" would claim work that was not done. Returns 1 when accepted; 0
    * outside `fingerprint`. */
   int (*never_cache)(wrt_stage* stage);
+
+  /* --- ABI 1.5 (test with WRT_HAS_FIELD(host, wrt_host, run_context)) --- */
+
+  /* Only valid during `run`, and only for a stage that is never cached
+   * (never_cache, or `cache = false` in wrt.toml): what this run knows when
+   * the stage starts, as a JSON object owned by the host for the call:
+   *   {"run_id": "...",                  the id the run's history record gets
+   *    "gate": {"verdict": "pass" | "warn" | "block" | "none",
+   *             "why": "prove:core failed at ASIL D" (empty on pass),
+   *             "levels": {"D": "pass", ...}},   over the stages it depends on
+   *    "dependencies": [{"name", "status", "asil" (or null), "key"}]}
+   * (dependencies direct or not; "key" is the hex cache key, "" when none).
+   * NULL otherwise: none of it is part of a cache key, so a cacheable
+   * result must not depend on it. */
+  const char* (*run_context)(wrt_stage* stage);
 } wrt_host;
 
 /* One stage type. A library may provide several. */

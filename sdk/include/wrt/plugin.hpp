@@ -168,6 +168,14 @@ class Stage {
   // only in fingerprint. False on an older host -- then refuse to run
   // rather than be cached.
   bool never_cache() const { return host_has(&wrt_host::never_cache) && host_->never_cache(stage_) == 1; }
+  // ABI 1.5, in run only: the run's id, the gate over the stages this one
+  // depends on and their statuses, as JSON text (plugin.h); empty for a
+  // cacheable stage, in fingerprint, or on an older host.
+  std::string run_context() const {
+    if (!host_has(&wrt_host::run_context)) return {};
+    const char* j = host_->run_context(stage_);
+    return j ? j : "";
+  }
   bool declare_state(const std::string& dir) const {
     return host_has(&wrt_host::declare_state) && host_->declare_state(stage_, dir.c_str()) == 1;
   }

@@ -479,6 +479,9 @@ struct StageSpec {
   std::vector<std::string> outputs;  // declared outputs, as in wrt.toml
   double timeout_s = 600;            // the stage deadline spawned processes run under
   double kill_grace_s = 2;           // TERM -> KILL delay at the deadline
+  // What run_context() (ABI 1.5) returns in run(): JSON text as plugin.h
+  // describes it; "" = NULL, as wrt gives a cacheable stage.
+  std::string run_context;
 };
 
 namespace detail {
@@ -493,6 +496,7 @@ struct StageState {
   Value with;
   std::string with_json;
   std::vector<std::string> inputs, outputs;
+  std::string run_context;
   bool in_fingerprint = false;
   Clock::time_point deadline;
   Clock::duration kill_grace{};
@@ -847,6 +851,11 @@ struct Host {
     }
     st->result.fingerprints.emplace_back(name, str(value));
   }
+  static const char* run_context(wrt_stage* stage) {
+    if (!stage) return nullptr;
+    StageState* st = state(stage);
+    return st->in_fingerprint || st->run_context.empty() ? nullptr : st->run_context.c_str();
+  }
   static int never_cache(wrt_stage* stage) {
     if (!stage) return 0;
     StageState* st = state(stage);
@@ -1010,6 +1019,7 @@ inline const wrt_host* host_table() {
       Host::get_extension,   Host::config_key_at,   Host::data_dir,        Host::input_count,
       Host::input_at,        Host::output_count,    Host::output_at,       Host::check_keys,
       Host::log_global,      Host::tool_version,    Host::declare_state,   Host::never_cache,
+      Host::run_context,
   };
   return &host;
 }
@@ -1146,6 +1156,7 @@ inline Result run_stage(const Plugin& lib, const Workspace& ws, const StageSpec&
   std::sort(st.inputs.begin(), st.inputs.end());
   st.inputs.erase(std::unique(st.inputs.begin(), st.inputs.end()), st.inputs.end());
   st.outputs = spec.outputs;
+  st.run_context = spec.run_context;
   st.deadline = detail::Clock::now() + std::chrono::duration_cast<detail::Clock::duration>(
                                            std::chrono::duration<double>(spec.timeout_s));
   st.kill_grace = std::chrono::duration_cast<detail::Clock::duration>(std::chrono::duration<double>(spec.kill_grace_s));
