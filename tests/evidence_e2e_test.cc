@@ -75,8 +75,14 @@ TEST_CASE("evidence: a signed package of the current commit verifies, and any ch
   const fs::path ev = ws / "ev";
   for (const char* f : {"manifest.json", "provenance.dsse.json", "verification-summary.dsse.json", "run.json", "wrt.toml",
                         "last-results.json", "summary.md", "stages/prove:core/key.json", "stages/prove:core/log.txt",
-                        "reports/findings.sarif"})
+                        "reports/findings.sarif", "junit.xml"})
     CHECK(fs::exists(ev / f));
+  // The package's JUnit file is valid against the Ant JUnit schema and names the proof.
+  auto lint = run_command({"xmllint", "--noout", "--schema", std::string(WRT_TEST_DATA_DIR) + "/junit/JUnit.xsd",
+                           (ev / "junit.xml").string()});
+  INFO(lint.out << lint.err);
+  CHECK(lint.exit_code == 0);
+  CHECK(read_file(ev / "junit.xml").find("name=\"prove:core\"") != std::string::npos);
   auto verify = [&](const std::string& key) { return run_wrt({"evidence", "verify", ev.string(), "--key", (keys / key).string()}, ws.path()); };
   auto v = verify("k1.pub");
   INFO(v.out << v.err);

@@ -142,3 +142,46 @@ with = { max_lines = 10 }
   CHECK(typo.exit_code == 2);
   CHECK_THAT(typo.err, Catch::Contains("did you mean 'max_lines'?"));
 }
+
+TEST_CASE("sdk: ABI 1.5 run_context reaches a never-cached stage through its worker, and no cacheable one",
+          "[e2e][sdk]") {
+  TempDir ws;
+  write_file(ws / "wrt.toml", settings() + R"toml(
+[components.core]
+paths = ["src/**"]
+asil = "C"
+
+[stages.prove]
+for_each = "component"
+inputs = ["src/**"]
+with = { run = "true" }
+
+[stages.effect]
+plugin = "probe"
+needs = ["prove"]
+cache = false
+with = { context = "effect.json" }
+
+[stages.pure]
+plugin = "probe"
+needs = ["prove"]
+with = { context = "pure.json" }
+)toml");
+  write_file(ws / "src/a.c", "int a;\n");
+  for (int round = 0; round < 2; ++round) {  // the second: prove cached, effect runs again
+    auto r = run_wrt({"run", "--report", (ws / "report.json").string()}, ws.path());
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    const json report = read_json(ws / "report.json");
+    const json ctx = json::parse(read_file(ws / "effect.json"));
+    CHECK(ctx["run_id"] == report["run_id"]);
+    CHECK(ctx["gate"]["verdict"] == "pass");
+    CHECK(ctx["gate"]["levels"]["C"] == "pass");
+    REQUIRE(ctx["dependencies"].size() == 1);
+    CHECK(ctx["dependencies"][0]["name"] == "prove:core");
+    CHECK(ctx["dependencies"][0]["asil"] == "C");
+    CHECK(ctx["dependencies"][0]["key"].get<std::string>().size() == 64);
+    if (round == 0) CHECK(read_file(ws / "pure.json") == "null");
+    if (round == 1) CHECK(report_stage(report, "pure")["status"] == "cached");
+  }
+}

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/exec/subprocess.h"
+#include "core/results/junit_export.h"
 #include "core/results/last_results.h"
 #include "core/results/run_history.h"
 #include "core/results/trace.h"
@@ -135,6 +136,29 @@ Result<EvidenceSummary> write_evidence(const Config& cfg, const fs::path& out, c
     included[name] = r;
   }
   add("last-results.json", results.dump(2) + "\n");
+  // The same results as JUnit XML (junit_export.h), for tools that read it.
+  {
+    std::vector<StageRecord> records;
+    for (const auto& [name, r] : included) {
+      StageRecord rec;
+      rec.name = name;
+      rec.status = r.status;
+      rec.component = r.component;
+      for (const auto& t : r.tests) {
+        TestCaseResult tc;
+        const auto slash = t.name.find('/');
+        tc.suite = slash == std::string::npos ? "" : t.name.substr(0, slash);
+        tc.name = slash == std::string::npos ? t.name : t.name.substr(slash + 1);
+        tc.status = t.status;
+        rec.results.tests.push_back(std::move(tc));
+      }
+      records.push_back(std::move(rec));
+    }
+    std::tm started{};
+    const std::string at = run.value("started_at", "");
+    ::strptime(at.c_str(), "%Y-%m-%dT%H:%M:%S", &started);
+    add("junit.xml", JunitExport::render(records, ::timegm(&started)));
+  }
   if (fs::exists(dot / "reports", ec))
     for (auto it = fs::recursive_directory_iterator(dot / "reports", ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {

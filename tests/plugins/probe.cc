@@ -13,7 +13,9 @@
 //   biglog  - writes `with.mb` MB to the stage log through the host
 // `with.fingerprint_fault = "segv"` crashes in fingerprint() instead.
 // `with.state = "dir"` declares a state directory (declare_state, ABI 1.3);
-// `with.write = "path"` makes run() write that file first.
+// `with.write = "path"` makes run() write that file first;
+// `with.context = "path"` writes what run_context() returned (ABI 1.5), or
+// "null", there.
 #include <wrt/plugin.hpp>
 
 #include <chrono>
@@ -42,6 +44,10 @@ wrt_status run(const wrt_host* host, wrt_stage* stage) {
       std::filesystem::path p = std::filesystem::path(s.workspace()) / *file;
       std::filesystem::create_directories(p.parent_path());
       std::ofstream(p) << "written by probe\n";
+    }
+    if (auto file = s.string("context")) {
+      const std::string context = s.run_context();
+      std::ofstream(std::filesystem::path(s.workspace()) / *file) << (context.empty() ? "null" : context);
     }
     if (mode == "report") {
       s.metric("answer", 42);
