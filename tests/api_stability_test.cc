@@ -175,7 +175,7 @@ with = { library = "build/libdemo.so", baseline = "baseline/libdemo-1.0.so", rep
   CHECK(report["verdict"] == "none");
   CHECK(report["library"] == "build/libdemo.so");
   CHECK(report["library_sha256"].get<std::string>().size() == 64);
-  CHECK(report["tool"].get<std::string>().find("abidiff") == 0);
+  CHECK(report["tool"].get<std::string>().find("abidiff: ") != std::string::npos);  // "/usr/bin/abidiff: 2.2.0"
 
   source("v2rm.c");
   api = run(1);
@@ -213,7 +213,7 @@ with = { library = "build/libdemo.so", baseline = "baseline/libdemo-1.0.so", rep
   // A corrupt baseline: an error, never "compatible".
   write_file(ws / "baseline/libdemo-1.0.so", "garbage\n");
   api = run(1);
-  CHECK(api["status"] == "error");
+  CHECK(api["status"] == "failed");  // a stage error is reported as failed, with the error message
   CHECK(api["message"].get<std::string>().find("api: error \xE2\x80\x94 abidiff failed (exit status 1)") == 0);
   CHECK(read_json(ws / "out/api.json")["verdict"] == "error");
 
@@ -221,7 +221,7 @@ with = { library = "build/libdemo.so", baseline = "baseline/libdemo-1.0.so", rep
   compile("v1.c", ws / "baseline/libdemo-1.0.so");
   write_file(ws / "wrt.toml", read_file(ws / "wrt.toml").replace(read_file(ws / "wrt.toml").find(" -g "), 4, " "));
   api = run(1);
-  CHECK(api["status"] == "error");
+  CHECK(api["status"] == "failed");  // a stage error is reported as failed, with the error message
   CHECK(api["message"].get<std::string>().find("has no DWARF debug info") != std::string::npos);
 }
 
@@ -294,7 +294,8 @@ with = { api_verdict = ".wrt/api-stability/api.json" }
   report = run();
   api = report_stage(report, "api");
   CHECK(api["status"] == "passed");  // fail_on = "never"
-  CHECK(api["message"].get<std::string>().find("api: major \xE2\x80\x94 removed function int sub(int, int)") == 0);
+  // v2rm.c is v1.c without sub(); v1.1.0 also had mul().
+  CHECK(api["message"] == "api: major \xE2\x80\x94 removed function int mul(int, int) (and 1 more change)");
   verdict = read_json(ws / ".wrt/api-stability/api.json");
   CHECK(verdict["baseline"]["release"] == "v1.1.0");
   CHECK(verdict["baseline"]["stored"] == true);
@@ -311,7 +312,7 @@ with = { api_verdict = ".wrt/api-stability/api.json" }
   CHECK(r.exit_code == 1);
   report = read_json(ws / "report.json");
   api = report_stage(report, "api");
-  CHECK(api["status"] == "error");
+  CHECK(api["status"] == "failed");  // a stage error is reported as failed, with the error message
   CHECK(api["message"].get<std::string>().find("api: error \xE2\x80\x94 no ABI baseline for v1.1.0") == 0);
   CHECK(read_json(ws / ".wrt/api-stability/api.json")["verdict"] == "error");
   CHECK(report_stage(report, "release")["status"] == "skipped");
@@ -348,7 +349,7 @@ with = { api_verdict = ".wrt/api-stability/api.json" }
   CHECK(read_json(ws / ".wrt/api-stability/api.json")["verdict"] == "skipped");
   // The release does not treat "skipped" as "compatible".
   auto release = report_stage(report, "release");
-  CHECK(release["status"] == "error");
+  CHECK(release["status"] == "failed");
   CHECK(release["message"].get<std::string>().find("is \"skipped\"") != std::string::npos);
   CHECK(r.exit_code == 1);
 }

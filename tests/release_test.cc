@@ -298,7 +298,7 @@ TEST_CASE("release: e2e bumps - feat! is 2.0.0, a fix 1.2.4, the 0.x rules, the 
     CHECK(run_release(ws)["message"] == "release 1.3.0 (minor since v1.2.3); dry run: nothing written, no tag");
     git(ws, {"tag", "-a", "v2", "-m", "not semver"});
     auto st = run_release(ws, 1);
-    CHECK(st["status"] == "error");
+    CHECK(st["status"] == "failed");  // a stage error is reported as failed, with the error message
     CHECK(st["message"] == "the last release tag v2 is not vMAJOR.MINOR.PATCH");
   }
   {
@@ -388,7 +388,7 @@ TEST_CASE("release: bad configuration and unusable API verdicts", "[release][e2e
     write_file(ws / "api.json", json);
     write_file(ws / "wrt.toml", "[stages.release]\nplugin = \"release\"\nwith = { api_verdict = \"api.json\" }\n");
     auto st = run_release(ws, 1);
-    CHECK(st["status"] == "error");
+    CHECK(st["status"] == "failed");  // a stage error is reported as failed, with the error message
     CHECK(st["message"].get<std::string>().find(expect) != std::string::npos);
   };
   verdict(R"({"schema": "wrt.api-stability/1", "verdict": "error", "summary": "abidiff failed"})", "is \"error\"");

@@ -410,7 +410,8 @@ wrt_status finish(const Stage& s, const Config& c, const Outcome& o) {
                            {"summary", o.summary},
                            {"baseline", o.baseline},
                            {"tool", o.tool},
-                           {"commit", git(s, {"rev-parse", "HEAD"}).out}};
+                           {"commit", nullptr}};
+  if (auto head = git(s, {"rev-parse", "--verify", "-q", "HEAD"}); head.ok) report["commit"] = head.out;
   if (c.kind == "c") {
     report["library"] = c.library;
     report["library_sha256"] = sha256_file(in_workspace(s, c.library));
