@@ -150,6 +150,7 @@ with = { run = ")" + kBuild + R"(" }
 plugin = "api-stability"
 needs = ["build"]
 inputs = ["build/libdemo.so", "baseline/**"]
+outputs = ["out/api.json"]
 with = { library = "build/libdemo.so", baseline = "baseline/libdemo-1.0.so", report = "out/api.json")" +
                                  extra + R"( }
 )");
@@ -209,6 +210,7 @@ with = { library = "build/libdemo.so", baseline = "baseline/libdemo-1.0.so", rep
   api = run(0);
   CHECK(api["status"] == "cached");
   CHECK(api["message"] == "api: none \xE2\x80\x94 no ABI change");
+  CHECK(read_json(ws / "out/api.json")["verdict"] == "none");  // the report is an output: restored with the hit
 
   // A corrupt baseline: an error, never "compatible".
   write_file(ws / "baseline/libdemo-1.0.so", "garbage\n");
