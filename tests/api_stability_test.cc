@@ -227,6 +227,43 @@ with = { library = "build/libdemo.so", baseline = "baseline/libdemo-1.0.so", rep
   CHECK(api["message"].get<std::string>().find("has no DWARF debug info") != std::string::npos);
 }
 
+TEST_CASE("api-stability: e2e with public headers, a private type's change is no API change", "[api-stability][e2e]") {
+  TempDir ws;
+  write_file(ws / "include/pub.h", "struct point { int x; int y; };\nint add(int a, int b);\nint norm(struct point* p);\n");
+  const std::string body = "int add(int a, int b) { return a + b; }\nint norm(struct point* p) { return p->x; }\n"
+                           "int internal(struct priv* p) { return p->a; }\n";
+  write_file(ws / "old/lib.c", "#include \"pub.h\"\nstruct priv { int a; };\n" + body);
+  write_file(ws / "src/lib.c", "#include \"pub.h\"\nstruct priv { int a; int b; };\n" + body);
+  fs::create_directories(ws / "baseline");
+  auto r = run_command({WRT_C_COMPILER, "-shared", "-fPIC", "-g", "-Iinclude", "-o", "baseline/libdemo.so", "old/lib.c"},
+                  ws.path());
+  REQUIRE(r.exit_code == 0);
+  auto pipeline = [&](const std::string& extra) {
+    write_file(ws / "wrt.toml", std::string(R"(
+[stages.build]
+inputs = ["src/**", "include/**"]
+outputs = ["build/libdemo.so"]
+with = { run = "mkdir -p build && )") + WRT_C_COMPILER + R"( -shared -fPIC -g -Iinclude -o build/libdemo.so src/lib.c" }
+
+[stages.api]
+plugin = "api-stability"
+needs = ["build"]
+inputs = ["build/libdemo.so", "include/**"]
+with = { library = "build/libdemo.so", baseline = "baseline/libdemo.so")" + extra + R"( }
+)");
+  };
+  auto api = [&] {
+    auto res = run_wrt({"run", "--report", (ws / "report.json").string()}, ws.path());
+    INFO(res.out << res.err);
+    CHECK(res.exit_code == 0);
+    return report_stage(read_json(ws / "report.json"), "api");
+  };
+  pipeline("");
+  CHECK(api()["message"] == "api: needs-review \xE2\x80\x94 changed function int internal(priv*)");
+  pipeline(R"(, headers = "include")");
+  CHECK(api()["message"] == "api: none \xE2\x80\x94 no ABI change");
+}
+
 TEST_CASE("api-stability: e2e against the last release tag, built in a worktree, stored on the next tag, and the "
           "release it forces",
           "[api-stability][release][e2e]") {
@@ -371,4 +408,18 @@ TEST_CASE("api-stability: bad configuration is a one-line error", "[api-stabilit
   check(R"(kind = "rust", library = "a.so")", "with.library applies to kind = \"c\" only");
   check(R"(kind = "go")", "with.kind must be \"c\"");
   check(R"(library = 3)", "with.library must be a string");
+}
+
+TEST_CASE("api-stability, release, doxygen: listed by wrt plugins, each exporting only its entry point", "[api-stability][release][doxygen]") {
+  TempDir ws;
+  auto r = run_wrt({"plugins"}, ws.path());
+  REQUIRE(r.exit_code == 0);
+  for (const std::string name : {"api-stability", "release", "doxygen"}) {
+    INFO(name);
+    CHECK(("\n" + r.out).find("\n" + name + " ") != std::string::npos);
+    auto nm = run_command({"sh", "-c", "nm -D --defined-only " + std::string(WRT_BUILD_DIR) + "/plugins/wrt-plugin-" + name +
+                                           ".so | awk '$2 ~ /[TDBR]/ {print $3}'"});
+    REQUIRE(nm.exit_code == 0);
+    CHECK(nm.out == "wrt_plugin_entry\n");
+  }
 }

@@ -349,7 +349,7 @@ wrt_status run(const Stage& s) {
       s.message("git add failed: " + a.out);
       return WRT_STATUS_ERROR;
     }
-    auto commit = git(s, {"commit", "-q", "--no-verify", "-m", "chore(release): " + tag});
+    auto commit = git(s, {"commit", "-q", "-m", "chore(release): " + tag});
     if (!commit.ok) {
       restore();
       s.message("git commit failed, nothing released: " + commit.out);
