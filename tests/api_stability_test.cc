@@ -315,6 +315,20 @@ with = { api_verdict = ".wrt/api-stability/api.json" }
   CHECK(git(ws, {"worktree", "list"}).find('\n') == std::string::npos);  // the temporary worktree is gone
   CHECK(report_stage(report, "release")["message"] == "release 1.1.0 (minor since v1.0.0, api minor); dry run: nothing written, no tag");
 
+  // The same tag named as a git ref: the dump built above is reused (keyed by the commit).
+  {
+    std::string toml = read_file(ws / "wrt.toml");
+    const std::string saved = toml;
+    toml.replace(toml.find("\"last-release\""), std::string("\"last-release\"").size(), "\"v1.0.0\"");
+    write_file(ws / "wrt.toml", toml);
+    report = run();
+    CHECK(report_stage(report, "api")["message"] == "api: minor \xE2\x80\x94 added function int mul(int, int)");
+    verdict = read_json(ws / ".wrt/api-stability/api.json");
+    CHECK(verdict["baseline"]["ref"] == "v1.0.0");
+    CHECK(verdict["baseline"]["stored"] == true);
+    write_file(ws / "wrt.toml", saved);
+  }
+
   // The release tag: compared with v1.0.0's stored dump, and its own ABI stored.
   git(ws, {"tag", "-a", "v1.1.0", "-m", "v1.1.0"});
   report = run();
