@@ -371,7 +371,7 @@ with = { api_verdict = ".wrt/api-stability/api.json" }
   CHECK(report_stage(report, "release")["status"] == "skipped");
 }
 
-TEST_CASE("api-stability: Rust without cargo-semver-checks is skipped, saying why; the release refuses that verdict",
+TEST_CASE("api-stability: Rust without cargo-semver-checks is skipped, saying why, and the release refuses that verdict",
           "[api-stability][e2e]") {
   TempDir ws;
   write_file(ws / "Cargo.toml", "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");

@@ -13,7 +13,8 @@
 //            baseline_library = "b/libfoo.so",# the library in that checkout (default: library)
 //            suppressions = "abi.suppr",      # optional abidiff suppression file
 //            fail_on = "major",               # or "needs-review", "minor", "never"
-//            report = ".wrt/api-stability/STAGE.json" }
+//            report = ".wrt/api-stability/STAGE.json" }   # better a path in `outputs`:
+//                                                         # a cache hit then restores it
 //
 // A git baseline is read from an ABI dump (abidw XML) stored in the
 // plugin's data directory under the baseline commit, or, when there is
