@@ -13,7 +13,7 @@
 using namespace wrt::test;
 namespace fs = std::filesystem;
 
-TEST_CASE("examples/release-flow: main -> staging, tag -> approved production, manual certification with evidence",
+TEST_CASE("examples/release-flow: main -> staging, release -> tag, tag -> approved production, manual certification with evidence",
           "[e2e][example][deploy]") {
   TempDir scratch;
   const fs::path work = scratch / "demo";
@@ -22,6 +22,11 @@ TEST_CASE("examples/release-flow: main -> staging, tag -> approved production, m
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("demo: done") != std::string::npos);
+
+  // The release plugin made v1.0.0 from the commits, with its changelog.
+  CHECK(run_command({"git", "-C", work.string(), "cat-file", "-t", "v1.0.0"}).out == "tag\n");
+  CHECK(read_file(work / "CHANGELOG.md").find("## [1.0.0]") != std::string::npos);
+  CHECK(read_file(work / "VERSION") == "1.0.0\n");
 
   // Production is staging's release, approved by someone else than who asked.
   std::string text = read_file(work / "dist/registry/deployments.jsonl");

@@ -29,10 +29,12 @@ expect() {  # expect FILE TEXT: FILE contains TEXT
 }
 
 git init -q -b main
-git -c user.name=demo -c user.email=demo@example.com commit -q --allow-empty -m "root"
+git config user.name demo && git config user.email demo@example.com
+git commit -q --allow-empty -m "chore: root"
 printf '.wrt/\nout/\ndist/\n' > .gitignore
+echo 0.0.0 > VERSION
 git add -A
-git -c user.name=demo -c user.email=demo@example.com commit -q -m "feat: ring buffer, checksum and event log"
+git commit -q -m "feat: ring buffer, checksum and event log"
 
 step "push to main: CI checks, verification, gate, staging"
 "$wrt" run | tee run1.log
@@ -40,8 +42,14 @@ expect run1.log "passed  staging"
 expect run1.log "skipped production (0.00s): condition: no tag"
 expect run1.log "skipped certification"
 
-step "a version tag: production waits for one signed approval"
-git -c user.name=demo -c user.email=demo@example.com tag -a v1.0.0 -m "Production release v1.0.0"
+step "the release: version from the commits, changelog, annotated tag"
+"$wrt" run --target release | tee release.log
+expect release.log "passed  release"
+[ "$(git cat-file -t v1.0.0)" = tag ] || { echo "demo: no annotated tag v1.0.0" >&2; exit 1; }
+expect CHANGELOG.md "## [1.0.0]"
+expect VERSION "1.0.0"
+
+step "the version tag: staging has this commit's build, production waits for one signed approval"
 "$wrt" run > run2.log 2>&1 && { cat run2.log; echo "demo: production deployed without approval" >&2; exit 1; }
 cat run2.log
 expect run2.log "waiting for approval: production needs 1 signed approval"
