@@ -463,7 +463,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   GateResult gate = evaluate_gate(cfg, outcome.records);
   timer.next("last results");
   if (!args.dry_run) {
-    if (Status st = save_last_results(ws, outcome.records); !st)
+    if (Status st = save_last_results(ws, outcome.records, outcome.run_id); !st)
       std::fprintf(stderr, "wrt: warning: %s\n", st.error().c_str());
     // Every finding of the run (cached stages replay theirs) as one SARIF log
     // for code-scanning dashboards.

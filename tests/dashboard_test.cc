@@ -209,7 +209,7 @@ TEST_CASE("dashboard: three runs, the page in headless Chromium shows the report
 TEST_CASE("dashboard: names are escaped and a workspace without runs still gets a page", "[dashboard]") {
   DashboardInput in;
   in.project = "<script>alert(1)</script>";
-  in.last["a<b>"] = LastResult{"failed", "", "c\"d", "D", "2026-11-30T00:00:00Z", {}};
+  in.last["a<b>"] = LastResult{"failed", "", "c\"d", "D", "2026-11-30T00:00:00Z", {}, {}, ""};
   const std::string html = dashboard_html(in);
   CHECK(html.find("<script>") == std::string::npos);
   CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);

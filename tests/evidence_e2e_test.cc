@@ -175,3 +175,47 @@ TEST_CASE("evidence: refused for a commit that was not run, and into a non-empty
   CHECK(e.exit_code == 0);
   CHECK(e.err.find("unsigned: pass --key FILE") != std::string::npos);
 }
+
+TEST_CASE("evidence: coverage reports that are declared outputs are in the package, also after a repeated run",
+          "[e2e][evidence]") {
+  TempDir ws;
+  git(ws, {"init", "-q", "-b", "main"});
+  write_file(ws / "wrt.toml", std::string(kPipeline) + R"toml(
+[stages.coverage]
+plugin = "coverage"
+inputs = ["data/lcov.info"]
+outputs = ["coverage/cobertura.xml"]
+with = { lcov = "data/lcov.info", min_line = 0 }
+
+[stages.notes]
+plugin = "probe"
+with = { mode = "report", write = "out/report.txt" }
+)toml" + "[settings]\nplugin_path = [\"" + std::string(WRT_TEST_PLUGIN_DIR) + "\"]\n");
+  write_file(ws / "src/a.c", "int a;\n");
+  write_file(ws / "data/lcov.info", read_file(std::string(WRT_TEST_DATA_DIR) + "/coverage/lcov-1.16.info"));
+  write_file(ws / ".gitignore", ".wrt/\nout/\nev*/\ncoverage/\n");
+  git(ws, {"add", "-A"});
+  git(ws, {"commit", "-q", "-m", "c1"});
+  for (int round = 0; round < 3; ++round) {  // the later runs repeat the first: cached, same results
+    auto r = run_wrt({"run"}, ws.path());
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  auto e = run_wrt({"evidence", "--out", "ev"}, ws.path());
+  INFO(e.out << e.err);
+  REQUIRE(e.exit_code == 0);
+  CHECK(e.out.find("4 stages") != std::string::npos);  // prove:core, package, coverage, notes
+  // The LCOV file is the stage's input (its digest in the key record), the Cobertura one its output.
+  CHECK(read_file(ws / "ev/stages/coverage/artifacts/data/lcov.info") == read_file(ws / "data/lcov.info"));
+  CHECK(read_file(ws / "ev/stages/coverage/artifacts/coverage/cobertura.xml") == read_file(ws / "coverage/cobertura.xml"));
+  // The probe's report is no declared output: named as left out, not packaged.
+  CHECK(e.out.find("notes: artifact out/report.txt is neither a declared output nor an input") != std::string::npos);
+  CHECK(!fs::exists(ws / "ev/stages/notes/artifacts"));
+
+  // A coverage report edited after the run is left out, named.
+  write_file(ws / "coverage/cobertura.xml", "<coverage/>\n");
+  e = run_wrt({"evidence", "--out", "ev2"}, ws.path());
+  REQUIRE(e.exit_code == 0);
+  CHECK(e.out.find("coverage: artifact coverage/cobertura.xml is missing or changed since the run") != std::string::npos);
+  CHECK(!fs::exists(ws / "ev2/stages/coverage/artifacts/coverage/cobertura.xml"));
+}

@@ -107,19 +107,26 @@ Result<EvidenceSummary> write_evidence(const Config& cfg, const fs::path& out, c
   std::string warning;
   LastResults last = load_last_results(ws, &warning);
   if (!warning.empty()) return Error{warning};
-  const std::string run_started = run.value("started_at", "").substr(0, 19) + "Z";
+  // Which results the last run wrote or confirmed (last_results.h).
+  const LastRunIds ids = last_run_ids(ws);
+  if (ids.last != run.value("run_id", ""))
+    return Error{fmt::format("the results of the last run ({}) are not the ones recorded in .wrt/state/last-results.json "
+                             "({}): run `wrt run` again",
+                             run.value("run_id", ""), ids.last.empty() ? "none" : ids.last)};
   LastResults included;
   nlohmann::json results = {{"stages", nlohmann::json::object()}};
   for (const auto& [name, r] : last) {
-    if (r.finished_at < run_started) {
+    if (r.run_id != ids.written_by) {
       sum.excluded.push_back(fmt::format("{}: not part of the last run (its last result is from {})", name, r.finished_at));
       continue;
     }
     const fs::path key_record = dot / "keys" / (name + ".json");
+    nlohmann::json key_inputs;  // the key record's input digests
     if (fs::exists(key_record, ec)) {
       auto text = read_all(key_record);
       if (!text) return Error{text.error()};
       auto j = nlohmann::json::parse(*text, nullptr, false);
+      if (j.is_object() && j.contains("files") && j["files"].is_object()) key_inputs = j["files"];
       const std::string key = j.is_object() && j.contains("key") && j["key"].is_string() ? j["key"].get<std::string>() : "";
       if (!r.cache_key.empty() && key != r.cache_key)
         return Error{fmt::format("{}: the key record of stage '{}' does not match its last result; run `wrt run` again",
@@ -128,6 +135,28 @@ Result<EvidenceSummary> write_evidence(const Config& cfg, const fs::path& out, c
     }
     if (fs::exists(dot / "logs" / (name + ".log"), ec))
       if (Status s = copy(dot / "logs" / (name + ".log"), stage_dir(name) + "/log.txt"); !s) return Error{s.error()};
+    // Reports the stage produced or read (coverage LCOV/Cobertura, trails),
+    // when they are declared outputs or key inputs whose recorded digest the
+    // file still has.
+    for (const auto& a : r.artifacts) {
+      const fs::path file = ws / a.path;
+      std::string digest = a.sha256;
+      if (digest.empty() && key_inputs.is_object() && key_inputs.contains(a.path) && key_inputs[a.path].is_string())
+        digest = key_inputs[a.path].get<std::string>();
+      if (digest.empty()) {
+        sum.excluded.push_back(fmt::format("{}: artifact {} is neither a declared output nor an input of the stage; its "
+                                           "content is vouched for by nothing",
+                                           name, a.path));
+        continue;
+      }
+      auto text = read_all(file);
+      if (!text || to_hex(sha256(*text)) != digest) {
+        sum.excluded.push_back(fmt::format("{}: artifact {} is missing or changed since the run", name, a.path));
+        continue;
+      }
+      if (a.path.find("..") != std::string::npos || fs::path(a.path).is_absolute()) continue;
+      add(stage_dir(name) + "/artifacts/" + a.path, std::move(*text));
+    }
     nlohmann::json tests = nlohmann::json::array();
     for (const auto& t : r.tests) tests.push_back({{"name", t.name}, {"status", t.status}});
     results["stages"][name] = {{"status", r.status}, {"cache_key", r.cache_key}, {"component", r.component},

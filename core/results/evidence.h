@@ -3,7 +3,9 @@
 //
 // The package (a directory) holds the last run's history record (gate per
 // ASIL level), wrt.toml, the last result of every stage of that run with
-// its key record (input digests, tool versions) and log, the SARIF
+// its key record (input digests, tool versions), log and reports (artifacts
+// that are declared outputs or key inputs, checked against their recorded
+// digests), the same results as JUnit XML, the SARIF
 // findings, the reports under .wrt/reports/, and the requirement trace when
 // requirements.toml exists; `summary.md` for people; `manifest.json`
 // listing every file with its SHA-256 and size. Two in-toto Statements v1
@@ -13,8 +15,9 @@
 // every given Ed25519 key (dsse.h).
 //
 // Refused when the last run was for another commit than HEAD, or when a
-// stage's key record no longer matches its last result. Stages whose last
-// result predates the last run are left out and named in summary.md.
+// stage's key record no longer matches its last result. Stages that were
+// not part of the last run (last_results.h: last_run_ids) are left out and
+// named in summary.md.
 #pragma once
 
 #include <filesystem>
