@@ -14,6 +14,7 @@
 #include <fmt/core.h>
 
 #include "core/cache/cache_store.h"
+#include "core/cache/remote_cache.h"
 #include "core/completions.h"
 #include "core/config/components.h"
 #include "core/config/config.h"
@@ -153,6 +154,8 @@ struct RunArgs {
   std::string cache_dir;
   bool strict = false;         // a `warn` safety-gate verdict fails the run
   bool no_wait = false;        // another run holds the checkout: exit 2 instead of waiting
+  std::string remote_cache;    // --remote-cache URL
+  bool remote_read_only = false;  // --remote-read-only
   bool more_follows = false;   // the command goes on after this run (`wrt deploy`): return, do not end the process
   std::string changed_since;   // git ref: only components whose files changed
   bool verify = false;         // `wrt verify`: targets come from `verify_request`
@@ -291,6 +294,37 @@ Result<Session> open_session(const fs::path& ws, const std::vector<int>* order_o
   return s;
 }
 
+// The remote cache of a run (remote_cache.h): --remote-cache, else
+// WRT_REMOTE_CACHE, else settings.remote_cache; null when none. Credentials
+// come from the environment only: WRT_REMOTE_CACHE_HEADER ("Name: value")
+// and WRT_REMOTE_CACHE_KEY (the Ed25519 private key that signs uploads).
+Result<std::unique_ptr<RemoteCache>> open_remote_cache(const Config& cfg, const RunArgs& args) {
+  auto env = [](const char* n) { const char* v = std::getenv(n); return std::string(v ? v : ""); };
+  std::string url = !args.remote_cache.empty() ? args.remote_cache : env("WRT_REMOTE_CACHE");
+  if (url.empty()) url = cfg.settings.remote_cache;
+  if (url.empty()) return std::unique_ptr<RemoteCache>();
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+    return Error{fmt::format("remote cache '{}': only http:// and https:// URLs", url)};
+  RemoteCacheOptions o;
+  o.url = url;
+  if (std::string h = env("WRT_REMOTE_CACHE_HEADER"); !h.empty()) {
+    if (h.find(':') == std::string::npos) return Error{"WRT_REMOTE_CACHE_HEADER must be \"Name: value\""};
+    o.headers.push_back(h);
+  }
+  o.upload = cfg.settings.remote_upload && !args.remote_read_only;
+  for (const auto& p : cfg.settings.remote_cache_trusted_keys) {
+    auto k = Ed25519Key::load_public(fs::path(p).is_absolute() ? fs::path(p) : cfg.workspace / p);
+    if (!k) return Error{fmt::format("settings.remote_cache_trusted_keys: {}", k.error())};
+    o.trusted.push_back(*k);
+  }
+  if (std::string key = env("WRT_REMOTE_CACHE_KEY"); !key.empty() && o.upload) {
+    auto k = Ed25519Key::load_private(key);
+    if (!k) return Error{fmt::format("WRT_REMOTE_CACHE_KEY: {}", k.error())};
+    o.signer = *k;
+  }
+  return std::make_unique<RemoteCache>(std::move(o));
+}
+
 int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const std::string& explain_stage) {
   WorkspaceDirs dirs(ws);
   // One run per checkout (workspace_lock.h), held until the state is saved.
@@ -340,6 +374,12 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   fs::path cache_dir = cache_dir_for(cfg, args.cache_dir);
   std::unique_ptr<CacheStore> store = std::make_unique<CacheStore>(cache_dir, cfg.settings.cache_max_size);
   if (Status st = store->open(); !st) return usage_error(st.error());
+  std::unique_ptr<RemoteCache> remote;
+  if (!args.dry_run && !explain_mode) {
+    auto r = open_remote_cache(cfg, args);
+    if (!r) return usage_error(r.error());
+    remote = std::move(*r);
+  }
 
   int jobs = args.jobs > 0 ? args.jobs : cfg.settings.max_parallel_jobs;
   if (jobs <= 0) jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -403,8 +443,13 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
       ws, [](const char* n) { const char* v = std::getenv(n); return std::string(v ? v : ""); }, need_tags);
   conditions.named = args.stages;
   opts.conditions = &conditions;
+  opts.remote = remote.get();
   Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, index, events, opts);
   RunOutcome outcome = ex.run(order);
+  if (remote) {
+    const RemoteCacheStats rs = remote->stats();
+    outcome.remote = {true, rs.hits, rs.misses, rs.uploads, rs.bytes_down, rs.bytes_up, rs.transfer_s, rs.disabled};
+  }
   if (auto head = read_git_head(ws)) {
     outcome.commit = head->commit;
     outcome.branch = head->branch;
@@ -500,6 +545,15 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
     if (counts[k]) summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", counts[k], k);
   std::printf("wrt: %zu stage%s: %s (%.2fs)\n", outcome.records.size(), outcome.records.size() == 1 ? "" : "s",
               summary.empty() ? "nothing to do" : summary.c_str(), outcome.duration_s);
+  if (remote) {
+    const RemoteFigures& f = outcome.remote;
+    std::printf("wrt: remote cache %s: %llu hit%s, %llu miss%s, %llu upload%s, %s down, %s up (%.2fs)%s%s\n",
+                remote->display_url().c_str(), static_cast<unsigned long long>(f.hits), f.hits == 1 ? "" : "s",
+                static_cast<unsigned long long>(f.misses), f.misses == 1 ? "" : "es",
+                static_cast<unsigned long long>(f.uploads), f.uploads == 1 ? "" : "s", format_size(f.bytes_down).c_str(),
+                format_size(f.bytes_up).c_str(), f.transfer_s, f.disabled ? ", disabled after a failure" : "",
+                remote->uploads() ? "" : ", read only");
+  }
   // Which stages failed, each with its first finding (or its message), so
   // the end of the output says what to look at.
   for (const auto& r : outcome.records) {
@@ -1086,6 +1140,9 @@ int run_cli(int argc, char** argv) {
   run->add_option("--codequality", ra.codequality, "Write the findings as a GitLab Code Quality (CodeClimate) JSON report to FILE");
   run->add_option("--trace", ra.trace, "Write a Chrome trace-event timeline (Perfetto, chrome://tracing) to FILE");
   run->add_option("--cache-dir", ra.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
+  run->add_option("--remote-cache", ra.remote_cache,
+                  "Remote cache URL, Bazel HTTP cache protocol (also WRT_REMOTE_CACHE, settings.remote_cache)");
+  run->add_flag("--remote-read-only", ra.remote_read_only, "Read the remote cache, never write it (pull-request runners)");
   run->add_option("-C,--directory", dir, "Run as if started in DIR");
   run->add_flag("--strict", ra.strict, "A safety-gate warning (failed ASIL A/B stage) fails the run");
   run->add_flag("--no-wait", ra.no_wait, "If another wrt run holds this checkout, exit 2 at once instead of waiting");

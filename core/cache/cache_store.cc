@@ -1099,4 +1099,12 @@ std::string format_size(std::uint64_t bytes) {
   return fmt::format("{} {}", num, kUnits[u]);
 }
 
+std::string encode_cache_entry(const std::string& key_hex, const CacheEntry& entry) { return encode_entry(key_hex, entry); }
+
+std::optional<CacheEntry> decode_cache_entry(const std::string& key_hex, const std::string& text, std::string* why) {
+  return decode_entry(key_hex, text, why);
+}
+
+std::vector<std::string> cache_entry_blobs(const CacheEntry& entry) { return referenced_blobs(entry); }
+
 }  // namespace wrt

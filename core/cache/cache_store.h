@@ -162,6 +162,15 @@ class CacheStore {
   std::unique_ptr<State> state_;
 };
 
+// An entry's stored form ("wrt-entry 2 <sha256 of body>\n<body>", the body
+// naming its key), the same text for the same entry: what the remote cache
+// transfers (remote_cache.h).
+std::string encode_cache_entry(const std::string& key_hex, const CacheEntry& entry);
+// Parses and checks it (checksum, key, paths); nullopt with `why` otherwise.
+std::optional<CacheEntry> decode_cache_entry(const std::string& key_hex, const std::string& text, std::string* why);
+// The blobs (hex digests) an entry needs, each once, sorted.
+std::vector<std::string> cache_entry_blobs(const CacheEntry& entry);
+
 // "5GiB", "500MB", "1024" (bytes) -> bytes. Error text on bad input.
 Result<std::uint64_t> parse_size(std::string_view text);
 std::string format_size(std::uint64_t bytes);

@@ -235,6 +235,9 @@ void parse_settings(const toml::table& t, Settings& s) {
     else if (key == "plugin_path") s.plugin_path = as_path_list(v, what);
     else if (key == "memory_limit") s.memory_limit = as_size(v, what);
     else if (key == "cached_log_limit") s.cached_log_limit = as_size(v, what);
+    else if (key == "remote_cache") s.remote_cache = as_string(v, what);
+    else if (key == "remote_upload") s.remote_upload = as_bool(v, what);
+    else if (key == "remote_cache_trusted_keys") s.remote_cache_trusted_keys = as_path_list(v, what);
     else if (key == "cache_max_size") {
       if (v.is_integer()) {
         s.cache_max_size = static_cast<std::uint64_t>(as_int(v, what, 1));

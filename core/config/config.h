@@ -139,6 +139,11 @@ struct Settings {
   std::vector<std::string> plugin_path;
   std::uint64_t memory_limit = 0;  // bytes the running stages may declare together; 0 = physical memory
   std::uint64_t cached_log_limit = 16ull << 20;  // the end of a stage log kept in the cache
+  // A shared cache speaking Bazel's HTTP cache protocol (remote_cache.h);
+  // "" = none. WRT_REMOTE_CACHE / --remote-cache override it.
+  std::string remote_cache;
+  bool remote_upload = true;                          // false: read only (pull-request runners)
+  std::vector<std::string> remote_cache_trusted_keys;  // Ed25519 public keys (PEM files) whose entries are read
   bool operator==(const Settings&) const = default;
 };
 

@@ -41,6 +41,14 @@ Table make_settings() {
                "Memory the running stages may declare together (default: physical memory).", {}, nullptr, 1, false},
               {"cached_log_limit", Type::kSize, "How much of the end of a stage log the cache keeps (default 16MiB).",
                {}, nullptr, 1, false},
+              {"remote_cache", Type::kString,
+               "Remote cache base URL (Bazel HTTP cache protocol: /ac/ and /cas/), e.g. \"http://cache:8080/wrt\".", {},
+               nullptr, 1, false},
+              {"remote_upload", Type::kBoolean,
+               "Upload results to the remote cache (default true; false for untrusted runners).", {}, nullptr, 1, false},
+              {"remote_cache_trusted_keys", Type::kStringList,
+               "Ed25519 public keys (PEM files) whose signed remote entries are trusted; unsigned ones are never read.",
+               {}, nullptr, 1, false},
           }};
 }
 

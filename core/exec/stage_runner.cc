@@ -13,6 +13,7 @@
 
 #include "core/cache/cached_log.h"
 #include "core/cache/output_tree.h"
+#include "core/cache/remote_cache.h"
 #include "core/util/atomic_file.h"
 #include "core/util/log.h"
 
@@ -516,6 +517,17 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
     std::string warning;
     auto entry = run_.store->get_entry(rec.cache_key, &warning);
     if (!warning.empty()) run_.events.note(fmt::format("warning: {}: {}", sc.name, warning));
+    // Local miss: the remote cache, which writes what it verified into the
+    // local store (remote_cache.h); then read as any local entry.
+    if (!entry && run_.options.remote && !dry) {
+      std::string note;
+      if (run_.options.remote->fetch(rec.cache_key, *run_.store, &note)) {
+        warning.clear();
+        entry = run_.store->get_entry(rec.cache_key, &warning);
+        if (entry) rec.remote_hit = true;
+      }
+      if (!note.empty()) run_.events.note(fmt::format("warning: {}: {}", sc.name, note));
+    }
     if (entry) {
       if (Status ok = check_entry(sc, *entry); !ok) {
         run_.events.note(fmt::format("warning: {}: cache entry {} refused: {}; running the stage instead", sc.name,
@@ -754,6 +766,11 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
         run_.events.note(fmt::format("warning: {}: replaced a corrupt cache entry for its key", sc.name));
       run_.index.set_entry(sc.name, prepared.key, entry);
       run_.index.set_touched_at(sc.name, started_at_s_);
+      if (run_.options.remote) {
+        std::string note;
+        run_.options.remote->upload(rec.cache_key, entry, *run_.store, &note);
+        if (!note.empty()) run_.events.note(fmt::format("warning: {}: {}", sc.name, note));
+      }
     }
   }
   return {status, status == "flaky" ? fmt::format("passed on attempt {}", rec.attempts) : ""};

@@ -46,6 +46,8 @@
 
 namespace wrt {
 
+class RemoteCache;
+
 struct RunOptions {
   int jobs = 1;
   bool keep_going = false;
@@ -60,6 +62,9 @@ struct RunOptions {
   // Where this run happens, for stages with `when` (stage_conditions.h);
   // null: every such stage is skipped ("conditions not evaluated").
   const RunConditions* conditions = nullptr;
+  // The shared remote cache (remote_cache.h), asked after a local miss and
+  // given what ran here; null = none.
+  RemoteCache* remote = nullptr;
 };
 
 // The workspace's private state (never shared between checkouts).

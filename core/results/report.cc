@@ -21,6 +21,7 @@ nlohmann::json stage_report(const StageRecord& r) {
   if (!r.not_stored.empty()) s["not_stored"] = r.not_stored;
   if (r.conditional) s["conditional"] = true;
   if (!r.rebuilt_state.empty()) s["rebuilt_state"] = r.rebuilt_state;
+  if (r.remote_hit) s["remote_hit"] = true;
   s["log"] = r.log;
   nlohmann::json outs = nlohmann::json::array();
   for (const auto& f : r.outputs) outs.push_back(f.path);
@@ -65,6 +66,11 @@ void stream_report(std::ostream& out, const RunOutcome& outcome, const std::stri
   head["status"] = status;
   head["duration_s"] = outcome.duration_s;
   if (!outcome.run_id.empty()) head["run_id"] = outcome.run_id;
+  if (outcome.remote.used)
+    head["remote_cache"] = {{"hits", outcome.remote.hits},         {"misses", outcome.remote.misses},
+                            {"uploads", outcome.remote.uploads},   {"bytes_down", outcome.remote.bytes_down},
+                            {"bytes_up", outcome.remote.bytes_up}, {"transfer_s", outcome.remote.transfer_s},
+                            {"disabled", outcome.remote.disabled}};
   head["started_at"] = iso8601_ms(outcome.started_at_ms);
   head["finished_at"] = iso8601_ms(outcome.finished_at_ms);
   head["commit"] = outcome.commit.empty() ? nlohmann::json() : nlohmann::json(outcome.commit);

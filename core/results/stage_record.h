@@ -43,6 +43,15 @@ struct StageRecord {
   // A cache hit whose state directories had to be regenerated for a stage
   // that needed them: why, and how that run ended.
   std::string rebuilt_state;
+  bool remote_hit = false;  // cached: the entry came from the remote cache this run
+};
+
+// What the remote cache did in a run (remote_cache.h fills it).
+struct RemoteFigures {
+  bool used = false;
+  std::uint64_t hits = 0, misses = 0, uploads = 0, bytes_down = 0, bytes_up = 0;
+  double transfer_s = 0;
+  bool disabled = false;  // the server failed and the run went on local only
 };
 
 // A whole run: every selected stage's record.
@@ -55,6 +64,7 @@ struct RunOutcome {
   // come from a steady clock).
   std::int64_t started_at_ms = 0;
   std::int64_t finished_at_ms = 0;
+  RemoteFigures remote;
   std::string run_id;  // "STARTED_AT_MS-PID": the history record's id, known to stages (run_context)
   // The checkout's HEAD when the run started (empty outside git; branch
   // empty when detached). Filled by the CLI.

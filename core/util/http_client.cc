@@ -11,8 +11,6 @@ namespace wrt {
 
 namespace {
 
-constexpr std::size_t kMaxBody = 4u << 20;
-
 // libcurl is opened on first use, not linked: it pulls in a dozen shared
 // libraries (TLS, HTTP/2, LDAP, SSH, Kerberos) whose loading every wrt start
 // would pay -- a no-op run included -- while only a run that notifies (or
@@ -24,6 +22,7 @@ struct Curl {
   CURLcode (*easy_perform)(CURL*);
   CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
   void (*easy_cleanup)(CURL*);
+  void (*easy_reset)(CURL*);
   const char* (*easy_strerror)(CURLcode);
   curl_slist* (*slist_append)(curl_slist*, const char*);
   void (*slist_free_all)(curl_slist*);
@@ -50,6 +49,7 @@ const Curl& curl() {
     sym(c.easy_perform, "curl_easy_perform");
     sym(c.easy_getinfo, "curl_easy_getinfo");
     sym(c.easy_cleanup, "curl_easy_cleanup");
+    sym(c.easy_reset, "curl_easy_reset");
     sym(c.easy_strerror, "curl_easy_strerror");
     sym(c.slist_append, "curl_slist_append");
     sym(c.slist_free_all, "curl_slist_free_all");
@@ -65,14 +65,28 @@ const Curl& curl() {
 
 struct Sink {
   HttpResponse* response;
+  std::size_t max_body;
 };
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
-  auto* r = static_cast<Sink*>(user)->response;
+  auto* sink = static_cast<Sink*>(user);
+  auto* r = sink->response;
   const size_t bytes = size * n;
-  if (r->body.size() < kMaxBody) r->body.append(data, std::min(bytes, kMaxBody - r->body.size()));
+  const size_t room = sink->max_body - std::min(sink->max_body, r->body.size());
+  r->body.append(data, std::min(bytes, room));
+  if (bytes > room) r->truncated = true;
   return bytes;
 }
+
+// One handle per thread, reset between requests: libcurl keeps the
+// handle's connection cache, so a thread's next request to the same server
+// reuses the connection. Cleaned up when the thread ends.
+struct ThreadHandle {
+  CURL* handle = nullptr;
+  ~ThreadHandle() {
+    if (handle) curl().easy_cleanup(handle);
+  }
+};
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto* r = static_cast<Sink*>(user)->response;
@@ -101,12 +115,15 @@ HttpResponse http_request(const HttpRequest& q) {
     r.error = lib.error;
     return r;
   }
-  CURL* c = lib.easy_init();
+  thread_local ThreadHandle mine;
+  if (!mine.handle) mine.handle = lib.easy_init();
+  CURL* c = mine.handle;
   if (!c) {
     r.error = "cannot create a libcurl handle";
     return r;
   }
-  Sink sink{&r};
+  lib.easy_reset(c);
+  Sink sink{&r, q.max_body};
   curl_slist* headers = nullptr;
   for (const auto& h : q.headers) headers = lib.slist_append(headers, h.c_str());
   lib.easy_setopt(c, CURLOPT_URL, q.url.c_str());
@@ -124,6 +141,8 @@ HttpResponse http_request(const HttpRequest& q) {
   lib.easy_setopt(c, CURLOPT_HEADERDATA, &sink);
   if (q.method == "GET") {
     lib.easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else if (q.method == "HEAD") {
+    lib.easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else {
     lib.easy_setopt(c, CURLOPT_CUSTOMREQUEST, q.method.c_str());
     lib.easy_setopt(c, CURLOPT_POSTFIELDS, q.body.data());
@@ -139,8 +158,9 @@ HttpResponse http_request(const HttpRequest& q) {
     lib.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     r.status = static_cast<int>(status);
   }
+  // The handle must not keep pointers to this call's header list or sink.
+  lib.easy_setopt(c, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
   lib.slist_free_all(headers);
-  lib.easy_cleanup(c);
   return r;
 }
 

@@ -2,7 +2,8 @@
 // run (notifications today; the remote cache builds on it). One request per
 // call, bounded by a total timeout; no retries here -- the caller decides
 // which answers are worth another try (notify: 5xx and 429 only).
-// Thread-safe: libcurl is initialised once, each call has its own handle.
+// Thread-safe: libcurl is initialised once; each thread keeps one handle,
+// so consecutive requests from a thread reuse its connections (keep-alive).
 #pragma once
 
 #include <chrono>
@@ -12,16 +13,18 @@
 namespace wrt {
 
 struct HttpRequest {
-  std::string method = "GET";             // GET | POST | PATCH | PUT | DELETE
+  std::string method = "GET";             // GET | HEAD | POST | PATCH | PUT | DELETE
   std::string url;
   std::vector<std::string> headers;       // "Name: value"
   std::string body;
   std::chrono::milliseconds timeout{10000};  // the whole exchange
+  std::size_t max_body = 4u << 20;        // a longer response body is cut (HttpResponse::truncated)
 };
 
 struct HttpResponse {
   int status = 0;            // 0: no answer (see error)
-  std::string body;          // at most 4 MiB kept
+  std::string body;          // at most HttpRequest::max_body kept
+  bool truncated = false;    // the body was longer
   std::string retry_after;   // the Retry-After header, if any
   std::string error;         // why there was no answer (DNS, refused, timeout)
 };

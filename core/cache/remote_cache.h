@@ -1,0 +1,90 @@
+// A remote cache shared by checkouts and CI runners, over Bazel's HTTP
+// cache protocol so existing servers work (nginx with WebDAV PUT,
+// bazel-remote): `<base>/ac/<key hex>` holds entries, `<base>/cas/<sha256
+// hex>` blobs; GET 200 = hit, 404 (or 204) = miss; PUT stores.
+//
+// Local first, remote second: on a local miss the stage runner asks
+// fetch(), which downloads the entry and every blob it names, checks each
+// blob against its digest and the entry against its checksum, key and
+// signature, and writes them into the local store; the hit is then served
+// from there like any other. After a stage ran here and its entry was
+// stored locally, upload() puts its blobs first and the entry last, so no
+// reader sees an entry whose blobs are not there yet.
+//
+// Trust. An entry on the server is a DSSE envelope (dsse.h, payloadType
+// kRemoteEntryType) over the local entry's text, signed with the writer's
+// Ed25519 key. Only entries signed by a key in `trusted` are read; unsigned,
+// wrongly signed or damaged ones are a miss with a warning -- the server's
+// storage is not trusted. Without a signing key nothing is uploaded.
+//
+// Never fails the run: an unreachable, slow or failing server (no answer,
+// 5xx, 507, 401/403, garbage) gives one warning and the rest of the run is
+// local only (a circuit breaker). A blob missing on the server is a miss.
+// Thread-safe: stages call it from several threads.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/cache/cache_store.h"
+#include "core/util/dsse.h"
+
+namespace wrt {
+
+inline constexpr const char* kRemoteEntryType = "application/vnd.wrt.cache-entry.v1";
+
+struct RemoteCacheOptions {
+  std::string url;                       // base, without a trailing slash
+  std::vector<std::string> headers;      // "Name: value" (credentials: never printed)
+  bool upload = true;
+  std::vector<Ed25519Key> trusted;       // whose entries are read
+  std::optional<Ed25519Key> signer;      // signs uploads; none: read only
+  std::chrono::milliseconds timeout{30000};  // per request
+  std::uint64_t max_blob = 1ull << 30;   // larger blobs are not transferred (a miss / not uploaded)
+};
+
+struct RemoteCacheStats {
+  std::uint64_t hits = 0;        // entries fetched into the local store
+  std::uint64_t misses = 0;      // asked, not usable (absent, untrusted, a blob missing)
+  std::uint64_t uploads = 0;     // entries put
+  std::uint64_t bytes_down = 0;
+  std::uint64_t bytes_up = 0;
+  double transfer_s = 0;         // time spent in requests, summed over threads
+  bool disabled = false;         // the circuit breaker tripped
+};
+
+class RemoteCache {
+ public:
+  explicit RemoteCache(RemoteCacheOptions options);
+
+  // On a local miss: true when the entry for `key_hex` and all its blobs
+  // are now in `local`. `note` gets one warning line when something was
+  // wrong (an untrusted entry, a damaged blob, the server failing).
+  bool fetch(const std::string& key_hex, CacheStore& local, std::string* note);
+
+  // After the entry was stored locally: uploads its blobs (those the server
+  // lacks) and then the signed entry. No-op when read only or disabled.
+  void upload(const std::string& key_hex, const CacheEntry& entry, CacheStore& local, std::string* note);
+
+  RemoteCacheStats stats() const;
+  bool uploads() const { return options_.upload && options_.signer.has_value(); }
+  // The URL without credentials (user:password@ removed), for messages.
+  std::string display_url() const;
+
+ private:
+  struct Answer;
+  Answer request(const std::string& method, const std::string& path, const std::string& body, std::size_t max_body);
+  // Trips the breaker (first time: fills `note`).
+  void trip(const std::string& why, std::string* note);
+
+  RemoteCacheOptions options_;
+  std::atomic<bool> disabled_{false};
+  std::atomic<std::uint64_t> hits_{0}, misses_{0}, uploads_{0}, bytes_down_{0}, bytes_up_{0}, transfer_us_{0};
+};
+
+}  // namespace wrt
