@@ -2,9 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -188,5 +191,66 @@ void ed25519_keypair(const std::filesystem::path& dir, const std::string& name) 
   auto p = run_command({"openssl", "pkey", "-in", (dir / (name + ".pem")).string(), "-pubout", "-out", (dir / (name + ".pub")).string()});
   REQUIRE(p.exit_code == 0);
 }
+
+namespace {
+
+int free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error("no free loopback port");
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool answers(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+NginxDav::NginxDav(const fs::path& dir) : dir_(dir) {
+  for (const char* sub : {"store", "tmp", "logs"}) {
+    fs::create_directories(dir_ / sub);
+    fs::permissions(dir_ / sub, fs::perms::all);
+  }
+  port_ = free_loopback_port();
+  // As root, nginx's workers would run as nobody; they must write store/.
+  const std::string user = ::geteuid() == 0 ? "user root;\n" : "";
+  write_file(dir_ / "nginx.conf", user + "worker_processes 1;\nerror_log " + (dir_ / "logs/error.log").string() +
+                                      ";\npid " + (dir_ / "nginx.pid").string() +
+                                      ";\nevents { worker_connections 256; }\nhttp {\n  access_log " +
+                                      (dir_ / "logs/access.log").string() + ";\n  client_body_temp_path " +
+                                      (dir_ / "tmp").string() + ";\n  server {\n    listen 127.0.0.1:" +
+                                      std::to_string(port_) + ";\n    root " + (dir_ / "store").string() +
+                                      ";\n    location / {\n      dav_methods PUT DELETE;\n      create_full_put_path on;\n"
+                                      "      dav_access user:rw group:rw all:r;\n      client_max_body_size 0;\n    }\n  }\n}\n");
+  process_ = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{"nginx", "-p", dir_.string(), "-c", (dir_ / "nginx.conf").string(), "-g", "daemon off;"},
+      dir_ / "logs/nginx.out");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!answers(port_)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("nginx did not start: " + read_file(dir_ / "logs/nginx.out") + read_file(dir_ / "logs/error.log"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+NginxDav::~NginxDav() = default;
+
+int NginxDav::pid() const { return process_ ? process_->pid() : -1; }
+
+void NginxDav::stop() { process_.reset(); }
 
 }  // namespace wrt::test

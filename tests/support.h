@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,28 @@ class BackgroundProcess {
 
  private:
   int pid_ = -1;
+};
+
+// A real nginx with WebDAV PUT on 127.0.0.1 (a free port): what the remote
+// cache tests and benchmarks talk to, as teams run one (Bazel's HTTP cache
+// protocol: GET/PUT/HEAD under any prefix). Files under store(); started in
+// the constructor (it answers before it returns), stopped by stop() or
+// destruction.
+class NginxDav {
+ public:
+  explicit NginxDav(const std::filesystem::path& dir);
+  ~NginxDav();
+  NginxDav(const NginxDav&) = delete;
+  NginxDav& operator=(const NginxDav&) = delete;
+  std::string url(const std::string& prefix = "wrt") const { return "http://127.0.0.1:" + std::to_string(port_) + "/" + prefix; }
+  std::filesystem::path store() const { return dir_ / "store"; }
+  int pid() const;
+  void stop();
+
+ private:
+  std::filesystem::path dir_;
+  int port_ = 0;
+  std::unique_ptr<BackgroundProcess> process_;
 };
 
 // Waits (up to `seconds`) for a file a server writes once listening and

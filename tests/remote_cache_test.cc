@@ -1,0 +1,277 @@
+// The remote cache (core/cache/remote_cache.h) against a real nginx with
+// WebDAV PUT on loopback -- the simplest server teams run for Bazel's HTTP
+// cache protocol -- through the real binary: a second checkout restores
+// everything from it byte-identical, a blob deleted on the server is a miss,
+// a server that stops mid-run or answers garbage or 5xx never changes a
+// result, read-only runners write nothing, and entries not signed by a
+// trusted key (a "malicious runner" writing straight into the server's
+// storage) are never served. The garbage / 5xx servers are
+// tests/servers/http_recorder.py, which is a plain HTTP server, not a test
+// double of a cache.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/cache/cache_store.h"
+#include "core/cache/remote_cache.h"
+#include "core/util/base64.h"
+#include "core/util/dsse.h"
+#include "core/util/hash.h"
+#include "support.h"
+
+using namespace wrt::test;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// Three stages: a file, a directory and a test whose output is a log.
+const char* kPipeline = R"toml(
+[stages.gen]
+inputs = ["src/*.txt"]
+outputs = ["out/gen.bin"]
+with = { run = "mkdir -p out && cat src/*.txt src/*.txt > out/gen.bin && head -c 20000 /dev/zero | tr '\\0' x >> out/gen.bin" }
+
+[stages.pack]
+needs = ["gen"]
+inputs = ["src/*.txt"]
+outputs = ["out/pack"]
+with = { run = "mkdir -p out/pack/sub && cp out/gen.bin out/pack/sub/copy.bin && echo packed > out/pack/note.txt" }
+
+[stages.check]
+needs = ["pack"]
+inputs = ["src/*.txt"]
+with = { run = "grep -q hello out/pack/sub/copy.bin && echo checked" }
+)toml";
+
+struct Checkout {
+  TempDir dir;
+  explicit Checkout(const std::string& extra_settings = "") {
+    write_file(dir / "wrt.toml", std::string(kPipeline) + extra_settings);
+    write_file(dir / "src/a.txt", "hello\n");
+    write_file(dir / "src/b.txt", "world\n");
+  }
+  CommandResult run(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) const {
+    std::vector<std::string> a = {"run", "--report", (dir / "report.json").string()};
+    a.insert(a.end(), args.begin(), args.end());
+    return run_wrt(a, dir.path(), env);
+  }
+  json report() const { return read_json(dir / "report.json"); }
+};
+
+std::string settings(const std::string& url, const fs::path& trusted) {
+  return "\n[settings]\nremote_cache = \"" + url + "\"\nremote_cache_trusted_keys = [\"" + trusted.string() + "\"]\n";
+}
+
+std::set<std::string> files_under(const fs::path& root) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file()) out.insert(fs::relative(it->path(), root).string());
+  return out;
+}
+
+int count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("remote cache: another checkout restores every stage from nginx byte-identical, a deleted blob is a miss",
+          "[e2e][remote-cache]") {
+  TempDir server_dir, keys;
+  NginxDav nginx(server_dir.path());
+  ed25519_keypair(keys.path(), "ci");
+  const std::vector<std::string> writer = {"WRT_REMOTE_CACHE_KEY=" + (keys / "ci.pem").string()};
+
+  Checkout a(settings(nginx.url(), keys / "ci.pub"));
+  auto r = a.run({}, writer);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  json rep = a.report();
+  CHECK(rep["remote_cache"]["uploads"] == 3);
+  CHECK(rep["remote_cache"]["hits"] == 0);
+  CHECK(rep["remote_cache"]["bytes_up"].get<std::uint64_t>() > 20000);
+  CHECK(r.out.find("wrt: remote cache " + nginx.url() + ": 0 hits, 3 misses, 3 uploads") != std::string::npos);
+  const auto stored = files_under(nginx.store() / "wrt");
+  CHECK(stored.count("ac/" + report_stage(rep, "gen")["cache_key"].get<std::string>()) == 1);
+
+  // Checkout B: another path, its own (empty) local cache.
+  Checkout b(settings(nginx.url(), keys / "ci.pub"));
+  r = b.run({});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  rep = b.report();
+  for (const char* s : {"gen", "pack", "check"}) {
+    CHECK(report_stage(rep, s)["status"] == "cached");
+    CHECK(report_stage(rep, s)["remote_hit"] == true);
+  }
+  CHECK(rep["remote_cache"]["hits"] == 3);
+  CHECK(rep["remote_cache"]["uploads"] == 0);
+  CHECK(read_file(b.dir / "out/gen.bin") == read_file(a.dir / "out/gen.bin"));
+  CHECK(read_file(b.dir / "out/pack/sub/copy.bin") == read_file(a.dir / "out/pack/sub/copy.bin"));
+  CHECK(read_file(b.dir / "out/pack/note.txt") == "packed\n");
+  auto log = run_wrt({"log", "check"}, b.dir.path());
+  CHECK(log.out.find("checked") != std::string::npos);
+  // Again in B: now local hits, the server is not asked.
+  r = b.run({});
+  CHECK(b.report()["remote_cache"]["hits"] == 0);
+  CHECK(b.report()["remote_cache"]["misses"] == 0);
+
+  // The blob of out/gen.bin deleted on the server (evicted): checkout C
+  // gets a miss for gen and runs it; the others still come from the server.
+  const std::string gen_blob = wrt::to_hex(wrt::sha256(read_file(a.dir / "out/gen.bin")));
+  REQUIRE(fs::remove(nginx.store() / "wrt/cas" / gen_blob));
+  Checkout c(settings(nginx.url(), keys / "ci.pub"));
+  r = c.run({});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  rep = c.report();
+  CHECK(report_stage(rep, "gen")["status"] == "passed");
+  CHECK(report_stage(rep, "pack")["status"] == "cached");  // early cutoff: gen made the same bytes
+  CHECK(count(r.out + r.err, "is missing on the server") == 1);
+  CHECK(read_file(c.dir / "out/gen.bin") == read_file(a.dir / "out/gen.bin"));
+}
+
+TEST_CASE("remote cache: a server that is down, stops mid-run, answers garbage or 5xx never changes a result",
+          "[e2e][remote-cache]") {
+  TempDir keys, tmp;
+  ed25519_keypair(keys.path(), "ci");
+  const std::vector<std::string> writer = {"WRT_REMOTE_CACHE_KEY=" + (keys / "ci.pem").string()};
+  auto statuses = [](const json& rep) {
+    std::map<std::string, std::string> m;
+    for (const auto& s : rep["stages"]) m[s["name"].get<std::string>()] = s["status"].get<std::string>();
+    return m;
+  };
+  const std::map<std::string, std::string> all_passed = {{"gen", "passed"}, {"pack", "passed"}, {"check", "passed"}};
+
+  SECTION("nothing listens") {
+    Checkout w(settings("http://127.0.0.1:9/wrt", keys / "ci.pub"));
+    auto r = w.run({}, writer);
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(statuses(w.report()) == all_passed);
+    CHECK(count(r.out + r.err, "local cache only for the rest of this run") == 1);
+    CHECK(w.report()["remote_cache"]["disabled"] == true);
+  }
+  SECTION("nginx stops while the run goes on") {
+    NginxDav nginx(tmp.path());
+    Checkout w(settings(nginx.url(), keys / "ci.pub"));
+    std::string toml = read_file(w.dir / "wrt.toml");
+    // gen stops the server; pack and check come after it.
+    toml.replace(toml.find("mkdir -p out && cat"), 0, "kill -TERM " + std::to_string(nginx.pid()) + " && sleep 0.3 && ");
+    write_file(w.dir / "wrt.toml", toml);
+    auto r = w.run({}, writer);
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(statuses(w.report()) == all_passed);
+    CHECK(count(r.out + r.err, "local cache only for the rest of this run") == 1);
+  }
+  SECTION("a server answering 200 \"ok\" to everything, then one answering 500") {
+    for (const char* mode : {"garbage", "5xx"}) {
+      const bool garbage = std::string(mode) == "garbage";
+      const fs::path port_file = tmp / (std::string(mode) + ".port");
+      std::vector<std::string> argv = {"/usr/bin/python3", std::string(WRT_SOURCE_DIR) + "/tests/servers/http_recorder.py",
+                                       "--port-file", port_file.string(), "--log", (tmp / (std::string(mode) + ".log")).string(),
+                                       "--lifetime", "120"};
+      if (!garbage) argv.insert(argv.end(), {"--fail-first", "100000", "--fail-status", "500"});
+      BackgroundProcess server(argv, tmp / (std::string(mode) + ".out"));
+      const std::string port = wait_for_file(port_file);
+      Checkout w(settings("http://127.0.0.1:" + port + "/wrt", keys / "ci.pub"));
+      auto r = w.run({}, writer);
+      INFO(mode << "\n" << r.out << r.err);
+      CHECK(r.exit_code == 0);
+      CHECK(statuses(w.report()) == all_passed);
+      CHECK(w.report()["remote_cache"]["hits"] == 0);
+      // (the recorder answers HEAD with 501: the first upload trips the breaker)
+      if (garbage) CHECK(count(r.out + r.err, "not a signed wrt entry; ignored") >= 1);
+      else CHECK(count(r.out + r.err, "HTTP 500; local cache only for the rest of this run") == 1);
+    }
+  }
+}
+
+TEST_CASE("remote cache: read-only runners write nothing, entries not signed by a trusted key are never served",
+          "[e2e][remote-cache]") {
+  TempDir server_dir, keys;
+  NginxDav nginx(server_dir.path());
+  ed25519_keypair(keys.path(), "ci");
+  ed25519_keypair(keys.path(), "mallory");
+  const std::vector<std::string> writer = {"WRT_REMOTE_CACHE_KEY=" + (keys / "ci.pem").string()};
+  Checkout main_branch(settings(nginx.url(), keys / "ci.pub"));
+  REQUIRE(main_branch.run({}, writer).exit_code == 0);
+  const auto before = files_under(nginx.store());
+
+  // A pull-request runner: changed sources, read only (flag, then setting).
+  Checkout pr(settings(nginx.url(), keys / "ci.pub"));
+  write_file(pr.dir / "src/b.txt", "pull request\n");
+  auto r = pr.run({"--remote-read-only"}, writer);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("0 uploads") != std::string::npos);
+  CHECK(r.out.find(", read only") != std::string::npos);
+  CHECK(files_under(nginx.store()) == before);
+  Checkout pr2(settings(nginx.url(), keys / "ci.pub") + "remote_upload = false\n");
+  write_file(pr2.dir / "src/b.txt", "another pull request\n");
+  CHECK(pr2.run({}, writer).exit_code == 0);
+  CHECK(files_under(nginx.store()) == before);
+
+  // The malicious runner: writes straight into the server's storage, for
+  // gen's key, an entry whose output is its own blob.
+  const json rep = main_branch.report();
+  const std::string key = report_stage(rep, "gen")["cache_key"].get<std::string>();
+  const fs::path ac = nginx.store() / "wrt/ac" / key;
+  const json genuine = json::parse(read_file(ac));
+  auto payload = wrt::base64_decode(genuine["payload"].get<std::string>());
+  REQUIRE(payload);
+  std::string why;
+  auto entry = wrt::decode_cache_entry(key, *payload, &why);
+  REQUIRE(entry);
+  const std::string evil = "evil bytes\n";
+  write_file(nginx.store() / "wrt/cas" / wrt::to_hex(wrt::sha256(evil)), evil);
+  entry->outputs[0].digest = wrt::sha256(evil);
+  entry->outputs[0].size = evil.size();
+  const std::string poisoned = wrt::encode_cache_entry(key, *entry);
+  auto mallory = wrt::Ed25519Key::load_private(keys / "mallory.pem");
+  REQUIRE(mallory);
+
+  struct Case {
+    std::string name, body, warning;
+  };
+  json forged = genuine;
+  forged["payload"] = wrt::base64_encode(poisoned);  // the trusted signature over other bytes
+  const std::vector<Case> cases = {
+      {"signed by an untrusted key", wrt::dsse_sign(wrt::kRemoteEntryType, poisoned, {*mallory})->dump(),
+       "not signed by a trusted key; ignored"},
+      {"unsigned", wrt::dsse_sign(wrt::kRemoteEntryType, poisoned, {})->dump(), "not signed by a trusted key; ignored"},
+      {"a bare entry", poisoned, "not a signed wrt entry; ignored"},
+      {"the trusted signature over altered bytes", forged.dump(), "; ignored"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    write_file(ac, c.body);
+    Checkout victim(settings(nginx.url(), keys / "ci.pub"));
+    r = victim.run({});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    const json v = victim.report();
+    CHECK(report_stage(v, "gen")["status"] == "passed");  // ran here, not served
+    CHECK(read_file(victim.dir / "out/gen.bin") == read_file(main_branch.dir / "out/gen.bin"));
+    CHECK((r.out + r.err).find("remote cache entry " + key.substr(0, 16)) != std::string::npos);
+    CHECK((r.out + r.err).find(c.warning) != std::string::npos);
+  }
+
+  // Without trusted keys nothing on the server is read.
+  write_file(ac, genuine.dump());
+  Checkout unkeyed("\n[settings]\nremote_cache = \"" + nginx.url() + "\"\n");
+  r = unkeyed.run({});
+  CHECK(report_stage(unkeyed.report(), "gen")["status"] == "passed");
+  CHECK((r.out + r.err).find("no remote_cache_trusted_keys") != std::string::npos);
+}
