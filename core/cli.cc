@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <set>
 #include <iostream>
 #include <thread>
 
@@ -22,6 +24,7 @@
 #include "core/config/config_schema.h"
 #include "core/config/init_template.h"
 #include "core/exec/executor.h"
+#include "core/exec/sharding.h"
 #include "core/cache/file_digester.h"
 #include "core/exec/workspace_lock.h"
 #include "core/config/graph.h"
@@ -154,6 +157,7 @@ struct RunArgs {
   std::string cache_dir;
   bool strict = false;         // a `warn` safety-gate verdict fails the run
   bool no_wait = false;        // another run holds the checkout: exit 2 instead of waiting
+  std::string shard;           // --shard K/N (sharding.h)
   std::string remote_cache;    // --remote-cache URL
   bool remote_read_only = false;  // --remote-read-only
   bool more_follows = false;   // the command goes on after this run (`wrt deploy`): return, do not end the process
@@ -370,6 +374,29 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   Session& s = *session;
   const Config& cfg = s.loaded->config;
 
+  // A shard: its share of the selection and what that needs (a subset of
+  // the selection, which holds every dependency already).
+  ShardFigures shard_figures;
+  if (!args.shard.empty()) {
+    auto spec = parse_shard(args.shard);
+    if (!spec) return usage_error(spec.error());
+    std::map<std::string, double> seconds;  // the last real duration of each stage
+    for (const auto& rec : RunHistory::read(dirs.root / "history"))
+      if (rec.contains("stages") && rec["stages"].is_array())
+        for (const auto& st : rec["stages"])
+          if (st.is_object() && st.contains("name") && st["name"].is_string() && st.contains("duration_s") &&
+              st["duration_s"].is_number())
+            seconds[st["name"].get<std::string>()] = st["duration_s"].get<double>();
+    ShardPlan plan = plan_shard(s.loaded->graph, order, seconds, *spec);
+    auto closure = plan.assigned.empty() ? Result<std::vector<int>>(std::vector<int>{})
+                                         : select_stages(s.loaded->graph, plan.assigned);
+    if (!closure) return usage_error(closure.error());
+    order = std::move(*closure);
+    shard_figures = {spec->index, spec->count, plan.assigned, plan.partition};
+    std::printf("shard %d/%d: %zu of the selected stages, %zu with what they need\n", spec->index, spec->count,
+                plan.assigned.size(), order.size());
+  }
+
   PhaseTimer timer("open cache");
   fs::path cache_dir = cache_dir_for(cfg, args.cache_dir);
   std::unique_ptr<CacheStore> store = std::make_unique<CacheStore>(cache_dir, cfg.settings.cache_max_size);
@@ -446,6 +473,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   opts.remote = remote.get();
   Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, index, events, opts);
   RunOutcome outcome = ex.run(order);
+  outcome.shard = shard_figures;
   if (remote) {
     const RemoteCacheStats rs = remote->stats();
     outcome.remote = {true, rs.hits, rs.misses, rs.uploads, rs.bytes_down, rs.bytes_up, rs.transfer_s, rs.disabled};
@@ -1004,6 +1032,70 @@ int cmd_evidence_verify(const std::string& dir, const std::vector<std::string>& 
   return kExitOk;
 }
 
+// `wrt report merge A.json B.json ... --out ALL.json`: the reports of the
+// shards of one run (sharding.h) as one report with one safety-gate
+// verdict; the exit code is that one run's. Refused when the shards
+// disagree on the partition, one is missing or given twice.
+int cmd_report_merge(const fs::path& ws, const std::vector<std::string>& files, const std::string& out_file) {
+  auto c = load_config(ws / "wrt.toml");
+  if (!c) return usage_error(c.error());
+  RunOutcome merged;
+  std::map<std::string, std::size_t> seen;  // stage -> index in merged.records
+  std::set<int> shards;
+  std::string partition;
+  int count = 0;
+  bool interrupted = false;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) return usage_error(fmt::format("{}: cannot read", f));
+    auto rep = nlohmann::json::parse(in, nullptr, false);
+    if (!rep.is_object() || !rep.contains("stages") || !rep["stages"].is_array())
+      return usage_error(fmt::format("{}: not a wrt report", f));
+    if (!rep.contains("shard") || !rep["shard"].is_object())
+      return usage_error(fmt::format("{}: not the report of a shard (wrt run --shard K/N --report FILE)", f));
+    const auto& sh = rep["shard"];
+    const int index = sh.value("index", 0), n = sh.value("count", 0);
+    const std::string part = sh.value("partition", "");
+    if (count == 0) count = n, partition = part;
+    if (n != count || part != partition)
+      return usage_error(fmt::format("{}: shard {}/{} partitioned the stages differently from {} (different run histories "
+                                     "or selections): run every shard from the same history, or none",
+                                     f, index, n, files.front()));
+    if (!shards.insert(index).second) return usage_error(fmt::format("{}: shard {}/{} given twice", f, index, n));
+    std::set<std::string> assigned;
+    for (const auto& a : sh.value("assigned", nlohmann::json::array()))
+      if (a.is_string()) assigned.insert(a.get<std::string>());
+    for (const auto& st : rep["stages"]) {
+      StageRecord r = stage_from_report(st);
+      if (!assigned.count(r.name)) continue;  // a dependency run here for this shard; its own shard reports it
+      seen[r.name] = merged.records.size();
+      merged.records.push_back(std::move(r));
+    }
+    merged.duration_s = std::max(merged.duration_s, rep.value("duration_s", 0.0));
+    interrupted = interrupted || rep.value("status", "") == "interrupted";
+    merged.merged_from.push_back(f);
+    if (merged.commit.empty() && rep.contains("commit") && rep["commit"].is_string()) merged.commit = rep["commit"].get<std::string>();
+    if (merged.branch.empty() && rep.contains("branch") && rep["branch"].is_string()) merged.branch = rep["branch"].get<std::string>();
+  }
+  for (int i = 1; i <= count; ++i)
+    if (!shards.count(i)) return usage_error(fmt::format("shard {}/{} is missing: merge every shard's report", i, count));
+  merged.interrupted = interrupted;
+  bool failed = false, ordinary_failure = false;
+  for (const auto& r : merged.records) {
+    failed = failed || is_failure_status(r.status);
+    ordinary_failure = ordinary_failure || (is_failure_status(r.status) && !r.asil);
+  }
+  const GateResult gate = evaluate_gate(*c, merged.records);
+  const nlohmann::json gate_json = gate.applies ? gate_to_json(gate) : nlohmann::json();
+  const std::string status = interrupted ? "interrupted" : failed ? "failed" : "passed";
+  const fs::path out = fs::path(out_file).is_absolute() ? fs::path(out_file) : fs::current_path() / out_file;
+  if (Status st = write_report(out, merged, "merged", status, gate.applies ? &gate_json : nullptr); !st)
+    return usage_error(st.error());
+  std::printf("merged %zu shard reports: %zu stages, %s%s%s\n", files.size(), merged.records.size(), status.c_str(),
+              gate.applies ? ", gate " : "", gate.applies ? gate.verdict.c_str() : "");
+  return interrupted ? kExitInterrupted : gate.verdict == "block" ? kExitGateBlocked : ordinary_failure ? kExitStageFailed : kExitOk;
+}
+
 // `wrt approve RUN_ID --key FILE` (approvals.h).
 int cmd_approve(const fs::path& ws, const std::string& run_id, const std::string& key_file) {
   auto c = load_config(ws / "wrt.toml");
@@ -1142,6 +1234,7 @@ int run_cli(int argc, char** argv) {
   run->add_option("--cache-dir", ra.cache_dir, "Cache directory (also WRT_CACHE_DIR)");
   run->add_option("--remote-cache", ra.remote_cache,
                   "Remote cache URL, Bazel HTTP cache protocol (also WRT_REMOTE_CACHE, settings.remote_cache)");
+  run->add_option("--shard", ra.shard, "Run share K of N of the selected stages (and what they need): CI runners in a matrix");
   run->add_flag("--remote-read-only", ra.remote_read_only, "Read the remote cache, never write it (pull-request runners)");
   run->add_option("-C,--directory", dir, "Run as if started in DIR");
   run->add_flag("--strict", ra.strict, "A safety-gate warning (failed ASIL A/B stage) fails the run");
@@ -1253,6 +1346,14 @@ int run_cli(int argc, char** argv) {
   evidence_verify->add_option("--key", verify_keys, "Ed25519 public key (PEM) whose signature is required (repeatable)")->required();
 
   std::vector<std::string> deploy_targets;
+  std::vector<std::string> merge_files;
+  std::string merge_out;
+  auto* report_cmd = app.add_subcommand("report", "Work with run reports");
+  auto* report_merge = report_cmd->add_subcommand("merge", "Combine the reports of a sharded run (--shard K/N) into one, with one gate verdict");
+  report_merge->add_option("reports", merge_files, "The shards' reports")->required();
+  report_merge->add_option("--out", merge_out, "The merged report")->required();
+  report_merge->add_option("-C,--directory", dir, "Run as if started in DIR");
+  report_cmd->require_subcommand(1);
   std::string approve_run, approve_key;
   auto* approve = app.add_subcommand("approve", "Sign the approval of the deployment a run waits for (deploy: approvals = N)");
   approve->add_option("run_id", approve_run, "The run id the waiting deploy stage printed")->required();
@@ -1335,6 +1436,7 @@ int run_cli(int argc, char** argv) {
   if (dashboard->parsed()) return cmd_dashboard(ws, dashboard_out);
   if (deployments->parsed()) return cmd_deployments(ws, deploy_targets);
   if (approve->parsed()) return cmd_approve(ws, approve_run, approve_key);
+  if (report_merge->parsed()) return cmd_report_merge(ws, merge_files, merge_out);
   if (deploy->parsed()) return cmd_deploy(ws, deploy_stage, deploy_keys, da);
   if (evidence_verify->parsed()) return cmd_evidence_verify(evidence_dir, verify_keys);
   if (evidence->parsed()) return cmd_evidence(ws, evidence_out, evidence_keys);

@@ -17,6 +17,8 @@ nlohmann::json stage_report(const StageRecord& r) {
   s["duration_s"] = r.duration_s;
   s["cache_key"] = r.cache_key;
   s["reason"] = r.reason;
+  s["asil"] = r.asil ? nlohmann::json(asil_name(*r.asil)) : nlohmann::json();
+  s["component"] = r.component;
   if (r.nondeterministic) s["nondeterministic"] = true;
   if (!r.not_stored.empty()) s["not_stored"] = r.not_stored;
   if (r.conditional) s["conditional"] = true;
@@ -28,6 +30,27 @@ nlohmann::json stage_report(const StageRecord& r) {
   s["outputs"] = outs;
   if (r.output_digest) s["output_digest"] = to_hex(*r.output_digest);
   return s;
+}
+
+StageRecord stage_from_report(const nlohmann::json& s) {
+  StageRecord r;
+  auto str = [&](const char* k) { return s.contains(k) && s[k].is_string() ? s[k].get<std::string>() : std::string(); };
+  r.name = str("name");
+  r.plugin = str("plugin");
+  r.status = str("status");
+  r.cache_key = str("cache_key");
+  r.reason = str("reason");
+  r.component = str("component");
+  r.log = str("log");
+  if (auto a = parse_asil(str("asil")); a && !str("asil").empty()) r.asil = a;
+  if (s.contains("attempts") && s["attempts"].is_number_integer()) r.attempts = s["attempts"].get<int>();
+  if (s.contains("duration_s") && s["duration_s"].is_number()) r.duration_s = s["duration_s"].get<double>();
+  if (s.contains("remote_hit") && s["remote_hit"].is_boolean()) r.remote_hit = s["remote_hit"].get<bool>();
+  r.results = results_from_json(s);
+  if (s.contains("outputs") && s["outputs"].is_array())
+    for (const auto& o : s["outputs"])
+      if (o.is_string()) r.outputs.push_back(CachedFile(o.get<std::string>(), Digest{}, 0, false));
+  return r;
 }
 
 namespace {
@@ -66,6 +89,12 @@ void stream_report(std::ostream& out, const RunOutcome& outcome, const std::stri
   head["status"] = status;
   head["duration_s"] = outcome.duration_s;
   if (!outcome.run_id.empty()) head["run_id"] = outcome.run_id;
+  if (outcome.shard.count > 0)
+    head["shard"] = {{"index", outcome.shard.index},
+                     {"count", outcome.shard.count},
+                     {"assigned", outcome.shard.assigned},
+                     {"partition", outcome.shard.partition}};
+  if (!outcome.merged_from.empty()) head["merged_from"] = outcome.merged_from;
   if (outcome.remote.used)
     head["remote_cache"] = {{"hits", outcome.remote.hits},         {"misses", outcome.remote.misses},
                             {"uploads", outcome.remote.uploads},   {"bytes_down", outcome.remote.bytes_down},

@@ -17,6 +17,9 @@ std::string iso8601_ms(std::int64_t ms_since_epoch);
 
 // One stage's entry in the report's "stages" array.
 nlohmann::json stage_report(const StageRecord& r);
+// A stage record read back from its report object (`wrt report merge`):
+// name, plugin, status, key, reason, ASIL, component, results, output paths.
+StageRecord stage_from_report(const nlohmann::json& stage);
 
 // Writes {"wrt_version", "pipeline", "status", "duration_s", "started_at",
 // "finished_at", "commit", "branch" (null outside git), ["gate"], "stages": [...]} as indented JSON. Stages are written one at a time, so a

@@ -54,6 +54,14 @@ struct RemoteFigures {
   bool disabled = false;  // the server failed and the run went on local only
 };
 
+// `wrt run --shard K/N` (sharding.h): which share this run was.
+struct ShardFigures {
+  int index = 0;  // 1-based; 0 = not sharded
+  int count = 0;
+  std::vector<std::string> assigned;
+  std::string partition;
+};
+
 // A whole run: every selected stage's record.
 struct RunOutcome {
   std::vector<StageRecord> records;  // in the order given to run()
@@ -65,6 +73,8 @@ struct RunOutcome {
   std::int64_t started_at_ms = 0;
   std::int64_t finished_at_ms = 0;
   RemoteFigures remote;
+  ShardFigures shard;
+  std::vector<std::string> merged_from;  // `wrt report merge`: the reports combined
   std::string run_id;  // "STARTED_AT_MS-PID": the history record's id, known to stages (run_context)
   // The checkout's HEAD when the run started (empty outside git; branch
   // empty when detached). Filled by the CLI.
