@@ -714,6 +714,18 @@ int cmd_cache(const fs::path& ws, const std::string& action, const std::string& 
     std::printf("cache: %s\nentries: %llu\nblobs: %llu\nsize: %s of %s\n", dir.c_str(),
                 static_cast<unsigned long long>(s.entries), static_cast<unsigned long long>(s.blobs),
                 format_size(s.bytes).c_str(), format_size(s.max_bytes).c_str());
+    // The remote cache, as the last run of this checkout used it.
+    const nlohmann::json last = RunHistory::read_last(ws / ".wrt" / "history");
+    if (last.is_object() && last.contains("remote") && last["remote"].is_object()) {
+      const auto& r = last["remote"];
+      auto n = [&](const char* k) { return r.contains(k) && r[k].is_number_unsigned() ? r[k].get<std::uint64_t>() : 0ull; };
+      std::printf("remote (last run %s): %llu hits, %llu misses, %llu uploads, %s down, %s up, %.2fs transferring%s\n",
+                  last.value("run_id", "").c_str(), static_cast<unsigned long long>(n("hits")),
+                  static_cast<unsigned long long>(n("misses")), static_cast<unsigned long long>(n("uploads")),
+                  format_size(n("bytes_down")).c_str(), format_size(n("bytes_up")).c_str(),
+                  r.contains("transfer_s") && r["transfer_s"].is_number() ? r["transfer_s"].get<double>() : 0.0,
+                  r.value("disabled", false) ? " (disabled after a server failure)" : "");
+    }
     return kExitOk;
   }
   if (action == "gc") {

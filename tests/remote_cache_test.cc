@@ -119,6 +119,8 @@ TEST_CASE("remote cache: another checkout restores every stage from nginx byte-i
   CHECK(read_file(b.dir / "out/gen.bin") == read_file(a.dir / "out/gen.bin"));
   CHECK(read_file(b.dir / "out/pack/sub/copy.bin") == read_file(a.dir / "out/pack/sub/copy.bin"));
   CHECK(read_file(b.dir / "out/pack/note.txt") == "packed\n");
+  auto stats = run_wrt({"cache", "stats"}, b.dir.path());
+  CHECK(stats.out.find("): 3 hits, 0 misses, 0 uploads, ") != std::string::npos);
   auto log = run_wrt({"log", "check"}, b.dir.path());
   CHECK(log.out.find("checked") != std::string::npos);
   // Again in B: now local hits, the server is not asked.

@@ -52,6 +52,10 @@ std::string RunHistory::line(const RunVerdict& v) {
     }
   }
   head["counts"] = counts;
+  if (o.remote.used)
+    head["remote"] = {{"hits", o.remote.hits},           {"misses", o.remote.misses},   {"uploads", o.remote.uploads},
+                      {"bytes_down", o.remote.bytes_down}, {"bytes_up", o.remote.bytes_up}, {"transfer_s", o.remote.transfer_s},
+                      {"disabled", o.remote.disabled}};
   // The gate per level, for the dashboard: counts and the first failed
   // stages (the full lists can be thousands of names).
   if (v.gate.is_object() && v.gate.contains("levels") && v.gate["levels"].is_object()) {
