@@ -19,8 +19,8 @@ namespace fs = std::filesystem;
 namespace {
 
 
-std::string pipeline(const fs::path& registry) {
-  return R"toml(
+// A built artifact and an ASIL D proof of it: what every deploy here needs.
+const std::string kBuildAndProve = R"toml(
 [components.core]
 paths = ["src/**"]
 asil = "D"
@@ -35,7 +35,10 @@ for_each = "component"
 needs = ["build"]
 inputs = ["src/**"]
 with = { run = "! grep -q BUG src/*.c" }
+)toml";
 
+std::string pipeline(const fs::path& registry) {
+  return kBuildAndProve + R"toml(
 [stages.staging]
 plugin = "deploy"
 needs = ["build"]
@@ -183,22 +186,7 @@ struct DeployRepo {
 
   explicit DeployRepo(const std::string& extra) {
     git(ws, {"init", "-q", "-b", "main"});
-    write_file(ws / "wrt.toml", R"toml(
-[components.core]
-paths = ["src/**"]
-asil = "D"
-
-[stages.build]
-inputs = ["src/**"]
-outputs = ["out/app.tar"]
-with = { run = "mkdir -p out && tar --mtime=@0 --owner=0 --group=0 --numeric-owner --sort=name -cf out/app.tar src" }
-
-[stages.prove]
-for_each = "component"
-needs = ["build"]
-inputs = ["src/**"]
-with = { run = "! grep -q BUG src/*.c" }
-)toml" + extra);
+    write_file(ws / "wrt.toml", kBuildAndProve + extra);
     write_file(ws / "src/a.c", "int a;\n");
     write_file(ws / ".gitignore", ".wrt/\nout/\nreport.json\ndist/\n");
     git(ws, {"add", "-A"});

@@ -36,7 +36,6 @@
 // 2 needs-review, 3 major; -1 error or skipped), findings per change, and a
 // JSON report (schema wrt.api-stability/1) that the release plugin reads.
 // Tool errors fail closed: the stage errors and the report says "error".
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +51,8 @@
 #include <wrt/plugin.hpp>
 
 #include "plugins/api-stability/abi_verdict.h"
+#include "plugins/common/digest.h"
+#include "plugins/common/git.h"
 #include "plugins/common/tool.h"
 
 namespace fs = std::filesystem;
@@ -98,59 +99,14 @@ bool looks_like_file(const std::string& spec) {
 
 // --- small helpers ---------------------------------------------------------
 
-std::string hex(const unsigned char* d, unsigned n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += digits[d[i] >> 4];
-    out += digits[d[i] & 15];
-  }
-  return out;
-}
-
-std::string sha256_hex(const std::string& bytes) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), d, &n, EVP_sha256(), nullptr);
-  return hex(d, n);
-}
-
 // "" when the file cannot be read.
-std::string sha256_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return {};
-  return sha256_hex(bytes);
-}
+std::string sha256_file(const fs::path& path) { return wrt::plugins::sha256_file(path.string()); }
+using wrt::plugins::sha256_hex;
 
-void write_atomically(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  const fs::path tmp = path.parent_path() / (".tmp-" + path.filename().string() + "-" + std::to_string(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw std::runtime_error("cannot write " + tmp.string());
-  }
-  fs::rename(tmp, path);
-}
-
-struct Git {
-  bool ok = false;
-  std::string out;
-};
+void write_atomically(const fs::path& path, const std::string& text) { wrt::plugins::write_file_atomically(path.string(), text); }
 
 // git in the workspace; `out` is its output without trailing newlines.
-Git git(const Stage& s, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"git", "-C", s.workspace()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = s.spawn(argv, {}, {}, true);
-  Git g;
-  g.ok = r.started && r.exit_code == 0 && r.term_signal == 0;
-  g.out = r.output;
-  while (!g.out.empty() && (g.out.back() == '\n' || g.out.back() == '\r' || g.out.back() == ' ')) g.out.pop_back();
-  return g;
-}
+wrt::plugins::GitResult git(const Stage& s, const std::vector<std::string>& args) { return wrt::plugins::run_git(s, args); }
 
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;

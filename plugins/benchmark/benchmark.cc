@@ -128,17 +128,7 @@ std::string file_stem(const std::string& stage) {
 
 // Concurrent wrt processes share the data directory: readers must see
 // either the old or the new file, never half of one.
-void write_atomically(const fs::path& path, const std::string& content) {
-  fs::create_directories(path.parent_path());
-  fs::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << content;
-    if (!out) throw std::runtime_error(tmp.string() + ": cannot write");
-  }
-  fs::rename(tmp, path);
-}
+void write_atomically(const fs::path& path, const std::string& content) { wrt::plugins::write_file_atomically(path.string(), content); }
 
 template <typename T>
 T unwrap(std::variant<T, ParseError> parsed) {

@@ -73,6 +73,12 @@ class TempReportFile {
 // Whole file; throws std::runtime_error("<path>: cannot read: <reason>").
 std::string read_text_file(const std::string& path);
 
+// Writes `content` through a temporary file beside `path` (named with the
+// pid) and a rename, creating parent directories: readers -- concurrent wrt
+// processes sharing a data directory, a later stage -- see the old file or
+// the new one, never half of one. Throws std::runtime_error naming the file.
+void write_file_atomically(const std::string& path, const std::string& content);
+
 std::vector<std::string_view> split_lines(std::string_view text);
 // 1-based line and column of byte `offset` in `text` (clamped to its end),
 // for parse errors reported by byte position (nlohmann, pugixml).

@@ -137,16 +137,7 @@ std::string absolute(const Stage& s, const std::string& path) {
   return fs::path(path).is_absolute() ? path : (fs::path(s.workspace()) / path).string();
 }
 
-void write_atomically(const std::string& path, const std::string& content) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << content;
-    if (!out) throw std::runtime_error(path + ": cannot write");
-  }
-  fs::rename(tmp, path);
-}
+void write_atomically(const std::string& path, const std::string& content) { wrt::plugins::write_file_atomically(path, content); }
 
 // Source paths as the workspace sees them, so per-path globs and reports
 // read the same whichever tool wrote the data.

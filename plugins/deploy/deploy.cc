@@ -41,6 +41,7 @@
 
 #include <wrt/plugin.hpp>
 
+#include "plugins/common/git.h"
 #include "plugins/common/workspace_glob.h"
 #include "plugins/deploy/approvals.h"
 #include "plugins/deploy/ledger.h"
@@ -219,14 +220,10 @@ std::string take_evidence(const Config& c, const wrt::sdk::Stage& s, const std::
   return "sha256:" + wrt::deploy::sha256_hex(manifest_text);
 }
 
+// One line of git's output; "" when git failed or printed more.
 std::string git(const wrt::sdk::Stage& s, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"git", "-C", s.workspace()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = s.spawn(argv, {}, {}, true);
-  if (!r.started || r.exit_code != 0) return {};
-  std::string out = r.output;
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out.find('\n') == std::string::npos ? out : std::string();
+  auto g = wrt::plugins::run_git(s, args);
+  return g.ok && g.out.find('\n') == std::string::npos ? g.out : std::string();
 }
 
 // Copies `from` to `to` through a temporary file and a rename.

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugins/common/digest.h"
+
 namespace wrt::deploy {
 
 struct Artifact {
@@ -23,9 +25,8 @@ struct Artifact {
   std::uint64_t size = 0;
 };
 
-std::string sha256_hex(const std::string& bytes);
-// A file's SHA-256 (hex); empty when unreadable.
-std::string sha256_file(const std::string& path, std::uint64_t* size = nullptr);
+using wrt::plugins::sha256_file;  // plugins/common/digest.h
+using wrt::plugins::sha256_hex;
 
 // "sha256:HEX" over "name sha256\n" of the artifacts sorted by name.
 std::string release_digest(std::vector<Artifact> artifacts);

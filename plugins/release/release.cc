@@ -22,7 +22,6 @@
 // committed as "chore(release): vX.Y.Z" and tagged with an annotated tag
 // vX.Y.Z -- locally: the plugin never pushes and needs no network. Never
 // cached (ABI 1.4): it depends on git history and creates tags.
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -37,6 +36,8 @@
 #include <nlohmann/json.hpp>
 #include <wrt/plugin.hpp>
 
+#include "plugins/common/digest.h"
+#include "plugins/common/git.h"
 #include "plugins/common/tool.h"
 #include "plugins/release/release_logic.h"
 
@@ -94,21 +95,7 @@ fs::path in_workspace(const Stage& s, const std::string& p) {
   return fs::path(p).is_absolute() ? fs::path(p) : fs::path(s.workspace()) / p;
 }
 
-struct Git {
-  bool ok = false;
-  std::string out;
-};
-
-Git git(const Stage& s, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"git", "-C", s.workspace()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = s.spawn(argv, {}, {}, true);
-  Git g;
-  g.ok = r.started && r.exit_code == 0 && r.term_signal == 0;
-  g.out = r.started ? r.output : r.error;
-  while (!g.out.empty() && (g.out.back() == '\n' || g.out.back() == '\r' || g.out.back() == ' ')) g.out.pop_back();
-  return g;
-}
+wrt::plugins::GitResult git(const Stage& s, const std::vector<std::string>& args) { return wrt::plugins::run_git(s, args); }
 
 std::optional<std::string> read_optional(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -116,31 +103,9 @@ std::optional<std::string> read_optional(const fs::path& p) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-void write_atomically(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  const fs::path tmp = path.parent_path() / (".tmp-" + path.filename().string() + "-" + std::to_string(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw std::runtime_error("cannot write " + tmp.string());
-  }
-  fs::rename(tmp, path);
-}
+void write_atomically(const fs::path& path, const std::string& text) { wrt::plugins::write_file_atomically(path.string(), text); }
 
-std::string sha256_file(const fs::path& path) {
-  auto bytes = read_optional(path);
-  if (!bytes) return {};
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned n = 0;
-  EVP_Digest(bytes->data(), bytes->size(), d, &n, EVP_sha256(), nullptr);
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += digits[d[i] >> 4];
-    out += digits[d[i] & 15];
-  }
-  return out;
-}
+std::string sha256_file(const fs::path& path) { return wrt::plugins::sha256_file(path.string()); }
 
 // The release date: SOURCE_DATE_EPOCH when set (reproducible builds), else today (UTC).
 std::string release_date() {

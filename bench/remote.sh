@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The remote cache at scale (issue 16): the generated DAG (bench/gen_dag.py)
+# against a real nginx (WebDAV PUT) on loopback, 2 jobs.
+#
+#   bash bench/remote.sh [N]       N stages, default 10000
+#
+# Scenarios, each in a fresh copy of the same sources:
+#   full, no remote          the baseline full run
+#   full, uploading          the same with a remote cache that signs and uploads
+#                            every result (target: within 1.2x of the baseline)
+#   restore, local cache     a fresh checkout whose local cache is warm (every
+#                            stage a hit, every output restored)
+#   restore, remote cache    a fresh checkout with an empty local cache and the
+#                            warm remote (target: within 2x of the local restore)
+# Environment: BENCH_BUILD (default build-bench, Release), BENCH_SKIP_BUILD=1,
+# BENCH_WORK (default bench/work-remote, wiped).
+set -euo pipefail
+N=${1:-10000}
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$BENCH_DIR")
+BUILD=${BENCH_BUILD:-$REPO/build-bench}
+WORK=${BENCH_WORK:-$BENCH_DIR/work-remote}
+WRT=$BUILD/wrt
+die() { echo "bench: $*" >&2; exit 1; }
+for tool in nginx openssl python3; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
+if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
+  cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWRT_BUILD_TESTS=OFF -DCMAKE_CXX_FLAGS= >/dev/null
+  cmake --build "$BUILD" -j2 --target wrt wrt-plugin-command >/dev/null
+fi
+[[ -x $WRT ]] || die "no wrt binary at $WRT"
+
+rm -rf "$WORK" && mkdir -p "$WORK"/{nginx/store,nginx/tmp,nginx/logs,keys}
+chmod 777 "$WORK/nginx/store" "$WORK/nginx/tmp"
+python3 "$BENCH_DIR/gen_dag.py" "$WORK/src" --stages "$N" 2>"$WORK/gen.txt"
+rm -f "$WORK/src/build.ninja"
+openssl genpkey -algorithm ed25519 -out "$WORK/keys/ci.pem" 2>/dev/null
+openssl pkey -in "$WORK/keys/ci.pem" -pubout -out "$WORK/keys/ci.pub"
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+USER_LINE=""; [[ $(id -u) == 0 ]] && USER_LINE="user root;"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+$USER_LINE
+worker_processes 2;
+error_log $WORK/nginx/logs/error.log;
+pid $WORK/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/tmp;
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:$PORT;
+    root $WORK/nginx/store;
+    location / { dav_methods PUT; create_full_put_path on; client_max_body_size 0; }
+  }
+}
+CONF
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' >"$WORK/nginx/logs/out.log" 2>&1 &
+NGINX=$!
+trap 'kill $NGINX 2>/dev/null || true; wait $NGINX 2>/dev/null || true' EXIT
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
+URL="http://127.0.0.1:$PORT/wrt"
+export CI=true
+
+# checkout NAME [SETTINGS]: a fresh copy of the sources
+checkout() {
+  rm -rf "$WORK/$1" && cp -a "$WORK/src" "$WORK/$1"
+  if [[ -n ${2:-} ]]; then printf '\n[settings]\n%s\n' "$2" >>"$WORK/$1/wrt.toml"; fi
+}
+# timed NAME DIR ARGS...: wall seconds of `wrt run ARGS` in DIR
+timed() {
+  local name=$1 dir=$2; shift 2
+  local t0 t1
+  t0=$(date +%s.%N)
+  (cd "$dir" && "$@" >"$WORK/$name.log" 2>&1) || die "$name failed, see $WORK/$name.log"
+  t1=$(date +%s.%N)
+  python3 -c "print(f'{$t1 - $t0:.3f}')"
+}
+REMOTE="remote_cache = \"$URL\"
+remote_cache_trusted_keys = [\"$WORK/keys/ci.pub\"]"
+
+checkout base
+T_BASE=$(timed full-local "$WORK/base" "$WRT" run -j 2)
+checkout up "$REMOTE"
+T_UP=$(timed full-upload "$WORK/up" env WRT_REMOTE_CACHE_KEY="$WORK/keys/ci.pem" "$WRT" run -j 2)
+# A fresh checkout sharing base's (warm) local cache directory.
+checkout local-restore
+T_LOCAL=$(timed restore-local "$WORK/local-restore" "$WRT" run -j 2 --cache-dir "$WORK/base/.wrt/cache")
+checkout remote-restore "$REMOTE"
+T_REMOTE=$(timed restore-remote "$WORK/remote-restore" "$WRT" run -j 2 --report "$WORK/remote-restore.json")
+python3 - "$WORK/remote-restore.json" "$N" <<'PY' || die "the remote restore did not serve every stage"
+import json, sys
+r = json.load(open(sys.argv[1]))
+n = sum(1 for s in r["stages"] if s["status"] == "cached" and s.get("remote_hit"))
+assert n == int(sys.argv[2]), f"{n} remote hits of {sys.argv[2]}"
+PY
+diff -rq "$WORK/base/out" "$WORK/remote-restore/out" >/dev/null || die "restored outputs differ"
+tail -n 1 "$WORK/full-upload.log" >&2
+tail -n 1 "$WORK/restore-remote.log" >&2
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+cat <<TABLE
+| $N stages, 2 jobs | seconds | ratio | target |
+|---|---|---|---|
+| full run, no remote | $T_BASE | 1.00 | |
+| full run, uploading every result to nginx | $T_UP | $(ratio "$T_UP" "$T_BASE") | <= 1.2 |
+| fresh checkout, warm local cache | $T_LOCAL | 1.00 | |
+| fresh checkout, empty local cache, warm nginx | $T_REMOTE | $(ratio "$T_REMOTE" "$T_LOCAL") | <= 2.0 |
+TABLE
