@@ -65,7 +65,16 @@ export CI=true
 # checkout NAME [SETTINGS]: a fresh copy of the sources
 checkout() {
   rm -rf "$WORK/$1" && cp -a "$WORK/src" "$WORK/$1"
-  if [[ -n ${2:-} ]]; then printf '\n[settings]\n%s\n' "$2" >>"$WORK/$1/wrt.toml"; fi
+  # under the generated [settings] table (a second one would be an error)
+  if [[ -n ${2:-} ]]; then
+    python3 - "$WORK/$1/wrt.toml" "$2" <<'PY'
+import sys
+p, extra = sys.argv[1], sys.argv[2]
+s = open(p).read()
+assert "[settings]\n" in s
+open(p, "w").write(s.replace("[settings]\n", "[settings]\n" + extra + "\n", 1))
+PY
+  fi
 }
 # timed NAME DIR ARGS...: wall seconds of `wrt run ARGS` in DIR
 timed() {
