@@ -277,3 +277,63 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
   CHECK(report_stage(unkeyed.report(), "gen")["status"] == "passed");
   CHECK((r.out + r.err).find("no remote_cache_trusted_keys") != std::string::npos);
 }
+
+TEST_CASE("remote cache: a 300-file directory and a 2 MiB output go up and down in parallel, streamed; a blob the "
+          "server has is not sent again",
+          "[e2e][remote-cache]") {
+  TempDir server_dir, keys;
+  NginxDav nginx(server_dir.path());
+  ed25519_keypair(keys.path(), "ci");
+  const std::vector<std::string> writer = {"WRT_REMOTE_CACHE_KEY=" + (keys / "ci.pem").string()};
+  const std::string pipeline = R"toml(
+[stages.many]
+inputs = ["src/*.txt"]
+outputs = ["out/many"]
+with = { run = "mkdir -p out/many && for i in $(seq 300); do echo \"file $i $(cat src/a.txt)\" > out/many/f$i.txt; done" }
+
+[stages.big]
+inputs = ["src/*.txt", "src/*.cfg"]
+outputs = ["out/big.bin"]
+with = { run = "mkdir -p out && seq 1 400000 > out/big.bin" }
+)toml";
+  auto make = [&](TempDir& dir, const std::string& cfg) {
+    write_file(dir / "wrt.toml", pipeline + settings(nginx.url(), keys / "ci.pub"));
+    write_file(dir / "src/a.txt", "hello\n");
+    write_file(dir / "src/x.cfg", cfg);
+  };
+  auto run = [&](TempDir& dir, const std::vector<std::string>& env) {
+    auto r = run_wrt({"run", "--report", (dir / "report.json").string()}, dir.path(), env);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    return read_json(dir / "report.json");
+  };
+  TempDir a;
+  make(a, "one");
+  json rep = run(a, writer);
+  CHECK(rep["remote_cache"]["uploads"] == 2);
+  const auto big_size = fs::file_size(a / "out/big.bin");
+  REQUIRE(big_size > (2u << 20));
+  CHECK(rep["remote_cache"]["bytes_up"].get<std::uint64_t>() > big_size);
+  CHECK(fs::file_size(nginx.store() / "wrt/cas" / wrt::to_hex(wrt::sha256(read_file(a / "out/big.bin")))) == big_size);
+
+  TempDir b;
+  make(b, "one");
+  rep = run(b, {});
+  CHECK(rep["remote_cache"]["hits"] == 2);
+  CHECK(report_stage(rep, "many")["remote_hit"] == true);
+  CHECK(report_stage(rep, "big")["remote_hit"] == true);
+  CHECK(files_under(b / "out") == files_under(a / "out"));
+  CHECK(files_under(b / "out/many").size() == 300);
+  for (const auto& f : files_under(a / "out")) CHECK(read_file(b / "out" / f) == read_file(a / "out" / f));
+  CHECK(rep["remote_cache"]["bytes_down"].get<std::uint64_t>() > big_size);
+
+  // Another key for `big` (its .cfg input changed), the same output: the
+  // server has that blob (a HEAD says so), so only the entry goes up.
+  TempDir c;
+  make(c, "two");
+  rep = run(c, writer);
+  CHECK(report_stage(rep, "big")["status"] == "passed");
+  CHECK(report_stage(rep, "many")["remote_hit"] == true);
+  CHECK(rep["remote_cache"]["uploads"] == 1);
+  CHECK(rep["remote_cache"]["bytes_up"].get<std::uint64_t>() < 64u * 1024);
+}

@@ -626,6 +626,52 @@ Result<Digest> CacheStore::put_bytes(std::string_view data) {
   return d;
 }
 
+Result<std::unique_ptr<BlobReceiver>> CacheStore::receive_blob() {
+  for (int attempt = 0;; ++attempt) {
+    fs::path p = dir_ / "tmp" / unique_name("remote.");
+    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) return std::unique_ptr<BlobReceiver>(new BlobReceiver(*this, std::move(p), fd));
+    if (errno != EEXIST || attempt >= 100)
+      return Error{fmt::format("cannot create temp file {}: {}", p.string(), err_text(errno))};
+  }
+}
+
+BlobReceiver::BlobReceiver(CacheStore& store, fs::path path, int fd) : store_(store), path_(std::move(path)), fd_(fd) {}
+
+BlobReceiver::~BlobReceiver() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+Status BlobReceiver::write(const char* data, std::size_t size) {
+  if (fd_ < 0) return Error{fmt::format("cannot write {}: already closed", path_.string())};
+  if (int e = write_all(fd_, data, size)) return Error{fmt::format("cannot write {}: {}", path_.string(), err_text(e))};
+  hash_.update(data, size);
+  size_ += size;
+  return {};
+}
+
+Status BlobReceiver::commit(const Digest& expected) {
+  if (fd_ < 0) return Error{fmt::format("cannot write {}: already closed", path_.string())};
+  const Digest got = hash_.finish();
+  const int fd = std::exchange(fd_, -1);
+  if (::close(fd) != 0) return Error{fmt::format("cannot write {}: {}", path_.string(), err_text(errno))};
+  if (got != expected)
+    return Error{fmt::format("received {} bytes that hash to {}, not {}", size_, to_hex(got), to_hex(expected))};
+  std::shared_lock lock(store_.state_->mu);
+  const fs::path dest = store_.blob_path(expected);
+  if (auto s = ensure_dir(dest.parent_path()); !s) return s;
+  if (::access(dest.c_str(), F_OK) == 0) {
+    ::utimensat(AT_FDCWD, dest.c_str(), nullptr, 0);  // in use: kept by a gc before the entry is published
+    return {};  // the destructor removes the temp file
+  }
+  if (::rename(path_.c_str(), dest.c_str()) != 0)
+    return Error{fmt::format("cannot write {}: {}", dest.string(), err_text(errno))};
+  path_.clear();
+  store_.state_->written.fetch_add(size_, std::memory_order_relaxed);
+  return {};
+}
+
 bool CacheStore::has_blob(const Digest& digest) const { return ::access(blob_path(digest).c_str(), F_OK) == 0; }
 
 namespace {

@@ -87,6 +87,36 @@ struct VerifyResult {
   std::vector<std::string> problems;  // one line each; the bad files are removed
 };
 
+class CacheStore;
+
+// A blob arriving from elsewhere (the remote cache) piece by piece, into a
+// temp file of the store, hashed on the way: commit() publishes it only when
+// the bytes hash to the digest expected, so nothing unverified ever sits
+// under a blob's name. Destroyed uncommitted, the temp file is removed.
+// Not thread-safe; write() and commit() may run on different threads one
+// after the other.
+class BlobReceiver {
+ public:
+  ~BlobReceiver();
+  BlobReceiver(const BlobReceiver&) = delete;
+  BlobReceiver& operator=(const BlobReceiver&) = delete;
+
+  Status write(const char* data, std::size_t size);
+  std::uint64_t size() const { return size_; }
+  // Error when the content is not `expected` (nothing published) or the
+  // file cannot be written.
+  Status commit(const Digest& expected);
+
+ private:
+  friend class CacheStore;
+  BlobReceiver(CacheStore& store, std::filesystem::path path, int fd);
+  CacheStore& store_;
+  std::filesystem::path path_;
+  int fd_;
+  Sha256 hash_;
+  std::uint64_t size_ = 0;
+};
+
 class CacheStore {
  public:
   CacheStore(std::filesystem::path dir, std::uint64_t max_bytes);
@@ -103,6 +133,8 @@ class CacheStore {
   // Thread-safe.
   Result<Digest> put_file(const std::filesystem::path& file);
   Result<Digest> put_bytes(std::string_view data);
+  // Starts receiving a blob (BlobReceiver above). Thread-safe.
+  Result<std::unique_ptr<BlobReceiver>> receive_blob();
   bool has_blob(const Digest& digest) const;
 
   // Writes blob `digest` to `dest` (atomic: temp beside dest + rename),
@@ -149,6 +181,7 @@ class CacheStore {
   bool over_limit() const;
 
  private:
+  friend class BlobReceiver;
   std::filesystem::path blob_path(const Digest& d) const;
   std::filesystem::path entry_path(const std::string& key_hex) const;
   // Publishes a new removal mark (see removal_mark()).

@@ -1,15 +1,15 @@
 #include "core/cache/remote_cache.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
-
-#include "core/util/http_client.h"
 
 namespace wrt {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 bool valid_hex(const std::string& s) {
   if (s.size() < 3 || s.size() > 128) return false;
@@ -18,17 +18,35 @@ bool valid_hex(const std::string& s) {
   return true;
 }
 
+bool stored(int status) { return status == 200 || status == 201 || status == 202 || status == 204; }
+
+std::string failure(const TransferResult& r, const char* on = "") {
+  return r.status == 0 ? r.error : fmt::format("HTTP {}{}", r.status, on);
+}
+
 }  // namespace
 
-struct RemoteCache::Answer {
-  int status = 0;
-  std::string body;
-  bool truncated = false;
-  std::string error;
+// One upload: its blob transfers, then the entry.
+struct RemoteCache::Upload {
+  std::string key_hex;
+  std::string envelope;  // the signed entry
+  std::size_t blobs_left = 0;  // touched on the transfer thread only
+  bool failed = false;
+  std::vector<int> fds;  // blobs streamed from the store; closed when it ends
+  ~Upload() {
+    for (int fd : fds) ::close(fd);
+  }
 };
 
-RemoteCache::RemoteCache(RemoteCacheOptions options) : options_(std::move(options)) {
+RemoteCache::RemoteCache(RemoteCacheOptions options)
+    : options_(std::move(options)), transfers_(std::make_unique<HttpTransfers>(options_.connections)) {
   while (!options_.url.empty() && options_.url.back() == '/') options_.url.pop_back();
+}
+
+RemoteCache::~RemoteCache() {
+  // Uploads still in flight end as the transfers are destroyed; none may
+  // start another then.
+  disabled_ = true;
 }
 
 std::string RemoteCache::display_url() const {
@@ -41,22 +59,14 @@ std::string RemoteCache::display_url() const {
   return u;
 }
 
-RemoteCache::Answer RemoteCache::request(const std::string& method, const std::string& path, const std::string& body,
-                                         std::size_t max_body) {
-  HttpRequest q;
-  q.method = method;
-  q.url = options_.url + "/" + path;
-  q.headers = options_.headers;
-  if (method == "PUT") q.headers.push_back("Content-Type: application/octet-stream");
-  q.body = body;
-  q.timeout = options_.timeout;
-  q.max_body = max_body;
-  const auto t0 = Clock::now();
-  HttpResponse r = http_request(q);
-  transfer_us_ += static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
-  if (method == "GET" && r.status == 200) bytes_down_ += r.body.size();
-  if (method == "PUT") bytes_up_ += body.size();
-  return {r.status, std::move(r.body), r.truncated, std::move(r.error)};
+Transfer RemoteCache::request(const std::string& method, const std::string& path) const {
+  Transfer t;
+  t.method = method;
+  t.url = options_.url + "/" + path;
+  t.headers = options_.headers;
+  if (method == "PUT") t.headers.push_back("Content-Type: application/octet-stream");
+  t.timeout = options_.timeout;
+  return t;
 }
 
 void RemoteCache::trip(const std::string& why, std::string* note) {
@@ -73,14 +83,18 @@ bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::stri
   };
   // A server failure (no answer, 5xx, auth) trips the breaker; anything
   // but 200 / 404 / 204 counts as one.
-  auto failed = [&](const Answer& a) {
-    trip(a.status == 0 ? a.error : fmt::format("HTTP {}", a.status), note);
+  auto failed = [&](const TransferResult& r) {
+    trip(failure(r), note);
     ++misses_;
     return false;
   };
-  Answer a = request("GET", "ac/" + key_hex, "", 16u << 20);
+  Transfer get = request("GET", "ac/" + key_hex);
+  get.max_body = 16u << 20;
+  TransferResult a = std::move(transfers_->run({get}).front());
+  transfer_us_ += static_cast<std::uint64_t>(a.seconds * 1e6);
   if (a.status == 404 || a.status == 204) return miss("");
   if (a.status != 200) return failed(a);
+  bytes_down_ += a.body.size();
   const std::string what = fmt::format("remote cache entry {}", key_hex.substr(0, 16));
   auto envelope = nlohmann::json::parse(a.body, nullptr, false);
   if (a.truncated || !envelope.is_object()) return miss(what + ": not a signed wrt entry; ignored");
@@ -92,52 +106,189 @@ bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::stri
   std::string why;
   auto entry = decode_cache_entry(key_hex, check.payload, &why);
   if (!entry) return miss(fmt::format("{}: {}; ignored", what, why));
+
+  // Every blob the local store lacks, all at once, each streamed into the
+  // store through a receiver that publishes it only if its digest matches.
+  struct Wanted {
+    std::string hex;
+    Digest digest;
+    std::unique_ptr<BlobReceiver> receiver;
+    std::string write_error;
+    bool too_large = false;
+  };
+  std::vector<Wanted> wanted;
   for (const auto& hex : cache_entry_blobs(*entry)) {
     auto digest = digest_from_hex(hex);
     if (!digest) return miss(what + ": a blob name is not a digest; ignored");
     if (local.has_blob(*digest)) continue;
-    Answer b = request("GET", "cas/" + hex, "", options_.max_blob);
-    if (b.status == 404 || b.status == 204) return miss(fmt::format("{}: blob {} is missing on the server; running the stage", what, hex.substr(0, 16)));
-    if (b.status != 200) return failed(b);
-    if (b.truncated) return miss(fmt::format("{}: blob {} is larger than the transfer limit", what, hex.substr(0, 16)));
-    if (to_hex(sha256(b.body)) != hex)
-      return miss(fmt::format("{}: blob {} on the server does not match its digest; ignored", what, hex.substr(0, 16)));
-    auto put = local.put_bytes(b.body);
-    if (!put || *put != *digest) return miss(fmt::format("{}: cannot store blob {} locally", what, hex.substr(0, 16)));
+    auto receiver = local.receive_blob();
+    if (!receiver) return miss(fmt::format("{}: cannot store blob {} locally: {}", what, hex.substr(0, 16), receiver.error()));
+    wanted.push_back({hex, *digest, std::move(*receiver), {}, false});
   }
-  auto stored = local.put_entry(key_hex, *entry);
-  if (!stored) return miss(fmt::format("{}: cannot store it locally: {}", what, stored.error()));
+  std::vector<Transfer> batch;
+  batch.reserve(wanted.size());
+  for (auto& w : wanted) {
+    Transfer t = request("GET", "cas/" + w.hex);
+    const std::uint64_t limit = options_.max_blob;
+    t.sink = [&w, limit](const char* data, std::size_t n) {
+      if (w.receiver->size() + n > limit) {
+        w.too_large = true;
+        return false;
+      }
+      if (Status s = w.receiver->write(data, n); !s) {
+        w.write_error = s.error();
+        return false;
+      }
+      return true;
+    };
+    batch.push_back(std::move(t));
+  }
+  std::vector<TransferResult> got = transfers_->run(std::move(batch));
+  for (auto& r : got) transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    Wanted& w = wanted[i];
+    const TransferResult& b = got[i];
+    const std::string blob = w.hex.substr(0, 16);
+    if (!w.write_error.empty()) return miss(fmt::format("{}: cannot store blob {} locally: {}", what, blob, w.write_error));
+    if (w.too_large) return miss(fmt::format("{}: blob {} is larger than the transfer limit", what, blob));
+    if (b.status == 404 || b.status == 204)
+      return miss(fmt::format("{}: blob {} is missing on the server; running the stage", what, blob));
+    if (b.status != 200) return failed(b);
+    bytes_down_ += w.receiver->size();
+    if (Status s = w.receiver->commit(w.digest); !s)
+      return miss(fmt::format("{}: blob {} on the server does not match its digest ({}); ignored", what, blob, s.error()));
+  }
+  auto put = local.put_entry(key_hex, *entry);
+  if (!put) return miss(fmt::format("{}: cannot store it locally: {}", what, put.error()));
   ++hits_;
   return true;
 }
 
 void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, CacheStore& local, std::string* note) {
   if (disabled_.load() || !uploads() || !valid_hex(key_hex)) return;
-  for (const auto& hex : cache_entry_blobs(entry)) {
-    Answer head = request("HEAD", "cas/" + hex, "", 0);
-    if (head.status == 200) continue;
-    if (head.status != 404 && head.status != 204 && head.status != 405) return trip(head.status == 0 ? head.error : fmt::format("HTTP {}", head.status), note);
-    auto digest = digest_from_hex(hex);
-    if (!digest) return;
-    auto bytes = local.read_blob(*digest);
-    if (!bytes) {
-      if (note) *note = fmt::format("remote cache: blob {} not uploaded: {}", hex.substr(0, 16), bytes.error());
-      return;
-    }
-    if (bytes->size() > options_.max_blob) return;  // too large to share; the entry is not uploaded either
-    Answer put = request("PUT", "cas/" + hex, *bytes, 4096);
-    if (put.status != 200 && put.status != 201 && put.status != 202 && put.status != 204)
-      return trip(put.status == 0 ? put.error : fmt::format("HTTP {} on upload", put.status), note);
-  }
   auto envelope = dsse_sign(kRemoteEntryType, encode_cache_entry(key_hex, entry), {*options_.signer});
   if (!envelope) {
     if (note) *note = "remote cache: cannot sign the entry: " + envelope.error();
     return;
   }
-  Answer put = request("PUT", "ac/" + key_hex, envelope->dump(), 4096);
-  if (put.status != 200 && put.status != 201 && put.status != 202 && put.status != 204)
-    return trip(put.status == 0 ? put.error : fmt::format("HTTP {} on upload", put.status), note);
-  ++uploads_;
+  auto up = std::make_shared<Upload>();
+  up->key_hex = key_hex;
+  up->envelope = envelope->dump();
+  // What goes up, decided here on the stage's thread (the blobs were just
+  // written, so reading the small ones costs little); the transfers proceed
+  // on the transfer thread.
+  std::vector<std::pair<Transfer, bool>> blobs;  // transfer, ask first (HEAD)
+  for (const auto& hex : cache_entry_blobs(entry)) {
+    auto digest = digest_from_hex(hex);
+    if (!digest) return;
+    const std::string path = local.dir() / "blobs" / hex.substr(0, 2) / hex;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      if (note) *note = fmt::format("remote cache: blob {} not uploaded: it is not in the local cache", hex.substr(0, 16));
+      return;
+    }
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (size > options_.max_blob) return;  // too large to share; the entry is not uploaded either
+    Transfer put = request("PUT", "cas/" + hex);
+    put.max_body = 4096;
+    if (size <= kPutWithoutAsking) {
+      auto bytes = local.read_blob(*digest);  // checks the digest: a damaged blob is not shared
+      if (!bytes) {
+        if (note) *note = fmt::format("remote cache: blob {} not uploaded: {}", hex.substr(0, 16), bytes.error());
+        return;
+      }
+      put.body = std::move(*bytes);
+      blobs.emplace_back(std::move(put), false);
+    } else {
+      int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        if (note) *note = fmt::format("remote cache: blob {} not uploaded: cannot read it", hex.substr(0, 16));
+        return;
+      }
+      up->fds.push_back(fd);
+      put.body_fd = fd;
+      put.body_size = size;
+      blobs.emplace_back(std::move(put), true);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++uploading_;
+  }
+  up->blobs_left = blobs.size();
+  if (blobs.empty()) return blob_uploaded(up, TransferResult{200, {}, false, false, {}, 0});
+  // Each started transfer's callback may run before the next is started;
+  // blobs_left counts them all from the start, so the entry waits for all.
+  for (auto& [put, ask] : blobs) {
+    if (!ask) {
+      const std::uint64_t n = put.body.size();
+      transfers_->start(std::move(put), [this, up, n](TransferResult&& r) {
+        transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
+        if (stored(r.status)) bytes_up_ += n;
+        blob_uploaded(up, r);
+      });
+      continue;
+    }
+    Transfer head = request("HEAD", put.url.substr(options_.url.size() + 1));
+    transfers_->start(std::move(head), [this, up, put = std::move(put)](TransferResult&& h) mutable {
+      transfer_us_ += static_cast<std::uint64_t>(h.seconds * 1e6);
+      if (h.status == 200 || disabled_.load() || up->failed) return blob_uploaded(up, h.status == 200 ? h : TransferResult{200, {}, false, false, {}, 0});
+      if (h.status != 404 && h.status != 204 && h.status != 405) return blob_uploaded(up, h);
+      const std::uint64_t n = put.body_size;
+      transfers_->start(std::move(put), [this, up, n](TransferResult&& r) {
+        transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
+        if (stored(r.status)) bytes_up_ += n;
+        blob_uploaded(up, r);
+      });
+    });
+  }
+}
+
+void RemoteCache::blob_uploaded(const std::shared_ptr<Upload>& up, const TransferResult& r) {
+  if (!stored(r.status) && !up->failed) {
+    up->failed = true;
+    std::string note;
+    trip(failure(r, " on upload"), &note);
+    if (!note.empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      late_notes_.push_back(std::move(note));
+    }
+  }
+  if (up->blobs_left > 0 && --up->blobs_left > 0) return;
+  if (up->failed || disabled_.load()) return upload_ended("");
+  // Every blob is on the server: now the entry.
+  Transfer put = request("PUT", "ac/" + up->key_hex);
+  put.max_body = 4096;
+  put.body = up->envelope;
+  const std::uint64_t n = put.body.size();
+  transfers_->start(std::move(put), [this, up, n](TransferResult&& r) {
+    transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
+    std::string note;
+    if (stored(r.status)) {
+      bytes_up_ += n;
+      ++uploads_;
+    } else {
+      trip(failure(r, " on upload"), &note);
+    }
+    upload_ended(note);
+  });
+}
+
+void RemoteCache::upload_ended(const std::string& warning) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!warning.empty()) late_notes_.push_back(warning);
+  if (--uploading_ == 0) uploads_done_.notify_all();
+}
+
+std::vector<std::string> RemoteCache::finish_uploads(bool abandon) {
+  if (abandon) {
+    disabled_ = true;
+    transfers_.reset();  // aborts what is in flight; their callbacks end the uploads
+    transfers_ = std::make_unique<HttpTransfers>(options_.connections);
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  uploads_done_.wait(lock, [&] { return uploading_ == 0; });
+  return std::exchange(late_notes_, {});
 }
 
 RemoteCacheStats RemoteCache::stats() const {

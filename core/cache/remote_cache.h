@@ -11,6 +11,15 @@
 // stored locally, upload() puts its blobs first and the entry last, so no
 // reader sees an entry whose blobs are not there yet.
 //
+// Transfers. Every request goes through one HttpTransfers (curl multi, kept-
+// alive connections shared by all threads). fetch() asks for the entry, then
+// for all its missing blobs at once, streaming each into the local store
+// (BlobReceiver: hashed on the way, published only when it matches), so no
+// blob is held in memory. upload() only starts the uploads and returns: they
+// proceed while the run goes on, and finish_uploads() waits for them at the
+// end of the run. Blobs up to kPutWithoutAsking bytes are PUT at once; larger
+// ones only when a HEAD says the server lacks them.
+//
 // Trust. An entry on the server is a DSSE envelope (dsse.h, payloadType
 // kRemoteEntryType) over the local entry's text, signed with the writer's
 // Ed25519 key. Only entries signed by a key in `trusted` are read; unsigned,
@@ -25,6 +34,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <memory>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -32,6 +43,7 @@
 #include <vector>
 
 #include "core/cache/cache_store.h"
+#include "core/util/http_transfers.h"
 #include "core/util/dsse.h"
 
 namespace wrt {
@@ -45,8 +57,13 @@ struct RemoteCacheOptions {
   std::vector<Ed25519Key> trusted;       // whose entries are read
   std::optional<Ed25519Key> signer;      // signs uploads; none: read only
   std::chrono::milliseconds timeout{30000};  // per request
-  std::uint64_t max_blob = 1ull << 30;   // larger blobs are not transferred (a miss / not uploaded)
+  std::uint64_t max_blob = 1ull << 40;   // larger blobs are not transferred (a miss / not uploaded)
+  int connections = 16;                  // at most this many requests at once
 };
+
+// Smaller blobs are uploaded without asking the server whether it has them:
+// a HEAD costs a round trip, as much as the PUT of a small body.
+inline constexpr std::uint64_t kPutWithoutAsking = 64u << 10;
 
 struct RemoteCacheStats {
   std::uint64_t hits = 0;        // entries fetched into the local store
@@ -61,15 +78,23 @@ struct RemoteCacheStats {
 class RemoteCache {
  public:
   explicit RemoteCache(RemoteCacheOptions options);
+  ~RemoteCache();
+  RemoteCache(const RemoteCache&) = delete;
+  RemoteCache& operator=(const RemoteCache&) = delete;
 
   // On a local miss: true when the entry for `key_hex` and all its blobs
   // are now in `local`. `note` gets one warning line when something was
   // wrong (an untrusted entry, a damaged blob, the server failing).
   bool fetch(const std::string& key_hex, CacheStore& local, std::string* note);
 
-  // After the entry was stored locally: uploads its blobs (those the server
-  // lacks) and then the signed entry. No-op when read only or disabled.
+  // After the entry was stored locally: starts uploading its blobs (those
+  // the server lacks) and then the signed entry, and returns. No-op when
+  // read only or disabled. `local` must outlive finish_uploads().
   void upload(const std::string& key_hex, const CacheEntry& entry, CacheStore& local, std::string* note);
+  // Waits until every upload started has ended; returns the warnings they
+  // gave (the breaker's, a blob that could not be read), each once.
+  // `abandon`: aborts them instead (an interrupted run).
+  std::vector<std::string> finish_uploads(bool abandon = false);
 
   RemoteCacheStats stats() const;
   bool uploads() const { return options_.upload && options_.signer.has_value(); }
@@ -77,14 +102,23 @@ class RemoteCache {
   std::string display_url() const;
 
  private:
-  struct Answer;
-  Answer request(const std::string& method, const std::string& path, const std::string& body, std::size_t max_body);
+  struct Upload;
+  Transfer request(const std::string& method, const std::string& path) const;
   // Trips the breaker (first time: fills `note`).
   void trip(const std::string& why, std::string* note);
+  // An upload's blob transfers ended: the entry goes up when all succeeded.
+  void blob_uploaded(const std::shared_ptr<Upload>& up, const TransferResult& r);
+  void upload_ended(const std::string& warning);
 
   RemoteCacheOptions options_;
   std::atomic<bool> disabled_{false};
   std::atomic<std::uint64_t> hits_{0}, misses_{0}, uploads_{0}, bytes_down_{0}, bytes_up_{0}, transfer_us_{0};
+  std::mutex mu_;  // guards the two below
+  std::condition_variable uploads_done_;
+  std::size_t uploading_ = 0;            // uploads started, not ended
+  std::vector<std::string> late_notes_;  // what they had to say
+  // Last member: destroyed first, so no transfer outlives what it uses.
+  std::unique_ptr<HttpTransfers> transfers_;
 };
 
 }  // namespace wrt

@@ -13,6 +13,7 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include "core/cache/remote_cache.h"
 #include "core/exec/runner_pool.h"
 
 namespace wrt {
@@ -21,6 +22,10 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// Remote cache lookups in flight at most (threads of their own; each waits
+// for its requests, which share the remote cache's connections).
+constexpr int kRemoteLookups = 16;
 
 std::uint64_t physical_memory() {
   long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
@@ -209,13 +214,39 @@ struct Executor::Impl {
     return {};
   }
 
-  // The cheap part of a ready stage, on a TBB thread: true when it must run
-  // (its preparation is then in ready[v] and run_stage(v) must follow).
-  bool prepare(int v) {
+  // What follows a stage's cheap part: nothing (it is over), a run, or a
+  // remote cache lookup first.
+  enum class Next { kDone, kRun, kRemote };
+
+  // The cheap part of a ready stage, on a TBB thread. kRun: its preparation
+  // is in ready[v] and run_stage(v) must follow; kRemote: lookup_remote(v)
+  // must follow, on a thread that may wait on the network.
+  Next prepare(int v) {
     const auto t0 = Clock::now();
     StageRecord& rec = record(v);
-    if (std::string status = blocked(v, rec); !status.empty()) return done(v, status, t0, rec.reason);
+    if (std::string status = blocked(v, rec); !status.empty()) {
+      done(v, status, t0, rec.reason);
+      return Next::kDone;
+    }
     Preparation p = runner.prepare(task(v), fingerprints[v], upstream_of(v));
+    if (p.remote) {
+      ready[v] = std::make_unique<Ready>(Ready{t0, std::move(p)});
+      return Next::kRemote;
+    }
+    return settle(v, t0, std::move(p)) ? Next::kRun : Next::kDone;
+  }
+
+  // After prepare() said kRemote: true when the stage must run.
+  bool lookup_remote(int v) {
+    std::unique_ptr<Ready> r = std::move(ready[v]);
+    if (cancelled()) return done(v, interrupted_or_stopped(record(v)), r->t0, record(v).reason);
+    Preparation p = runner.lookup_remote(task(v), fingerprints[v], *r->prepared.remote);
+    return settle(v, r->t0, std::move(p));
+  }
+
+  // A preparation decided: finishes the stage or keeps it for its run.
+  bool settle(int v, Clock::time_point t0, Preparation p) {
+    StageRecord& rec = record(v);
     if (ex.options_.dry_run) predict(v, rec, p);
     if (!p.status.empty()) return done(v, p.status, t0, p.detail);
     // Only for results that are never cached: the context is in no key.
@@ -311,7 +342,9 @@ struct Executor::Impl {
 
   // Both phases on the calling thread (tests, and the dry run).
   void process(int v) {
-    if (prepare(v)) run_stage(v);
+    Next next = prepare(v);
+    if (next == Next::kRemote) next = lookup_remote(v) ? Next::kRun : Next::kDone;
+    if (next == Next::kRun) run_stage(v);
   }
 };
 
@@ -436,6 +469,22 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     gateways[v]->release_wait();
     stage_completed();
   });
+  // Remote cache lookups wait on the network, so not on TBB's threads
+  // either: these threads do them (many at once -- the transfers share a
+  // few connections, remote_cache.h), then pass a stage that must run on to
+  // the runner pool.
+  RunnerPool lookups(kRemoteLookups, [&](int v) {
+    bool must_run = false;
+    try {
+      must_run = impl.lookup_remote(v);
+    } catch (const std::exception& e) {
+      fail_internal(v, e.what());
+    }
+    if (must_run) return pool.submit(v, static_cast<int>(stage_priority(v)));
+    gateways[v]->try_put(tbb::flow::continue_msg());
+    gateways[v]->release_wait();
+    stage_completed();
+  });
   std::unique_ptr<tbb::flow::graph> graph;
   std::vector<std::unique_ptr<Join>> joins(graph_.stages.size());
   std::vector<std::unique_ptr<Async>> nodes(graph_.stages.size());
@@ -447,21 +496,23 @@ RunOutcome Executor::run(const std::vector<int>& order) {
       joins[v] = std::make_unique<Join>(g, [](const tbb::flow::continue_msg& m) { return m; }, prio);
       nodes[v] = std::make_unique<Async>(
           g, tbb::flow::unlimited,
-          [&impl, &pool, &gateways, &fail_internal, &stage_completed, v, prio](const tbb::flow::continue_msg&, Async::gateway_type& gw) {
-            bool must_run = false;
+          [&impl, &pool, &lookups, &gateways, &fail_internal, &stage_completed, v, prio](const tbb::flow::continue_msg&, Async::gateway_type& gw) {
+            using Next = Impl::Next;
+            Next next = Next::kDone;
             try {
-              must_run = impl.prepare(v);
+              next = impl.prepare(v);
             } catch (const std::exception& e) {
               fail_internal(v, e.what());
             }
-            if (!must_run) {
+            if (next == Next::kDone) {
               gw.try_put(tbb::flow::continue_msg());
               stage_completed();
               return;
             }
             gateways[v] = &gw;
             gw.reserve_wait();
-            pool.submit(v, static_cast<int>(prio));
+            if (next == Next::kRun) pool.submit(v, static_cast<int>(prio));
+            else lookups.submit(v, static_cast<int>(prio));
           },
           prio);
       tbb::flow::make_edge(*joins[v], *nodes[v]);
@@ -487,6 +538,10 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     graph.reset();
   });
 
+  // Uploads to the remote cache went on while stages ran; the run ends
+  // when they have (aborted when the run was interrupted).
+  if (options_.remote)
+    for (const auto& note : options_.remote->finish_uploads(impl.cancelled())) events_.note("warning: " + note);
   impl.runner.end_run();
   out.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
   out.interrupted = impl.cancelled();

@@ -502,11 +502,19 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
   const Digest key = compute_key(*k);
   rec.cache_key = to_hex(key);
   std::string why = record_key(sc.name, *k, key, rec.cache_key, rec.key_changes);
+  // Only where a stage may run: a hit needs no list (the no-op's hot path).
+  auto input_names = [&] {
+    std::vector<std::string> inputs;
+    inputs.reserve(k->files.size());
+    for (const auto& f : k->files) inputs.push_back(f.first);
+    return inputs;
+  };
 
   const bool cacheable = sc.cache && !fp.never_cache && run_.store != nullptr;
   rec.log = ".wrt/logs/";
   rec.log += sc.name;
   rec.log += ".log";
+  std::optional<CacheEntry> entry;
   if (cacheable && run_.options.read_cache) {
     if (auto hit = indexed_hit(sc, key, rec.cache_key)) {
       WRT_DEBUG_LOG("cache hit: stage '{}' key {} (run index: outputs already in place)", sc.name,
@@ -515,49 +523,71 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
       return over("cached", "");
     }
     std::string warning;
-    auto entry = run_.store->get_entry(rec.cache_key, &warning);
+    entry = run_.store->get_entry(rec.cache_key, &warning);
     if (!warning.empty()) run_.events.note(fmt::format("warning: {}: {}", sc.name, warning));
-    // Local miss: the remote cache, which writes what it verified into the
-    // local store (remote_cache.h); then read as any local entry.
+    // Local miss: the remote cache may have it. Asked by the caller through
+    // lookup_remote(), on a thread that may wait on the network.
     if (!entry && run_.options.remote && !dry) {
-      std::string note;
-      if (run_.options.remote->fetch(rec.cache_key, *run_.store, &note)) {
-        warning.clear();
-        entry = run_.store->get_entry(rec.cache_key, &warning);
-        if (entry) rec.remote_hit = true;
-      }
-      if (!note.empty()) run_.events.note(fmt::format("warning: {}: {}", sc.name, note));
+      Preparation p;
+      p.remote = std::make_shared<RemoteLookup>(RemoteLookup{key, input_names(), std::move(why)});
+      return p;
     }
-    if (entry) {
-      if (Status ok = check_entry(sc, *entry); !ok) {
-        run_.events.note(fmt::format("warning: {}: cache entry {} refused: {}; running the stage instead", sc.name,
-                                       rec.cache_key.substr(0, 16), ok.error()));
-        entry.reset();
-      }
+  }
+  return conclude(task, fp, key, input_names(), std::move(why), std::move(entry));
+}
+
+Preparation StageRunner::lookup_remote(const StageTask& task, const Fingerprint& fp, const RemoteLookup& lookup) {
+  const StageConfig& sc = task.config;
+  StageRecord& rec = task.record;
+  std::optional<CacheEntry> entry;
+  std::string note;
+  // The remote cache writes what it verified into the local store
+  // (remote_cache.h); then it is read as any local entry.
+  if (run_.options.remote->fetch(rec.cache_key, *run_.store, &note)) {
+    std::string warning;
+    entry = run_.store->get_entry(rec.cache_key, &warning);
+    if (entry) rec.remote_hit = true;
+    if (!warning.empty()) run_.events.note(fmt::format("warning: {}: {}", sc.name, warning));
+  }
+  if (!note.empty()) run_.events.note(fmt::format("warning: {}: {}", sc.name, note));
+  return conclude(task, fp, lookup.key, lookup.inputs, lookup.why, std::move(entry));
+}
+
+Preparation StageRunner::conclude(const StageTask& task, const Fingerprint& fp, const Digest& key,
+                                  std::vector<std::string> inputs, std::string why, std::optional<CacheEntry> entry) {
+  const StageConfig& sc = task.config;
+  StageRecord& rec = task.record;
+  const bool dry = run_.options.dry_run;
+  const bool cacheable = sc.cache && !fp.never_cache && run_.store != nullptr;
+  if (entry) {
+    if (Status ok = check_entry(sc, *entry); !ok) {
+      run_.events.note(fmt::format("warning: {}: cache entry {} refused: {}; running the stage instead", sc.name,
+                                   rec.cache_key.substr(0, 16), ok.error()));
+      entry.reset();
     }
-    if (entry) {
-      bool wrote = false;
-      Status restored = dry ? Status::Ok() : restore(*entry, &wrote);
-      if (restored) {
-        replay(rec, results_from_json(entry->result.value("results", nlohmann::json::object())), entry->outputs);
-        if (!dry && entry->log) {
-          std::error_code ec;
-          if (!fs::exists(ws_ / rec.log, ec)) {
-            restore_log(*entry, rec.log);
-            wrote = true;
-          }
+  }
+  if (entry) {
+    bool wrote = false;
+    Status restored = dry ? Status::Ok() : restore(*entry, &wrote);
+    if (restored) {
+      replay(rec, results_from_json(entry->result.value("results", nlohmann::json::object())), entry->outputs);
+      if (!dry && entry->log) {
+        std::error_code ec;
+        if (!fs::exists(ws_ / rec.log, ec)) {
+          restore_log(*entry, rec.log);
+          wrote = true;
         }
-        if (wrote) globber_.invalidate();
-        if (!dry) {
-          run_.index.set_entry(sc.name, key, *entry);
-          run_.index.set_touched_at(sc.name, started_at_s_);
-        }
-        WRT_DEBUG_LOG("cache hit: stage '{}' key {} (cache store{})", sc.name, rec.cache_key.substr(0, 16),
-                      wrote ? ", outputs restored" : "");
-        return over("cached", "");
       }
-      run_.events.note(fmt::format("warning: {}: {}; running the stage instead", sc.name, restored.error()));
+      if (wrote) globber_.invalidate();
+      if (!dry) {
+        run_.index.set_entry(sc.name, key, *entry);
+        run_.index.set_touched_at(sc.name, started_at_s_);
+      }
+      WRT_DEBUG_LOG("cache hit: stage '{}' key {} (cache store{})", sc.name, rec.cache_key.substr(0, 16),
+                    wrote ? ", outputs restored" : "");
+      return over("cached", "");
     }
+    run_.events.note(fmt::format("warning: {}: {}; running the stage instead", sc.name, restored.error()));
   }
   rec.reason = why.empty() ? (run_.options.read_cache ? "no cache entry for this key" : "--no-cache") : why;
   if (!cacheable && why.empty())
@@ -573,8 +603,7 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
   }
   Preparation p;
   p.key = key;
-  p.inputs.reserve(k->files.size());
-  for (const auto& f : k->files) p.inputs.push_back(f.first);
+  p.inputs = std::move(inputs);
   p.state = fp.state;
   p.never_cache = fp.never_cache;
   return p;

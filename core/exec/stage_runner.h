@@ -133,6 +133,14 @@ std::string config_error_line(const Config& config, const StageConfig& sc, const
 // What prepare() decided. `status` non-empty: the stage is over (cached,
 // failed, or pending on a dry run) and `detail` says why; empty: it must run,
 // and `key`/`inputs` are what run() needs.
+// What a local cache miss needs to be concluded after asking the remote
+// cache (StageRunner::lookup_remote).
+struct RemoteLookup {
+  Digest key{};
+  std::vector<std::string> inputs;
+  std::string why;  // why the key changed, if it did
+};
+
 struct Preparation {
   std::string status;
   std::string detail;
@@ -142,6 +150,10 @@ struct Preparation {
   bool never_cache = false;         // Fingerprint::never_cache
   // What run_context() returns (ABI 1.5); empty: not offered to this stage.
   std::string run_context;
+  // Set (and nothing else): a local miss the remote cache may still serve.
+  // The caller then calls lookup_remote() on a thread that may wait on the
+  // network -- not a TBB one -- which decides as prepare() would have.
+  std::shared_ptr<RemoteLookup> remote;
 };
 
 // How a run ended: passed | flaky | failed | timeout | interrupted, and a
@@ -165,6 +177,10 @@ class StageRunner {
   // Key, cache lookup and restore, given the stage's fingerprint (one that
   // did not pass fails the stage). Cheap: never starts a stage process.
   Preparation prepare(const StageTask& task, const Fingerprint& fp, const Upstream& upstream);
+  // After prepare() returned a RemoteLookup: asks the remote cache, then
+  // serves the stage from the cache or prepares it to run. Blocks on the
+  // network.
+  Preparation lookup_remote(const StageTask& task, const Fingerprint& fp, const RemoteLookup& lookup);
 
   // Runs the plugin with retries and stores the result. Blocks on the
   // stage's processes: call it on a thread that may block. `t0` is when the
@@ -194,6 +210,9 @@ class StageRunner {
   void end_run();
 
  private:
+  // prepare()'s end, given the entry found for the key (or none).
+  Preparation conclude(const StageTask& task, const Fingerprint& fp, const Digest& key, std::vector<std::string> inputs,
+                       std::string why, std::optional<CacheEntry> entry);
   std::string record_key(const std::string& name, const KeyInputs& k, const Digest& key, const std::string& key_hex,
                          std::vector<std::string>& changes);
   Result<KeyInputs> key_inputs(const StageTask& task, const std::vector<std::pair<std::string, std::string>>& fingerprints,

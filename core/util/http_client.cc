@@ -1,67 +1,14 @@
 #include "core/util/http_client.h"
 
-#include <curl/curl.h>
-#include <dlfcn.h>
+#include "core/util/curl_library.h"
+
 
 #include <algorithm>
 #include <cctype>
-#include <type_traits>
 
 namespace wrt {
 
 namespace {
-
-// libcurl is opened on first use, not linked: it pulls in a dozen shared
-// libraries (TLS, HTTP/2, LDAP, SSH, Kerberos) whose loading every wrt start
-// would pay -- a no-op run included -- while only a run that notifies (or
-// a remote cache) needs it.
-struct Curl {
-  CURLcode (*global_init)(long);
-  CURL* (*easy_init)();
-  CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
-  CURLcode (*easy_perform)(CURL*);
-  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
-  void (*easy_cleanup)(CURL*);
-  void (*easy_reset)(CURL*);
-  const char* (*easy_strerror)(CURLcode);
-  curl_slist* (*slist_append)(curl_slist*, const char*);
-  void (*slist_free_all)(curl_slist*);
-  std::string error;  // why it could not be loaded
-};
-
-const Curl& curl() {
-  static const Curl c = [] {
-    Curl c{};
-    void* h = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-      const char* e = ::dlerror();
-      c.error = std::string("cannot load libcurl (Debian package libcurl4): ") + (e ? e : "not found");
-      return c;
-    }
-    bool ok = true;
-    auto sym = [&](auto& fn, const char* name) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(h, name));
-      ok = ok && fn != nullptr;
-    };
-    sym(c.global_init, "curl_global_init");
-    sym(c.easy_init, "curl_easy_init");
-    sym(c.easy_setopt, "curl_easy_setopt");
-    sym(c.easy_perform, "curl_easy_perform");
-    sym(c.easy_getinfo, "curl_easy_getinfo");
-    sym(c.easy_cleanup, "curl_easy_cleanup");
-    sym(c.easy_reset, "curl_easy_reset");
-    sym(c.easy_strerror, "curl_easy_strerror");
-    sym(c.slist_append, "curl_slist_append");
-    sym(c.slist_free_all, "curl_slist_free_all");
-    if (!ok) {
-      c.error = "libcurl.so.4 lacks a function wrt needs";
-      return c;
-    }
-    c.global_init(CURL_GLOBAL_DEFAULT);
-    return c;
-  }();
-  return c;
-}
 
 struct Sink {
   HttpResponse* response;
@@ -84,7 +31,7 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 struct ThreadHandle {
   CURL* handle = nullptr;
   ~ThreadHandle() {
-    if (handle) curl().easy_cleanup(handle);
+    if (handle) curl_library().easy_cleanup(handle);
   }
 };
 
@@ -110,7 +57,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
 
 HttpResponse http_request(const HttpRequest& q) {
   HttpResponse r;
-  const Curl& lib = curl();
+  const CurlLibrary& lib = curl_library();
   if (!lib.error.empty()) {
     r.error = lib.error;
     return r;
