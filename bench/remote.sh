@@ -88,14 +88,24 @@ timed() {
 REMOTE="remote_cache = \"$URL\"
 remote_cache_trusted_keys = [\"$WORK/keys/ci.pub\"]"
 
+# Every checkout is made first, and each timed run waits 31 s after the last
+# deletion: on ext4 without a journal (this machine's disk) an inode freed
+# in the last 30 s is skipped when a new one is allocated (ext4's
+# recently_deleted), and after deleting 10,000s of files every file created
+# costs a scan -- which measured the disk's recent history, not wrt.
+settle() { sync; sleep 31; }
 checkout base
-T_BASE=$(timed full-local "$WORK/base" "$WRT" run -j 2)
 checkout up "$REMOTE"
+checkout local-restore
+checkout remote-restore "$REMOTE"
+settle
+T_BASE=$(timed full-local "$WORK/base" "$WRT" run -j 2)
+settle
 T_UP=$(timed full-upload "$WORK/up" env WRT_REMOTE_CACHE_KEY="$WORK/keys/ci.pem" "$WRT" run -j 2)
 # A fresh checkout sharing base's (warm) local cache directory.
-checkout local-restore
+settle
 T_LOCAL=$(timed restore-local "$WORK/local-restore" "$WRT" run -j 2 --cache-dir "$WORK/base/.wrt/cache")
-checkout remote-restore "$REMOTE"
+settle
 T_REMOTE=$(timed restore-remote "$WORK/remote-restore" "$WRT" run -j 2 --report "$WORK/remote-restore.json")
 python3 - "$WORK/remote-restore.json" "$N" <<'PY' || die "the remote restore did not serve every stage"
 import json, sys

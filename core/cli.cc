@@ -316,6 +316,7 @@ Result<std::unique_ptr<RemoteCache>> open_remote_cache(const Config& cfg, const 
     o.headers.push_back(h);
   }
   o.upload = cfg.settings.remote_upload && !args.remote_read_only;
+  o.zstd = cfg.settings.remote_cache_compression == "zstd";
   for (const auto& p : cfg.settings.remote_cache_trusted_keys) {
     auto k = Ed25519Key::load_public(fs::path(p).is_absolute() ? fs::path(p) : cfg.workspace / p);
     if (!k) return Error{fmt::format("settings.remote_cache_trusted_keys: {}", k.error())};

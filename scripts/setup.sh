@@ -28,8 +28,9 @@ packages=(
   # issue 15: the api-stability plugin's abidiff, the doxygen plugin, and the
   # OCI deploy target read back by skopeo and umoci in tests/deploy_e2e_test.cc
   abigail-tools doxygen skopeo umoci
-  # tests/remote_cache_test.cc: the remote cache against nginx with WebDAV PUT
-  nginx-light
+  # tests/remote_cache_test.cc: the remote cache against nginx with WebDAV PUT,
+  # and zstd transfers against tests/servers/bazel_remote_double.py
+  nginx-light zstd
   # bench/: the reference build tool and a timer
   hyperfine
   # tests/thirdparty_e2e_test.cc: counts the processes a no-op run starts

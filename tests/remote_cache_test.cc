@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -278,7 +279,7 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
   CHECK((r.out + r.err).find("no remote_cache_trusted_keys") != std::string::npos);
 }
 
-TEST_CASE("remote cache: a 300-file directory and a 2 MiB output go up and down in parallel, streamed; a blob the "
+TEST_CASE("remote cache: a 300-file directory and a 2 MiB output go up and down in parallel, streamed, and a blob the "
           "server has is not sent again",
           "[e2e][remote-cache]") {
   TempDir server_dir, keys;
@@ -336,4 +337,69 @@ with = { run = "mkdir -p out && seq 1 400000 > out/big.bin" }
   CHECK(report_stage(rep, "many")["remote_hit"] == true);
   CHECK(rep["remote_cache"]["uploads"] == 1);
   CHECK(rep["remote_cache"]["bytes_up"].get<std::uint64_t>() < 64u * 1024);
+}
+
+TEST_CASE("remote cache: remote_cache_compression = \"zstd\" sends and receives blobs zstd-encoded as bazel-remote "
+          "speaks it (test double of bazel-remote)",
+          "[e2e][remote-cache]") {
+  REQUIRE(run_command({"zstd", "--version"}).exit_code == 0);  // Debian zstd, installed by scripts/setup.sh
+  TempDir tmp, keys;
+  ed25519_keypair(keys.path(), "ci");
+  const std::vector<std::string> writer = {"WRT_REMOTE_CACHE_KEY=" + (keys / "ci.pem").string()};
+  BackgroundProcess server({"/usr/bin/python3", std::string(WRT_SOURCE_DIR) + "/tests/servers/bazel_remote_double.py",
+                            "--port-file", (tmp / "port").string(), "--log", (tmp / "log.jsonl").string(), "--store",
+                            (tmp / "store").string(), "--lifetime", "120"},
+                           tmp / "server.out");
+  const std::string url = "http://127.0.0.1:" + wait_for_file(tmp / "port") + "/wrt";
+  const std::string pipeline = R"toml(
+[stages.text]
+inputs = ["src/*.txt"]
+outputs = ["out/text.txt", "out/small.txt"]
+with = { run = "mkdir -p out && for i in $(seq 20000); do echo \"line $i of a compressible output\"; done > out/text.txt && echo small > out/small.txt" }
+)toml";
+  const std::string extra = settings(url, keys / "ci.pub") + "remote_cache_compression = \"zstd\"\n";
+  TempDir a, b;
+  for (TempDir* d : {&a, &b}) {
+    write_file(*d / "wrt.toml", pipeline + extra);
+    write_file(*d / "src/a.txt", "hello\n");
+  }
+  auto r = run_wrt({"run", "--report", (a / "report.json").string()}, a.path(), writer);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto plain = fs::file_size(a / "out/text.txt");
+  json rep = read_json(a / "report.json");
+  CHECK(rep["remote_cache"]["uploads"] == 1);
+  // Counted as sent: compressed, far smaller than the output.
+  CHECK(rep["remote_cache"]["bytes_up"].get<std::uint64_t>() < plain / 4);
+
+  r = run_wrt({"run", "--report", (b / "report.json").string()}, b.path());
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  rep = read_json(b / "report.json");
+  CHECK(report_stage(rep, "text")["remote_hit"] == true);
+  CHECK(read_file(b / "out/text.txt") == read_file(a / "out/text.txt"));
+  CHECK(read_file(b / "out/small.txt") == "small\n");
+  CHECK(rep["remote_cache"]["bytes_down"].get<std::uint64_t>() < plain / 4);
+
+  // What the server saw: every blob PUT zstd-encoded and accepted (the
+  // double checked each against its key after decoding), every blob GET
+  // answered zstd-encoded; entries plain.
+  int blob_puts = 0, blob_gets = 0;
+  std::istringstream lines(read_file(tmp / "log.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    json e = json::parse(line);
+    const std::string path = e["path"];
+    const bool cas = path.find("/cas/") != std::string::npos;
+    if (e["method"] == "PUT") {
+      CHECK(e["status"] == 200);
+      CHECK(e["encoding"] == (cas ? "zstd" : "identity"));
+      blob_puts += cas;
+    }
+    if (e["method"] == "GET" && cas) {
+      CHECK(e["encoding"] == "zstd");
+      ++blob_gets;
+    }
+  }
+  CHECK(blob_puts == 3);  // the two outputs and the stage's log
+  CHECK(blob_gets == 3);
 }

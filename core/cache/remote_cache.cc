@@ -6,6 +6,7 @@
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
+#include <zstd.h>
 
 namespace wrt {
 
@@ -22,6 +23,15 @@ bool stored(int status) { return status == 200 || status == 201 || status == 202
 
 std::string failure(const TransferResult& r, const char* on = "") {
   return r.status == 0 ? r.error : fmt::format("HTTP {}{}", r.status, on);
+}
+
+// Level 3, zstd's default: fast, and smaller than gzip's best.
+std::optional<std::string> zstd_compress(const std::string& plain) {
+  std::string out(ZSTD_compressBound(plain.size()), '\0');
+  const std::size_t n = ZSTD_compress(out.data(), out.size(), plain.data(), plain.size(), 3);
+  if (ZSTD_isError(n)) return std::nullopt;
+  out.resize(n);
+  return out;
 }
 
 }  // namespace
@@ -74,7 +84,8 @@ void RemoteCache::trip(const std::string& why, std::string* note) {
     *note = fmt::format("remote cache {}: {}; local cache only for the rest of this run", display_url(), why);
 }
 
-bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::string* note) {
+bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::string* note,
+                        std::optional<CacheEntry>* fetched) {
   if (disabled_.load() || !valid_hex(key_hex)) return false;
   auto miss = [&](std::string why) {
     ++misses_;
@@ -94,7 +105,7 @@ bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::stri
   transfer_us_ += static_cast<std::uint64_t>(a.seconds * 1e6);
   if (a.status == 404 || a.status == 204) return miss("");
   if (a.status != 200) return failed(a);
-  bytes_down_ += a.body.size();
+  bytes_down_ += a.wire_down;
   const std::string what = fmt::format("remote cache entry {}", key_hex.substr(0, 16));
   auto envelope = nlohmann::json::parse(a.body, nullptr, false);
   if (a.truncated || !envelope.is_object()) return miss(what + ": not a signed wrt entry; ignored");
@@ -129,6 +140,7 @@ bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::stri
   batch.reserve(wanted.size());
   for (auto& w : wanted) {
     Transfer t = request("GET", "cas/" + w.hex);
+    t.accept_zstd = options_.zstd;
     const std::uint64_t limit = options_.max_blob;
     t.sink = [&w, limit](const char* data, std::size_t n) {
       if (w.receiver->size() + n > limit) {
@@ -154,12 +166,14 @@ bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::stri
     if (b.status == 404 || b.status == 204)
       return miss(fmt::format("{}: blob {} is missing on the server; running the stage", what, blob));
     if (b.status != 200) return failed(b);
-    bytes_down_ += w.receiver->size();
+    bytes_down_ += b.wire_down;
     if (Status s = w.receiver->commit(w.digest); !s)
       return miss(fmt::format("{}: blob {} on the server does not match its digest ({}); ignored", what, blob, s.error()));
   }
   auto put = local.put_entry(key_hex, *entry);
   if (!put) return miss(fmt::format("{}: cannot store it locally: {}", what, put.error()));
+  // (Another writer's entry kept for the key: the caller reads that one.)
+  if (fetched && put->stored) *fetched = std::move(*entry);
   ++hits_;
   return true;
 }
@@ -191,14 +205,24 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
     if (size > options_.max_blob) return;  // too large to share; the entry is not uploaded either
     Transfer put = request("PUT", "cas/" + hex);
     put.max_body = 4096;
-    if (size <= kPutWithoutAsking) {
+    const bool compress = options_.zstd && size <= kCompressInMemory;
+    if (size <= kPutWithoutAsking || compress) {
       auto bytes = local.read_blob(*digest);  // checks the digest: a damaged blob is not shared
       if (!bytes) {
         if (note) *note = fmt::format("remote cache: blob {} not uploaded: {}", hex.substr(0, 16), bytes.error());
         return;
       }
-      put.body = std::move(*bytes);
-      blobs.emplace_back(std::move(put), false);
+      std::optional<std::string> packed;
+      if (compress) packed = zstd_compress(*bytes);
+      if (packed) {
+        // bazel-remote: the digest (and this size) name the plain bytes.
+        put.headers.push_back("Content-Encoding: zstd");
+        put.headers.push_back(fmt::format("X-Digest-SizeBytes: {}", size));
+        put.body = std::move(*packed);
+      } else {
+        put.body = std::move(*bytes);
+      }
+      blobs.emplace_back(std::move(put), size > kPutWithoutAsking);
     } else {
       int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
@@ -221,10 +245,9 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
   // blobs_left counts them all from the start, so the entry waits for all.
   for (auto& [put, ask] : blobs) {
     if (!ask) {
-      const std::uint64_t n = put.body.size();
-      transfers_->start(std::move(put), [this, up, n](TransferResult&& r) {
+      transfers_->start(std::move(put), [this, up](TransferResult&& r) {
         transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
-        if (stored(r.status)) bytes_up_ += n;
+        if (stored(r.status)) bytes_up_ += r.wire_up;
         blob_uploaded(up, r);
       });
       continue;
@@ -234,10 +257,9 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
       transfer_us_ += static_cast<std::uint64_t>(h.seconds * 1e6);
       if (h.status == 200 || disabled_.load() || up->failed) return blob_uploaded(up, h.status == 200 ? h : TransferResult{200, {}, false, false, {}, 0});
       if (h.status != 404 && h.status != 204 && h.status != 405) return blob_uploaded(up, h);
-      const std::uint64_t n = put.body_size;
-      transfers_->start(std::move(put), [this, up, n](TransferResult&& r) {
+      transfers_->start(std::move(put), [this, up](TransferResult&& r) {
         transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
-        if (stored(r.status)) bytes_up_ += n;
+        if (stored(r.status)) bytes_up_ += r.wire_up;
         blob_uploaded(up, r);
       });
     });
@@ -260,12 +282,11 @@ void RemoteCache::blob_uploaded(const std::shared_ptr<Upload>& up, const Transfe
   Transfer put = request("PUT", "ac/" + up->key_hex);
   put.max_body = 4096;
   put.body = up->envelope;
-  const std::uint64_t n = put.body.size();
-  transfers_->start(std::move(put), [this, up, n](TransferResult&& r) {
+  transfers_->start(std::move(put), [this, up](TransferResult&& r) {
     transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
     std::string note;
     if (stored(r.status)) {
-      bytes_up_ += n;
+      bytes_up_ += r.wire_up;
       ++uploads_;
     } else {
       trip(failure(r, " on upload"), &note);

@@ -59,11 +59,19 @@ struct RemoteCacheOptions {
   std::chrono::milliseconds timeout{30000};  // per request
   std::uint64_t max_blob = 1ull << 40;   // larger blobs are not transferred (a miss / not uploaded)
   int connections = 16;                  // at most this many requests at once
+  // Blobs sent zstd-compressed (Content-Encoding: zstd, X-Digest-SizeBytes)
+  // and asked for so (Accept-Encoding: zstd), as bazel-remote speaks it. A
+  // plain WebDAV server would store the compressed bytes: readers then find
+  // a digest mismatch (a miss), never a wrong result.
+  bool zstd = false;
 };
 
 // Smaller blobs are uploaded without asking the server whether it has them:
 // a HEAD costs a round trip, as much as the PUT of a small body.
 inline constexpr std::uint64_t kPutWithoutAsking = 64u << 10;
+// With zstd, blobs up to this size are compressed (in memory, on the
+// stage's thread); larger ones go up as they are, streamed from the store.
+inline constexpr std::uint64_t kCompressInMemory = 16u << 20;
 
 struct RemoteCacheStats {
   std::uint64_t hits = 0;        // entries fetched into the local store
@@ -85,7 +93,9 @@ class RemoteCache {
   // On a local miss: true when the entry for `key_hex` and all its blobs
   // are now in `local`. `note` gets one warning line when something was
   // wrong (an untrusted entry, a damaged blob, the server failing).
-  bool fetch(const std::string& key_hex, CacheStore& local, std::string* note);
+  // `fetched` (optional) gets the entry as stored locally, sparing a re-read.
+  bool fetch(const std::string& key_hex, CacheStore& local, std::string* note,
+             std::optional<CacheEntry>* fetched = nullptr);
 
   // After the entry was stored locally: starts uploading its blobs (those
   // the server lacks) and then the signed entry, and returns. No-op when

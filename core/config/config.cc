@@ -238,6 +238,11 @@ void parse_settings(const toml::table& t, Settings& s) {
     else if (key == "remote_cache") s.remote_cache = as_string(v, what);
     else if (key == "remote_upload") s.remote_upload = as_bool(v, what);
     else if (key == "remote_cache_trusted_keys") s.remote_cache_trusted_keys = as_path_list(v, what);
+    else if (key == "remote_cache_compression") {
+      s.remote_cache_compression = as_string(v, what);
+      if (s.remote_cache_compression != "none" && s.remote_cache_compression != "zstd")
+        fail(v.source(), fmt::format("{} must be none or zstd, not '{}'", what, s.remote_cache_compression));
+    }
     else if (key == "cache_max_size") {
       if (v.is_integer()) {
         s.cache_max_size = static_cast<std::uint64_t>(as_int(v, what, 1));

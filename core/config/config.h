@@ -144,6 +144,9 @@ struct Settings {
   std::string remote_cache;
   bool remote_upload = true;                          // false: read only (pull-request runners)
   std::vector<std::string> remote_cache_trusted_keys;  // Ed25519 public keys (PEM files) whose entries are read
+  // "zstd": blobs go up zstd-compressed and are asked for so (bazel-remote's
+  // Content-Encoding / Accept-Encoding); "none": as they are (any server).
+  std::string remote_cache_compression = "none";
   bool operator==(const Settings&) const = default;
 };
 

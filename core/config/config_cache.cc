@@ -23,18 +23,18 @@ using nlohmann::json;
 namespace {
 
 constexpr char kMagic[9] = "WRTCONF\n";
-constexpr std::uint32_t kVersion = 6;  // 3: stages.*.state; 4: [notify]; 5: when, requires_gate; 6: remote cache settings
+constexpr std::uint32_t kVersion = 7;  // 3: stages.*.state; 4: [notify]; 5: when, requires_gate; 6, 7: remote cache settings
 
 // A field added to one of these structs must be added to encode/decode below
 // (and to the round-trip test's config); these checks make the compiler say so.
 #if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
 static_assert(sizeof(StageConfig) == 568, "StageConfig changed: update config_cache.cc");
-static_assert(sizeof(Settings) == 168, "Settings changed: update config_cache.cc");
+static_assert(sizeof(Settings) == 200, "Settings changed: update config_cache.cc");
 static_assert(sizeof(AsilProfile) == 104, "AsilProfile changed: update config_cache.cc");
 static_assert(sizeof(ComponentConfig) == 96, "ComponentConfig changed: update config_cache.cc");
 static_assert(sizeof(PipelineConfig) == 64, "PipelineConfig changed: update config_cache.cc");
 static_assert(sizeof(NotifyConfig) == 344, "NotifyConfig changed: update config_cache.cc");
-static_assert(sizeof(Config) == 1264, "Config changed: update config_cache.cc");
+static_assert(sizeof(Config) == 1296, "Config changed: update config_cache.cc");
 #endif
 
 // --- encoding ---------------------------------------------------------------
@@ -175,6 +175,7 @@ void put(StateWriter& w, const Settings& s) {
   put(w, s.remote_cache);
   put(w, s.remote_upload);
   put(w, s.remote_cache_trusted_keys);
+  put(w, s.remote_cache_compression);
 }
 
 // --- decoding (every getter fails on truncated or out-of-range data) --------
@@ -288,7 +289,7 @@ bool get(StateReader& r, Settings& s) {
   return get(r, s.max_parallel_jobs) && get(r, s.timeout_minutes) && get(r, s.max_attempts) && get(r, s.cache_dir) &&
          get(r, s.cache_max_size) && get(r, s.plugin_path) && get(r, s.memory_limit) &&
          get(r, s.cached_log_limit) && get(r, s.remote_cache) && get(r, s.remote_upload) &&
-         get(r, s.remote_cache_trusted_keys);
+         get(r, s.remote_cache_trusted_keys) && get(r, s.remote_cache_compression);
 }
 
 // Which wrt made the cache, for which file: a cache made by another build of

@@ -49,6 +49,9 @@ Table make_settings() {
               {"remote_cache_trusted_keys", Type::kStringList,
                "Ed25519 public keys (PEM files) whose signed remote entries are trusted; unsigned ones are never read.",
                {}, nullptr, 1, false},
+              {"remote_cache_compression", Type::kString,
+               "Blob transfers zstd-compressed (bazel-remote; not plain WebDAV servers such as nginx). Default none.",
+               {"none", "zstd"}, nullptr, 1, false},
           }};
 }
 

@@ -543,9 +543,9 @@ Preparation StageRunner::lookup_remote(const StageTask& task, const Fingerprint&
   std::string note;
   // The remote cache writes what it verified into the local store
   // (remote_cache.h); then it is read as any local entry.
-  if (run_.options.remote->fetch(rec.cache_key, *run_.store, &note)) {
+  if (run_.options.remote->fetch(rec.cache_key, *run_.store, &note, &entry)) {
     std::string warning;
-    entry = run_.store->get_entry(rec.cache_key, &warning);
+    if (!entry) entry = run_.store->get_entry(rec.cache_key, &warning);
     if (entry) rec.remote_hit = true;
     if (!warning.empty()) run_.events.note(fmt::format("warning: {}: {}", sc.name, warning));
   }

@@ -60,6 +60,14 @@ size_t on_read(char* buffer, size_t size, size_t n, void* user) {
   }
 }
 
+bool curl_has_zstd() {
+  static const bool has = [] {
+    const curl_version_info_data* v = curl_library().version_info(CURLVERSION_NOW);
+    return v && (v->features & CURL_VERSION_ZSTD) != 0;
+  }();
+  return has;
+}
+
 }  // namespace
 
 HttpTransfers::HttpTransfers(int max_connections) : max_connections_(std::max(1, max_connections)) {}
@@ -140,6 +148,11 @@ void HttpTransfers::finish(Job* job, int code) {
     long status = 0;
     lib.easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
     job->r.status = static_cast<int>(status);
+    curl_off_t down = 0, up = 0;
+    lib.easy_getinfo(job->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+    lib.easy_getinfo(job->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    job->r.wire_down = static_cast<std::uint64_t>(std::max<curl_off_t>(0, down));
+    job->r.wire_up = static_cast<std::uint64_t>(std::max<curl_off_t>(0, up));
   } else if (job->r.aborted) {
     job->r.error = "aborted";
   } else {
@@ -198,7 +211,7 @@ void HttpTransfers::loop() {
       lib.easy_setopt(c, CURLOPT_ERRORBUFFER, job->error);
       lib.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
       lib.easy_setopt(c, CURLOPT_WRITEDATA, job);
-      if (t.accept_zstd) lib.easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "zstd");
+      if (t.accept_zstd && curl_has_zstd()) lib.easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "zstd");
       if (t.method == "HEAD") {
         lib.easy_setopt(c, CURLOPT_NOBODY, 1L);
       } else if (t.method == "PUT") {

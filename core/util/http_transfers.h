@@ -40,7 +40,8 @@ struct Transfer {
   std::function<bool(const char*, std::size_t)> sink;
   std::size_t max_body = 4u << 20;
   // Ask for a zstd-encoded answer (Accept-Encoding: zstd); libcurl decodes
-  // it, so sinks and bodies always see the plain bytes.
+  // it, so sinks and bodies always see the plain bytes. Not asked when this
+  // libcurl was built without zstd.
   bool accept_zstd = false;
   std::chrono::milliseconds timeout{30000};  // the whole exchange
 };
@@ -52,6 +53,7 @@ struct TransferResult {
   bool aborted = false;    // the sink refused more, or the transfers were shut down
   std::string error;       // why there was no answer
   double seconds = 0;      // from start to end
+  std::uint64_t wire_down = 0, wire_up = 0;  // body bytes as sent (compressed, if they were)
 };
 
 class HttpTransfers {
