@@ -306,3 +306,20 @@ TEST_CASE("file_digester: 30k entries survive save and load") {
   d2.load(&w);
   CHECK(w.empty());
 }
+
+TEST_CASE("file_digester: cached() answers from the stat cache only, never hashing") {
+  TempDir t;
+  write_file(t / "a.txt", "alpha\n");
+  age(t / "a.txt");
+  FileDigester d(t.path(), state_of(t));
+  CHECK_FALSE(d.cached("a.txt"));  // never hashed
+  CHECK(d.files_hashed() == 0);
+  CHECK(digest_ok(d, "a.txt") == sha256("alpha\n"));
+  CHECK(d.cached("a.txt") == sha256("alpha\n"));
+  CHECK(d.files_hashed() == 1);
+  write_file(t / "a.txt", "changed\n");
+  CHECK_FALSE(d.cached("a.txt"));  // the stat changed
+  CHECK_FALSE(d.cached("missing.txt"));
+  CHECK_FALSE(d.cached("."));      // not a regular file
+  CHECK(d.files_hashed() == 1);
+}

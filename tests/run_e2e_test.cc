@@ -837,3 +837,28 @@ with = { run = "cat tests/t.txt out/lib.txt > /dev/null" }
   explain = run_wrt({"explain", "tidy"}, ws.path());
   CHECK_THAT(explain.out, Catch::Contains("tidy: would run only if 'build' changes its outputs (else cached)"));
 }
+
+TEST_CASE("e2e: a first run hashes 60 new inputs in parallel and keys them as -j 1 does",
+          "[e2e]") {
+  auto make = [](const TempDir& ws) {
+    for (int i = 0; i < 60; ++i) write_file(ws / ("data/f" + std::to_string(100 + i) + ".txt"), std::string(100000 + i, 'a' + i % 26));
+    write_file(ws / "wrt.toml", "[stages.consume]\ninputs = [\"data/*.txt\"]\nwith = { run = \"true\" }\n");
+  };
+  TempDir one, two;
+  make(one);
+  make(two);
+  auto r1 = wrt_run(one, {"-j", "1"});
+  auto r2 = wrt_run(two, {"-j", "2"});
+  REQUIRE(r1.exit_code == 0);
+  REQUIRE(r2.exit_code == 0);
+  const auto k1 = stage(read_json(one / "report.json"), "consume")["cache_key"];
+  CHECK(k1 == stage(read_json(two / "report.json"), "consume")["cache_key"]);
+  // And after an edit of one input, a key another checkout agrees with.
+  write_file(two / "data/f130.txt", "edited\n");
+  write_file(one / "data/f130.txt", "edited\n");
+  REQUIRE(wrt_run(two, {"-j", "2"}).exit_code == 0);
+  REQUIRE(wrt_run(one, {"-j", "1"}).exit_code == 0);
+  const auto k2 = stage(read_json(one / "report.json"), "consume")["cache_key"];
+  CHECK(k2 != k1);
+  CHECK(k2 == stage(read_json(two / "report.json"), "consume")["cache_key"]);
+}

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <fmt/core.h>
 
 #include "core/util/atomic_file.h"
@@ -133,6 +134,21 @@ bool FileDigester::changed_since_digest(const std::string& rel_path) {
   return it == entries_.end() || !(it->second.stat == *now);
 }
 
+std::optional<Digest> FileDigester::cached(const std::string& rel_path) {
+  const bool relative = root_fd_ >= 0 && !rel_path.empty() && rel_path[0] != '/';
+  const std::string abs = relative ? std::string() : (root_ / rel_path).string();
+  struct stat st;
+  if (::fstatat(relative ? root_fd_ : AT_FDCWD, relative ? rel_path.c_str() : abs.c_str(), &st, 0) != 0 ||
+      !S_ISREG(st.st_mode))
+    return std::nullopt;
+  const FileStat now = from_stat(st);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(rel_path);
+  if (it != entries_.end() && it->second.stat == now && now.mtime_ns < it->second.hashed_at_ns - kRacyWindowNs)
+    return it->second.digest;
+  return std::nullopt;
+}
+
 Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_out, bool follow_symlinks) {
   // Taken before the stat so that any write the stat could have missed is
   // stamped no earlier than this, keeping the racy check conservative.
@@ -160,9 +176,20 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
   int fd = ::openat(at, name, O_RDONLY | O_CLOEXEC | (follow_symlinks ? 0 : O_NOFOLLOW));
   if (fd < 0) return Error{fmt::format("{}: {}", rel_path, std::strerror(errno))};
   Sha256 h;
-  char buf[1 << 16];
+  // Large files in 1 MiB reads (a sixteenth of the system calls of 64 KiB
+  // ones; the kernel reads ahead sequentially); one buffer per thread.
+  thread_local std::unique_ptr<char[]> big;
+  char small[1 << 16];
+  char* buf = small;
+  std::size_t buf_size = sizeof small;
+  if (before.size > (1u << 20)) {
+    if (!big) big.reset(new char[1u << 20]);
+    buf = big.get();
+    buf_size = 1u << 20;
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  }
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, buf_size);
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -58,6 +59,11 @@ class FileDigester {
   // With `follow_symlinks` false a symlink at `rel_path` itself is an error
   // ("not a regular file"), as outputs must be checked.
   Result<Digest> digest(const std::string& rel_path, FileStat* stat_out = nullptr, bool follow_symlinks = true);
+
+  // The digest the stat cache holds for the file, when its stat is unchanged
+  // and not racy; nullopt when digest() would have to read it (or it is not
+  // a readable regular file). Never hashes. Thread-safe.
+  std::optional<Digest> cached(const std::string& rel_path);
 
   // The file's stat now (following symlinks), without hashing: to see whether
   // an input changed while a stage ran. Thread-safe.

@@ -9,6 +9,8 @@
 #include <ctime>
 #include <fstream>
 
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
 #include <fmt/core.h>
 
 #include "core/cache/cached_log.h"
@@ -198,11 +200,32 @@ Result<KeyInputs> StageRunner::key_inputs(const StageTask& task,
   }
   std::sort(files.begin(), files.end());
   files.erase(std::unique(files.begin(), files.end()), files.end());
-  k.files.reserve(files.size());
-  for (const auto& f : files) {
-    auto d = digester.digest(f);
-    if (!d) return Error{fmt::format("input {}", d.error())};
-    k.files.emplace_back(f, *d);
+  // What the stat cache knows first (the no-op: every file), then the new
+  // or changed files hashed in parallel -- a first run over large inputs
+  // would otherwise read them on one core.
+  k.files.resize(files.size());
+  std::vector<std::size_t> unknown;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    k.files[i].first = files[i];
+    if (auto d = digester.cached(files[i])) k.files[i].second = *d;
+    else unknown.push_back(i);
+  }
+  if (!unknown.empty()) {
+    std::vector<std::string> errors(files.size());
+    auto hash_one = [&](std::size_t i) {
+      auto d = digester.digest(files[i]);
+      if (d) k.files[i].second = *d;
+      else errors[i] = d.error();
+    };
+    if (unknown.size() == 1) {
+      hash_one(unknown.front());
+    } else {
+      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, unknown.size(), 1), [&](const auto& r) {
+        for (std::size_t j = r.begin(); j != r.end(); ++j) hash_one(unknown[j]);
+      });
+    }
+    for (std::size_t i : unknown)  // the first error in path order, as before
+      if (!errors[i].empty()) return Error{fmt::format("input {}", errors[i])};
   }
   auto by_path = [](const auto& a, const auto& b) { return a.first < b.first; };
   auto same_path = [](const auto& a, const auto& b) { return a.first == b.first; };
