@@ -92,6 +92,7 @@ HttpTransfers::~HttpTransfers() {
     job->r.error = "aborted";
     if (job->done) job->done(std::move(job->r));
   }
+  for (void* c : spare_) curl_library().easy_cleanup(static_cast<CURL*>(c));
   if (multi_) curl_library().multi_cleanup(static_cast<CURLM*>(multi_));
 }
 
@@ -160,7 +161,8 @@ void HttpTransfers::finish(Job* job, int code) {
   }
   job->r.seconds = std::chrono::duration<double>(Clock::now() - job->t0).count();
   lib.multi_remove_handle(static_cast<CURLM*>(multi_), job->easy);
-  lib.easy_cleanup(job->easy);
+  if (spare_.size() < static_cast<std::size_t>(2 * max_connections_)) spare_.push_back(job->easy);
+  else lib.easy_cleanup(job->easy);
   lib.slist_free_all(job->headers);
   job->easy = nullptr;
   job->headers = nullptr;
@@ -191,7 +193,14 @@ void HttpTransfers::loop() {
     for (auto& owned : incoming) {
       Job* job = owned.release();
       const Transfer& t = job->t;
-      CURL* c = lib.easy_init();
+      CURL* c = nullptr;
+      if (!spare_.empty()) {
+        c = static_cast<CURL*>(spare_.back());
+        spare_.pop_back();
+        lib.easy_reset(c);
+      } else {
+        c = lib.easy_init();
+      }
       if (!c) {
         job->r.error = "cannot create a libcurl handle";
         std::unique_ptr<Job> gone(job);

@@ -81,7 +81,10 @@ class HttpTransfers {
   std::mutex mu_;
   std::deque<std::unique_ptr<Job>> queued_;
   bool stopping_ = false;
-  void* multi_ = nullptr;  // CURLM*, created by the transfer thread
+  void* multi_ = nullptr;  // CURLM*, created by the first start()
+  // Ended transfers' easy handles, reset and reused (transfer thread only):
+  // a fresh handle allocates its buffers anew, a page fault or more each.
+  std::vector<void*> spare_;
   std::thread thread_;
 };
 
