@@ -2,12 +2,17 @@
 // glibc's malloc (see CMakeLists.txt: WRT_USE_JEMALLOC). jemalloc reads them
 // from this symbol (jemalloc(3), "TUNING"); MALLOC_CONF still overrides them.
 //
-// Why: a no-op run over a big pipeline touches tens of MiB of fresh heap
-// (10,000 stage models, records, the stat cache), and on virtual machines
-// every 4 KiB page fault is expensive. With transparent huge pages the heap
-// faults in 2 MiB at a time. bench/README.md has the measurement (no-op over
-// 10,000 stages: 266 ms with glibc's malloc, 186 ms with this).
+// Why jemalloc: a no-op run over a big pipeline touches tens of MiB of fresh
+// heap (10,000 stage models, records, the stat cache), and on virtual
+// machines every page fault is expensive; jemalloc faulted less than glibc
+// (bench/README.md: no-op over 10,000 stages 266 ms with glibc's malloc).
+//
+// Why no transparent huge pages: they were on ("thp:always", 186 ms then),
+// but on 2026-12-01 the same no-op took 170 ms with and without them
+// (hyperfine, 15 runs each) while they cost memory: peak RSS of the no-op
+// 73 -> 57 MiB and of the full run 107-109 -> 87-102 MiB without them, the
+// same time. Memory is what issue 17 measures against ninja.
 extern "C" {
 extern const char* malloc_conf;
-const char* malloc_conf = "thp:always";
+const char* malloc_conf = "thp:never";
 }
