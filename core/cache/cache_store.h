@@ -147,6 +147,9 @@ class CacheStore {
   Status restore_file_at(const Digest& digest, int dir_fd, const std::string& name, bool executable,
                          std::string_view display_path);
   Result<std::string> read_blob(const Digest& digest);
+  // Where blob `digest` lives (present or not), for streaming it out as it
+  // is (the remote cache's uploads). Never write there: use put_*.
+  std::filesystem::path blob_path(const Digest& d) const;
 
   // Publishes an entry; its blobs must already be stored. Write-once: when an
   // intact entry for the key exists it is kept, and the outcome lists how the
@@ -182,7 +185,6 @@ class CacheStore {
 
  private:
   friend class BlobReceiver;
-  std::filesystem::path blob_path(const Digest& d) const;
   std::filesystem::path entry_path(const std::string& key_hex) const;
   // Publishes a new removal mark (see removal_mark()).
   void note_removal();

@@ -195,7 +195,7 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
   for (const auto& hex : cache_entry_blobs(entry)) {
     auto digest = digest_from_hex(hex);
     if (!digest) return;
-    const std::string path = local.dir() / "blobs" / hex.substr(0, 2) / hex;
+    const std::string path = local.blob_path(*digest);
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
       if (note) *note = fmt::format("remote cache: blob {} not uploaded: it is not in the local cache", hex.substr(0, 16));

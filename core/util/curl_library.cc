@@ -52,4 +52,13 @@ const CurlLibrary& curl_library() {
   return c;
 }
 
+void curl_set_common(const CurlLibrary& lib, CURL* c, const std::string& url, long timeout_ms) {
+  lib.easy_setopt(c, CURLOPT_URL, url.c_str());
+  lib.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  lib.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  lib.easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+  lib.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000L);
+  lib.easy_setopt(c, CURLOPT_USERAGENT, "wrt/" WRT_VERSION);
+}
+
 }  // namespace wrt

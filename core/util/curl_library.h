@@ -37,4 +37,10 @@ struct CurlLibrary {
 // The library, loaded and globally initialised once (thread-safe).
 const CurlLibrary& curl_library();
 
+// What every wrt request sets on its handle: the URL, only HTTP(S) (a URL
+// from wrt.toml must not read file:// or talk to other protocols; redirects
+// are not followed), no signals, the timeout (connecting: at most 5 s of
+// it) and wrt's user agent.
+void curl_set_common(const CurlLibrary& lib, CURL* c, const std::string& url, long timeout_ms);
+
 }  // namespace wrt

@@ -73,14 +73,7 @@ HttpResponse http_request(const HttpRequest& q) {
   Sink sink{&r, q.max_body};
   curl_slist* headers = nullptr;
   for (const auto& h : q.headers) headers = lib.slist_append(headers, h.c_str());
-  lib.easy_setopt(c, CURLOPT_URL, q.url.c_str());
-  // Only HTTP(S): a URL from wrt.toml must not read file:// or talk to
-  // other protocols; redirects are not followed (a webhook answers itself).
-  lib.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  lib.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  lib.easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(q.timeout.count()));
-  lib.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<long long>(q.timeout.count(), 5000)));
-  lib.easy_setopt(c, CURLOPT_USERAGENT, "wrt/" WRT_VERSION);
+  curl_set_common(lib, c, q.url, static_cast<long>(q.timeout.count()));  // (a webhook answers itself: no redirects)
   lib.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   lib.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   lib.easy_setopt(c, CURLOPT_WRITEDATA, &sink);

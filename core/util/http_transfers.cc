@@ -209,13 +209,7 @@ void HttpTransfers::loop() {
       }
       job->easy = c;
       for (const auto& h : t.headers) job->headers = lib.slist_append(job->headers, h.c_str());
-      lib.easy_setopt(c, CURLOPT_URL, t.url.c_str());
-      // Only HTTP(S); redirects are not followed.
-      lib.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-      lib.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-      lib.easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(t.timeout.count()));
-      lib.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<long long>(t.timeout.count(), 5000)));
-      lib.easy_setopt(c, CURLOPT_USERAGENT, "wrt/" WRT_VERSION);
+      curl_set_common(lib, c, t.url, static_cast<long>(t.timeout.count()));
       lib.easy_setopt(c, CURLOPT_PRIVATE, job);
       lib.easy_setopt(c, CURLOPT_ERRORBUFFER, job->error);
       lib.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
