@@ -104,6 +104,13 @@ TEST_CASE("remote cache: another checkout restores every stage from nginx byte-i
   CHECK(r.out.find("wrt: remote cache " + nginx.url() + ": 0 hits, 3 misses, 3 uploads") != std::string::npos);
   const auto stored = files_under(nginx.store() / "wrt");
   CHECK(stored.count("ac/" + report_stage(rep, "gen")["cache_key"].get<std::string>()) == 1);
+  // Only out/gen.bin (and its copy, the same blob) is above kInlineBlob:
+  // the small blobs (pack's note, the logs) travel inside their entries.
+  const std::string gen_blob = wrt::to_hex(wrt::sha256(read_file(a.dir / "out/gen.bin")));
+  CHECK(files_under(nginx.store() / "wrt/cas") == std::set<std::string>{gen_blob});
+  const json pack_envelope =
+      json::parse(read_file(nginx.store() / "wrt/ac" / report_stage(rep, "pack")["cache_key"].get<std::string>()));
+  CHECK(pack_envelope["inlineBlobs"].contains(wrt::to_hex(wrt::sha256(std::string("packed\n")))));
 
   // Checkout B: another path, its own (empty) local cache.
   Checkout b(settings(nginx.url(), keys / "ci.pub"));
@@ -131,7 +138,6 @@ TEST_CASE("remote cache: another checkout restores every stage from nginx byte-i
 
   // The blob of out/gen.bin deleted on the server (evicted): checkout C
   // gets a miss for gen and runs it; the others still come from the server.
-  const std::string gen_blob = wrt::to_hex(wrt::sha256(read_file(a.dir / "out/gen.bin")));
   REQUIRE(fs::remove(nginx.store() / "wrt/cas" / gen_blob));
   Checkout c(settings(nginx.url(), keys / "ci.pub"));
   r = c.run({});
@@ -271,6 +277,30 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
     CHECK((r.out + r.err).find(c.warning) != std::string::npos);
   }
 
+  // A genuine signed entry whose inlined blob (outside the signature) was
+  // altered on the server: checked against the signed digest, never served.
+  const std::string pack_key = report_stage(rep, "pack")["cache_key"].get<std::string>();
+  const fs::path pack_ac = nginx.store() / "wrt/ac" / pack_key;
+  const std::string pack_genuine = read_file(pack_ac);
+  json altered = json::parse(pack_genuine);
+  const std::string note_hex = wrt::to_hex(wrt::sha256(std::string("packed\n")));
+  REQUIRE(altered["inlineBlobs"].contains(note_hex));
+  altered["inlineBlobs"][note_hex] = wrt::base64_encode("poison\n");
+  write_file(pack_ac, altered.dump());
+  write_file(ac, genuine.dump());
+  {
+    Checkout victim(settings(nginx.url(), keys / "ci.pub"));
+    r = victim.run({});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(report_stage(victim.report(), "gen")["remote_hit"] == true);
+    CHECK(report_stage(victim.report(), "pack")["status"] == "passed");  // ran here
+    CHECK(read_file(victim.dir / "out/pack/note.txt") == "packed\n");
+    CHECK((r.out + r.err).find("remote cache entry " + pack_key.substr(0, 16) + ": inlined blob " + note_hex.substr(0, 16) +
+                               " does not match its digest") != std::string::npos);
+  }
+  write_file(pack_ac, pack_genuine);
+
   // Without trusted keys nothing on the server is read.
   write_file(ac, genuine.dump());
   Checkout unkeyed("\n[settings]\nremote_cache = \"" + nginx.url() + "\"\n");
@@ -279,8 +309,8 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
   CHECK((r.out + r.err).find("no remote_cache_trusted_keys") != std::string::npos);
 }
 
-TEST_CASE("remote cache: a 300-file directory and a 2 MiB output go up and down in parallel, streamed, and a blob the "
-          "server has is not sent again",
+TEST_CASE("remote cache: a 300-file directory and a 2 MiB output go up and down in parallel, streamed, small files "
+          "inside the entry, and a blob the server has is not sent again",
           "[e2e][remote-cache]") {
   TempDir server_dir, keys;
   NginxDav nginx(server_dir.path());
@@ -290,7 +320,7 @@ TEST_CASE("remote cache: a 300-file directory and a 2 MiB output go up and down 
 [stages.many]
 inputs = ["src/*.txt"]
 outputs = ["out/many"]
-with = { run = "mkdir -p out/many && for i in $(seq 300); do echo \"file $i $(cat src/a.txt)\" > out/many/f$i.txt; done" }
+with = { run = "mkdir -p out/many && for i in $(seq 300); do echo \"file $i $(cat src/a.txt)\" > out/many/f$i.txt; done && for i in $(seq 40); do { echo $i; head -c 17000 /dev/zero; } > out/many/large$i.bin; done" }
 
 [stages.big]
 inputs = ["src/*.txt", "src/*.cfg"]
@@ -324,7 +354,11 @@ with = { run = "mkdir -p out && seq 1 400000 > out/big.bin" }
   CHECK(report_stage(rep, "many")["remote_hit"] == true);
   CHECK(report_stage(rep, "big")["remote_hit"] == true);
   CHECK(files_under(b / "out") == files_under(a / "out"));
-  CHECK(files_under(b / "out/many").size() == 300);
+  CHECK(files_under(b / "out/many").size() == 340);
+  // The 40 files above kInlineBlob each went up and came down as a blob;
+  // as many small ones as fit in kInlineTotal went inside the entry.
+  CHECK(files_under(nginx.store() / "wrt/cas").size() > 40);
+  CHECK(files_under(nginx.store() / "wrt/cas").size() < 340);
   for (const auto& f : files_under(a / "out")) CHECK(read_file(b / "out" / f) == read_file(a / "out" / f));
   CHECK(rep["remote_cache"]["bytes_down"].get<std::uint64_t>() > big_size);
 
@@ -400,6 +434,6 @@ with = { run = "mkdir -p out && for i in $(seq 20000); do echo \"line $i of a co
       ++blob_gets;
     }
   }
-  CHECK(blob_puts == 3);  // the two outputs and the stage's log
-  CHECK(blob_gets == 3);
+  CHECK(blob_puts == 1);  // out/text.txt; the small output and the log are inlined in the entry
+  CHECK(blob_gets == 1);
 }

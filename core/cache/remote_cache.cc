@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <zstd.h>
 
+#include "core/util/base64.h"
+
 namespace wrt {
 
 namespace {
@@ -127,6 +129,13 @@ bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::stri
     std::string write_error;
     bool too_large = false;
   };
+  // Small blobs may have come inside the envelope (kInlineBlob): not
+  // signed, so each is checked against the digest the signed entry names.
+  const nlohmann::json* inlined = nullptr;
+  if (auto it = envelope.find("inlineBlobs"); it != envelope.end()) {
+    if (!it->is_object()) return miss(what + ": its inlineBlobs is not an object; ignored");
+    inlined = &*it;
+  }
   std::vector<Wanted> wanted;
   for (const auto& hex : cache_entry_blobs(*entry)) {
     auto digest = digest_from_hex(hex);
@@ -134,6 +143,18 @@ bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::stri
     if (local.has_blob(*digest)) continue;
     auto receiver = local.receive_blob();
     if (!receiver) return miss(fmt::format("{}: cannot store blob {} locally: {}", what, hex.substr(0, 16), receiver.error()));
+    if (inlined) {
+      if (auto in = inlined->find(hex); in != inlined->end()) {
+        const std::string blob = hex.substr(0, 16);
+        auto bytes = in->is_string() ? base64_decode(in->get_ref<const std::string&>()) : Result<std::string>(Error{"not a string"});
+        if (!bytes) return miss(fmt::format("{}: inlined blob {} is not base64 ({}); ignored", what, blob, bytes.error()));
+        Status s = (*receiver)->write(bytes->data(), bytes->size());
+        if (!s) return miss(fmt::format("{}: cannot store blob {} locally: {}", what, blob, s.error()));
+        if (s = (*receiver)->commit(*digest); !s)
+          return miss(fmt::format("{}: inlined blob {} does not match its digest ({}); ignored", what, blob, s.error()));
+        continue;
+      }
+    }
     wanted.push_back({hex, *digest, std::move(*receiver), {}, false});
   }
   std::vector<Transfer> batch;
@@ -187,7 +208,8 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
   }
   auto up = std::make_shared<Upload>();
   up->key_hex = key_hex;
-  up->envelope = envelope->dump();
+  nlohmann::json inlined = nlohmann::json::object();
+  std::uint64_t inlined_bytes = 0;
   // What goes up, decided here on the stage's thread (the blobs were just
   // written, so reading the small ones costs little); the transfers proceed
   // on the transfer thread.
@@ -203,6 +225,16 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
     }
     const auto size = static_cast<std::uint64_t>(st.st_size);
     if (size > options_.max_blob) return;  // too large to share; the entry is not uploaded either
+    if (size <= kInlineBlob && inlined_bytes + size <= kInlineTotal) {
+      auto bytes = local.read_blob(*digest);  // checks the digest: a damaged blob is not shared
+      if (!bytes) {
+        if (note) *note = fmt::format("remote cache: blob {} not uploaded: {}", hex.substr(0, 16), bytes.error());
+        return;
+      }
+      inlined_bytes += size;
+      inlined[hex] = base64_encode(*bytes);
+      continue;
+    }
     Transfer put = request("PUT", "cas/" + hex);
     put.max_body = 4096;
     const bool compress = options_.zstd && size <= kCompressInMemory;
@@ -235,6 +267,8 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
       blobs.emplace_back(std::move(put), true);
     }
   }
+  if (!inlined.empty()) (*envelope)["inlineBlobs"] = std::move(inlined);
+  up->envelope = envelope->dump();
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++uploading_;
