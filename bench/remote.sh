@@ -100,7 +100,8 @@ checkout up "$REMOTE"
 checkout local-restore
 checkout remote-restore "$REMOTE"
 # The two full runs alternate BENCH_ROUNDS times (default 1; the table shows
-# the means): the full run alone varies by ~10 % from run to run here.
+# the means, and the per-pair ratios with their median): the full run alone
+# varies by 10-30 % from run to run here.
 ROUNDS=${BENCH_ROUNDS:-1}
 bases=(); ups=()
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -118,6 +119,15 @@ mean() { python3 -c 'import sys; v=[float(x) for x in sys.argv[1:]]; print(f"{su
 T_BASE=$(mean "${bases[@]}")
 T_UP=$(mean "${ups[@]}")
 echo "full runs, no remote: ${bases[*]}; uploading: ${ups[*]}" >&2
+# Per pair (each upload run against the run just before it), and their
+# median: on this machine a single full run varies by up to a third.
+PAIRS=$(python3 -c '
+import sys, statistics
+n = len(sys.argv[1:]) // 2
+b, u = sys.argv[1:1 + n], sys.argv[1 + n:]
+r = [float(x) / float(y) for x, y in zip(u, b)]
+print(" ".join(f"{x:.2f}" for x in r), f"median {statistics.median(r):.2f}")' "${bases[@]}" "${ups[@]}")
+echo "upload / no remote, per pair: $PAIRS" >&2
 # A fresh checkout sharing base's (warm) local cache directory.
 settle
 T_LOCAL=$(timed restore-local "$WORK/local-restore" "$WRT" run -j 2 --cache-dir "$WORK/base/.wrt/cache")
