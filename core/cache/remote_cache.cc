@@ -225,12 +225,19 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
     }
     const auto size = static_cast<std::uint64_t>(st.st_size);
     if (size > options_.max_blob) return;  // too large to share; the entry is not uploaded either
-    if (size <= kInlineBlob && inlined_bytes + size <= kInlineTotal) {
-      auto bytes = local.read_blob(*digest);  // checks the digest: a damaged blob is not shared
+    // Read whole (inlined or PUT from memory); checks the digest, so a
+    // damaged blob is not shared.
+    auto read_checked = [&]() -> std::optional<std::string> {
+      auto bytes = local.read_blob(*digest);
       if (!bytes) {
         if (note) *note = fmt::format("remote cache: blob {} not uploaded: {}", hex.substr(0, 16), bytes.error());
-        return;
+        return std::nullopt;
       }
+      return std::move(*bytes);
+    };
+    if (size <= kInlineBlob && inlined_bytes + size <= kInlineTotal) {
+      auto bytes = read_checked();
+      if (!bytes) return;
       inlined_bytes += size;
       inlined[hex] = base64_encode(*bytes);
       continue;
@@ -239,11 +246,8 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
     put.max_body = 4096;
     const bool compress = options_.zstd && size <= kCompressInMemory;
     if (size <= kPutWithoutAsking || compress) {
-      auto bytes = local.read_blob(*digest);  // checks the digest: a damaged blob is not shared
-      if (!bytes) {
-        if (note) *note = fmt::format("remote cache: blob {} not uploaded: {}", hex.substr(0, 16), bytes.error());
-        return;
-      }
+      auto bytes = read_checked();
+      if (!bytes) return;
       std::optional<std::string> packed;
       if (compress) packed = zstd_compress(*bytes);
       if (packed) {
