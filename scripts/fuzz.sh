@@ -12,6 +12,7 @@ case "$seconds" in '' | *[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS]" >&2; e
 build="$root/build-fuzz"
 bash "$root/scripts/setup.sh" >&2
 export CCACHE_BASEDIR="$root"
+export CCACHE_NOHASHDIR=1  # share objects with other clones (scripts/build.sh)
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DWRT_FUZZ=ON -DWRT_WERROR=ON -DWRT_BUILD_TESTS=OFF -DWRT_USE_JEMALLOC=OFF >&2
