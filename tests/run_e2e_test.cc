@@ -625,6 +625,58 @@ TEST_CASE("e2e: a deleted stage log comes back on the next no-op run", "[e2e][ru
   CHECK(fs::exists(ws / ".wrt/logs/gen.log"));
 }
 
+// An edit, a run, then the edit reverted: the hit on the first key must
+// bring that result's log back, not leave the edited run's log beside the
+// first result's outputs (`wrt log` showed "from B" for output A).
+TEST_CASE("e2e: a hit on an earlier key shows that result's log, not the last run's", "[e2e][cache-trust]") {
+  TempDir ws;
+  write_file(ws / "in.txt", "A\n");
+  write_file(ws / "wrt.toml", R"(
+[stages.s]
+with = { run = "echo building from $(cat in.txt); cp in.txt out.txt" }
+inputs = ["in.txt"]
+outputs = ["out.txt"]
+)");
+  auto log_of = [&] { return run_wrt({"log", "s"}, ws.path()); };
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  write_file(ws / "in.txt", "B\n");
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  REQUIRE(log_of().out.find("building from B") != std::string::npos);
+  write_file(ws / "in.txt", "A\n");
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(statuses(report_of(ws))["s"] == "cached");
+  CHECK(read_file(ws / "out.txt") == "A\n");
+  auto log = log_of();
+  CHECK(log.out.find("building from A") != std::string::npos);
+  CHECK(log.out.find("building from B") == std::string::npos);
+  // B's entry with its log blob damaged: the hit on B restores B's output,
+  // and A's log is removed rather than shown as B's.
+  const std::string key_a = stage(report_of(ws), "s")["cache_key"].get<std::string>();
+  std::string log_b;
+  int entries = 0;
+  for (const auto& e : fs::recursive_directory_iterator(ws / ".wrt/cache/entries")) {
+    if (!e.is_regular_file()) continue;
+    ++entries;
+    const std::string text = read_file(e.path());  // "wrt-entry 2 <checksum>\n{json}"
+    auto j = nlohmann::json::parse(text.substr(text.find('\n') + 1));
+    if (j["key"] != key_a) log_b = j["log"].get<std::string>();
+  }
+  REQUIRE(entries == 2);
+  REQUIRE(log_b.size() == 64);
+  write_file(ws / "in.txt", "B\n");
+  write_file(ws / ".wrt/cache/blobs" / log_b.substr(0, 2) / log_b, "not the log");
+  auto rb = wrt_run(ws);
+  INFO(rb.out << rb.err);
+  REQUIRE(rb.exit_code == 0);
+  CHECK(statuses(report_of(ws))["s"] == "cached");
+  CHECK(read_file(ws / "out.txt") == "B\n");
+  CHECK((rb.out + rb.err).find("cannot restore .wrt/logs/s.log") != std::string::npos);
+  CHECK_FALSE(fs::exists(ws / ".wrt/logs/s.log"));
+  CHECK(log_of().out.find("building from A") == std::string::npos);
+}
+
 TEST_CASE("e2e: a corrupt run index or config cache is discarded, the run stays right", "[e2e][run-index]") {
   TempDir ws;
   write_chain(ws);

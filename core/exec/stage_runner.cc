@@ -373,11 +373,11 @@ void StageRunner::store_log(CacheEntry& entry, const std::string& log_rel) {
   entry.log_truncated = enc->truncated;
 }
 
-void StageRunner::restore_log(const CacheEntry& entry, const std::string& log_rel) {
+bool StageRunner::restore_log(const CacheEntry& entry, const std::string& log_rel) {
   auto blob = run_.store->read_blob(*entry.log);
   if (!blob) {
     run_.events.note(fmt::format("warning: cannot restore {}: {}", log_rel, blob.error()));
-    return;
+    return false;
   }
   // A cached log is at most the limit plus a marker line; a larger one is
   // not what wrt stored.
@@ -385,10 +385,13 @@ void StageRunner::restore_log(const CacheEntry& entry, const std::string& log_re
                          std::max<std::uint64_t>(run_.options.cached_log_limit, kDefaultCachedLogLimit) + 4096);
   if (!text) {
     run_.events.note(fmt::format("warning: cannot restore {}: {}", log_rel, text.error()));
-    return;
+    return false;
   }
-  if (Status s = write_file_atomically(ws_ / log_rel, *text); !s)
+  if (Status s = write_file_atomically(ws_ / log_rel, *text); !s) {
     run_.events.note(fmt::format("warning: cannot restore {}: {}", log_rel, s.error()));
+    return false;
+  }
+  return true;
 }
 
 // A hit answered from the run index: every output is already in place, so
@@ -594,12 +597,16 @@ Preparation StageRunner::conclude(const StageTask& task, const Fingerprint& fp, 
     Status restored = dry ? Status::Ok() : restore(*entry, &wrote);
     if (restored) {
       replay(rec, results_from_json(entry->result.value("results", nlohmann::json::object())), entry->outputs);
-      if (!dry && entry->log) {
-        std::error_code ec;
-        if (!fs::exists(ws_ / rec.log, ec)) {
-          restore_log(*entry, rec.log);
-          wrote = true;
+      // The log must be this result's: one left by a run for another key
+      // (an edit, then its revert) would be shown by `wrt log` as this
+      // result's. So it is written again, or removed when the entry has
+      // none or it cannot be read.
+      if (!dry) {
+        if (!entry->log || !restore_log(*entry, rec.log)) {
+          std::error_code ec;
+          fs::remove(ws_ / rec.log, ec);
         }
+        wrote = true;
       }
       if (wrote) globber_.invalidate();
       if (!dry) {

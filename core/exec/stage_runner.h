@@ -221,7 +221,8 @@ class StageRunner {
   Status check_entry(const StageConfig& sc, const CacheEntry& entry) const;
   Status restore(const CacheEntry& entry, bool* wrote);
   void store_log(CacheEntry& entry, const std::string& log_rel);
-  void restore_log(const CacheEntry& entry, const std::string& log_rel);
+  // Writes the entry's log to log_rel; false (with a warning) when it cannot.
+  bool restore_log(const CacheEntry& entry, const std::string& log_rel);
   std::optional<IndexedEntry> indexed_hit(const StageConfig& sc, const Digest& key, const std::string& key_hex);
   std::int64_t logs_mtime_ns() const;
 
