@@ -9,6 +9,8 @@
 #   BENCH_WORK=DIR     workspace root (default bench/work, gitignored; wiped)
 #   BENCH_BUILD=DIR    wrt build dir (default build-bench, Release)
 #   BENCH_SKIP_BUILD=1 use the existing wrt binary in BENCH_BUILD
+#   BENCH_LAYERS=L     layers of the DAG (default N/100: ~100 stages per layer;
+#                      issue 17 measures 100,000 stages 1,000 wide: BENCH_LAYERS=100)
 #
 # Prints a Markdown table and writes it to bench/results.md.
 set -euo pipefail
@@ -46,7 +48,7 @@ fi
 # arguments, so the same inputs, graph and command strings.
 rm -rf "$WORK"
 mkdir -p "$WORK"
-python3 "$BENCH_DIR/gen_dag.py" "$WORK/wrt" --stages "$N" 2>"$WORK/gen.txt"
+python3 "$BENCH_DIR/gen_dag.py" "$WORK/wrt" --stages "$N" ${BENCH_LAYERS:+--layers "$BENCH_LAYERS"} 2>"$WORK/gen.txt"
 cp -a "$WORK/wrt" "$WORK/ninja"
 rm "$WORK/ninja/wrt.toml" "$WORK/wrt/build.ninja"
 cat "$WORK/gen.txt" >&2
