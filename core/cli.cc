@@ -297,9 +297,7 @@ Result<Session> open_session(const fs::path& ws, std::unique_ptr<Loaded> loaded,
   return s;
 }
 
-Result<Session> open_session(const fs::path& ws, const std::vector<int>* order_out, std::vector<int>& order,
-                             const RunArgs& args, std::string* label) {
-  (void)order_out;
+Result<Session> open_session(const fs::path& ws, std::vector<int>& order, const RunArgs& args, std::string* label) {
   auto l = load(ws);
   if (!l) return Error{l.error()};
   return open_session(ws, std::move(*l), order, args, label);
@@ -371,7 +369,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
 
   std::vector<int> order;
   std::string label;
-  auto session = open_session(ws, nullptr, order, args, &label);
+  auto session = open_session(ws, order, args, &label);
   {
     PhaseTimer wait("wait for state");
     state_loader.join();
@@ -764,7 +762,7 @@ int cmd_status(const fs::path& ws, const std::string& cache_dir_opt) {
   std::vector<int> order;
   std::string label;
   RunArgs all;
-  auto session = open_session(ws, nullptr, order, all, &label);
+  auto session = open_session(ws, order, all, &label);
   if (!session) return usage_error(session.error());
   Session& s = *session;
   const Config& cfg = s.loaded->config;

@@ -600,13 +600,11 @@ Preparation StageRunner::conclude(const StageTask& task, const Fingerprint& fp, 
       // The log must be this result's: one left by a run for another key
       // (an edit, then its revert) would be shown by `wrt log` as this
       // result's. So it is written again, or removed when the entry has
-      // none or it cannot be read.
-      if (!dry) {
-        if (!entry->log || !restore_log(*entry, rec.log)) {
-          std::error_code ec;
-          fs::remove(ws_ / rec.log, ec);
-        }
-        wrote = true;
+      // none or it cannot be read. (.wrt/ is outside every glob: no
+      // invalidation for it.)
+      if (!dry && (!entry->log || !restore_log(*entry, rec.log))) {
+        std::error_code ec;
+        fs::remove(ws_ / rec.log, ec);
       }
       if (wrote) globber_.invalidate();
       if (!dry) {
