@@ -16,6 +16,7 @@
 #include <fmt/core.h>
 
 #include "core/cache/cache_store.h"
+#include "core/cache/cached_log.h"
 #include "core/cache/remote_cache.h"
 #include "core/completions.h"
 #include "core/config/components.h"
@@ -1007,7 +1008,8 @@ int cmd_dashboard(const fs::path& ws, const std::string& out_opt) {
 }
 
 // `wrt evidence`: the signed certification evidence package (evidence.h).
-int cmd_evidence(const fs::path& ws, const std::string& out_opt, const std::vector<std::string>& key_files) {
+int cmd_evidence(const fs::path& ws, const std::string& out_opt, const std::vector<std::string>& key_files,
+                 const std::string& cache_dir_opt) {
   auto l = load(ws);
   if (!l) return usage_error(l.error());
   const Config& cfg = (*l)->config;
@@ -1022,7 +1024,14 @@ int cmd_evidence(const fs::path& ws, const std::string& out_opt, const std::vect
   const fs::path out = out_opt.empty() ? WorkspaceDirs(ws).root / "evidence" / (commit.empty() ? "latest" : commit)
                        : fs::path(out_opt).is_absolute() ? fs::path(out_opt)
                                                          : fs::current_path() / out_opt;
-  auto s = write_evidence(cfg, out, keys);
+  // The cache the last run's cached stages came from (their logs).
+  const fs::path cache_dir = cache_dir_for(cfg, cache_dir_opt);
+  CacheStore store(cache_dir, cfg.settings.cache_max_size);
+  std::error_code ec;
+  bool have_store = fs::is_directory(cache_dir, ec);
+  if (have_store)
+    if (Status st = store.open(); !st) return usage_error(st.error());
+  auto s = write_evidence(cfg, out, keys, have_store ? &store : nullptr);
   if (!s) return usage_error(s.error());
   std::printf("wrote %s: %zu files, %zu stages, gate %s, %zu signature%s\n", out.string().c_str(), s->files,
               s->stages.size(), s->gate.empty() ? "n/a" : s->gate.c_str(), s->signatures, s->signatures == 1 ? "" : "s");
@@ -1159,7 +1168,7 @@ int cmd_deploy(const fs::path& ws, const std::string& name, const std::vector<st
         return usage_error(fmt::format("{} exists and is not an evidence package; not replaced", out.string()));
       fs::remove_all(out, ec);
     }
-    if (int rc = cmd_evidence(ws, out.string(), key_files); rc != kExitOk) return rc;
+    if (int rc = cmd_evidence(ws, out.string(), key_files, args.cache_dir); rc != kExitOk) return rc;
   } else if (!key_files.empty()) {
     return usage_error(fmt::format("--key signs an evidence package, and stage '{}' deploys none (with.evidence)", name));
   }
@@ -1206,7 +1215,28 @@ int cmd_deployments(const fs::path& ws, std::vector<std::string> targets) {
   return bad ? kExitStageFailed : kExitOk;
 }
 
-int cmd_log(const fs::path& ws, const std::string& stage) {
+// A stage that ran logs to .wrt/logs/STAGE.log; a cached one's log is the
+// one stored with its result (stage_runner.h), read from the cache.
+int cmd_log(const fs::path& ws, const std::string& stage, const std::string& cache_dir_opt) {
+  const LastResults last = load_last_results(ws);
+  if (auto it = last.find(stage); it != last.end() && it->second.status == "cached" && !it->second.cache_key.empty()) {
+    auto l = load(ws);
+    if (!l) return usage_error(l.error());
+    const Config& cfg = (*l)->config;
+    const fs::path dir = cache_dir_for(cfg, cache_dir_opt);
+    CacheStore store(dir, cfg.settings.cache_max_size);
+    std::error_code ec;
+    Result<std::string> text = Error{fmt::format("no cache at {}", dir.string())};
+    if (fs::is_directory(dir, ec)) {
+      if (Status st = store.open(); !st) return usage_error(st.error());
+      text = read_cached_log(store, it->second.cache_key, cfg.settings.cached_log_limit);
+    }
+    if (!text)
+      return usage_error(fmt::format("stage '{}' was served from the cache (key {}); its log cannot be read: {}", stage,
+                                     it->second.cache_key.substr(0, 16), text.error()));
+    std::cout << *text;
+    return kExitOk;
+  }
   fs::path file = WorkspaceDirs(ws).logs / (stage + ".log");
   std::ifstream in(file, std::ios::binary);
   if (!in) return usage_error(fmt::format("{}: no log recorded for stage '{}'", file.string(), stage));
@@ -1359,6 +1389,8 @@ int run_cli(int argc, char** argv) {
   evidence->add_option("--out", evidence_out, "Directory (default .wrt/evidence/COMMIT); must be new or empty");
   evidence->add_option("--key", evidence_keys, "Ed25519 private key (PEM) to sign with (repeatable)");
   evidence->add_option("-C,--directory", dir, "Run as if started in DIR");
+  std::string evidence_cache_dir;
+  evidence->add_option("--cache-dir", evidence_cache_dir, "Cache directory cached stages' logs are read from (also WRT_CACHE_DIR)");
   auto* evidence_verify = evidence->add_subcommand("verify", "Re-hash every file of a package and check its signatures");
   evidence_verify->add_option("dir", evidence_dir, "The package")->required();
   evidence_verify->add_option("--key", verify_keys, "Ed25519 public key (PEM) whose signature is required (repeatable)")->required();
@@ -1401,6 +1433,8 @@ int run_cli(int argc, char** argv) {
   auto* log = app.add_subcommand("log", "Print a stage's last log");
   log->add_option("stage", log_stage, "Stage")->required();
   log->add_option("-C,--directory", dir, "Run as if started in DIR");
+  std::string log_cache_dir;
+  log->add_option("--cache-dir", log_cache_dir, "Cache directory a cached stage's log is read from (also WRT_CACHE_DIR)");
 
   try {
     app.parse(argc, argv);
@@ -1448,7 +1482,7 @@ int run_cli(int argc, char** argv) {
     return cmd_cache(ws, action, max_size, cache_dir);
   }
   if (init->parsed()) return cmd_init(dir.empty() ? fs::current_path() : ws, init_force);
-  if (log->parsed()) return cmd_log(ws, log_stage);
+  if (log->parsed()) return cmd_log(ws, log_stage, log_cache_dir);
   if (history->parsed()) return cmd_history(ws, ha);
   if (badge->parsed()) return cmd_badge(ws, badge_out);
   if (dashboard->parsed()) return cmd_dashboard(ws, dashboard_out);
@@ -1457,7 +1491,7 @@ int run_cli(int argc, char** argv) {
   if (report_merge->parsed()) return cmd_report_merge(ws, merge_files, merge_out);
   if (deploy->parsed()) return cmd_deploy(ws, deploy_stage, deploy_keys, da);
   if (evidence_verify->parsed()) return cmd_evidence_verify(evidence_dir, verify_keys);
-  if (evidence->parsed()) return cmd_evidence(ws, evidence_out, evidence_keys);
+  if (evidence->parsed()) return cmd_evidence(ws, evidence_out, evidence_keys, evidence_cache_dir);
   return kExitUsage;
 }
 

@@ -219,3 +219,46 @@ with = { mode = "report", write = "out/report.txt" }
   CHECK(e.out.find("coverage: artifact coverage/cobertura.xml is missing or changed since the run") != std::string::npos);
   CHECK(!fs::exists(ws / "ev2/stages/coverage/artifacts/coverage/cobertura.xml"));
 }
+
+// A fresh checkout whose every stage came from a shared cache: nothing ran
+// there, yet each stage's key record and its log (the one stored with the
+// result, read and checked through the cache) are in the package.
+TEST_CASE("evidence: a fresh checkout served from a shared cache packages each stage's key record and cached log",
+          "[e2e][evidence]") {
+  TempDir a, b, cache;
+  for (const TempDir* ws : {&a, &b}) {
+    git(*ws, {"init", "-q", "-b", "main"});
+    write_file(*ws / "wrt.toml", kPipeline);
+    write_file(*ws / "src/a.c", "int a;\n");
+    write_file(*ws / ".gitignore", ".wrt/\nout/\nev*/\n");
+    git(*ws, {"add", "-A"});
+    git(*ws, {"commit", "-q", "-m", "c1"});
+  }
+  const std::string dir = cache.path().string();
+  REQUIRE(run_wrt({"run", "--cache-dir", dir}, a.path()).exit_code == 0);
+  auto r = run_wrt({"run", "--cache-dir", dir, "--report", (b / "report.json").string()}, b.path());
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const char* s : {"prove:core", "package"}) CHECK(report_stage(read_json(b / "report.json"), s)["status"] == "cached");
+  CHECK_FALSE(fs::exists(b / ".wrt/logs"));  // no log file per hit
+
+  auto e = run_wrt({"evidence", "--out", "ev", "--cache-dir", dir}, b.path());
+  INFO(e.out << e.err);
+  REQUIRE(e.exit_code == 0);
+  CHECK(e.out.find("2 stages") != std::string::npos);
+  CHECK(e.out.find("left out") == std::string::npos);
+  for (const char* s : {"prove:core", "package"}) {
+    CHECK(read_file(b / "ev/stages" / s / "log.txt") == read_file(a / ".wrt/logs" / (std::string(s) + ".log")));
+    auto key = nlohmann::json::parse(read_file(b / "ev/stages" / s / "key.json"));
+    CHECK(key["key"] == report_stage(read_json(b / "report.json"), s)["cache_key"]);
+    CHECK(key["stage"] == s);
+  }
+
+  // Without the cache the logs are left out, each named; the package is still written.
+  e = run_wrt({"evidence", "--out", "ev2"}, b.path());
+  INFO(e.out << e.err);
+  REQUIRE(e.exit_code == 0);
+  CHECK(e.out.find("left out: prove:core: the log of its cached result: no cache directory") != std::string::npos);
+  CHECK_FALSE(fs::exists(b / "ev2/stages/prove:core/log.txt"));
+  CHECK(fs::exists(b / "ev2/stages/prove:core/key.json"));
+}

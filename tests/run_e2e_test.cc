@@ -611,18 +611,36 @@ TEST_CASE("e2e: an output edited by hand is restored although the key is unchang
   CHECK(read_file(ws / "out/gen.txt") == good);
 }
 
-TEST_CASE("e2e: a deleted stage log comes back on the next no-op run", "[e2e][run-index]") {
+// A cached stage's log is the one stored with its result: `wrt log` reads it
+// from the cache, so a deleted .wrt/logs file neither re-runs the stage nor
+// loses its log.
+TEST_CASE("e2e: a cached stage's log is read from the cache, deleted log files or not", "[e2e][run-index]") {
   TempDir ws;
-  write_chain(ws);
+  write_file(ws / "wrt.toml", R"(
+[stages.gen]
+outputs = ["out.txt"]
+with = { run = "echo generating the output; echo x > out.txt" }
+)");
   REQUIRE(wrt_run(ws).exit_code == 0);
-  REQUIRE(wrt_run(ws).exit_code == 0);
-  REQUIRE(fs::exists(ws / ".wrt/logs/gen.log"));
-  fs::remove(ws / ".wrt/logs/gen.log");
-  auto r = wrt_run(ws);
-  INFO(r.out << r.err);
-  REQUIRE(r.exit_code == 0);
-  CHECK(statuses(report_of(ws))["gen"] == "cached");
-  CHECK(fs::exists(ws / ".wrt/logs/gen.log"));
+  REQUIRE(read_file(ws / ".wrt/logs/gen.log").find("generating the output") != std::string::npos);
+  fs::remove_all(ws / ".wrt/logs");
+  for (int round = 0; round < 2; ++round) {  // a store hit (index discarded), then an indexed hit
+    if (round == 0) fs::remove(ws / ".wrt/state/run-index");
+    auto r = wrt_run(ws);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(statuses(report_of(ws))["gen"] == "cached");
+    CHECK(stage(report_of(ws), "gen")["log"] == "");
+    CHECK_FALSE(fs::exists(ws / ".wrt/logs/gen.log"));
+    auto log = run_wrt({"log", "gen"}, ws.path());
+    CHECK(log.exit_code == 0);
+    CHECK(log.out.find("generating the output") != std::string::npos);
+  }
+  // Another cache directory (no such entry): a clear error naming it.
+  auto other = run_wrt({"log", "gen", "--cache-dir", (ws / "elsewhere").string()}, ws.path());
+  CHECK(other.exit_code == 2);
+  CHECK(other.err.find("stage 'gen' was served from the cache") != std::string::npos);
+  CHECK(other.err.find("elsewhere") != std::string::npos);
 }
 
 // An edit, a run, then the edit reverted: the hit on the first key must
@@ -652,7 +670,8 @@ outputs = ["out.txt"]
   CHECK(log.out.find("building from A") != std::string::npos);
   CHECK(log.out.find("building from B") == std::string::npos);
   // B's entry with its log blob damaged: the hit on B restores B's output,
-  // and A's log is removed rather than shown as B's.
+  // A's log file is removed, and `wrt log` says B's log cannot be read
+  // (naming the blob) rather than show A's or the damaged bytes.
   const std::string key_a = stage(report_of(ws), "s")["cache_key"].get<std::string>();
   std::string log_b;
   int entries = 0;
@@ -672,9 +691,13 @@ outputs = ["out.txt"]
   REQUIRE(rb.exit_code == 0);
   CHECK(statuses(report_of(ws))["s"] == "cached");
   CHECK(read_file(ws / "out.txt") == "B\n");
-  CHECK((rb.out + rb.err).find("cannot restore .wrt/logs/s.log") != std::string::npos);
   CHECK_FALSE(fs::exists(ws / ".wrt/logs/s.log"));
-  CHECK(log_of().out.find("building from A") == std::string::npos);
+  auto damaged = log_of();
+  CHECK(damaged.exit_code == 2);
+  CHECK(damaged.out.find("building from A") == std::string::npos);
+  CHECK(damaged.out.find("not the log") == std::string::npos);
+  CHECK(damaged.err.find("its log cannot be read") != std::string::npos);
+  CHECK(damaged.err.find(log_b) != std::string::npos);
 }
 
 TEST_CASE("e2e: a corrupt run index or config cache is discarded, the run stays right", "[e2e][run-index]") {

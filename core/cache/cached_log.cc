@@ -4,11 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include <fmt/core.h>
 #include <zstd.h>
+
+#include "core/cache/cache_store.h"
 
 namespace wrt {
 
@@ -82,6 +85,22 @@ Result<std::string> decode_log(std::string_view blob, std::string_view encoding,
   std::size_t n = ZSTD_decompress(out.data(), out.size(), blob.data(), blob.size());
   if (ZSTD_isError(n) || n != size) return Error{fmt::format("corrupt zstd log: {}", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short")};
   return out;
+}
+
+Result<std::string> read_cached_log(CacheStore& store, const std::string& key_hex, std::uint64_t limit) {
+  std::string warning;
+  auto entry = store.get_entry(key_hex, &warning);
+  if (!entry)
+    return Error{warning.empty() ? fmt::format("no cache entry for key {} in {}", key_hex, store.dir().string())
+                                 : warning};
+  if (!entry->log) return Error{fmt::format("the cache entry for key {} has no log", key_hex)};
+  auto blob = store.read_blob(*entry->log);
+  if (!blob) return Error{blob.error()};
+  // A cached log is at most the limit plus a marker line; a larger one is
+  // not what wrt stored.
+  auto text = decode_log(*blob, entry->log_encoding, std::max<std::uint64_t>(limit, kDefaultCachedLogLimit) + 4096);
+  if (!text) return Error{fmt::format("the log of cache entry {}: {}", key_hex, text.error())};
+  return text;
 }
 
 }  // namespace wrt

@@ -28,4 +28,13 @@ Result<EncodedLog> encode_log(const std::filesystem::path& file, std::uint64_t l
 // blob may expand to. Error says why (unknown encoding, corrupt frame, too large).
 Result<std::string> decode_log(std::string_view blob, std::string_view encoding, std::uint64_t max_size);
 
+class CacheStore;
+
+// The log stored with the cache entry of `key_hex` (a cached stage's log:
+// stage_runner.h does not write it into .wrt/logs), read through the store
+// (which checks the blob's digest) and decoded; `limit` is the configured
+// cached_log_limit. Error says why: no such entry, an entry without a log,
+// a missing or damaged blob.
+Result<std::string> read_cached_log(CacheStore& store, const std::string& key_hex, std::uint64_t limit);
+
 }  // namespace wrt

@@ -121,7 +121,9 @@ void RunIndex::load(std::string* warning) {
     return;
   }
   std::unordered_map<std::string, Record> loaded;
-  std::int64_t logs_mtime = 0;
+  // Once the mtime of .wrt/logs (an indexed hit needed its log file); cached
+  // stages' logs are read from the store since, so the slot is unused.
+  std::int64_t reserved = 0;
   std::string store_mark;
   std::string problem = [&]() -> std::string {
     bool v3 = false;
@@ -134,7 +136,7 @@ void RunIndex::load(std::string* warning) {
     }
     StateReader r(*payload);
     std::uint64_t count = 0;
-    if (!r.get(logs_mtime) || (!v3 && !r.str(store_mark)) || !r.count(count, kMinRecordBytes))
+    if (!r.get(reserved) || (!v3 && !r.str(store_mark)) || !r.count(count, kMinRecordBytes))
       return "truncated header";
     loaded.reserve(static_cast<std::size_t>(count));
     for (std::uint64_t i = 0; i < count; ++i) {
@@ -167,7 +169,6 @@ void RunIndex::load(std::string* warning) {
   }
   data_ = std::move(*data);
   records_ = std::move(loaded);
-  logs_mtime_ns_ = logs_mtime;
   store_mark_ = std::move(store_mark);
   dirty_ = false;
 }
@@ -177,7 +178,7 @@ Status RunIndex::save() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!dirty_) return Status::Ok();
-    w.put(logs_mtime_ns_);
+    w.put(std::int64_t{0});  // reserved (see load)
     w.str(store_mark_);
     w.put(static_cast<std::uint64_t>(records_.size()));
     for (const auto& [stage, rec] : records_) {
@@ -263,18 +264,6 @@ void RunIndex::set_touched_at(const std::string& stage, std::int64_t when) {
   auto it = records_.find(stage);
   if (it == records_.end() || it->second.touched_at == when) return;
   it->second.touched_at = when;
-  dirty_ = true;
-}
-
-std::int64_t RunIndex::logs_mtime_ns() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return logs_mtime_ns_;
-}
-
-void RunIndex::set_logs_mtime_ns(std::int64_t ns) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (logs_mtime_ns_ == ns) return;
-  logs_mtime_ns_ = ns;
   dirty_ = true;
 }
 

@@ -74,10 +74,6 @@ class RunIndex {
   // store still holds its entry instead of trusting it for up to an hour.
   void adopt_store_mark(const std::string& mark);
 
-  // The mtime of .wrt/logs when the index was last saved: unchanged means no
-  // log file has been deleted since.
-  std::int64_t logs_mtime_ns() const;
-  void set_logs_mtime_ns(std::int64_t ns);
 
  private:
   struct Record {
@@ -99,7 +95,6 @@ class RunIndex {
   FileBytes data_;  // the loaded file; records' `mapped` views point into it
   mutable std::mutex mu_;
   std::unordered_map<std::string, Record> records_;
-  std::int64_t logs_mtime_ns_ = 0;
   std::string store_mark_;
   bool dirty_ = false;
 };

@@ -26,16 +26,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::optional<nlohmann::json> read_json(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
 // A pattern naming one path exactly as written: no wildcard, no empty, "."
 // or ".." component, no leading or trailing slash.
 bool is_plain_path(const std::string& p) {
@@ -72,13 +62,12 @@ StageRunner::StageRunner(const RunContext& run)
       ws_(run.config.workspace),
       dirs_(ws_),
       globber_(ws_, {".wrt", ".git", run.config.settings.cache_dir}),
+      key_log_(dirs_.key_records),
       started_at_s_(static_cast<std::int64_t>(std::time(nullptr))),
       env_{ws_, ((run.store ? run.store->dir() : dirs_.root) / "plugin-data").string(), run.options.cancel,
            run.options.workers, [this](const std::string& line) { run_.events.note(line); }} {
   std::error_code ec;
-  fs::create_directories(dirs_.keys, ec);
   fs::create_directories(dirs_.state, ec);
-  logs_intact_ = run_.index.logs_mtime_ns() != 0 && logs_mtime_ns() == run_.index.logs_mtime_ns();
   ws_fd_ = ::open(ws_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   // "<hex key> <stage>" lines; anything else is ignored (a damaged file only
   // makes a state directory look stale, which rebuilds it: safe).
@@ -101,15 +90,9 @@ StageRunner::~StageRunner() {
   if (ws_fd_ >= 0) ::close(ws_fd_);
 }
 
-std::int64_t StageRunner::logs_mtime_ns() const {
-  struct stat st;
-  if (::stat(dirs_.logs.c_str(), &st) != 0) return 0;
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-}
-
 void StageRunner::end_run() {
   if (run_.options.dry_run) return;
-  run_.index.set_logs_mtime_ns(logs_mtime_ns());
+  if (Status s = key_log_.flush(); !s) run_.events.note(fmt::format("warning: {}", s.error()));
   std::lock_guard<std::mutex> lock(state_mu_);
   if (!state_keys_dirty_) return;
   std::string text;
@@ -257,8 +240,7 @@ std::string StageRunner::record_key(const std::string& name, const KeyInputs& k,
   const bool dry = run_.options.dry_run;
   if (run_.index.is_last_key(name, key)) return {};
   if (!dry) run_.index.set_last_key(name, key);
-  fs::path file = dirs_.keys / (name + ".json");
-  auto old = read_json(file);
+  auto old = key_log_.latest(name);
   if (old && old->value("key", "") == key_hex) return {};
   nlohmann::json now = key_inputs_to_json(k);
   std::string reason;
@@ -269,9 +251,8 @@ std::string StageRunner::record_key(const std::string& name, const KeyInputs& k,
     changes = diff;
     reason = diff.empty() ? "key changed" : diff.front();
     if (diff.size() > 1) reason += fmt::format(" (+{} more)", diff.size() - 1);
-    (void)write_file_atomically(dirs_.keys / (name + ".prev.json"), old->dump(1));
   }
-  if (!dry) (void)write_file_atomically(file, now.dump(1));
+  if (!dry) key_log_.append(name, key_hex, now);
   return reason;
 }
 
@@ -373,27 +354,6 @@ void StageRunner::store_log(CacheEntry& entry, const std::string& log_rel) {
   entry.log_truncated = enc->truncated;
 }
 
-bool StageRunner::restore_log(const CacheEntry& entry, const std::string& log_rel) {
-  auto blob = run_.store->read_blob(*entry.log);
-  if (!blob) {
-    run_.events.note(fmt::format("warning: cannot restore {}: {}", log_rel, blob.error()));
-    return false;
-  }
-  // A cached log is at most the limit plus a marker line; a larger one is
-  // not what wrt stored.
-  auto text = decode_log(*blob, entry.log_encoding,
-                         std::max<std::uint64_t>(run_.options.cached_log_limit, kDefaultCachedLogLimit) + 4096);
-  if (!text) {
-    run_.events.note(fmt::format("warning: cannot restore {}: {}", log_rel, text.error()));
-    return false;
-  }
-  if (Status s = write_file_atomically(ws_ / log_rel, *text); !s) {
-    run_.events.note(fmt::format("warning: cannot restore {}: {}", log_rel, s.error()));
-    return false;
-  }
-  return true;
-}
-
 // A hit answered from the run index: every output is already in place, so
 // the store is not read. The store's entry is still marked as used (and
 // checked to be there with its blobs) at most once an hour, to keep it from
@@ -401,7 +361,7 @@ bool StageRunner::restore_log(const CacheEntry& entry, const std::string& log_re
 std::optional<IndexedEntry> StageRunner::indexed_hit(const StageConfig& sc, const Digest& key,
                                                      const std::string& key_hex) {
   auto e = run_.index.entry(sc.name, key);
-  if (!e || (e->log && !logs_intact_)) return std::nullopt;
+  if (!e) return std::nullopt;
   for (const auto& f : e->outputs)
     if (!in_place(f)) return std::nullopt;
   if (run_.index.touched_at(sc.name) + 3600 < started_at_s_) {
@@ -546,6 +506,7 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
       WRT_DEBUG_LOG("cache hit: stage '{}' key {} (run index: outputs already in place)", sc.name,
                     rec.cache_key.substr(0, 16));
       replay(rec, std::move(hit->results), std::move(hit->outputs));
+      rec.log.clear();  // read from the store by `wrt log` (see conclude)
       return over("cached", "");
     }
     std::string warning;
@@ -597,15 +558,14 @@ Preparation StageRunner::conclude(const StageTask& task, const Fingerprint& fp, 
     Status restored = dry ? Status::Ok() : restore(*entry, &wrote);
     if (restored) {
       replay(rec, results_from_json(entry->result.value("results", nlohmann::json::object())), entry->outputs);
-      // The log must be this result's: one left by a run for another key
-      // (an edit, then its revert) would be shown by `wrt log` as this
-      // result's. So it is written again, or removed when the entry has
-      // none or it cannot be read. (.wrt/ is outside every glob: no
-      // invalidation for it.)
-      if (!dry && (!entry->log || !restore_log(*entry, rec.log))) {
-        std::error_code ec;
-        fs::remove(ws_ / rec.log, ec);
-      }
+      // A cached result's log is the one stored with it: `wrt log` and the
+      // evidence export read it from the entry. It is not written into
+      // .wrt/logs (a fresh checkout would create a file per hit, as many as
+      // it restores outputs), and a file left there by a run for another
+      // key (an edit, then its revert) would pass for this result's, so it
+      // goes. (.wrt/ is outside every glob: no invalidation for it.)
+      if (!dry) (void)::unlinkat(ws_fd_, rec.log.c_str(), 0);
+      rec.log.clear();
       if (wrote) globber_.invalidate();
       if (!dry) {
         run_.index.set_entry(sc.name, key, *entry);

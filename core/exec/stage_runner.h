@@ -34,6 +34,7 @@
 #include "core/cache/cache_key.h"
 #include "core/cache/cache_store.h"
 #include "core/cache/file_digester.h"
+#include "core/cache/key_log.h"
 #include "core/cache/run_index.h"
 #include "core/config/config.h"
 #include "core/config/glob.h"
@@ -70,11 +71,11 @@ struct RunOptions {
 // The workspace's private state (never shared between checkouts).
 struct WorkspaceDirs {
   explicit WorkspaceDirs(const std::filesystem::path& workspace)
-      : root(workspace / ".wrt"), logs(root / "logs"), keys(root / "keys"), state(root / "state") {}
+      : root(workspace / ".wrt"), logs(root / "logs"), state(root / "state"), key_records(state / "key-records") {}
   std::filesystem::path root;   // <ws>/.wrt
   std::filesystem::path logs;   // <ws>/.wrt/logs
-  std::filesystem::path keys;   // <ws>/.wrt/keys: last key record per stage (wrt explain)
   std::filesystem::path state;  // <ws>/.wrt/state
+  std::filesystem::path key_records;  // the key inputs per stage (key_log.h)
 };
 
 // What one run shares between its stages. Everything outlives the runner.
@@ -205,7 +206,7 @@ class StageRunner {
   };
   Rebuild rebuild_state(const StageTask& task, const Fingerprint& fp, const Upstream& upstream);
 
-  // After the last stage: remembers the state of .wrt/logs and the state
+  // After the last stage: writes the key records and remembers the state
   // directories' keys for the next run.
   void end_run();
 
@@ -221,19 +222,14 @@ class StageRunner {
   Status check_entry(const StageConfig& sc, const CacheEntry& entry) const;
   Status restore(const CacheEntry& entry, bool* wrote);
   void store_log(CacheEntry& entry, const std::string& log_rel);
-  // Writes the entry's log to log_rel; false (with a warning) when it cannot.
-  bool restore_log(const CacheEntry& entry, const std::string& log_rel);
   std::optional<IndexedEntry> indexed_hit(const StageConfig& sc, const Digest& key, const std::string& key_hex);
-  std::int64_t logs_mtime_ns() const;
 
   const RunContext run_;
   const std::filesystem::path ws_;
   const WorkspaceDirs dirs_;
   GlobExpander globber_;
+  KeyLog key_log_;
   const std::int64_t started_at_s_;
-  // No log file was deleted since the index was saved (.wrt/logs unchanged),
-  // so an indexed hit need not check for its log.
-  bool logs_intact_ = false;
   PluginEnv env_;  // where and how plugin calls run (worker or in-process)
   // The workspace, open: restores and output listings resolve paths below
   // it one component at a time (output_tree.h).

@@ -9,6 +9,9 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "core/cache/cache_store.h"
+#include "core/cache/cached_log.h"
+#include "core/cache/key_log.h"
 #include "core/exec/subprocess.h"
 #include "core/results/junit_export.h"
 #include "core/results/last_results.h"
@@ -69,7 +72,8 @@ nlohmann::json statement(const std::vector<std::pair<std::string, std::string>>&
 
 }  // namespace
 
-Result<EvidenceSummary> write_evidence(const Config& cfg, const fs::path& out, const std::vector<Ed25519Key>& keys) {
+Result<EvidenceSummary> write_evidence(const Config& cfg, const fs::path& out, const std::vector<Ed25519Key>& keys,
+                                       CacheStore* store) {
   const fs::path ws = cfg.workspace;
   const fs::path dot = ws / ".wrt";
   EvidenceSummary sum;
@@ -114,27 +118,33 @@ Result<EvidenceSummary> write_evidence(const Config& cfg, const fs::path& out, c
                              "({}): run `wrt run` again",
                              run.value("run_id", ""), ids.last.empty() ? "none" : ids.last)};
   LastResults included;
+  KeyLog key_records(dot / "state" / "key-records");
   nlohmann::json results = {{"stages", nlohmann::json::object()}};
   for (const auto& [name, r] : last) {
     if (r.run_id != ids.written_by) {
       sum.excluded.push_back(fmt::format("{}: not part of the last run (its last result is from {})", name, r.finished_at));
       continue;
     }
-    const fs::path key_record = dot / "keys" / (name + ".json");
     nlohmann::json key_inputs;  // the key record's input digests
-    if (fs::exists(key_record, ec)) {
-      auto text = read_all(key_record);
-      if (!text) return Error{text.error()};
-      auto j = nlohmann::json::parse(*text, nullptr, false);
-      if (j.is_object() && j.contains("files") && j["files"].is_object()) key_inputs = j["files"];
-      const std::string key = j.is_object() && j.contains("key") && j["key"].is_string() ? j["key"].get<std::string>() : "";
-      if (!r.cache_key.empty() && key != r.cache_key)
+    if (auto j = key_records.latest(name)) {
+      if (j->contains("files") && (*j)["files"].is_object()) key_inputs = (*j)["files"];
+      if (!r.cache_key.empty() && j->value("key", "") != r.cache_key)
         return Error{fmt::format("{}: the key record of stage '{}' does not match its last result; run `wrt run` again",
-                                 key_record.string(), name)};
-      add(stage_dir(name) + "/key.json", std::move(*text));
+                                 key_records.file().string(), name)};
+      add(stage_dir(name) + "/key.json", j->dump(1));
     }
-    if (fs::exists(dot / "logs" / (name + ".log"), ec))
+    if (r.status == "cached") {
+      // The log stored with the cached result (stage_runner.h), read through
+      // the store, which checks it against its digest.
+      Result<std::string> text = Error{"no cache directory to read it from"};
+      if (store) text = read_cached_log(*store, r.cache_key, cfg.settings.cached_log_limit);
+      if (text)
+        add(stage_dir(name) + "/log.txt", std::move(*text));
+      else
+        sum.excluded.push_back(fmt::format("{}: the log of its cached result: {}", name, text.error()));
+    } else if (fs::exists(dot / "logs" / (name + ".log"), ec)) {
       if (Status s = copy(dot / "logs" / (name + ".log"), stage_dir(name) + "/log.txt"); !s) return Error{s.error()};
+    }
     // Reports the stage produced or read (coverage LCOV/Cobertura, trails),
     // when they are declared outputs or key inputs whose recorded digest the
     // file still has.

@@ -30,6 +30,8 @@
 
 namespace wrt {
 
+class CacheStore;
+
 struct EvidenceSummary {
   std::filesystem::path dir;
   std::size_t files = 0;
@@ -41,8 +43,11 @@ struct EvidenceSummary {
   std::size_t signatures = 0;
 };
 
+// `store` is where the last run's cached stages came from: their logs are
+// the ones stored with their results (read and checked there); null leaves
+// those logs out, saying so in `excluded`.
 Result<EvidenceSummary> write_evidence(const Config& config, const std::filesystem::path& out,
-                                       const std::vector<Ed25519Key>& keys);
+                                       const std::vector<Ed25519Key>& keys, CacheStore* store);
 
 struct EvidenceCheck {
   std::size_t files_checked = 0;
