@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 
 #include "support.h"
 
@@ -196,7 +197,17 @@ TEST_CASE("cache_store: corrupt blob fails the restore and is removed") {
   CHECK_FALSE(fs::exists(blob));
   CHECK_FALSE(store.has_blob(*d));
   CHECK_FALSE(fs::exists(tmp / "ws/out.txt"));
-  CHECK(fs::is_empty(tmp / "ws"));  // the temp file beside dest is gone too
+  CHECK(fs::is_empty(tmp / "ws"));  // nothing left half written
+
+  // Over an existing file (written beside it, then renamed): it is left as it was.
+  auto d3 = store.put_bytes("new output");
+  REQUIRE(d3.ok());
+  flip_first_byte(blob_file(tmp / "cache", *d3));
+  write_file(tmp / "ws/out.txt", "old output");
+  REQUIRE_FALSE(store.restore_file(*d3, tmp / "ws/out.txt", false).ok());
+  CHECK(read_file(tmp / "ws/out.txt") == "old output");
+  CHECK(std::distance(fs::directory_iterator(tmp / "ws"), fs::directory_iterator()) == 1);  // no temp file
+  fs::remove(tmp / "ws/out.txt");
 
   // read_blob checks the same way.
   auto d2 = store.put_bytes("other");
@@ -391,9 +402,10 @@ TEST_CASE("cache_store: gc evicts least recently used entries and unreferenced b
     CHECK(store.over_limit() == false);
   }
   // Oldest first: 1, 2, 3; then a hit on 1 makes 2 the least recently used.
-  set_mtime(entry_file(cache, key(1)), 300);
-  set_mtime(entry_file(cache, key(2)), 200);
-  set_mtime(entry_file(cache, key(3)), 100);
+  // (Hours ago: an entry used within the hour is not touched again.)
+  set_mtime(entry_file(cache, key(1)), 4 * 3600);
+  set_mtime(entry_file(cache, key(2)), 3 * 3600);
+  set_mtime(entry_file(cache, key(3)), 2 * 3600);
   // Old enough not to count as written by the store doing the gc.
   for (const auto& f : fs::recursive_directory_iterator(cache / "blobs"))
     if (f.is_regular_file()) set_mtime(f.path(), 1000);
@@ -405,6 +417,7 @@ TEST_CASE("cache_store: gc evicts least recently used entries and unreferenced b
   REQUIRE(store.open().ok());
   std::string warning;
   REQUIRE(store.get_entry(key(1), &warning).has_value());
+  CHECK(fs::last_write_time(entry_file(cache, key(1))) > fs::last_write_time(entry_file(cache, key(3))));
 
   const std::uint64_t total = store.stats().bytes;
   const std::uint64_t orphan_size = fs::file_size(blob_file(cache, orphan));
@@ -667,4 +680,25 @@ TEST_CASE("cache_store: opening the store removes temp files of writers killed l
   REQUIRE(store.open().ok());
   CHECK_FALSE(fs::exists(tmp / "cache/tmp/blob.123.abc.1.0"));
   CHECK(fs::exists(tmp / "cache/tmp/entry.124.abc.1.0"));  // may belong to a live writer
+}
+
+TEST_CASE("cache_store: a hit on an entry used within the hour does not rewrite its mtime") {
+  TempDir tmp;
+  const fs::path cache = tmp / "cache";
+  CacheStore store(cache, 1ull << 30);
+  REQUIRE(store.open().ok());
+  CacheEntry e = entry_with(store, "f", "content");
+  REQUIRE(store.put_entry(key(1), e).ok());
+  REQUIRE(store.put_entry(key(2), e).ok());
+  set_mtime(entry_file(cache, key(1)), 600);       // recent: kept as is
+  set_mtime(entry_file(cache, key(2)), 2 * 3600);  // older: touched
+  const auto recent = fs::last_write_time(entry_file(cache, key(1)));
+  const auto old = fs::last_write_time(entry_file(cache, key(2)));
+  CacheStore again(cache, 1ull << 30);
+  REQUIRE(again.open().ok());
+  std::string warning;
+  REQUIRE(again.get_entry(key(1), &warning).has_value());
+  REQUIRE(again.get_entry(key(2), &warning).has_value());
+  CHECK(fs::last_write_time(entry_file(cache, key(1))) == recent);
+  CHECK(fs::last_write_time(entry_file(cache, key(2))) > old + std::chrono::minutes(110));
 }

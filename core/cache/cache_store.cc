@@ -52,6 +52,8 @@ namespace {
 constexpr int kEntryVersion = 2;
 constexpr std::size_t kCopyBufferSize = 1 << 18;
 constexpr time_t kStaleTempSeconds = 3600;
+// An entry whose mtime is younger than this is not touched again on a hit.
+constexpr time_t kTouchIntervalSeconds = 3600;
 
 std::string err_text(int e) { return std::error_code(e, std::generic_category()).message(); }
 
@@ -203,6 +205,7 @@ struct ReadResult {
   std::string data;
   dev_t dev = 0;
   ino_t ino = 0;
+  time_t mtime = 0;
 };
 
 ReadResult read_whole(const fs::path& p) {
@@ -219,6 +222,7 @@ ReadResult read_whole(const fs::path& p) {
   }
   r.dev = st.st_dev;
   r.ino = st.st_ino;
+  r.mtime = st.st_mtim.tv_sec;
   char buf[1 << 14];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
@@ -707,8 +711,12 @@ Status CacheStore::restore_file_at(const Digest& digest, int dir_fd, const std::
   if (::fstat(in.get(), &st) != 0)
     return Error{fmt::format("cannot read cache blob {}: {}", blob.string(), err_text(errno))};
 
+  // In place when the name is free (see the header), else beside it.
   std::string tmp_name;
-  int fd = -1;
+  int fd = ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const bool in_place = fd >= 0;
+  if (!in_place && errno != EEXIST)
+    return Error{fmt::format("cannot write {}: {}", display_path, err_text(errno))};
   for (int attempt = 0; fd < 0; ++attempt) {
     tmp_name = unique_name(kRestoreTempPrefix);
     fd = ::openat(dir_fd, tmp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -723,7 +731,7 @@ Status CacheStore::restore_file_at(const Digest& digest, int dir_fd, const std::
     ~Unlink() {
       if (armed) ::unlinkat(dir, name.c_str(), 0);
     }
-  } cleanup{dir_fd, tmp_name};
+  } cleanup{dir_fd, in_place ? name : tmp_name};
   auto copied = copy_hashing(in.get(), blob, [&](const char* d, std::size_t n) -> Status {
     if (int e = write_all(out.get(), d, n)) return Error{fmt::format("cannot write {}: {}", display_path, err_text(e))};
     return {};
@@ -736,7 +744,7 @@ Status CacheStore::restore_file_at(const Digest& digest, int dir_fd, const std::
   // Explicit mode, independent of the umask and of the blob's own mode.
   if (::fchmod(out.get(), executable ? 0755 : 0644) != 0)
     return Error{fmt::format("cannot set mode of {}: {}", display_path, err_text(errno))};
-  if (::renameat(dir_fd, tmp_name.c_str(), dir_fd, name.c_str()) != 0)
+  if (!in_place && ::renameat(dir_fd, tmp_name.c_str(), dir_fd, name.c_str()) != 0)
     return Error{fmt::format("cannot write {}: {}", display_path, err_text(errno))};
   cleanup.armed = false;
   return {};
@@ -844,9 +852,11 @@ std::optional<CacheEntry> CacheStore::get_entry(const std::string& key_hex, std:
       return std::nullopt;
     }
   }
-  // The entry's mtime is the LRU clock gc evicts by. Failing (a store shared
-  // read-only) only makes eviction less accurate.
-  ::utimensat(AT_FDCWD, p.c_str(), nullptr, 0);
+  // The entry's mtime is the LRU clock gc evicts by; an entry used within
+  // the hour is recent already (and gc never runs during a run: the lock),
+  // so a fresh checkout does not rewrite the inode of every entry it hits.
+  // Failing (a store shared read-only) only makes eviction less accurate.
+  if (r.mtime + kTouchIntervalSeconds < state_->opened_at.tv_sec) ::utimensat(AT_FDCWD, p.c_str(), nullptr, 0);
   return entry;
 }
 

@@ -141,9 +141,15 @@ class CacheStore {
   // creating parent directories, checking the content's digest on the way.
   // A corrupt blob is deleted and the error says so. Thread-safe.
   Status restore_file(const Digest& digest, const std::filesystem::path& dest, bool executable);
-  // The same, into `name` inside the open directory `dir_fd` (temp file in
-  // that directory + renameat): with open_dir_beneath this never follows a
-  // symlink in the workspace.
+  // The same, into `name` inside the open directory `dir_fd`: with
+  // open_dir_beneath this never follows a symlink in the workspace. When
+  // `name` does not exist it is created in place (O_EXCL, as tar and
+  // compilers write outputs: a rename per restore costs a fresh checkout
+  // about a tenth of its time) and removed again if the blob turns out
+  // corrupt or a write fails; a killed restore can leave it short, which
+  // the next run's digest check sees. An existing `name` is replaced
+  // atomically (temp file in that directory + renameat), so an output in
+  // place is never seen half rewritten.
   Status restore_file_at(const Digest& digest, int dir_fd, const std::string& name, bool executable,
                          std::string_view display_path);
   Result<std::string> read_blob(const Digest& digest);
