@@ -11,10 +11,13 @@
 #           a fresh checkout has no stat cache, and the key needs the content)
 #   tar     `tar -C base -cf - out | tar -C copy -xf -`: the outputs alone,
 #           copied -- the floor the issue sets (target: wrt within 1.5x)
+#   base    with BENCH_BASELINE=/path/to/an/older/wrt: the same restore by that
+#           binary (before/after of a change, measured in the same rounds)
 # Each wrt round also runs with WRT_PHASE_TIMES=1 (phases on stderr, kept in
 # BENCH_WORK/restore-K.log) under /usr/bin/time for its peak RSS.
 # Environment: BENCH_ROUNDS, BENCH_BUILD (default build-bench, Release),
-# BENCH_SKIP_BUILD=1, BENCH_WORK (default bench/work-restore, wiped).
+# BENCH_SKIP_BUILD=1, BENCH_WORK (default bench/work-restore, wiped),
+# BENCH_BASELINE.
 set -euo pipefail
 N=${1:-10000}
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,7 +43,7 @@ cp -a "$WORK/src" "$WORK/base"
 # is skipped by the allocator, so every timed run waits that window out.
 settle() { sync; sleep 31; }
 seconds() { python3 -c "print(f'{$2 - $1:.3f}')"; }
-walls=(); tars=(); rss=()
+walls=(); tars=(); rss=(); bases=()
 for ((round = 1; round <= ROUNDS; round++)); do
   rm -rf "$WORK/fresh" "$WORK/copy"
   cp -a "$WORK/src" "$WORK/fresh"
@@ -60,6 +63,17 @@ n = sum(1 for s in r["stages"] if s["status"] == "cached")
 assert n == int(sys.argv[2]), f"{n} cached of {sys.argv[2]}"
 PY
   diff -rq "$WORK/base/out" "$WORK/fresh/out" >/dev/null || die "restored outputs differ"
+  if [[ -n ${BENCH_BASELINE:-} ]]; then
+    rm -rf "$WORK/fresh-base" && cp -a "$WORK/src" "$WORK/fresh-base"
+    settle
+    t0=$(date +%s.%N)
+    (cd "$WORK/fresh-base" && "$BENCH_BASELINE" run -j 2 --cache-dir "$WORK/base/.wrt/cache" \
+      --report "$WORK/restore-base.json" >/dev/null 2>&1) ||
+      die "the baseline's restore failed"
+    t1=$(date +%s.%N)
+    bases+=("$(seconds "$t0" "$t1")")
+    diff -rq "$WORK/base/out" "$WORK/fresh-base/out" >/dev/null || die "the baseline's restored outputs differ"
+  fi
   settle
   t0=$(date +%s.%N)
   tar -C "$WORK/base" -cf - out | tar -C "$WORK/copy" -xf -
@@ -67,7 +81,7 @@ PY
   tars+=("$(seconds "$t0" "$t1")")
 done
 echo "wrt restore: ${walls[*]} s; tar copy: ${tars[*]} s; wrt peak RSS: ${rss[*]} MiB" >&2
-python3 - "$N" "${walls[*]}" "${tars[*]}" "${rss[*]}" <<'PY' | tee "$WORK/table.md"
+python3 - "$N" "${walls[*]}" "${tars[*]}" "${rss[*]}" "${bases[*]:-}" <<'PY' | tee "$WORK/table.md"
 import statistics, sys
 n = sys.argv[1]
 w = [float(x) for x in sys.argv[2].split()]
@@ -79,6 +93,11 @@ print("|---|---:|---|---:|---|")
 print(f"| tar copy of out/ | {statistics.median(t):.3f} | {' '.join(f'{x:.2f}' for x in t)} | 1.00 | |")
 print(f"| wrt run, fresh checkout, warm cache | {statistics.median(w):.3f} | {' '.join(f'{x:.2f}' for x in w)} "
       f"| {statistics.median(ratios):.2f} (per round {' '.join(f'{x:.2f}' for x in ratios)}) | <= 1.5 |")
+if sys.argv[5].strip():
+    b = [float(x) for x in sys.argv[5].split()]
+    br = [x / y for x, y in zip(b, t)]
+    print(f"| baseline wrt (BENCH_BASELINE), same rounds | {statistics.median(b):.3f} | {' '.join(f'{x:.2f}' for x in b)} "
+          f"| {statistics.median(br):.2f} (per round {' '.join(f'{x:.2f}' for x in br)}) | |")
 print(f"| wrt peak RSS (MiB) | {statistics.median(m):.1f} | {' '.join(f'{x:.1f}' for x in m)} | | |")
 PY
 echo "phases of the last restore:" >&2
