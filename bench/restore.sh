@@ -11,6 +11,9 @@
 #           a fresh checkout has no stat cache, and the key needs the content)
 #   tar     `tar -C base -cf - out | tar -C copy -xf -`: the outputs alone,
 #           copied -- the floor the issue sets (target: wrt within 1.5x)
+#   floor   tar's copy of out/ plus one read of every input file (what a key
+#           over content must read in a checkout without a stat cache), in
+#           a second fresh copy: the floor for a content cache
 #   base    with BENCH_BASELINE=/path/to/an/older/wrt: the same restore by that
 #           binary (before/after of a change, measured in the same rounds)
 # Each wrt round also runs with WRT_PHASE_TIMES=1 (phases on stderr, kept in
@@ -43,7 +46,7 @@ cp -a "$WORK/src" "$WORK/base"
 # is skipped by the allocator, so every timed run waits that window out.
 settle() { sync; sleep 31; }
 seconds() { python3 -c "print(f'{$2 - $1:.3f}')"; }
-walls=(); tars=(); rss=(); bases=()
+walls=(); tars=(); rss=(); bases=(); floors=()
 for ((round = 1; round <= ROUNDS; round++)); do
   rm -rf "$WORK/fresh" "$WORK/copy"
   cp -a "$WORK/src" "$WORK/fresh"
@@ -79,9 +82,17 @@ PY
   tar -C "$WORK/base" -cf - out | tar -C "$WORK/copy" -xf -
   t1=$(date +%s.%N)
   tars+=("$(seconds "$t0" "$t1")")
+  rm -rf "$WORK/fresh-floor" && cp -a "$WORK/src" "$WORK/fresh-floor"
+  settle
+  t0=$(date +%s.%N)
+  # Through a pipe: GNU tar writing to /dev/null itself skips reading the files.
+  tar -C "$WORK/fresh-floor" -cf - --exclude=./wrt.toml . | cat >/dev/null
+  tar -C "$WORK/base" -cf - out | tar -C "$WORK/fresh-floor" -xf -
+  t1=$(date +%s.%N)
+  floors+=("$(seconds "$t0" "$t1")")
 done
 echo "wrt restore: ${walls[*]} s; tar copy: ${tars[*]} s; wrt peak RSS: ${rss[*]} MiB" >&2
-python3 - "$N" "${walls[*]}" "${tars[*]}" "${rss[*]}" "${bases[*]:-}" <<'PY' | tee "$WORK/table.md"
+python3 - "$N" "${walls[*]}" "${tars[*]}" "${rss[*]}" "${bases[*]:-}" "${floors[*]}" <<'PY' | tee "$WORK/table.md"
 import statistics, sys
 n = sys.argv[1]
 w = [float(x) for x in sys.argv[2].split()]
@@ -98,6 +109,11 @@ if sys.argv[5].strip():
     br = [x / y for x, y in zip(b, t)]
     print(f"| baseline wrt (BENCH_BASELINE), same rounds | {statistics.median(b):.3f} | {' '.join(f'{x:.2f}' for x in b)} "
           f"| {statistics.median(br):.2f} (per round {' '.join(f'{x:.2f}' for x in br)}) | |")
+f = [float(x) for x in sys.argv[6].split()]
+fr = [a / b for a, b in zip(w, f)]
+print(f"| floor: read every input + tar copy | {statistics.median(f):.3f} | {' '.join(f'{x:.2f}' for x in f)} "
+      f"| {statistics.median(f) / statistics.median(t):.2f} | |")
+print(f"| wrt against the floor | | | {statistics.median(fr):.2f} (per round {' '.join(f'{x:.2f}' for x in fr)}) | |")
 print(f"| wrt peak RSS (MiB) | {statistics.median(m):.1f} | {' '.join(f'{x:.1f}' for x in m)} | | |")
 PY
 echo "phases of the last restore:" >&2
