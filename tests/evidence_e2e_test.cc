@@ -261,4 +261,14 @@ TEST_CASE("evidence: a fresh checkout served from a shared cache packages each s
   CHECK(e.out.find("left out: prove:core: the log of its cached result: no cache directory") != std::string::npos);
   CHECK_FALSE(fs::exists(b / "ev2/stages/prove:core/log.txt"));
   CHECK(fs::exists(b / "ev2/stages/prove:core/key.json"));
+
+  // Without the key records, each stage says so instead of leaving key.json out silently.
+  fs::remove(b / ".wrt/state/key-records");
+  e = run_wrt({"evidence", "--out", "ev3", "--cache-dir", dir}, b.path());
+  INFO(e.out << e.err);
+  REQUIRE(e.exit_code == 0);
+  CHECK(e.out.find("left out: prove:core: no key record in") != std::string::npos);
+  CHECK(e.out.find("left out: package: no key record in") != std::string::npos);
+  CHECK_FALSE(fs::exists(b / "ev3/stages/prove:core/key.json"));
+  CHECK(fs::exists(b / "ev3/stages/prove:core/log.txt"));
 }

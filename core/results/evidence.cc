@@ -132,6 +132,13 @@ Result<EvidenceSummary> write_evidence(const Config& cfg, const fs::path& out, c
         return Error{fmt::format("{}: the key record of stage '{}' does not match its last result; run `wrt run` again",
                                  key_records.file().string(), name)};
       add(stage_dir(name) + "/key.json", j->dump(1));
+    } else if (!r.cache_key.empty()) {
+      // Not silently: without it the package cannot say what the result's
+      // key was computed from. (A workspace run by a wrt from before the
+      // key-records file, or the file removed: the next change of the key
+      // writes it.)
+      sum.excluded.push_back(fmt::format("{}: no key record in {}: its input digests are not in the package", name,
+                                         key_records.file().string()));
     }
     if (r.status == "cached") {
       // The log stored with the cached result (stage_runner.h), read through
