@@ -143,6 +143,17 @@ fs::path cache_dir_for(const Config& cfg, const std::string& opt) {
   return p.is_absolute() ? p : cfg.workspace / p;
 }
 
+// The cache a command only reads from; null when the directory does not
+// exist (a read creates no cache). Error: it exists and cannot be opened.
+Result<std::unique_ptr<CacheStore>> open_cache_to_read(const Config& cfg, const std::string& opt) {
+  const fs::path dir = cache_dir_for(cfg, opt);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return std::unique_ptr<CacheStore>();
+  auto store = std::make_unique<CacheStore>(dir, cfg.settings.cache_max_size);
+  if (Status st = store->open(); !st) return Error{st.error()};
+  return store;
+}
+
 struct RunArgs {
   std::string pipeline;
   std::vector<std::string> stages;
@@ -1025,13 +1036,9 @@ int cmd_evidence(const fs::path& ws, const std::string& out_opt, const std::vect
                        : fs::path(out_opt).is_absolute() ? fs::path(out_opt)
                                                          : fs::current_path() / out_opt;
   // The cache the last run's cached stages came from (their logs).
-  const fs::path cache_dir = cache_dir_for(cfg, cache_dir_opt);
-  CacheStore store(cache_dir, cfg.settings.cache_max_size);
-  std::error_code ec;
-  bool have_store = fs::is_directory(cache_dir, ec);
-  if (have_store)
-    if (Status st = store.open(); !st) return usage_error(st.error());
-  auto s = write_evidence(cfg, out, keys, have_store ? &store : nullptr);
+  auto store = open_cache_to_read(cfg, cache_dir_opt);
+  if (!store) return usage_error(store.error());
+  auto s = write_evidence(cfg, out, keys, store->get());
   if (!s) return usage_error(s.error());
   std::printf("wrote %s: %zu files, %zu stages, gate %s, %zu signature%s\n", out.string().c_str(), s->files,
               s->stages.size(), s->gate.empty() ? "n/a" : s->gate.c_str(), s->signatures, s->signatures == 1 ? "" : "s");
@@ -1223,14 +1230,10 @@ int cmd_log(const fs::path& ws, const std::string& stage, const std::string& cac
     auto l = load(ws);
     if (!l) return usage_error(l.error());
     const Config& cfg = (*l)->config;
-    const fs::path dir = cache_dir_for(cfg, cache_dir_opt);
-    CacheStore store(dir, cfg.settings.cache_max_size);
-    std::error_code ec;
-    Result<std::string> text = Error{fmt::format("no cache at {}", dir.string())};
-    if (fs::is_directory(dir, ec)) {
-      if (Status st = store.open(); !st) return usage_error(st.error());
-      text = read_cached_log(store, it->second.cache_key, cfg.settings.cached_log_limit);
-    }
+    auto store = open_cache_to_read(cfg, cache_dir_opt);
+    if (!store) return usage_error(store.error());
+    Result<std::string> text = Error{fmt::format("no cache at {}", cache_dir_for(cfg, cache_dir_opt).string())};
+    if (*store) text = read_cached_log(**store, it->second.cache_key, cfg.settings.cached_log_limit);
     if (!text)
       return usage_error(fmt::format("stage '{}' was served from the cache (key {}); its log cannot be read: {}", stage,
                                      it->second.cache_key.substr(0, 16), text.error()));
