@@ -34,7 +34,9 @@ def alive(pid):
         with open(f"/proc/{pid}/stat") as f:
             state = f.read().rsplit(")", 1)[1].split()[0]
         return state != "Z"
-    except (FileNotFoundError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        # Reaped between the kill(0) and the read: reading /proc/PID/stat of
+        # a process that just went fails with ESRCH.
         return False
 
 
