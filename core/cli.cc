@@ -1,5 +1,6 @@
 #include "core/cli.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -104,6 +105,15 @@ class PhaseTimer {
 // that is a tenth of a no-op run over 10,000 stages. ninja ends the same way.
 // Sanitizer builds return normally so leak checking sees every allocation.
 void end_process_now(int code) {
+  // With WRT_PHASE_TIMES, wrt's own CPU time (its threads, not the stage
+  // processes it waited for): what a full run costs beyond its stages.
+  if (std::getenv("WRT_PHASE_TIMES")) {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+    std::fprintf(stderr, "wrt: own cpu user %.3f s, sys %.3f s; peak rss %ld KiB\n", secs(ru.ru_utime), secs(ru.ru_stime),
+                 ru.ru_maxrss);
+  }
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   (void)code;
 #else

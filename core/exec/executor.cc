@@ -5,10 +5,11 @@
 #include <algorithm>
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <mutex>
+#include <thread>
 
 #include <fmt/core.h>
-#include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
@@ -429,114 +430,175 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     return out;
   }
 
-  // Among ready stages TBB starts the higher priority first: a stage's own
+  // Among ready stages the higher priority goes first: a stage's own
   // `priority`, else its ASIL profile's, else normal.
-  auto stage_priority = [&](int v) -> tbb::flow::node_priority_t {
+  const std::size_t n = graph_.stages.size();
+  std::vector<int> priority(n, 0);
+  for (int v : order) {
     const StageConfig& sc = *graph_.stages[v];
     std::string p = sc.priority ? *sc.priority : sc.asil ? config_.profile(*sc.asil).priority : "normal";
-    return static_cast<tbb::flow::node_priority_t>(1 + std::max(0, priority_rank(p)));
-  };
-  // The scheduler: a TBB flow graph orders the stages (a join node per stage
-  // counts its dependencies) and does the cheap part of each stage on TBB's
-  // threads (async node: prepare = key, cache lookup, restore). A stage that
-  // must run is handed to the runner pool, whose `jobs` threads block on the
-  // stage's processes; the async node's gateway then passes the stage on.
-  // So the job limit is the pool's size, independent of the CPU count, and
-  // waiting on a child never occupies a TBB worker.
-  using Join = tbb::flow::continue_node<tbb::flow::continue_msg>;
-  using Async = tbb::flow::async_node<tbb::flow::continue_msg, tbb::flow::continue_msg>;
-  std::vector<Async::gateway_type*> gateways(graph_.stages.size(), nullptr);
+    priority[v] = 1 + std::max(0, priority_rank(p));
+  }
+
+  // The scheduler. A stage is ready when every selected stage it needs has
+  // finished: a count per stage (`waiting`), decremented along the selected
+  // edges (`next`, flat: next[next_begin[v] .. next_begin[v+1]) are v's
+  // dependents). A ready stage's cheap part (prepare: key, cache lookup,
+  // restore) runs on TBB's threads for the roots and wherever many stages
+  // become ready at once, and otherwise on the runner thread that finished
+  // the stage it waited for. That thread is awake anyway; handing every
+  // completion to TBB woke an idle worker, which then spun (~100
+  // sched_yield calls) before sleeping again: a fifth of wrt's own CPU in
+  // a full run, taken from the stages' processes on a small machine. (Until
+  // 2026-12 this was a TBB flow graph, two nodes per stage: that cost the
+  // same spin, plus ~1 KB and a node construction per stage on a no-op.)
+  // A stage that must run goes to the runner pool, whose `jobs` threads
+  // block on the stage's processes: waiting on a child never occupies a
+  // TBB worker, and the job limit does not depend on the CPU count.
+  std::unique_ptr<std::atomic<int>[]> waiting(new std::atomic<int>[n]);
+  std::vector<std::uint32_t> next_begin(n + 1, 0);
+  for (int v : order) {
+    int count = 0;
+    for (int d : graph_.deps[v])
+      if (impl.selected[d]) {
+        ++count;
+        ++next_begin[static_cast<std::size_t>(d) + 1];
+      }
+    waiting[v].store(count, std::memory_order_relaxed);
+  }
+  for (std::size_t i = 0; i < n; ++i) next_begin[i + 1] += next_begin[i];
+  std::vector<int> next(next_begin[n]);
+  {
+    std::vector<std::uint32_t> fill(next_begin.begin(), next_begin.end() - 1);
+    for (int v : order)
+      for (int d : graph_.deps[v])
+        if (impl.selected[d]) next[fill[d]++] = v;
+  }
   auto fail_internal = [&](int v, const char* what) {
     impl.record(v).results.message = fmt::format("internal error: {}", what);
     impl.finish(v, "failed", Clock::now(), impl.record(v).results.message);
   };
-  // Every stage completes once: in the async node when it needs no run,
-  // else on its runner thread.
+  // Every stage completes once: where its cheap part found it needs no run,
+  // else on its runner thread. The main thread sleeps until all have.
   std::mutex done_mu;
   std::condition_variable all_done;
-  std::size_t completed = 0;
-  auto stage_completed = [&] {
-    std::lock_guard<std::mutex> lock(done_mu);
-    if (++completed == order.size()) all_done.notify_all();
+  std::atomic<std::size_t> completed{0};
+  // A finished stage: its dependents that have now all they need go to `ready`.
+  auto complete = [&](int v, std::vector<int>& ready) {
+    for (std::uint32_t i = next_begin[v]; i < next_begin[static_cast<std::size_t>(v) + 1]; ++i)
+      if (waiting[next[i]].fetch_sub(1, std::memory_order_acq_rel) == 1) ready.push_back(next[i]);
+    if (completed.fetch_add(1, std::memory_order_acq_rel) + 1 == order.size()) {
+      std::lock_guard<std::mutex> lock(done_mu);
+      all_done.notify_all();
+    }
   };
-  RunnerPool pool(std::max(1, options_.jobs), [&](int v) {
+  auto by_priority = [&](std::vector<int>& ready) {
+    std::stable_sort(ready.begin(), ready.end(), [&](int a, int b) { return priority[a] > priority[b]; });
+  };
+  RunnerPool* pool = nullptr;  // both set below, before any stage is ready
+  RunnerPool* lookups = nullptr;
+  // The cheap part of stage v; when it needs no run, its newly ready
+  // dependents are appended to `ready`.
+  auto prepare = [&](int v, std::vector<int>& ready) {
+    using Next = Impl::Next;
+    Next step = Next::kDone;
+    try {
+      step = impl.prepare(v);
+    } catch (const std::exception& e) {
+      fail_internal(v, e.what());
+    }
+    if (step == Next::kRun) return pool->submit(v, priority[v]);
+    if (step == Next::kRemote) return lookups->submit(v, priority[v]);
+    complete(v, ready);
+  };
+  // Tasks given to the arena and not yet over: the run ends after them.
+  std::atomic<int> in_arena{0};
+  std::function<void(int)> on_arena;
+  auto to_arena = [&](int v) {
+    in_arena.fetch_add(1, std::memory_order_relaxed);
+    arena.enqueue([&on_arena, &in_arena, v] {
+      on_arena(v);
+      in_arena.fetch_sub(1, std::memory_order_acq_rel);  // the last touch of the run's state
+    });
+  };
+  // Prepares the ready stages, keeping at most `keep` of each newly ready
+  // batch on this thread (depth first) and giving the rest to the arena.
+  auto drive = [&](std::vector<int> ready, std::size_t keep) {
+    std::vector<int> more;
+    while (!ready.empty()) {
+      const int v = ready.back();
+      ready.pop_back();
+      more.clear();
+      prepare(v, more);
+      if (more.empty()) continue;
+      by_priority(more);
+      const std::size_t here = more.size() <= keep ? more.size() : 1;
+      for (std::size_t i = here; i < more.size(); ++i) to_arena(more[i]);
+      // Highest priority last: popped first.
+      for (std::size_t i = here; i-- > 0;) ready.push_back(more[i]);
+    }
+  };
+  // On a TBB thread: one stage continues here, the others go to the
+  // arena's other threads.
+  on_arena = [&](int v) { drive({v}, 1); };
+  // On a runner (or remote lookup) thread, after stage v ended there: a few
+  // newly ready stages are prepared here, a burst is shared with the arena.
+  constexpr std::size_t kKeepOnRunner = 4;
+  auto finished_on_runner = [&](int v) {
+    std::vector<int> ready;
+    complete(v, ready);
+    if (ready.empty()) return;
+    by_priority(ready);
+    if (ready.size() > kKeepOnRunner) {
+      for (int r : ready) to_arena(r);
+      return;
+    }
+    std::reverse(ready.begin(), ready.end());
+    drive(std::move(ready), kKeepOnRunner);
+  };
+  RunnerPool run_pool(std::max(1, options_.jobs), [&](int v) {
     try {
       impl.run_stage(v);
     } catch (const std::exception& e) {
       fail_internal(v, e.what());
     }
-    gateways[v]->try_put(tbb::flow::continue_msg());
-    gateways[v]->release_wait();
-    stage_completed();
+    finished_on_runner(v);
   });
   // Remote cache lookups wait on the network, so not on TBB's threads
   // either: these threads do them (many at once -- the transfers share a
   // few connections, remote_cache.h), then pass a stage that must run on to
   // the runner pool.
-  RunnerPool lookups(kRemoteLookups, [&](int v) {
+  RunnerPool lookup_pool(kRemoteLookups, [&](int v) {
     bool must_run = false;
     try {
       must_run = impl.lookup_remote(v);
     } catch (const std::exception& e) {
       fail_internal(v, e.what());
     }
-    if (must_run) return pool.submit(v, static_cast<int>(stage_priority(v)));
-    gateways[v]->try_put(tbb::flow::continue_msg());
-    gateways[v]->release_wait();
-    stage_completed();
+    if (must_run) return run_pool.submit(v, priority[v]);
+    finished_on_runner(v);
   });
-  std::unique_ptr<tbb::flow::graph> graph;
-  std::vector<std::unique_ptr<Join>> joins(graph_.stages.size());
-  std::vector<std::unique_ptr<Async>> nodes(graph_.stages.size());
-  arena.execute([&] {
-    graph = std::make_unique<tbb::flow::graph>();
-    tbb::flow::graph& g = *graph;
-    for (int v : order) {
-      const auto prio = stage_priority(v);
-      joins[v] = std::make_unique<Join>(g, [](const tbb::flow::continue_msg& m) { return m; }, prio);
-      nodes[v] = std::make_unique<Async>(
-          g, tbb::flow::unlimited,
-          [&impl, &pool, &lookups, &gateways, &fail_internal, &stage_completed, v, prio](const tbb::flow::continue_msg&, Async::gateway_type& gw) {
-            using Next = Impl::Next;
-            Next next = Next::kDone;
-            try {
-              next = impl.prepare(v);
-            } catch (const std::exception& e) {
-              fail_internal(v, e.what());
-            }
-            if (next == Next::kDone) {
-              gw.try_put(tbb::flow::continue_msg());
-              stage_completed();
-              return;
-            }
-            gateways[v] = &gw;
-            gw.reserve_wait();
-            if (next == Next::kRun) pool.submit(v, static_cast<int>(prio));
-            else lookups.submit(v, static_cast<int>(prio));
-          },
-          prio);
-      tbb::flow::make_edge(*joins[v], *nodes[v]);
-    }
+  pool = &run_pool;
+  lookups = &lookup_pool;
+  {
+    std::vector<int> roots;
     for (int v : order)
-      for (int d : graph_.deps[v])
-        if (impl.selected[d]) tbb::flow::make_edge(*nodes[d], *joins[v]);
-    for (int v : order) {
-      bool root = true;
-      for (int d : graph_.deps[v])
-        if (impl.selected[d]) root = false;
-      if (root) joins[v]->try_put(tbb::flow::continue_msg());
-    }
-  });
+      if (waiting[v].load(std::memory_order_relaxed) == 0) roots.push_back(v);
+    // In priority order, and with one thread (-j 1) in exactly this order,
+    // like ninja -j1: the arena's own queue is only roughly first in, first
+    // out. The main thread helps until every root is prepared.
+    by_priority(roots);
+    arena.execute([&] {
+      tbb::parallel_for(std::size_t{0}, roots.size(), [&](std::size_t i) { drive({roots[i]}, 1); });
+    });
+  }
   {
     std::unique_lock<std::mutex> lock(done_mu);
-    all_done.wait(lock, [&] { return completed == order.size(); });
+    all_done.wait(lock, [&] { return completed.load(std::memory_order_acquire) == order.size(); });
   }
-  arena.execute([&] {
-    graph->wait_for_all();  // the last successor puts; returns at once
-    nodes.clear();
-    joins.clear();
-    graph.reset();
-  });
+  // Every stage is over; the threads that finished the last ones may still
+  // be on their way out of the scheduler's code.
+  while (in_arena.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 
   // Uploads to the remote cache went on while stages ran; the run ends
   // when they have (aborted when the run was interrupted).

@@ -1,10 +1,12 @@
-// The scheduler: runs the selected stages as a TBB flow graph. A stage
-// becomes ready when all the stages it needs have finished; it is skipped
-// when one of them failed or was skipped, when the run was interrupted, or
-// (without --keep-going) after a failure. A ready stage's cache protocol is
-// the stage runner's (stage_runner.h): prepare on a TBB thread, and when the
-// stage must run, run on one of `jobs` runner threads after its declared
-// cpus/memory fit (so waiting on a child never occupies a TBB worker).
+// The scheduler: runs the selected stages as a DAG. A stage becomes ready
+// when all the stages it needs have finished (a count per stage); it is
+// skipped when one of them failed or was skipped, when the run was
+// interrupted, or (without --keep-going) after a failure. A ready stage's
+// cache protocol is the stage runner's (stage_runner.h): prepare on a TBB
+// thread -- or on the runner thread that just finished what it waited for,
+// which is awake anyway -- and when the stage must run, run on one of `jobs`
+// runner threads after its declared cpus/memory fit (so waiting on a child
+// never occupies a TBB worker).
 #pragma once
 
 #include <atomic>
