@@ -112,7 +112,12 @@ with = { mode = "hang" }
     pid_t pid = -1;
     REQUIRE(::posix_spawn(&pid, argv[0], &fa, nullptr, argv, environ) == 0);
     posix_spawn_file_actions_destroy(&fa);
-    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    // Interrupt once the stage is running (its log exists), not after a
+    // fixed time: on a loaded machine (a sanitizer build beside other work)
+    // wrt may still be loading after 700 ms, and the stage is then skipped.
+    for (int i = 0; i < 200 && !fs::exists(ws / ".wrt/logs/hang.log"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     ::kill(pid, SIGINT);
     int status = 0;
     ::waitpid(pid, &status, 0);

@@ -153,6 +153,9 @@ class TempFile {
     return {};
   }
 
+  // publish() into a shard directory, made if missing (into_shard).
+  Status publish_into_shard(const fs::path& dest);
+
   void discard() {
     if (fd_ >= 0) ::close(std::exchange(fd_, -1));
     if (!path_.empty()) {
@@ -490,9 +493,16 @@ bool valid_blob_file(const StoredFile& f) {
 
 bool valid_entry_file(const StoredFile& f) { return valid_key(f.name) && f.shard == f.name.substr(0, 2); }
 
-Status ensure_dir(const fs::path& dir) {
-  if (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) return {};
-  return Error{fmt::format("cannot create directory {}: {}", dir.string(), err_text(errno))};
+// rename(2) or link(2) into a shard directory (blobs/ab/, entries/ab/),
+// making the directory only when the call says it is missing: a full run
+// publishes two or three files per stage, and a mkdir before each that
+// almost always finds the directory there was one more system call each.
+// Returns 0 or the errno of the last attempt.
+int into_shard(int (*op)(const char*, const char*), const fs::path& from, const fs::path& dest) {
+  if (op(from.c_str(), dest.c_str()) == 0) return 0;
+  if (errno != ENOENT) return errno;
+  if (::mkdir(dest.parent_path().c_str(), 0755) != 0 && errno != EEXIST) return ENOENT;
+  return op(from.c_str(), dest.c_str()) == 0 ? 0 : errno;
 }
 
 // Holds the store exclusively: in this process via the mutex, against other
@@ -523,11 +533,18 @@ class ExclusiveLock {
   bool held_ = false;
 };
 
+Status TempFile::publish_into_shard(const fs::path& dest) {
+  if (auto s = close(); !s) return s;
+  if (int e = into_shard(::rename, path_, dest))
+    return Error{fmt::format("cannot write {}: {}", dest.string(), err_text(e))};
+  path_.clear();
+  return {};
+}
+
 // The caller holds State::mu shared for the whole put, so a gc in this
 // process cannot run between the existence check and the rename.
 Status publish_blob(TempFile& tmp, const fs::path& dest, std::uint64_t size, std::atomic<std::uint64_t>& written) {
   if (auto s = tmp.close(); !s) return s;
-  if (auto s = ensure_dir(dest.parent_path()); !s) return s;
   if (::access(dest.c_str(), F_OK) == 0) {
     tmp.discard();
     // Marks the blob as in use by this process so that a gc here before the
@@ -535,7 +552,7 @@ Status publish_blob(TempFile& tmp, const fs::path& dest, std::uint64_t size, std
     ::utimensat(AT_FDCWD, dest.c_str(), nullptr, 0);
     return {};
   }
-  if (auto s = tmp.publish(dest); !s) return s;
+  if (auto s = tmp.publish_into_shard(dest); !s) return s;
   written.fetch_add(size, std::memory_order_relaxed);
   return {};
 }
@@ -664,13 +681,12 @@ Status BlobReceiver::commit(const Digest& expected) {
     return Error{fmt::format("received {} bytes that hash to {}, not {}", size_, to_hex(got), to_hex(expected))};
   std::shared_lock lock(store_.state_->mu);
   const fs::path dest = store_.blob_path(expected);
-  if (auto s = ensure_dir(dest.parent_path()); !s) return s;
   if (::access(dest.c_str(), F_OK) == 0) {
     ::utimensat(AT_FDCWD, dest.c_str(), nullptr, 0);  // in use: kept by a gc before the entry is published
     return {};  // the destructor removes the temp file
   }
-  if (::rename(path_.c_str(), dest.c_str()) != 0)
-    return Error{fmt::format("cannot write {}: {}", dest.string(), err_text(errno))};
+  if (int e = into_shard(::rename, path_, dest))
+    return Error{fmt::format("cannot write {}: {}", dest.string(), err_text(e))};
   path_.clear();
   store_.state_->written.fetch_add(size_, std::memory_order_relaxed);
   return {};
@@ -772,15 +788,17 @@ Result<std::string> CacheStore::read_blob(const Digest& digest) {
   return out;
 }
 
-Result<PutEntryOutcome> CacheStore::put_entry(const std::string& key_hex, const CacheEntry& entry) {
+Result<PutEntryOutcome> CacheStore::put_entry(const std::string& key_hex, const CacheEntry& entry, bool blobs_checked) {
   if (!valid_key(key_hex)) return Error{fmt::format("invalid cache key \"{}\"", key_hex)};
   std::shared_lock lock(state_->mu);
   const fs::path dest = entry_path(key_hex);
   // An entry naming a missing blob would only ever be a miss with a warning.
-  for (const auto& hex : referenced_blobs(entry)) {
-    fs::path blob = dir_ / "blobs" / hex.substr(0, 2) / hex;
-    if (::access(blob.c_str(), F_OK) != 0)
-      return Error{fmt::format("cannot write cache entry {}: blob {} is not in the store", dest.string(), blob.string())};
+  if (!blobs_checked) {
+    for (const auto& hex : referenced_blobs(entry)) {
+      fs::path blob = dir_ / "blobs" / hex.substr(0, 2) / hex;
+      if (::access(blob.c_str(), F_OK) != 0)
+        return Error{fmt::format("cannot write cache entry {}: blob {} is not in the store", dest.string(), blob.string())};
+    }
   }
   std::string text;
   try {
@@ -792,17 +810,17 @@ Result<PutEntryOutcome> CacheStore::put_entry(const std::string& key_hex, const 
   if (auto s = tmp.create(dir_ / "tmp", "entry."); !s) return Error{s.error()};
   if (auto s = tmp.write(text.data(), text.size()); !s) return Error{s.error()};
   if (auto s = tmp.close(); !s) return Error{s.error()};
-  if (auto s = ensure_dir(dest.parent_path()); !s) return Error{s.error()};
   PutEntryOutcome out;
   // link(2) publishes only if no entry exists: the first writer of a key
   // wins, between threads, processes and hosts sharing the directory.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (::link(tmp.path().c_str(), dest.c_str()) == 0) {
+    const int e = into_shard(::link, tmp.path(), dest);
+    if (e == 0) {
       out.stored = true;
       state_->written.fetch_add(text.size(), std::memory_order_relaxed);
       return out;
     }
-    if (errno != EEXIST) return Error{fmt::format("cannot write {}: {}", dest.string(), err_text(errno))};
+    if (e != EEXIST) return Error{fmt::format("cannot write {}: {}", dest.string(), err_text(e))};
     ReadResult r = read_whole(dest);
     if (r.err == ENOENT) continue;  // removed meanwhile (gc, a reader that found it corrupt): try again
     std::string why;

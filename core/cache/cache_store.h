@@ -161,7 +161,10 @@ class CacheStore {
   // intact entry for the key exists it is kept, and the outcome lists how the
   // new one differs (empty: same result). A corrupt one is replaced.
   // Thread-safe and safe between processes (link(2) publishes).
-  Result<PutEntryOutcome> put_entry(const std::string& key_hex, const CacheEntry& entry);
+  // `blobs_checked`: the caller has just stored or found every blob the
+  // entry names, under this store's shared lock (nothing can have removed
+  // them since), so they are not looked up again.
+  Result<PutEntryOutcome> put_entry(const std::string& key_hex, const CacheEntry& entry, bool blobs_checked = false);
   // The entry for a key, or nullopt when absent, unparsable or missing any of
   // its blobs (then `warning` says which, if it was not simply absent).
   // Marks the entry as recently used. Thread-safe.

@@ -149,7 +149,9 @@ std::optional<Digest> FileDigester::cached(const std::string& rel_path) {
   return std::nullopt;
 }
 
-Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_out, bool follow_symlinks) {
+Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_out, bool follow_symlinks,
+                                    std::optional<std::string>* content) {
+  if (content) content->reset();
   // Taken before the stat so that any write the stat could have missed is
   // stamped no earlier than this, keeping the racy check conservative.
   const std::int64_t started = wall_clock_ns();
@@ -188,6 +190,8 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
     buf_size = 1u << 20;
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   }
+  std::string keep;  // the bytes read, for `content`
+  bool keep_all = content != nullptr && before.size <= kKeptContent;
   for (;;) {
     ssize_t n = ::read(fd, buf, buf_size);
     if (n == 0) break;
@@ -198,6 +202,10 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
       return Error{fmt::format("{}: {}", rel_path, std::strerror(e))};
     }
     h.update(buf, static_cast<std::size_t>(n));
+    if (keep_all && keep.size() + static_cast<std::size_t>(n) <= kKeptContent)
+      keep.append(buf, static_cast<std::size_t>(n));
+    else
+      keep_all = false;
   }
   struct stat after_st;
   const bool have_after = ::fstat(fd, &after_st) == 0;
@@ -211,6 +219,7 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
   if (have_after && from_stat(after_st) == before) {
     entries_.insert_or_assign(rel_path, Entry{before, d, started});
     dirty_ = true;
+    if (content && keep_all && keep.size() == before.size) *content = std::move(keep);
   }
   return d;
 }

@@ -58,7 +58,13 @@ class FileDigester {
   // `stat_out`, when given, receives the file's stat (saves the caller one).
   // With `follow_symlinks` false a symlink at `rel_path` itself is an error
   // ("not a regular file"), as outputs must be checked.
-  Result<Digest> digest(const std::string& rel_path, FileStat* stat_out = nullptr, bool follow_symlinks = true);
+  // `content`, when given, receives the bytes that were hashed if the file
+  // was read (not answered from the stat cache), is at most kKeptContent
+  // bytes, and did not change while it was read; else it stays empty. For
+  // callers that would read the file again right away (storing an output).
+  static constexpr std::uint64_t kKeptContent = 1u << 16;
+  Result<Digest> digest(const std::string& rel_path, FileStat* stat_out = nullptr, bool follow_symlinks = true,
+                        std::optional<std::string>* content = nullptr);
 
   // The digest the stat cache holds for the file, when its stat is unchanged
   // and not racy; nullopt when digest() would have to read it (or it is not

@@ -13,6 +13,7 @@ extern char** environ;
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -184,39 +185,42 @@ std::unordered_set<pid_t>& children() {
   return *s;
 }
 
+// The children of this process that were re-parented to it (it is a child
+// subreaper), with those someone waits for. Orphans go to the thread-group
+// leader: the kernel (find_new_reaper) hands them to the first live thread
+// of the subreaper, which is the main thread while wrt runs, so its
+// /proc/self/task/<pid>/children is the only file to read -- one open and a
+// read per finished stage instead of a walk of every thread's list.
+// Children a runner thread spawned itself are listed under that thread and
+// are registered anyway.
 std::vector<pid_t> own_children() {
   std::vector<pid_t> out;
-  DIR* d = ::opendir("/proc/self/task");
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::string p = fmt::format("/proc/self/task/{}/children", e->d_name);
-    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    char buf[4096];
-    std::string text;
-    for (;;) {
-      ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      text.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    pid_t v = 0;
-    bool in = false;
-    for (char c : text) {
-      if (c >= '0' && c <= '9') {
-        v = v * 10 + (c - '0');
-        in = true;
-      } else if (in) {
-        out.push_back(v);
-        v = 0;
-        in = false;
-      }
-    }
-    if (in) out.push_back(v);
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/children", static_cast<int>(::getpid()));
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  std::string text;
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
   }
-  ::closedir(d);
+  ::close(fd);
+  pid_t v = 0;
+  bool in = false;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      v = v * 10 + (c - '0');
+      in = true;
+    } else if (in) {
+      out.push_back(v);
+      v = 0;
+      in = false;
+    }
+  }
+  if (in) out.push_back(v);
   return out;
 }
 

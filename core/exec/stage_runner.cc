@@ -605,9 +605,15 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
   const bool cacheable = sc.cache && !prepared.never_cache && run_.store != nullptr;
   auto cancelled = [&] { return run_.options.cancel && run_.options.cancel->load(); };
 
-  std::error_code ec;
-  fs::create_directories(dirs_.logs, ec);
-  int log_fd = ::open((ws_ / rec.log).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  // .wrt/logs is made when the first open finds it missing (not checked
+  // before every stage).
+  const fs::path log_path = ws_ / rec.log;
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0 && errno == ENOENT) {
+    std::error_code ec;
+    fs::create_directories(dirs_.logs, ec);
+    log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  }
   const int max_attempts = sc.max_attempts.value_or(config.settings.max_attempts);
   const double timeout_min = sc.timeout_minutes.value_or(config.settings.timeout_minutes);
   std::string status = "failed";
@@ -713,14 +719,16 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
     if (o.kind == OutputKind::kSymlink) {
       cf.digest = symlink_digest(o.target);
     } else if (o.kind == OutputKind::kFile) {
-      auto d = run_.digester.digest(o.path, nullptr, /*follow_symlinks=*/false);
+      // A small output is read once: hashed, and stored from the same bytes.
+      std::optional<std::string> bytes;
+      auto d = run_.digester.digest(o.path, nullptr, /*follow_symlinks=*/false, cacheable ? &bytes : nullptr);
       if (!d) {
         rec.results.message = fmt::format("output {}", d.error());
         return {"failed", rec.results.message};
       }
       cf.digest = *d;
       if (cacheable && !run_.store->has_blob(*d)) {
-        auto put = run_.store->put_file(ws_ / o.path);
+        auto put = bytes ? run_.store->put_bytes(*bytes) : run_.store->put_file(ws_ / o.path);
         if (!put) {
           run_.events.note(fmt::format("warning: {}: cannot store output: {}", sc.name, put.error()));
           blobs_stored = false;
@@ -765,7 +773,8 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
                     {"duration_s", std::chrono::duration<double>(Clock::now() - t0).count()},
                     {"results", results_to_json(rec.results)}};
     store_log(entry, rec.log);
-    auto put = run_.store->put_entry(rec.cache_key, entry);
+    // Every blob it names was just stored or found (above, store_log).
+    auto put = run_.store->put_entry(rec.cache_key, entry, /*blobs_checked=*/true);
     if (!put) {
       run_.events.note(fmt::format("warning: {}: cannot store cache entry: {}", sc.name, put.error()));
     } else if (!put->differences.empty()) {
