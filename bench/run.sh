@@ -46,7 +46,25 @@ fi
 # One copy per tool: each keeps its own outputs and state (.wrt/ or
 # .ninja_log), so neither sees the other's files. Same generator, same
 # arguments, so the same inputs, graph and command strings.
-rm -rf "$WORK"
+# Nothing is deleted until every measurement is over: files are moved into
+# $TRASH, which goes at the end. On ext4 without a journal (this machine's
+# disk) an inode freed in the last 60 s -- 360 s while its inode-table block
+# is dirty, which creating files next to it makes it -- is skipped, with a
+# buffer lookup, by every file creation in its group (ext4's
+# recently_deleted). A workspace deleted just before a scenario therefore
+# taxes each file the tools create, and wrt creates more per stage (output,
+# log, cache blobs and entry) than ninja (the output): a cost that no fresh CI
+# checkout has. Start a bench at least 6 minutes after the last one ended.
+TRASH=$WORK.trash
+trash() {
+  mkdir -p "$TRASH"
+  local p
+  for p in "$@"; do
+    if [[ -e $p ]]; then mv "$p" "$TRASH/$(date +%s%N)-$(basename "$p")"; fi
+  done
+}
+trap 'rm -rf "$TRASH"' EXIT
+trash "$WORK"
 mkdir -p "$WORK"
 python3 "$BENCH_DIR/gen_dag.py" "$WORK/wrt" --stages "$N" ${BENCH_LAYERS:+--layers "$BENCH_LAYERS"} 2>"$WORK/gen.txt"
 cp -a "$WORK/wrt" "$WORK/ninja"
@@ -118,8 +136,8 @@ print(sum(1 for s in stages if s["status"] != "cached"))
 EOF
 }
 rerun_ninja() { grep -cE '^\[[0-9]+/[0-9]+\] ' "$1.log" || true; }
-clean_wrt() { rm -rf "$WORK/wrt/.wrt" "$WORK/wrt/out"; mkdir "$WORK/wrt/out"; }
-clean_ninja() { rm -rf "$WORK/ninja/.ninja_log" "$WORK/ninja/.ninja_deps" "$WORK/ninja/out"; mkdir "$WORK/ninja/out"; }
+clean_wrt() { trash "$WORK/wrt/.wrt" "$WORK/wrt/out"; mkdir "$WORK/wrt/out"; }
+clean_ninja() { trash "$WORK/ninja/.ninja_log" "$WORK/ninja/.ninja_deps" "$WORK/ninja/out"; mkdir "$WORK/ninja/out"; }
 # Both tools must have produced the same bytes, or the comparison is void.
 same_outputs() { diff -rq "$WORK/wrt/out" "$WORK/ninja/out" >/dev/null || die "outputs differ between wrt and ninja after $1"; }
 
@@ -151,12 +169,9 @@ scenario() {
   echo "bench: $name: wrt ${WALL_W[$name]}s (${rw} run), ninja ${WALL_N[$name]}s (${rn} run)" >&2
 }
 
-# After deleting 30,000+ files, wait 31 s: on ext4 without a journal (this
-# machine's disk) inodes freed in the last 30 s are skipped, one scan each,
-# whenever a file is created (ext4's recently_deleted), which taxes the tool
-# that runs first after the clean -- and wrt creates ~4 files per stage
-# (output, log, cache blob, cache entry) where ninja creates one.
-setup_full() { clean_wrt; clean_ninja; sync; sleep 31; }
+# The clean moves files aside (trash, above); the settle lets the writeback
+# of the previous scenario's files finish before the clock starts.
+setup_full() { clean_wrt; clean_ninja; sync; sleep 10; }
 # A new content each run, the same for both tools.
 setup_change() {
   local f

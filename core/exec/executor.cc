@@ -521,9 +521,10 @@ RunOutcome Executor::run(const std::vector<int>& order) {
       in_arena.fetch_sub(1, std::memory_order_acq_rel);  // the last touch of the run's state
     });
   };
-  // Prepares the ready stages, keeping at most `keep` of each newly ready
-  // batch on this thread (depth first) and giving the rest to the arena.
-  auto drive = [&](std::vector<int> ready, std::size_t keep) {
+  // On a TBB thread: prepares stage `first`; of what it readies in turn (a
+  // cache hit finishes here), one stage continues here, depth first, and
+  // the others go to the arena's other threads, as on a no-op run.
+  auto drive = [&](std::vector<int> ready) {
     std::vector<int> more;
     while (!ready.empty()) {
       const int v = ready.back();
@@ -532,15 +533,11 @@ RunOutcome Executor::run(const std::vector<int>& order) {
       prepare(v, more);
       if (more.empty()) continue;
       by_priority(more);
-      const std::size_t here = more.size() <= keep ? more.size() : 1;
-      for (std::size_t i = here; i < more.size(); ++i) to_arena(more[i]);
-      // Highest priority last: popped first.
-      for (std::size_t i = here; i-- > 0;) ready.push_back(more[i]);
+      for (std::size_t i = 1; i < more.size(); ++i) to_arena(more[i]);
+      ready.push_back(more[0]);
     }
   };
-  // On a TBB thread: one stage continues here, the others go to the
-  // arena's other threads.
-  on_arena = [&](int v) { drive({v}, 1); };
+  on_arena = [&](int v) { drive({v}); };
   // On a runner (or remote lookup) thread, after stage v ended there: a few
   // newly ready stages are prepared here, a burst is shared with the arena.
   constexpr std::size_t kKeepOnRunner = 4;
@@ -553,8 +550,15 @@ RunOutcome Executor::run(const std::vector<int>& order) {
       for (int r : ready) to_arena(r);
       return;
     }
-    std::reverse(ready.begin(), ready.end());
-    drive(std::move(ready), kKeepOnRunner);
+    // Prepared here, each; what a cache hit among them readies in turn goes
+    // to the arena, so a long cascade of hits never holds this thread (and
+    // the stages after it in `ready`) back.
+    std::vector<int> more;
+    for (int r : ready) {
+      more.clear();
+      prepare(r, more);
+      for (int m : more) to_arena(m);
+    }
   };
   RunnerPool run_pool(std::max(1, options_.jobs), [&](int v) {
     try {
@@ -589,7 +593,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     // out. The main thread helps until every root is prepared.
     by_priority(roots);
     arena.execute([&] {
-      tbb::parallel_for(std::size_t{0}, roots.size(), [&](std::size_t i) { drive({roots[i]}, 1); });
+      tbb::parallel_for(std::size_t{0}, roots.size(), [&](std::size_t i) { drive({roots[i]}); });
     });
   }
   {
