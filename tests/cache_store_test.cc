@@ -10,6 +10,8 @@
 #include <ctime>
 #include <string>
 #include <thread>
+
+#include <fmt/core.h>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -480,6 +482,54 @@ TEST_CASE("cache_store: over_limit tracks bytes written") {
   REQUIRE(store.gc(0).ok());  // nothing referenced and nothing in flight from another store
   // Blobs this store wrote count as in flight, so they stay and keep it over.
   CHECK(store.over_limit());
+}
+
+TEST_CASE("cache_store: the size estimate outlives the process, and a damaged, stale or future one is measured again") {
+  TempDir tmp;
+  const fs::path cache = tmp / "cache";
+  const fs::path estimate = cache / "size-estimate";
+  {
+    CacheStore a(cache, 1000);
+    REQUIRE(a.open().ok());
+    REQUIRE(a.put_bytes(std::string(600, 'a')).ok());
+    CHECK_FALSE(a.over_limit());
+  }
+  REQUIRE(fs::exists(estimate));
+  CHECK(read_file(estimate).rfind("wrt-size 1 600 ", 0) == 0);
+  {
+    // 600 from the estimate plus the 600 this process writes: over.
+    CacheStore b(cache, 1000);
+    REQUIRE(b.open().ok());
+    REQUIRE(b.put_bytes(std::string(600, 'b')).ok());
+    CHECK(b.over_limit());
+  }
+  CHECK(read_file(estimate).rfind("wrt-size 1 1200 ", 0) == 0);
+  const auto now = static_cast<long long>(::time(nullptr));
+  auto over_with = [&](const std::string& text) {
+    write_file(estimate, text);
+    CacheStore s(cache, 1000);
+    REQUIRE(s.open().ok());
+    return s.over_limit();
+  };
+  // A fresh estimate is believed (no walk): it says 0 bytes, so not over,
+  // although the store holds 1200.
+  CHECK_FALSE(over_with(fmt::format("wrt-size 1 0 {}\n", now)));
+  // Anything else is measured: the walk finds the 1200 bytes.
+  CHECK(over_with(fmt::format("wrt-size 1 0 {}\n", now - 2 * 24 * 3600)));  // a day old or more
+  CHECK(over_with(fmt::format("wrt-size 1 0 {}\n", now + 3600)));           // from the future
+  CHECK(over_with("wrt-size 1 zero 0\n"));                                    // damaged
+  CHECK(over_with(fmt::format("wrt-size 1 0 {}\ntrailing", now)));           // trailing bytes
+  CHECK(over_with(""));
+  // The walk leaves a good estimate for the next process.
+  CHECK(read_file(estimate).rfind("wrt-size 1 1200 ", 0) == 0);
+  // gc measures and records the size after it.
+  {
+    CacheStore g(cache, 1000);
+    REQUIRE(g.open().ok());
+    auto r = g.gc(0);
+    REQUIRE(r.ok());
+    CHECK(read_file(estimate).rfind(fmt::format("wrt-size 1 {} ", r->bytes_after), 0) == 0);
+  }
 }
 
 TEST_CASE("cache_store: verify finds and removes corrupt blobs and broken entries") {

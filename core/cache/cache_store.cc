@@ -10,10 +10,12 @@
 #include <atomic>
 #include <memory>
 #include <cerrno>
+#include <cstdio>
 #include <ctime>
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <shared_mutex>
 #include <system_error>
@@ -41,6 +43,7 @@ struct CacheStore::State {
   bool have_estimate = false;
   std::uint64_t estimate_base = 0;
   std::uint64_t written_at_base = 0;
+  std::int64_t walked_at = 0;  // when estimate_base's figure was last measured by a walk (unix s)
   std::atomic<std::uint64_t> written{0};
 
   // See removal_mark(): read once by open().
@@ -902,17 +905,72 @@ CacheStats CacheStore::stats() const {
   return s;
 }
 
+namespace {
+
+// The store's size as last known, kept in `size-estimate` so that a run does
+// not walk the whole store to decide whether to gc: a walk is one stat per
+// file, seconds for a large shared cache. One line,
+// "wrt-size 1 <bytes> <unix time of the last walk>". Each process that
+// wrote adds what it wrote; writers racing may lose each other's additions,
+// so the figure is re-measured by a walk once it is a day old (and by every
+// gc). It only decides when gc runs: no result ever depends on it.
+constexpr std::int64_t kSizeEstimateMaxAge = 24 * 3600;
+
+struct SizeEstimate {
+  std::uint64_t bytes = 0;
+  std::int64_t walked_at = 0;
+};
+
+std::optional<SizeEstimate> read_size_estimate(const fs::path& file, std::int64_t now) {
+  ReadResult r = read_whole(file);
+  if (r.err != 0 || r.data.size() > 100) return std::nullopt;
+  unsigned long long bytes = 0;
+  long long walked = 0;
+  int used = 0;
+  if (std::sscanf(r.data.c_str(), "wrt-size 1 %llu %lld\n%n", &bytes, &walked, &used) != 2 ||
+      static_cast<std::size_t>(used) != r.data.size())
+    return std::nullopt;
+  // Stale, or from the future (a clock set back, a hand-made file): walk.
+  if (walked > now || walked < now - kSizeEstimateMaxAge) return std::nullopt;
+  return SizeEstimate{bytes, walked};
+}
+
+void write_size_estimate(const fs::path& dir, std::uint64_t bytes, std::int64_t walked_at) {
+  const std::string text = fmt::format("wrt-size 1 {} {}\n", bytes, walked_at);
+  TempFile tmp;
+  if (!tmp.create(dir / "tmp", "size.") || !tmp.write(text.data(), text.size())) return;
+  (void)tmp.publish(dir / "size-estimate");  // best effort: a missing estimate means a walk
+}
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
+
+}  // namespace
+
 bool CacheStore::over_limit() const {
   State& st = *state_;
   std::lock_guard lock(st.estimate_mu);
+  const std::int64_t now = unix_now();
   if (!st.have_estimate) {
-    // Walking the store is the expensive part; do it once, then add what
-    // this process writes (overwrites and other processes are not counted).
-    st.written_at_base = st.written.load();
-    st.estimate_base = stats().bytes;
+    if (auto e = read_size_estimate(dir_ / "size-estimate", now)) {
+      // Written before this process wrote anything: all of its writes add.
+      st.estimate_base = e->bytes;
+      st.walked_at = e->walked_at;
+      st.written_at_base = 0;
+    } else {
+      // The walk sees what this process wrote so far.
+      st.written_at_base = st.written.load();
+      st.estimate_base = stats().bytes;
+      st.walked_at = now;
+    }
     st.have_estimate = true;
+    write_size_estimate(dir_, st.estimate_base + (st.written.load() - st.written_at_base), st.walked_at);
+  } else if (st.written.load() != st.written_at_base) {
+    write_size_estimate(dir_, st.estimate_base + (st.written.load() - st.written_at_base), st.walked_at);
   }
-  return st.estimate_base + (st.written.load() - st.written_at_base) > max_bytes_;
+  // Counted once: later calls add only what was written after this one.
+  st.estimate_base += st.written.load() - st.written_at_base;
+  st.written_at_base = st.written.load();
+  return st.estimate_base > max_bytes_;
 }
 
 Result<GcResult> CacheStore::gc(std::uint64_t max_bytes) {
@@ -1022,6 +1080,8 @@ Result<GcResult> CacheStore::gc(std::uint64_t max_bytes) {
     state_->have_estimate = true;
     state_->estimate_base = current;
     state_->written_at_base = state_->written.load();
+    state_->walked_at = unix_now();
+    write_size_estimate(dir_, current, state_->walked_at);
   }
   if (r.entries_removed > 0) note_removal();
   if (!failure.empty()) return Error{failure};

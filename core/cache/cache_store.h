@@ -6,6 +6,9 @@
 //                         "wrt-entry 2 <sha256 of the body>" and a JSON body
 //                         that names its own key
 //   tmp/                  temp files, renamed into place (atomic publish)
+//   size-estimate         the store's size as last measured plus what
+//                         writers added since (over_limit(); decides only
+//                         when gc runs)
 //   lock                  flock: runs hold it shared, gc/verify exclusive
 // Every write is temp file + rename, so a crash or a concurrent writer never
 // leaves a half-written blob or entry; two processes writing the same key
@@ -189,7 +192,10 @@ class CacheStore {
   // removes what is bad.
   Result<VerifyResult> verify();
 
-  // Total size above the configured cap? (cheap; used to trigger gc)
+  // Total size above the configured cap? Cheap: judged from the
+  // size-estimate file (walked again when it is missing, damaged or a day
+  // old) plus what this process wrote, which it adds to the file. Used to
+  // trigger gc; no result depends on it.
   bool over_limit() const;
 
  private:
