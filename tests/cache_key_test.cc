@@ -5,13 +5,17 @@
 using namespace wrt;
 
 namespace {
+const nlohmann::json kMake = {{"run", "make"}};
+const nlohmann::json kMakeJ2 = {{"run", "make -j2"}};
+const nlohmann::json kNinja = {{"run", "ninja"}};
+
 KeyInputs base() {
   KeyInputs k;
   k.stage = "build";
   k.plugin = "command";
   k.plugin_version = "1.0.0";
   k.abi_major = 1;
-  k.with = {{"run", "make"}};
+  k.with = &kMake;
   k.outputs = {"out/app"};
   k.files = {{"src/a.c", sha256("a")}, {"src/b.c", sha256("b")}};
   k.env = {{"CC", std::string("gcc")}};
@@ -32,7 +36,10 @@ TEST_CASE("cache_key: every ingredient changes the key, stage name does not", "[
   CHECK(differs([](KeyInputs& k) { k.plugin = "cmake"; }));
   CHECK(differs([](KeyInputs& k) { k.plugin_version = "1.0.1"; }));
   CHECK(differs([](KeyInputs& k) { k.abi_minor = 1; }));
-  CHECK(differs([](KeyInputs& k) { k.with["run"] = "make -j2"; }));
+  CHECK(differs([](KeyInputs& k) { k.with = &kMakeJ2; }));
+  // The same table held elsewhere is the same key.
+  const nlohmann::json copy = kMake;
+  CHECK_FALSE(differs([&](KeyInputs& k) { k.with = &copy; }));
   CHECK(differs([](KeyInputs& k) { k.outputs.push_back("out/lib"); }));
   CHECK(differs([](KeyInputs& k) { k.files[0].second = sha256("A"); }));
   CHECK(differs([](KeyInputs& k) { k.files[0].first = "src/c.c"; }));
@@ -51,7 +58,7 @@ TEST_CASE("cache_key: explain_difference names what changed", "[cache_key]") {
   b.files.push_back({"src/new.c", sha256("n")});
   b.env[0].second = "clang";
   b.upstream[0].second = sha256("x");
-  b.with["run"] = "ninja";
+  b.with = &kNinja;
   auto diff = explain_difference(key_inputs_to_json(a), key_inputs_to_json(b));
   auto has = [&](const std::string& s) {
     return std::any_of(diff.begin(), diff.end(), [&](const std::string& d) { return d.find(s) != std::string::npos; });

@@ -18,7 +18,8 @@ Digest compute_key(const KeyInputs& k) {
     auto* end = fmt::format_to_n(abi, sizeof abi, "{}.{}", k.abi_major, k.abi_minor).out;
     h.update_field(std::string_view(abi, static_cast<std::size_t>(end - abi)));
   }
-  h.update_field(k.with.dump());  // nlohmann objects are key-sorted: canonical
+  // nlohmann objects are key-sorted: canonical. No table hashes as null.
+  h.update_field(k.with ? k.with->dump() : nlohmann::json().dump());
   h.update_field(std::uint64_t{k.outputs.size()});
   for (const auto& o : k.outputs) h.update_field(o);
   h.update_field(std::uint64_t{k.files.size()});
@@ -50,7 +51,7 @@ nlohmann::json key_inputs_to_json(const KeyInputs& k) {
   j["plugin"] = k.plugin;
   j["plugin_version"] = k.plugin_version;
   j["abi"] = fmt::format("{}.{}", k.abi_major, k.abi_minor);
-  j["with"] = k.with;
+  j["with"] = k.with ? *k.with : nlohmann::json();
   j["outputs"] = k.outputs;
   j["files"] = nlohmann::json::object();
   for (const auto& [p, d] : k.files) j["files"][p] = to_hex(d);

@@ -161,7 +161,7 @@ Result<KeyInputs> StageRunner::key_inputs(const StageTask& task,
   k.plugin_version = lp.version;
   k.abi_major = lp.abi_major;
   k.abi_minor = lp.abi_minor;
-  k.with = sc.with;
+  k.with = &sc.with;
   k.outputs = sc.outputs;
   std::vector<std::string> files;
   std::vector<std::pair<std::string, Digest>> literal_files;
