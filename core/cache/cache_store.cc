@@ -949,8 +949,9 @@ std::int64_t unix_now() { return static_cast<std::int64_t>(::time(nullptr)); }
 bool CacheStore::over_limit() const {
   State& st = *state_;
   std::lock_guard lock(st.estimate_mu);
-  const std::int64_t now = unix_now();
+  bool record = false;
   if (!st.have_estimate) {
+    const std::int64_t now = unix_now();
     if (auto e = read_size_estimate(dir_ / "size-estimate", now)) {
       // Written before this process wrote anything: all of its writes add.
       st.estimate_base = e->bytes;
@@ -963,13 +964,14 @@ bool CacheStore::over_limit() const {
       st.walked_at = now;
     }
     st.have_estimate = true;
-    write_size_estimate(dir_, st.estimate_base + (st.written.load() - st.written_at_base), st.walked_at);
-  } else if (st.written.load() != st.written_at_base) {
-    write_size_estimate(dir_, st.estimate_base + (st.written.load() - st.written_at_base), st.walked_at);
+    record = true;
   }
   // Counted once: later calls add only what was written after this one.
-  st.estimate_base += st.written.load() - st.written_at_base;
-  st.written_at_base = st.written.load();
+  const std::uint64_t written = st.written.load();
+  record = record || written != st.written_at_base;
+  st.estimate_base += written - st.written_at_base;
+  st.written_at_base = written;
+  if (record) write_size_estimate(dir_, st.estimate_base, st.walked_at);
   return st.estimate_base > max_bytes_;
 }
 

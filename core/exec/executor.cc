@@ -521,23 +521,21 @@ RunOutcome Executor::run(const std::vector<int>& order) {
       in_arena.fetch_sub(1, std::memory_order_acq_rel);  // the last touch of the run's state
     });
   };
-  // On a TBB thread: prepares stage `first`; of what it readies in turn (a
-  // cache hit finishes here), one stage continues here, depth first, and
-  // the others go to the arena's other threads, as on a no-op run.
-  auto drive = [&](std::vector<int> ready) {
+  // On a TBB thread: prepares stage v; of what it readies in turn (a cache
+  // hit finishes here), one stage continues here, depth first, and the
+  // others go to the arena's other threads, as on a no-op run.
+  auto drive = [&](int v) {
     std::vector<int> more;
-    while (!ready.empty()) {
-      const int v = ready.back();
-      ready.pop_back();
+    for (;;) {
       more.clear();
       prepare(v, more);
-      if (more.empty()) continue;
+      if (more.empty()) return;
       by_priority(more);
       for (std::size_t i = 1; i < more.size(); ++i) to_arena(more[i]);
-      ready.push_back(more[0]);
+      v = more[0];
     }
   };
-  on_arena = [&](int v) { drive({v}); };
+  on_arena = drive;
   // On a runner (or remote lookup) thread, after stage v ended there: a few
   // newly ready stages are prepared here, a burst is shared with the arena.
   constexpr std::size_t kKeepOnRunner = 4;
@@ -593,7 +591,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     // out. The main thread helps until every root is prepared.
     by_priority(roots);
     arena.execute([&] {
-      tbb::parallel_for(std::size_t{0}, roots.size(), [&](std::size_t i) { drive({roots[i]}); });
+      tbb::parallel_for(std::size_t{0}, roots.size(), [&](std::size_t i) { drive(roots[i]); });
     });
   }
   {

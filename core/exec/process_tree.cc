@@ -1,6 +1,5 @@
 #include "core/exec/process_tree.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
