@@ -57,7 +57,11 @@ nlohmann::json profile_json(Asil level, const AsilProfile& p) {
   return j;
 }
 
-Status expand_components(Config& cfg) {
+namespace {
+
+// Replaces each template stage by its instances, one per matching
+// component; other stages keep their place.
+Status expand_templates(Config& cfg) {
   std::vector<StageConfig> out;
   out.reserve(cfg.stages.size());
   for (auto& tmpl : cfg.stages) {
@@ -104,10 +108,27 @@ Status expand_components(Config& cfg) {
     }
   }
   cfg.stages = std::move(out);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status expand_components(Config& cfg) {
+  // Without templates every stage stays where it is: no second array of
+  // stage models beside the first (issue 17: memory).
+  if (std::none_of(cfg.stages.begin(), cfg.stages.end(), [](const StageConfig& s) { return !s.for_each.empty(); })) {
+    for (auto& s : cfg.stages) {
+      if (s.asil && !s.timeout_minutes) s.timeout_minutes = cfg.profile(*s.asil).timeout_minutes;
+      if (s.asil) s.with["profile"] = profile_json(*s.asil, cfg.profile(*s.asil));
+    }
+  } else if (Status st = expand_templates(cfg); !st) {
+    return st;
+  }
 
   // A need on a template means, for an instance of the same component, that
   // component's instance; for anything else, every instance.
   for (auto& s : cfg.stages) {
+    if (cfg.groups.empty()) break;  // no templates: every need names a stage
     std::vector<std::string> needs;
     for (const auto& n : s.needs) {
       auto it = cfg.groups.find(n);

@@ -212,7 +212,7 @@ struct Config {
 // "<file>:<line>:<col>: <what is wrong>".
 Result<Config> load_config(const std::filesystem::path& file);
 // Same, from text (for tests); `file` is used in messages and as workspace root.
-Result<Config> parse_config(const std::string& text, const std::filesystem::path& file);
+Result<Config> parse_config(std::string_view text, const std::filesystem::path& file);
 
 // The closest of `candidates` to `word` within a small edit distance, or "".
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);

@@ -321,8 +321,7 @@ bool read_header(StateReader& r, CacheHeader& h) {
          r.get(h.stat.inode) && r.get(h.stat.mode) && r.get(h.cached_at_ns) && r.get(h.text_digest);
 }
 
-void write_cache(const fs::path& cache_file, const CacheHeader& h, const std::string& model) {
-  StateWriter w;
+void put_header(StateWriter& w, const CacheHeader& h) {
   w.str(h.maker);
   w.put(h.stat.size);
   w.put(h.stat.mtime_ns);
@@ -331,14 +330,9 @@ void write_cache(const fs::path& cache_file, const CacheHeader& h, const std::st
   w.put(h.stat.mode);
   w.put(h.cached_at_ns);
   w.put(h.text_digest);
-  w.bytes() += model;
-  (void)write_file_atomically(cache_file, seal_state(kMagic, kVersion, w.bytes()));
 }
 
-}  // namespace
-
-std::string encode_config(const Config& c) {
-  StateWriter w;
+void put_model(StateWriter& w, const Config& c) {
   put(w, c.file.string());
   put(w, c.workspace.string());
   put(w, c.project_name);
@@ -349,6 +343,29 @@ std::string encode_config(const Config& c) {
   for (const auto& p : c.asil_profiles) put(w, p);
   put(w, c.groups);
   put(w, c.notify);
+}
+
+// The header, then the model: encoded straight into the file's bytes (one
+// buffer of the file's size, not three copies; issue 17).
+void write_cache(const fs::path& cache_file, const CacheHeader& h, std::string_view model) {
+  StateWriter w = StateWriter::for_file();
+  put_header(w, h);
+  w.bytes().append(model);
+  (void)write_file_atomically(cache_file, w.seal(kMagic, kVersion));
+}
+
+void write_cache(const fs::path& cache_file, const CacheHeader& h, const Config& model) {
+  StateWriter w = StateWriter::for_file();
+  put_header(w, h);
+  put_model(w, model);
+  (void)write_file_atomically(cache_file, w.seal(kMagic, kVersion));
+}
+
+}  // namespace
+
+std::string encode_config(const Config& c) {
+  StateWriter w;
+  put_model(w, c);
   return std::move(w.bytes());
 }
 
@@ -410,13 +427,13 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
   // 2. Touched but not changed (same content): reuse the model, refresh the stat.
   if (!model_bytes.empty() && cached.text_digest == digest) {
     if (auto model = decode_config(model_bytes)) {
-      if (unchanged()) write_cache(cache_file, fresh, std::string(model_bytes));
+      if (unchanged()) write_cache(cache_file, fresh, model_bytes);
       return model;
     }
   }
   // 3. Parse. Only a valid configuration, unchanged while it was read, is cached.
-  auto cfg = parse_config(std::string(text->view()), abs);
-  if (cfg && !made_by.empty() && unchanged()) write_cache(cache_file, fresh, encode_config(*cfg));
+  auto cfg = parse_config(text->view(), abs);
+  if (cfg && !made_by.empty() && unchanged()) write_cache(cache_file, fresh, *cfg);
   return cfg;
 }
 

@@ -1,7 +1,9 @@
 #include "core/util/hash.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
+// Only this file uses them (see below).
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,65 +41,23 @@ std::optional<Digest> digest_from_hex(std::string_view hex) {
   return d;
 }
 
+// OpenSSL's SHA-256 functions, not EVP: EVP's first digest initialises the
+// library (reads openssl.cnf, loads the default provider, registers ~2,000
+// error strings), which a run over 10,000 stages paid for with ~2 MiB of
+// resident memory (libcrypto's pages and its heap) and nothing else: the
+// provider's SHA-256 is these same functions (issue 17: memory). They are
+// deprecated in OpenSSL 3.0, not removed; should a release remove them, this
+// file fails to build rather than change a digest.
 namespace {
-
-// OpenSSL 3 looks the algorithm up (under a lock) on every init given
-// EVP_sha256(); fetching it once avoids that on every key.
-const EVP_MD* sha256_md() {
-  static const EVP_MD* md = [] {
-    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return fetched ? fetched : EVP_sha256();
-  }();
-  return md;
-}
-
-// Contexts are reused per thread: allocating one per digest was measurable
-// when a no-op run computes 20,000 digests.
-struct ContextPool {
-  std::vector<EVP_MD_CTX*> free;
-  ~ContextPool() {
-    for (EVP_MD_CTX* c : free) EVP_MD_CTX_free(c);
-  }
-};
-thread_local ContextPool context_pool;
-
+SHA256_CTX* ctx_of(unsigned char* storage) { return reinterpret_cast<SHA256_CTX*>(storage); }
 }  // namespace
 
 Sha256::Sha256() {
-  EVP_MD_CTX* ctx = nullptr;
-  if (!context_pool.free.empty()) {
-    ctx = context_pool.free.back();
-    context_pool.free.pop_back();
-  } else {
-    ctx = EVP_MD_CTX_new();
-  }
-  EVP_DigestInit_ex(ctx, sha256_md(), nullptr);
-  ctx_ = ctx;
+  static_assert(sizeof(SHA256_CTX) <= sizeof ctx_ && alignof(SHA256_CTX) <= 8);
+  SHA256_Init(ctx_of(ctx_));
 }
 
-Sha256::~Sha256() {
-  auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
-  if (context_pool.free.size() < 8) context_pool.free.push_back(ctx);
-  else EVP_MD_CTX_free(ctx);
-}
-
-void Sha256::flush() {
-  if (used_ == 0) return;
-  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), buf_, used_);
-  used_ = 0;
-}
-
-void Sha256::update(const void* data, std::size_t size) {
-  if (size > sizeof buf_ - used_) {
-    flush();
-    if (size >= sizeof buf_) {
-      EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, size);
-      return;
-    }
-  }
-  std::memcpy(buf_ + used_, data, size);
-  used_ += size;
-}
+void Sha256::update(const void* data, std::size_t size) { SHA256_Update(ctx_of(ctx_), data, size); }
 
 void Sha256::update_field(std::string_view data) {
   std::uint64_t n = data.size();
@@ -115,10 +75,8 @@ void Sha256::update_field(std::uint64_t n) {
 }
 
 Digest Sha256::finish() {
-  flush();
   Digest d{};
-  unsigned int n = 0;
-  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), d.data(), &n);
+  SHA256_Final(d.data(), ctx_of(ctx_));
   return d;
 }
 

@@ -1,5 +1,5 @@
-// SHA-256 digests for cache keys and content addressing (OpenSSL EVP, which
-// uses the CPU's SHA extensions where present).
+// SHA-256 digests for cache keys and content addressing (OpenSSL's SHA-256,
+// which uses the CPU's SHA extensions where present).
 #pragma once
 
 #include <array>
@@ -25,7 +25,7 @@ std::optional<Digest> digest_from_hex(std::string_view hex);
 class Sha256 {
  public:
   Sha256();
-  ~Sha256();
+  ~Sha256() = default;
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
 
@@ -40,12 +40,9 @@ class Sha256 {
   Digest finish();
 
  private:
-  void flush();
-  void* ctx_;  // EVP_MD_CTX*, borrowed from the thread's pool
-  // Small updates are gathered here: a cache key is dozens of short fields,
-  // and each EVP call costs more than hashing a short field.
-  unsigned char buf_[256];
-  std::size_t used_ = 0;
+  // OpenSSL's SHA256_CTX (hash.cc checks the size), kept here so that a
+  // digest allocates nothing.
+  alignas(8) unsigned char ctx_[112];
 };
 
 Digest sha256(std::string_view data);

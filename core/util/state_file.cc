@@ -49,6 +49,22 @@ std::string seal_state(const char (&magic)[9], std::uint32_t version, std::strin
   return out;
 }
 
+StateWriter StateWriter::for_file() {
+  StateWriter w;
+  w.out_.assign(kHeaderSize, '\0');
+  return w;
+}
+
+std::string& StateWriter::seal(const char (&magic)[9], std::uint32_t version) {
+  std::memcpy(out_.data(), magic, 8);
+  std::memcpy(out_.data() + 8, &version, 4);
+  const std::uint32_t reserved = 0;
+  std::memcpy(out_.data() + 12, &reserved, 4);
+  const std::uint64_t sum = state_checksum(out_.data(), out_.size());
+  out_.append(reinterpret_cast<const char*>(&sum), 8);
+  return out_;
+}
+
 Result<std::string_view> unseal_state(std::string_view data, const char (&magic)[9], std::uint32_t version) {
   if (data.size() < kHeaderSize + 8) return Error{"truncated header"};
   if (std::memcmp(data.data(), magic, 8) != 0) return Error{"bad magic"};

@@ -33,6 +33,15 @@ class StateWriter {
   }
   std::string& bytes() { return out_; }
 
+  // A writer for a whole state file: room for the header is kept at the
+  // front, so that seal() finishes the file where it was written instead of
+  // copying a payload of megabytes (issue 17: memory). bytes() then holds
+  // the header's room followed by the payload.
+  static StateWriter for_file();
+  // Fills in the header and appends the checksum: the same bytes as
+  // seal_state(magic, version, payload). The writer holds the sealed file.
+  std::string& seal(const char (&magic)[9], std::uint32_t version);
+
  private:
   std::string out_;
 };
