@@ -87,9 +87,22 @@ class PhaseTimer {
   ~PhaseTimer() { next(nullptr); }
   void next(const char* phase) {
     auto now = std::chrono::steady_clock::now();
-    if (enabled_ && phase_)
-      std::fprintf(stderr, "wrt: phase %-16s %8.1f ms\n", phase_,
-                   std::chrono::duration<double, std::milli>(now - start_).count());
+    if (enabled_ && phase_) {
+      // And the memory at the phase's end (resident now, the peak so far),
+      // for finding which phase sets a run's peak (issue 17).
+      long rss_kib = -1, hwm_kib = -1;
+      if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+        char line[256];
+        while (std::fgets(line, sizeof line, f)) {
+          std::sscanf(line, "VmRSS: %ld", &rss_kib);
+          std::sscanf(line, "VmHWM: %ld", &hwm_kib);
+        }
+        std::fclose(f);
+      }
+      std::fprintf(stderr, "wrt: phase %-16s %8.1f ms  rss %6.1f MiB (peak %6.1f)\n", phase_,
+                   std::chrono::duration<double, std::milli>(now - start_).count(), static_cast<double>(rss_kib) / 1024,
+                   static_cast<double>(hwm_kib) / 1024);
+    }
     phase_ = phase;
     start_ = now;
   }
@@ -493,7 +506,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   // Where this run happens, for stages with `when`: asked of the CI
   // environment or git on every run (tags only when a stage asks).
   bool need_tags = false;
-  for (int v : order) need_tags |= !s.loaded->graph.stages[v]->when.tag.empty();
+  for (int v : order) need_tags |= !s.loaded->graph.stages[v]->extras().when.tag.empty();
   RunConditions conditions = detect_run_conditions(
       ws, [](const char* n) { const char* v = std::getenv(n); return std::string(v ? v : ""); }, need_tags);
   conditions.named = args.stages;
@@ -572,6 +585,9 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
     std::vector<SarifStageFindings> sarif;
     for (std::size_t i = 0; i < outcome.records.size(); ++i) {
       const StageRecord& r = outcome.records[i];
+      // A stage without findings adds nothing to the log (findings_to_sarif
+      // skips it): not copied, which over 10,000 stages was 2 MiB (issue 17).
+      if (r.results.findings.empty()) continue;
       const LoadedPlugin* lp = s.stage_plugins[order[i]];
       sarif.push_back({r.name, r.plugin, lp ? lp->version : "", r.results.findings});
     }

@@ -66,7 +66,7 @@ TEST_CASE("components: for_each expands one instance per component, in file orde
   const StageConfig* m = c->find_stage("prove:memory");
   REQUIRE(m);
   CHECK(m->component == "memory");
-  CHECK(m->group == "prove");
+  CHECK(m->extras().group == "prove");
   REQUIRE(m->asil);
   CHECK(*m->asil == Asil::D);
   CHECK(m->inputs == std::vector<std::string>{"models/memory.pml", "src/memory/**"});

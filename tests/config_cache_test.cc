@@ -110,6 +110,27 @@ TEST_CASE("config cache: the encoding round-trips every field of the model", "[c
   CHECK(back->profile(Asil::B).verifier.dump() == c.profile(Asil::B).verifier.dump());
 }
 
+TEST_CASE("config cache: a stage that sets none of the rarely used keys holds no allocation for them",
+          "[config-cache]") {
+  Config c = must_parse("[stages.plain]\nwith = { run = \"true\" }\n[stages.gated]\nrequires_gate = \"pass\"\n",
+                        "/ws/wrt.toml");
+  const StageConfig fresh;
+  REQUIRE(c.stages.size() == 2);
+  CHECK(&c.stages[0].extras() == &fresh.extras());  // the shared default: nothing allocated
+  CHECK(&c.stages[1].extras() != &fresh.extras());
+  CHECK(c.stages[1].extras().requires_gate == "pass");
+  auto back = decode_config(encode_config(c));
+  REQUIRE(back.ok());
+  CHECK(*back == c);
+  CHECK(&back->stages[0].extras() == &fresh.extras());
+  CHECK(back->stages[1].extras().requires_gate == "pass");
+  // Copies are deep: a copy's extras are its own.
+  StageConfig copy = c.stages[1];
+  copy.extras_mut().requires_gate = "warn";
+  CHECK(c.stages[1].extras().requires_gate == "pass");
+  CHECK_FALSE(copy == c.stages[1]);
+}
+
 TEST_CASE("config cache: every shipped wrt.toml round-trips", "[config-cache]") {
   std::vector<fs::path> files = {fs::path(WRT_SOURCE_DIR) / "wrt.toml"};
   for (const auto& e : fs::directory_iterator(fs::path(WRT_SOURCE_DIR) / "examples"))

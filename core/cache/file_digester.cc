@@ -232,11 +232,11 @@ void FileDigester::remember(const std::string& rel_path, const FileStat& stat, c
 }
 
 Status FileDigester::save() {
-  StateWriter w;
+  StateWriter w = StateWriter::for_file();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!dirty_) return Status::Ok();
-    std::size_t bytes = 8;
+    std::size_t bytes = 16 + 8 + 8;  // header, count, checksum
     for (const auto& [path, e] : entries_) bytes += kFixedEntrySize + path.size();
     w.bytes().reserve(bytes);
     w.put(static_cast<std::uint64_t>(entries_.size()));
@@ -252,7 +252,7 @@ Status FileDigester::save() {
     }
     dirty_ = false;
   }
-  Status st = write_file_atomically(state_file_, seal_state(kMagic, kVersion, w.bytes()));
+  Status st = write_file_atomically(state_file_, w.seal(kMagic, kVersion));
   if (!st) {
     std::lock_guard<std::mutex> lock(mu_);
     dirty_ = true;

@@ -65,7 +65,7 @@ Status expand_templates(Config& cfg) {
   std::vector<StageConfig> out;
   out.reserve(cfg.stages.size());
   for (auto& tmpl : cfg.stages) {
-    if (tmpl.for_each.empty()) {
+    if (tmpl.extras().for_each.empty()) {
       if (tmpl.asil && !tmpl.timeout_minutes) tmpl.timeout_minutes = cfg.profile(*tmpl.asil).timeout_minutes;
       if (tmpl.asil) tmpl.with["profile"] = profile_json(*tmpl.asil, cfg.profile(*tmpl.asil));
       out.push_back(std::move(tmpl));
@@ -76,7 +76,7 @@ Status expand_templates(Config& cfg) {
                                cfg.where(key_pos(tmpl, "for_each")), tmpl.name)};
     std::vector<std::string> known;
     for (const auto& c : cfg.components) known.push_back(c.name);
-    for (const auto& name : tmpl.only_components)
+    for (const auto& name : tmpl.extras().only_components)
       if (!cfg.find_component(name)) {
         std::string hint = did_you_mean(name, known);
         return Error{fmt::format("{}: stage '{}' names unknown component '{}'{}", cfg.where(key_pos(tmpl, "components")),
@@ -84,17 +84,16 @@ Status expand_templates(Config& cfg) {
       }
     auto& names = cfg.groups[tmpl.name];
     for (const auto& c : cfg.components) {
-      if (!tmpl.only_components.empty() &&
-          std::find(tmpl.only_components.begin(), tmpl.only_components.end(), c.name) == tmpl.only_components.end())
-        continue;
-      if (tmpl.min_asil && c.asil < *tmpl.min_asil) continue;
+      const auto& only = tmpl.extras().only_components;
+      if (!only.empty() && std::find(only.begin(), only.end(), c.name) == only.end()) continue;
+      if (tmpl.extras().min_asil && c.asil < *tmpl.extras().min_asil) continue;
       StageConfig inst = tmpl;
       inst.name = tmpl.name + ":" + c.name;
-      inst.group = tmpl.name;
+      inst.extras_mut().group = tmpl.name;
       inst.component = c.name;
-      inst.for_each.clear();
-      inst.only_components.clear();
-      inst.min_asil.reset();
+      inst.extras_mut().for_each.clear();
+      inst.extras_mut().only_components.clear();
+      inst.extras_mut().min_asil.reset();
       inst.asil = c.asil;
       for (auto& in : inst.inputs) in = substituted(in, c.name);
       inst.inputs.insert(inst.inputs.end(), c.paths.begin(), c.paths.end());
@@ -116,7 +115,7 @@ Status expand_templates(Config& cfg) {
 Status expand_components(Config& cfg) {
   // Without templates every stage stays where it is: no second array of
   // stage models beside the first (issue 17: memory).
-  if (std::none_of(cfg.stages.begin(), cfg.stages.end(), [](const StageConfig& s) { return !s.for_each.empty(); })) {
+  if (std::none_of(cfg.stages.begin(), cfg.stages.end(), [](const StageConfig& s) { return !s.extras().for_each.empty(); })) {
     for (auto& s : cfg.stages) {
       if (s.asil && !s.timeout_minutes) s.timeout_minutes = cfg.profile(*s.asil).timeout_minutes;
       if (s.asil) s.with["profile"] = profile_json(*s.asil, cfg.profile(*s.asil));
@@ -166,7 +165,7 @@ Result<std::vector<std::string>> apply_verify_request(Config& cfg, const VerifyR
   std::vector<std::string> selected;
   const AsilProfile& profile = cfg.profile(req.level);
   for (auto& s : cfg.stages) {
-    if (s.group.empty() || !s.asil || *s.asil > req.level) continue;
+    if (s.extras().group.empty() || !s.asil || *s.asil > req.level) continue;
     if (!req.components.empty() &&
         std::find(req.components.begin(), req.components.end(), s.component) == req.components.end())
       continue;

@@ -376,17 +376,17 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
     } else if (key == "description") {
       as_string(v, what);
     } else if (key == "for_each") {
-      st.for_each = as_string(v, what);
-      if (st.for_each != "component")
-        fail(v.source(), fmt::format("{} must be \"component\", not \"{}\"", what, st.for_each));
+      st.extras_mut().for_each = as_string(v, what);
+      if (st.extras().for_each != "component")
+        fail(v.source(), fmt::format("{} must be \"component\", not \"{}\"", what, st.extras().for_each));
     } else if (key == "components") {
-      st.only_components = as_string_list(v, what);
+      st.extras_mut().only_components = as_string_list(v, what);
     } else if (key == "min_asil") {
-      st.min_asil = as_asil(v, what);
+      st.extras_mut().min_asil = as_asil(v, what);
     } else if (key == "asil") {
       st.asil = as_asil(v, what);
     } else if (key == "priority") {
-      st.priority = as_priority(v, what);
+      st.extras_mut().priority = as_priority(v, what);
     } else if (key == "cpus") {
       st.cpus = static_cast<int>(as_int(v, what, 1));
     } else if (key == "memory") {
@@ -399,20 +399,21 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
         std::vector<std::string> patterns =
             wv.is_string() ? std::vector<std::string>{as_string(wv, what + "." + wkey)} : as_string_list(wv, what + "." + wkey);
         if (patterns.empty()) fail(wv.source(), fmt::format("{}.{} needs at least one pattern", what, wkey));
-        (wkey == "branch" ? st.when.branch : wkey == "tag" ? st.when.tag : st.when.event) = std::move(patterns);
+        StageCondition& when = st.extras_mut().when;
+        (wkey == "branch" ? when.branch : wkey == "tag" ? when.tag : when.event) = std::move(patterns);
       }
-      if (st.when.empty()) fail(v.source(), fmt::format("{} needs branch, tag or event", what));
+      if (st.extras().when.empty()) fail(v.source(), fmt::format("{} needs branch, tag or event", what));
     } else if (key == "requires_gate") {
-      st.requires_gate = as_string(v, what);
-      if (st.requires_gate != "pass" && st.requires_gate != "warn")
-        fail(v.source(), fmt::format("{} must be \"pass\" or \"warn\", not \"{}\"", what, st.requires_gate));
+      st.extras_mut().requires_gate = as_string(v, what);
+      if (st.extras().requires_gate != "pass" && st.extras().requires_gate != "warn")
+        fail(v.source(), fmt::format("{} must be \"pass\" or \"warn\", not \"{}\"", what, st.extras().requires_gate));
     } else if (key == "min_verified_asil") {
-      st.min_verified_asil = as_asil(v, what);
+      st.extras_mut().min_verified_asil = as_asil(v, what);
     } else {
       unhandled(v, what);
     }
   }
-  if (st.for_each.empty()) {
+  if (st.extras().for_each.empty()) {
     for (const char* k : {"components", "min_asil"})
       if (auto it = st.key_pos.find(k); it != st.key_pos.end())
         throw ConfigError{it->second, fmt::format("stages.{}.{} needs for_each = \"component\"", name, k)};

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/util/out_of_line.h"
 #include "core/util/result.h"
 
 namespace wrt {
@@ -92,6 +93,25 @@ struct StageCondition {
   bool operator==(const StageCondition&) const = default;
 };
 
+// The keys of a stage that few stages set, kept out of line (see
+// OutOfLine): read them through StageConfig::extras(), write them through
+// StageConfig::extras_mut().
+struct StageExtras {
+  std::string for_each;                       // "component" on a template stage, else ""
+  std::vector<std::string> only_components;   // for_each filter: `components = [...]`
+  std::optional<Asil> min_asil;               // for_each filter
+  std::string group;                          // instance: its template's name
+  std::optional<std::string> priority;        // overrides the ASIL profile's
+  StageCondition when;
+  // Gate-aware stages (deploys): start only if the safety gate over the
+  // stages this one depends on (transitively) is "pass" (or also "warn"),
+  // and, with min_verified_asil, every such stage at that level or above
+  // passed (at least one must exist).
+  std::string requires_gate;                  // "" | "pass" | "warn"
+  std::optional<Asil> min_verified_asil;
+  bool operator==(const StageExtras&) const = default;
+};
+
 struct StageConfig {
   std::string name;
   std::string plugin = "command";
@@ -109,24 +129,16 @@ struct StageConfig {
   bool cache = true;
   nlohmann::json with = nlohmann::json::object();  // plugin configuration, as written
   // Safety and resources.
-  std::string for_each;                       // "component" on a template stage, else ""
-  std::vector<std::string> only_components;   // for_each filter: `components = [...]`
-  std::optional<Asil> min_asil;               // for_each filter
   std::optional<Asil> asil;                   // the level the gate judges this stage at
   std::string component;                      // set on an expanded instance
-  std::string group;                          // instance: its template's name
-  std::optional<std::string> priority;        // overrides the ASIL profile's
   int cpus = 1;
   std::uint64_t memory = 0;                   // bytes; 0 = not declared
-  StageCondition when;
-  // Gate-aware stages (deploys): start only if the safety gate over the
-  // stages this one depends on (transitively) is "pass" (or also "warn"),
-  // and, with min_verified_asil, every such stage at that level or above
-  // passed (at least one must exist).
-  std::string requires_gate;                  // "" | "pass" | "warn"
-  std::optional<Asil> min_verified_asil;
   SourcePos pos;                                   // of the [stages.NAME] table
   KeyPositions key_pos;                            // of each key, for later errors
+  OutOfLine<StageExtras> extra;
+
+  const StageExtras& extras() const { return extra.get(); }
+  StageExtras& extras_mut() { return extra.mut(); }
   bool operator==(const StageConfig&) const = default;
 };
 

@@ -23,12 +23,14 @@ using nlohmann::json;
 namespace {
 
 constexpr char kMagic[9] = "WRTCONF\n";
-constexpr std::uint32_t kVersion = 7;  // 3: stages.*.state; 4: [notify]; 5: when, requires_gate; 6, 7: remote cache settings
+constexpr std::uint32_t kVersion = 8;  // 3: stages.*.state; 4: [notify]; 5: when, requires_gate; 6, 7: remote cache settings;
+                                       // 8: the stage's rarely set keys as one optional group
 
 // A field added to one of these structs must be added to encode/decode below
 // (and to the round-trip test's config); these checks make the compiler say so.
 #if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
-static_assert(sizeof(StageConfig) == 568, "StageConfig changed: update config_cache.cc");
+static_assert(sizeof(StageConfig) == 328, "StageConfig changed: update config_cache.cc");
+static_assert(sizeof(StageExtras) == 248, "StageExtras changed: update config_cache.cc");
 static_assert(sizeof(Settings) == 200, "Settings changed: update config_cache.cc");
 static_assert(sizeof(AsilProfile) == 104, "AsilProfile changed: update config_cache.cc");
 static_assert(sizeof(ComponentConfig) == 96, "ComponentConfig changed: update config_cache.cc");
@@ -128,22 +130,27 @@ void put(StateWriter& w, const StageConfig& s) {
   put(w, s.max_attempts);
   put(w, s.cache);
   put(w, s.with);
-  put(w, s.for_each);
-  put(w, s.only_components);
-  put(w, s.min_asil);
   put(w, s.asil);
   put(w, s.component);
-  put(w, s.group);
-  put(w, s.priority);
   put(w, s.cpus);
   put(w, s.memory);
-  put(w, s.when.branch);
-  put(w, s.when.tag);
-  put(w, s.when.event);
-  put(w, s.requires_gate);
-  put(w, s.min_verified_asil);
   put(w, s.pos);
   put(w, s.key_pos);
+  // The extras only when some are set: decoding them allocates.
+  const StageExtras& x = s.extras();
+  const bool any = !(x == StageExtras{});
+  put(w, any);
+  if (!any) return;
+  put(w, x.for_each);
+  put(w, x.only_components);
+  put(w, x.min_asil);
+  put(w, x.group);
+  put(w, x.priority);
+  put(w, x.when.branch);
+  put(w, x.when.tag);
+  put(w, x.when.event);
+  put(w, x.requires_gate);
+  put(w, x.min_verified_asil);
 }
 
 void put(StateWriter& w, const NotifyConfig& n) {
@@ -270,12 +277,17 @@ bool get(StateReader& r, ComponentConfig& c) {
 bool get(StateReader& r, PipelineConfig& p) { return get(r, p.name) && get(r, p.stages) && get(r, p.pos); }
 
 bool get(StateReader& r, StageConfig& s) {
-  return get(r, s.name) && get(r, s.plugin) && get(r, s.needs) && get(r, s.inputs) && get(r, s.outputs) &&
-         get(r, s.state) && get(r, s.env) && get(r, s.timeout_minutes) && get(r, s.max_attempts) && get(r, s.cache) && get(r, s.with) &&
-         get(r, s.for_each) && get(r, s.only_components) && get(r, s.min_asil) && get(r, s.asil) &&
-         get(r, s.component) && get(r, s.group) && get(r, s.priority) && get(r, s.cpus) && get(r, s.memory) &&
-         get(r, s.when.branch) && get(r, s.when.tag) && get(r, s.when.event) && get(r, s.requires_gate) &&
-         get(r, s.min_verified_asil) && get(r, s.pos) && get(r, s.key_pos);
+  bool any = false;
+  if (!(get(r, s.name) && get(r, s.plugin) && get(r, s.needs) && get(r, s.inputs) && get(r, s.outputs) &&
+        get(r, s.state) && get(r, s.env) && get(r, s.timeout_minutes) && get(r, s.max_attempts) && get(r, s.cache) &&
+        get(r, s.with) && get(r, s.asil) && get(r, s.component) && get(r, s.cpus) && get(r, s.memory) &&
+        get(r, s.pos) && get(r, s.key_pos) && get(r, any)))
+    return false;
+  if (!any) return true;
+  StageExtras& x = s.extras_mut();
+  return get(r, x.for_each) && get(r, x.only_components) && get(r, x.min_asil) && get(r, x.group) &&
+         get(r, x.priority) && get(r, x.when.branch) && get(r, x.when.tag) && get(r, x.when.event) &&
+         get(r, x.requires_gate) && get(r, x.min_verified_asil);
 }
 
 bool get(StateReader& r, NotifyConfig& n) {

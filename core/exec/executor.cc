@@ -144,7 +144,7 @@ struct Executor::Impl {
     if (cancelled()) return interrupted_or_stopped(rec);
     const StageConfig& sc = *ex.graph_.stages[v];
     // Conditions first: "not a tag" says more than what a dependency did.
-    if (!sc.when.empty()) {
+    if (!sc.extras().when.empty()) {
       std::string why = ex.options_.conditions ? condition_refusal(sc, *ex.options_.conditions)
                                                : std::string("condition: not evaluated in this mode");
       if (!why.empty()) {
@@ -152,7 +152,7 @@ struct Executor::Impl {
         return "skipped";
       }
     }
-    if (!sc.requires_gate.empty() || sc.min_verified_asil) {
+    if (!sc.extras().requires_gate.empty() || sc.extras().min_verified_asil) {
       std::vector<const StageRecord*> closure = dependency_closure(v);
       const bool undecided = std::any_of(closure.begin(), closure.end(), [](const StageRecord* r) { return r->status == "pending"; });
       if (!undecided) {
@@ -173,7 +173,7 @@ struct Executor::Impl {
       }
       // A stage that asked for the gate's judgement got it above: an ASIL
       // stage's failure the gate lets through does not hold it back.
-      if (!sc.requires_gate.empty() && dep.asil && is_failure_status(dep.status)) continue;
+      if (!sc.extras().requires_gate.empty() && dep.asil && is_failure_status(dep.status)) continue;
       if (dep.status == "skipped" || is_failure_status(dep.status)) {
         rec.reason = fmt::format("needs '{}', which {}", dep.name,
                                  dep.status == "skipped"  ? "was skipped"
@@ -436,7 +436,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   std::vector<int> priority(n, 0);
   for (int v : order) {
     const StageConfig& sc = *graph_.stages[v];
-    std::string p = sc.priority ? *sc.priority : sc.asil ? config_.profile(*sc.asil).priority : "normal";
+    std::string p = sc.extras().priority ? *sc.extras().priority : sc.asil ? config_.profile(*sc.asil).priority : "normal";
     priority[v] = 1 + std::max(0, priority_rank(p));
   }
 

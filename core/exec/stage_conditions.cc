@@ -83,7 +83,7 @@ RunConditions detect_run_conditions(const fs::path& ws, const EnvLookup& env, bo
 }
 
 std::string condition_refusal(const StageConfig& s, const RunConditions& w) {
-  const StageCondition& when = s.when;
+  const StageCondition& when = s.extras().when;
   if (when.empty()) return {};
   if (!when.branch.empty() && !matches_any(when.branch, w.branch))
     return fmt::format("condition: branch {} is not {} ({})", w.branch.empty() ? "(none: detached or a tag)" : "'" + w.branch + "'",
@@ -98,12 +98,12 @@ std::string condition_refusal(const StageConfig& s, const RunConditions& w) {
   if (!when.event.empty()) {
     // "manual": the stage (or its for_each group) was named on the command line.
     const bool named = std::find(w.named.begin(), w.named.end(), s.name) != w.named.end() ||
-                       (!s.group.empty() && std::find(w.named.begin(), w.named.end(), s.group) != w.named.end());
+                       (!s.extras().group.empty() && std::find(w.named.begin(), w.named.end(), s.extras().group) != w.named.end());
     bool ok = false;
     for (const auto& e : when.event) ok |= e == "manual" ? named : ::fnmatch(e.c_str(), w.event.c_str(), 0) == 0;
     if (!ok) {
       const bool only_manual = when.event.size() == 1 && when.event[0] == "manual";
-      return only_manual ? fmt::format("condition: manual, runs only when named (wrt run --target {})", s.group.empty() ? s.name : s.group)
+      return only_manual ? fmt::format("condition: manual, runs only when named (wrt run --target {})", s.extras().group.empty() ? s.name : s.extras().group)
                          : fmt::format("condition: event '{}' is not {} ({})", w.event, join(when.event), w.source);
     }
   }
@@ -153,25 +153,25 @@ std::string run_context_json(const std::string& run_id, const Config& config, co
 }
 
 std::string gate_refusal(const StageConfig& s, const Config& config, const std::vector<const StageRecord*>& deps) {
-  if (s.requires_gate.empty() && !s.min_verified_asil) return {};
+  if (s.extras().requires_gate.empty() && !s.extras().min_verified_asil) return {};
   const DependencyGate g = gate_over(config, deps);
   const std::string verdict = g.verdict == "none" ? "pass" : g.verdict;
   const std::string& why = g.why;
-  if (!s.requires_gate.empty() && verdict != "pass" && !(verdict == "warn" && s.requires_gate == "warn"))
-    return fmt::format("gate {} ({}); requires_gate = \"{}\"", verdict, why, s.requires_gate);
-  if (s.min_verified_asil) {
-    const int min = static_cast<int>(*s.min_verified_asil);
+  if (!s.extras().requires_gate.empty() && verdict != "pass" && !(verdict == "warn" && s.extras().requires_gate == "warn"))
+    return fmt::format("gate {} ({}); requires_gate = \"{}\"", verdict, why, s.extras().requires_gate);
+  if (s.extras().min_verified_asil) {
+    const int min = static_cast<int>(*s.extras().min_verified_asil);
     int verified = 0;
     for (const auto* r : deps) {
       if (!r->asil || static_cast<int>(*r->asil) < min) continue;
       if (!has_evidence(r->status))
         return fmt::format("not verified: {} {} at ASIL {}; min_verified_asil = \"{}\"", r->name, r->status,
-                           asil_name(*r->asil), asil_name(*s.min_verified_asil));
+                           asil_name(*r->asil), asil_name(*s.extras().min_verified_asil));
       ++verified;
     }
     if (verified == 0)
       return fmt::format("not verified: no stage it depends on carries ASIL {} or above; min_verified_asil = \"{}\"",
-                         asil_name(*s.min_verified_asil), asil_name(*s.min_verified_asil));
+                         asil_name(*s.extras().min_verified_asil), asil_name(*s.extras().min_verified_asil));
   }
   return {};
 }

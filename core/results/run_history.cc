@@ -33,6 +33,8 @@ std::string RunHistory::line(const RunVerdict& v) {
                          {"gate", v.gate.is_object() && v.gate.contains("verdict") ? v.gate["verdict"] : nlohmann::json()}};
   std::map<std::string, int> counts;
   std::string stages, metrics;
+  // Sized once (a full run over 10,000 stages makes this line ~1 MB; issue 17).
+  stages.reserve(o.records.size() * 112);
   for (const auto& s : o.records) {
     ++counts[s.status];
     if (s.status != "cached") {
@@ -62,21 +64,26 @@ std::string RunHistory::line(const RunVerdict& v) {
     nlohmann::json levels = nlohmann::json::object();
     for (const auto& [level, l] : v.gate["levels"].items()) {
       if (!l.is_object()) continue;
-      const nlohmann::json stages_of = l.value("stages", nlohmann::json::array());
-      const nlohmann::json failed_of = l.value("failed", nlohmann::json::array());
+      // Counted where they are, not copied (thousands of names).
+      auto size_of = [&](const char* key) -> std::size_t {
+        auto it = l.find(key);
+        return it != l.end() && it->is_array() ? it->size() : 0;
+      };
       nlohmann::json first_failed = nlohmann::json::array();
-      for (std::size_t i = 0; i < failed_of.size() && i < kGateFailedKept; ++i) first_failed.push_back(failed_of[i]);
+      if (auto f = l.find("failed"); f != l.end() && f->is_array())
+        for (std::size_t i = 0; i < f->size() && i < kGateFailedKept; ++i) first_failed.push_back((*f)[i]);
       levels[level] = {{"on_failure", l.value("on_failure", "")},
                        {"verdict", l.value("verdict", "")},
-                       {"stages", stages_of.size()},
-                       {"failed_count", failed_of.size()},
+                       {"stages", size_of("stages")},
+                       {"failed_count", size_of("failed")},
                        {"failed", first_failed}};
     }
     head["gate_levels"] = levels;
   }
   std::string out = head.dump();
   out.pop_back();  // the closing brace
-  out += ",\"stages\":[" + stages + "],\"metrics\":{" + metrics + "}}";
+  out.reserve(out.size() + stages.size() + metrics.size() + 32);
+  out.append(",\"stages\":[").append(stages).append("],\"metrics\":{").append(metrics).append("}}");
   return out;
 }
 
@@ -85,7 +92,8 @@ Status RunHistory::append(const RunVerdict& v) {
   fs::create_directories(dir_, ec);
   if (ec) return Error{fmt::format("cannot create {}: {}", dir_.string(), ec.message())};
   const fs::path f = file(dir_);
-  const std::string text = line(v) + "\n";
+  std::string text = line(v);
+  text += '\n';
   // Over the bound: keep the newer half, then append.
   if (auto size = fs::file_size(f, ec); !ec && size + text.size() > max_bytes_) {
     std::vector<std::string> lines;
