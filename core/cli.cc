@@ -324,7 +324,7 @@ Result<Session> open_session(const fs::path& ws, std::unique_ptr<Loaded> loaded,
     auto p = s.plugins->find(sc.plugin);
     if (!p) {
       auto it = sc.key_pos.find("plugin");
-      return Error{fmt::format("{}: stage '{}': {}", s.loaded->config.where(it == sc.key_pos.end() ? sc.pos : it->second),
+      return Error{fmt::format("{}: stage '{}': {}", s.loaded->config.where(it == sc.key_pos.end() ? sc.pos : it->pos),
                                sc.name, p.error())};
     }
     s.stage_plugins[v] = *p;

@@ -36,7 +36,7 @@ TEST_CASE("last results: a run's records merge into the file by name, and read b
   first[0].asil = Asil::D;
   first[0].component = "brakes";
   first[0].results.tests.push_back({"suite", "t1", "passed", 0.1, ""});
-  first[0].results.tests.push_back({"", "t2", "failed", -1, "boom"});
+  first[0].results.tests.push_back({"", "t2 \"quoted\" \u00e9\t", "failed", -1, "boom"});
   first[0].results.artifacts.push_back({"out/cov.xml", "coverage"});
   first[0].results.artifacts.push_back({"elsewhere.txt", "trail"});
   Digest d{};
@@ -58,7 +58,7 @@ TEST_CASE("last results: a run's records merge into the file by name, and read b
   CHECK(b.finished_at.size() == 20);  // 2026-12-01T22:00:00Z
   REQUIRE(b.tests.size() == 2);
   CHECK(b.tests[0].name == "suite/t1");
-  CHECK(b.tests[1].name == "t2");
+  CHECK(b.tests[1].name == "t2 \"quoted\" \u00e9\t");
   CHECK(b.tests[1].status == "failed");
   REQUIRE(b.artifacts.size() == 2);
   CHECK(b.artifacts[0].path == "out/cov.xml");

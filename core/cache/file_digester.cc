@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <ctime>
 #include <memory>
 #include <fmt/core.h>
@@ -232,13 +233,15 @@ void FileDigester::remember(const std::string& rel_path, const FileStat& stat, c
 }
 
 Status FileDigester::save() {
-  StateWriter w = StateWriter::for_file();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!dirty_) return Status::Ok();
-    std::size_t bytes = 16 + 8 + 8;  // header, count, checksum
-    for (const auto& [path, e] : entries_) bytes += kFixedEntrySize + path.size();
-    w.bytes().reserve(bytes);
+  // Written straight to the file, entry by entry: a copy of the whole file
+  // in memory was the peak of a run's last step (issue 17). The lock is
+  // held while writing: save() runs once, after every stage has ended.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!dirty_) return Status::Ok();
+  std::uint64_t payload = 8;
+  for (const auto& [path, e] : entries_) payload += kFixedEntrySize + path.size();
+  Status st = write_file_atomically(state_file_, [&](std::ostream& out) {
+    SealedStreamWriter w(out, kMagic, kVersion, payload);
     w.put(static_cast<std::uint64_t>(entries_.size()));
     for (const auto& [path, e] : entries_) {
       w.str(path);
@@ -250,14 +253,10 @@ Status FileDigester::save() {
       w.put(e.hashed_at_ns);
       w.put(e.digest);
     }
-    dirty_ = false;
-  }
-  Status st = write_file_atomically(state_file_, w.seal(kMagic, kVersion));
-  if (!st) {
-    std::lock_guard<std::mutex> lock(mu_);
-    dirty_ = true;
-    return Error{fmt::format("{}: cannot write file digest cache: {}", state_file_.string(), st.error())};
-  }
+    if (!w.finish()) throw std::runtime_error("the entries changed size while written");
+  });
+  if (!st) return Error{fmt::format("{}: cannot write file digest cache: {}", state_file_.string(), st.error())};
+  dirty_ = false;
   return Status::Ok();
 }
 

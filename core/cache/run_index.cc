@@ -1,5 +1,7 @@
 #include "core/cache/run_index.h"
 
+#include <stdexcept>
+
 #include <fmt/core.h>
 
 #include "core/util/atomic_file.h"
@@ -174,14 +176,14 @@ void RunIndex::load(std::string* warning) {
 }
 
 Status RunIndex::save() {
-  StateWriter w = StateWriter::for_file();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!dirty_) return Status::Ok();
-    // Sized once: doubling a buffer of megabytes left a peak of twice the file.
-    std::size_t bytes = 16 + 8 + 4 + store_mark_.size() + 8 + 8;
-    for (const auto& [stage, rec] : records_) bytes += 4 + stage.size() + 2 + 32 + 8 + rec.entry().size();
-    w.bytes().reserve(bytes);
+  // Written straight to the file, stage by stage (see FileDigester::save).
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!dirty_) return Status::Ok();
+  std::uint64_t payload = 8 + 4 + store_mark_.size() + 8;
+  for (const auto& [stage, rec] : records_)
+    payload += 4 + stage.size() + 1 + (rec.key ? 32 : 0) + sizeof rec.touched_at + 1 + rec.entry().size();
+  Status st = write_file_atomically(file_, [&](std::ostream& out) {
+    SealedStreamWriter w(out, kMagic, kVersion, payload);
     w.put(std::int64_t{0});  // reserved (see load)
     w.str(store_mark_);
     w.put(static_cast<std::uint64_t>(records_.size()));
@@ -192,16 +194,12 @@ Status RunIndex::save() {
       w.put(rec.touched_at);
       const std::string_view entry = rec.entry();
       w.put(static_cast<std::uint8_t>(entry.empty() ? 0 : 1));
-      w.bytes() += entry;
+      w.bytes(entry);
     }
-    dirty_ = false;
-  }
-  Status st = write_file_atomically(file_, w.seal(kMagic, kVersion));
-  if (!st) {
-    std::lock_guard<std::mutex> lock(mu_);
-    dirty_ = true;
-    return Error{fmt::format("cannot write the run index: {}", st.error())};
-  }
+    if (!w.finish()) throw std::runtime_error("the records changed size while written");
+  });
+  if (!st) return Error{fmt::format("cannot write the run index: {}", st.error())};
+  dirty_ = false;
   return Status::Ok();
 }
 

@@ -30,7 +30,7 @@ std::string substituted(const std::string& text, const std::string& component) {
 
 SourcePos key_pos(const StageConfig& s, const char* key) {
   auto it = s.key_pos.find(key);
-  return it == s.key_pos.end() ? s.pos : it->second;
+  return it == s.key_pos.end() ? s.pos : it->pos;
 }
 
 nlohmann::json component_json(const ComponentConfig& c) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <fstream>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <optional>
 #include <sstream>
 #include <string_view>
@@ -416,7 +418,7 @@ StageConfig parse_stage(const std::string& name, const toml::node& node) {
   if (st.extras().for_each.empty()) {
     for (const char* k : {"components", "min_asil"})
       if (auto it = st.key_pos.find(k); it != st.key_pos.end())
-        throw ConfigError{it->second, fmt::format("stages.{}.{} needs for_each = \"component\"", name, k)};
+        throw ConfigError{it->pos, fmt::format("stages.{}.{} needs for_each = \"component\"", name, k)};
   } else if (st.asil) {
     throw ConfigError{st.key_pos["asil"],
                       fmt::format("stages.{}: a for_each stage takes each component's asil; use min_asil to filter", name)};
@@ -696,6 +698,24 @@ std::optional<ScanError> prescan(std::string_view text) {
 }
 
 }  // namespace
+
+const std::string* intern_stage_key(std::string_view key) {
+  // A stage's keys are the schema's: found without a lock. Anything else
+  // (a newer key in an old list, tests) goes to a pool that only grows.
+  static const std::vector<std::string> kKnown = [] {
+    std::vector<std::string> names;
+    for (const auto& k : schema::stage().keys) names.push_back(k.name);
+    return names;
+  }();
+  for (const auto& k : kKnown)
+    if (k == key) return &k;
+  static std::mutex mu;
+  static std::set<std::string, std::less<>> pool;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = pool.find(key);
+  if (it == pool.end()) it = pool.emplace(key).first;
+  return &*it;
+}
 
 const StageConfig* Config::find_stage(const std::string& name) const {
   for (const auto& s : stages)

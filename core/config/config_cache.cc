@@ -90,9 +90,9 @@ void put(StateWriter& w, const std::map<std::string, V>& m) {
 
 void put(StateWriter& w, const KeyPositions& k) {
   w.put(static_cast<std::uint64_t>(k.size()));
-  for (const auto& [key, pos] : k) {
-    w.str(key);
-    put(w, pos);
+  for (const auto& item : k) {
+    w.str(*item.key);
+    put(w, item.pos);
   }
 }
 

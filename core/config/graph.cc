@@ -68,7 +68,7 @@ Result<Graph> build_graph(const Config& config) {
         for (const auto& st : config.stages) names.push_back(st.name);
         std::string hint = did_you_mean(need, names);
         return Error{fmt::format("{}: stage '{}' needs unknown stage '{}'{}",
-                                 config.where(it == s.key_pos.end() ? s.pos : it->second), s.name,
+                                 config.where(it == s.key_pos.end() ? s.pos : it->pos), s.name,
                                  escape_control(need), hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint))};
       }
       if (std::find(g.deps[i].begin(), g.deps[i].end(), j) != g.deps[i].end()) continue;

@@ -463,7 +463,7 @@ Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, con
 
 std::string config_error_line(const Config& config, const StageConfig& sc, const std::string& message) {
   auto it = sc.key_pos.find("with");
-  return fmt::format("{}: stage '{}': {}", config.where(it == sc.key_pos.end() ? sc.pos : it->second), sc.name,
+  return fmt::format("{}: stage '{}': {}", config.where(it == sc.key_pos.end() ? sc.pos : it->pos), sc.name,
                      message);
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <fstream>
 
 #include <fmt/core.h>
@@ -46,7 +47,9 @@ namespace {
 // another type makes the file unreadable (as before: the caller warns).
 class LastResultsReader : public nlohmann::json_sax<nlohmann::json> {
  public:
-  explicit LastResultsReader(LastResults& out) : out_(out) {}
+  // `keep(name)` false: that stage's result is skipped, not stored.
+  explicit LastResultsReader(LastResults& out, std::function<bool(const std::string&)> keep = {})
+      : out_(out), keep_(std::move(keep)) {}
   std::string error;
 
   bool null() override { return scalar(); }
@@ -86,6 +89,10 @@ class LastResultsReader : public nlohmann::json_sax<nlohmann::json> {
         else pending_skip_ = true;
         return true;
       case At::kStages:
+        if (keep_ && !keep_(k)) {
+          pending_skip_ = true;
+          return true;
+        }
         stage_ = &out_[k];
         *stage_ = LastResult{};  // a repeated name: the last one wins
         at_ = At::kStageValue;
@@ -168,6 +175,7 @@ class LastResultsReader : public nlohmann::json_sax<nlohmann::json> {
   }
 
   LastResults& out_;
+  std::function<bool(const std::string&)> keep_;
   At at_ = At::kTop;
   LastResult* stage_ = nullptr;
   std::string* target_ = nullptr;  // the string field whose value comes next
@@ -177,11 +185,14 @@ class LastResultsReader : public nlohmann::json_sax<nlohmann::json> {
 
 }  // namespace
 
-LastResults load_last_results(const fs::path& ws, std::string* warning) {
+namespace {
+
+LastResults read_last_results(const fs::path& ws, std::string* warning,
+                              std::function<bool(const std::string&)> keep) {
   LastResults out;
   std::ifstream in(state_file(ws), std::ios::binary);
   if (!in) return out;
-  LastResultsReader reader(out);
+  LastResultsReader reader(out, std::move(keep));
   bool ok = false;
   try {
     ok = nlohmann::json::sax_parse(in, &reader) && reader.complete();
@@ -196,6 +207,10 @@ LastResults load_last_results(const fs::path& ws, std::string* warning) {
   }
   return out;
 }
+
+}  // namespace
+
+LastResults load_last_results(const fs::path& ws, std::string* warning) { return read_last_results(ws, warning, {}); }
 
 namespace {
 
@@ -277,6 +292,101 @@ std::string summary_text(const std::string& identity, const std::string& run_id)
 
 }  // namespace
 
+namespace {
+
+// A JSON string: written directly when it is printable ASCII with nothing
+// to escape (every name and status wrt makes), else by nlohmann (escapes,
+// and refuses invalid UTF-8 as it always did).
+std::string json_string(const std::string& s) {
+  bool plain = true;
+  for (unsigned char c : s)
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  if (!plain) return nlohmann::json(s).dump();
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  out += s;
+  out += '"';
+  return out;
+}
+
+// Writes the file in the layout of nlohmann's dump(1) of the whole
+// document (keys sorted, one space per level), one stage at a time, so the
+// file reads as it always has and no document of every stage is built
+// (issue 17: memory; and ~4x faster over 10,000 stages).
+class LastResultsWriter {
+ public:
+  LastResultsWriter(std::ostream& out, const std::string& run_json) : out_(out) {
+    out_ << "{\n \"run_id\": " << run_json << ",\n \"stages\": {";
+  }
+  void stage(const std::string& name, const LastResult& r) {
+    open(name);
+    if (!r.artifacts.empty()) {
+      out_ << "   \"artifacts\": [";
+      bool first = true;
+      for (const auto& a : r.artifacts) artifact(first, a.kind, a.path, a.sha256);
+      out_ << "\n   ],\n";
+    }
+    fields(r.asil, r.cache_key, r.component, json_string(r.finished_at), json_string(r.run_id), r.status);
+    out_ << "   \"tests\": [";
+    bool first = true;
+    for (const auto& t : r.tests) test(first, t.name, t.status);
+    close(first);
+  }
+  void stage(const StageRecord& rec, const std::string& now_json, const std::string& run_json) {
+    open(rec.name);
+    if (!rec.results.artifacts.empty()) {
+      out_ << "   \"artifacts\": [";
+      bool first = true;
+      for (const auto& a : rec.results.artifacts) {
+        std::string sha;
+        for (const auto& o : rec.outputs)
+          if (o.path == a.path && o.kind == OutputKind::kFile) sha = to_hex(o.digest);
+        artifact(first, a.kind, a.path, sha);
+      }
+      out_ << "\n   ],\n";
+    }
+    fields(rec.asil ? asil_name(*rec.asil) : "", rec.cache_key, rec.component, now_json, run_json, rec.status);
+    out_ << "   \"tests\": [";
+    bool first = true;
+    for (const auto& t : rec.results.tests) test(first, t.suite.empty() ? t.name : t.suite + "/" + t.name, t.status);
+    close(first);
+  }
+  void end() { out_ << (any_ ? "\n }\n}\n" : "}\n}\n"); }
+
+ private:
+  void open(const std::string& name) {
+    out_ << (any_ ? ",\n  " : "\n  ") << json_string(name) << ": {\n";
+    any_ = true;
+  }
+  void fields(const std::string& asil, const std::string& key, const std::string& component,
+              const std::string& finished_json, const std::string& run_json, const std::string& status) {
+    out_ << "   \"asil\": " << json_string(asil) << ",\n   \"cache_key\": " << json_string(key)
+         << ",\n   \"component\": " << json_string(component) << ",\n   \"finished_at\": " << finished_json
+         << ",\n   \"run_id\": " << run_json << ",\n   \"status\": " << json_string(status) << ",\n";
+  }
+  void artifact(bool& first, const std::string& kind, const std::string& path, const std::string& sha) {
+    out_ << (first ? "\n    {\n" : ",\n    {\n") << "     \"kind\": " << json_string(kind)
+         << ",\n     \"path\": " << json_string(path) << ",\n     \"sha256\": " << json_string(sha) << "\n    }";
+    first = false;
+  }
+  void test(bool& first, const std::string& name, const std::string& status) {
+    out_ << (first ? "\n    {\n" : ",\n    {\n") << "     \"name\": " << json_string(name)
+         << ",\n     \"status\": " << json_string(status) << "\n    }";
+    first = false;
+  }
+  // Closes the tests array (`empty`: it had no element) and the stage.
+  void close(bool empty) { out_ << (empty ? "]\n  }" : "\n   ]\n  }"); }
+
+  std::ostream& out_;
+  bool any_ = false;
+};
+
+}  // namespace
+
 Status save_last_results(const fs::path& ws, const std::vector<StageRecord>& records, const std::string& run_id) {
   const std::string digest = contribution_digest(records);
   const fs::path file = state_file(ws);
@@ -290,9 +400,9 @@ Status save_last_results(const fs::path& ws, const std::vector<StageRecord>& rec
     }
   }
   // Merged by name with what the file holds: this run's records where it
-  // has one, the file's result otherwise. Written as it is merged, one
-  // stage at a time, never as one document (see LastResultsReader).
-  LastResults old = load_last_results(ws);
+  // has one, the file's result otherwise. Only the file's results for
+  // stages this run did not cover are read into memory, and the file is
+  // written as it is merged, one stage at a time (see LastResultsReader).
   std::vector<const StageRecord*> mine;
   mine.reserve(records.size());
   for (const auto& rec : records)
@@ -305,71 +415,30 @@ Status save_last_results(const fs::path& ws, const std::vector<StageRecord>& rec
     if (!unique.empty() && unique.back()->name == r->name) unique.back() = r;
     else unique.push_back(r);
   }
+  auto covered = [&](const std::string& name) {
+    auto it = std::lower_bound(unique.begin(), unique.end(), name,
+                               [](const StageRecord* r, const std::string& n) { return r->name < n; });
+    return it != unique.end() && (*it)->name == name;
+  };
+  const LastResults old = read_last_results(ws, nullptr, [&](const std::string& name) { return !covered(name); });
   const std::string now = utc_now();
-  auto stage_json = [&](const StageRecord& rec) {
-    nlohmann::json tests = nlohmann::json::array();
-    for (const auto& t : rec.results.tests)
-      tests.push_back({{"name", t.suite.empty() ? t.name : t.suite + "/" + t.name}, {"status", t.status}});
-    nlohmann::json stage = {{"status", rec.status},
-                            {"cache_key", rec.cache_key},
-                            {"component", rec.component},
-                            {"asil", rec.asil ? asil_name(*rec.asil) : ""},
-                            {"finished_at", now},
-                            {"tests", std::move(tests)},
-                            {"run_id", run_id}};
-    if (!rec.results.artifacts.empty()) {
-      nlohmann::json arts = nlohmann::json::array();
-      for (const auto& a : rec.results.artifacts) {
-        std::string sha;
-        for (const auto& o : rec.outputs)
-          if (o.path == a.path && o.kind == OutputKind::kFile) sha = to_hex(o.digest);
-        arts.push_back({{"path", a.path}, {"kind", a.kind}, {"sha256", sha}});
-      }
-      stage["artifacts"] = std::move(arts);
-    }
-    return stage;
-  };
-  auto old_json = [](const LastResult& r) {
-    nlohmann::json tests = nlohmann::json::array();
-    for (const auto& t : r.tests) tests.push_back({{"name", t.name}, {"status", t.status}});
-    nlohmann::json stage = {{"status", r.status},       {"cache_key", r.cache_key}, {"component", r.component},
-                            {"asil", r.asil},           {"finished_at", r.finished_at}, {"tests", std::move(tests)},
-                            {"run_id", r.run_id}};
-    if (!r.artifacts.empty()) {
-      nlohmann::json arts = nlohmann::json::array();
-      for (const auto& a : r.artifacts) arts.push_back({{"path", a.path}, {"kind", a.kind}, {"sha256", a.sha256}});
-      stage["artifacts"] = std::move(arts);
-    }
-    return stage;
-  };
-  // The layout of nlohmann's dump(1) of the whole document, so the file
-  // reads as it always has: each stage is dumped on its own and indented
-  // two more spaces.
-  auto write_stage = [](std::ostream& out, bool& first, const std::string& name, const nlohmann::json& stage) {
-    out << (first ? "\n" : ",\n") << "  " << nlohmann::json(name).dump() << ": ";
-    first = false;
-    const std::string text = stage.dump(1);
-    std::size_t from = 0;
-    for (std::size_t nl; (nl = text.find('\n', from)) != std::string::npos; from = nl + 1)
-      out.write(text.data() + from, static_cast<std::streamsize>(nl + 1 - from)) << "  ";
-    out.write(text.data() + from, static_cast<std::streamsize>(text.size() - from));
-  };
+  const std::string run_json = json_string(run_id);
+  const std::string now_json = json_string(now);
   auto fill = [&](std::ostream& out) {
-    out << "{\n \"run_id\": " << nlohmann::json(run_id).dump() << ",\n \"stages\": {";
-    bool first = true;
+    LastResultsWriter w(out, run_json);
     auto o = old.begin();
     auto m = unique.begin();
     while (o != old.end() || m != unique.end()) {
       if (m == unique.end() || (o != old.end() && o->first < (*m)->name)) {
-        write_stage(out, first, o->first, old_json(o->second));
+        w.stage(o->first, o->second);
         ++o;
       } else {
-        if (o != old.end() && o->first == (*m)->name) ++o;
-        write_stage(out, first, (*m)->name, stage_json(**m));
+        if (o != old.end() && o->first == (*m)->name) ++o;  // not read (covered), but be safe
+        w.stage(**m, now_json, run_json);
         ++m;
       }
     }
-    out << (first ? "}\n}\n" : "\n }\n}\n");
+    w.end();
   };
   if (Status st = write_file_atomically(file, fill); !st) return st;
   // Best effort: without the summary the next run simply rewrites the file.

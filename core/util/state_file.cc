@@ -17,23 +17,73 @@ constexpr std::size_t kHeaderSize = 8 + 4 + 4;
 
 }  // namespace
 
-std::uint64_t state_checksum(const char* data, std::size_t n) {
-  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
-  std::uint64_t h = 0x243F6A8885A308D3ull ^ n;
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
+namespace {
+
+constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
+
+std::uint64_t checksum_start(std::uint64_t n) { return 0x243F6A8885A308D3ull ^ n; }
+
+// The whole 8-byte words of data[0, n): n must be a multiple of 8.
+std::uint64_t checksum_words(std::uint64_t h, const char* data, std::size_t n) {
+  for (std::size_t i = 0; i < n; i += 8) {
     std::uint64_t w;
     std::memcpy(&w, data + i, 8);
     h = (h ^ w) * kMul;
     h ^= h >> 29;
   }
+  return h;
+}
+
+// The last 0-7 bytes, and the final mix.
+std::uint64_t checksum_end(std::uint64_t h, const char* data, std::size_t n) {
   std::uint64_t tail = 0;
-  std::memcpy(&tail, data + i, n - i);
+  std::memcpy(&tail, data, n);
   h = (h ^ tail) * kMul;
   h ^= h >> 32;
   h *= kMul;
   h ^= h >> 29;
   return h;
+}
+
+}  // namespace
+
+std::uint64_t state_checksum(const char* data, std::size_t n) {
+  const std::size_t whole = n / 8 * 8;
+  return checksum_end(checksum_words(checksum_start(n), data, whole), data + whole, n - whole);
+}
+
+SealedStreamWriter::SealedStreamWriter(std::ostream& out, const char (&magic)[9], std::uint32_t version,
+                                       std::uint64_t payload_size)
+    : out_(out), expected_(kHeaderSize + payload_size), h_(checksum_start(kHeaderSize + payload_size)) {
+  buf_.reserve(1 << 16);
+  buf_.append(magic, 8);
+  buf_.append(reinterpret_cast<const char*>(&version), 4);
+  const std::uint32_t reserved = 0;
+  buf_.append(reinterpret_cast<const char*>(&reserved), 4);
+}
+
+void SealedStreamWriter::bytes(std::string_view s) {
+  buf_.append(s.data(), s.size());
+  if (buf_.size() >= (1 << 16)) flush();
+}
+
+// Hashes and writes the buffer's whole words; up to 7 bytes stay for later.
+void SealedStreamWriter::flush() {
+  const std::size_t whole = buf_.size() / 8 * 8;
+  h_ = checksum_words(h_, buf_.data(), whole);
+  out_.write(buf_.data(), static_cast<std::streamsize>(whole));
+  written_ += whole;
+  buf_.erase(0, whole);
+}
+
+bool SealedStreamWriter::finish() {
+  flush();
+  if (written_ + buf_.size() != expected_) return false;
+  const std::uint64_t sum = checksum_end(h_, buf_.data(), buf_.size());
+  buf_.append(reinterpret_cast<const char*>(&sum), 8);
+  out_.write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+  buf_.clear();
+  return static_cast<bool>(out_);
 }
 
 std::string seal_state(const char (&magic)[9], std::uint32_t version, std::string_view payload) {
