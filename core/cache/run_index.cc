@@ -242,6 +242,7 @@ void RunIndex::set_entry(const std::string& stage, const Digest& key, const Cach
   Record& rec = records_[stage];
   rec.key = key;
   rec.owned = std::move(w.bytes());
+  rec.owned.shrink_to_fit();  // kept for the run: its capacity was grown by doubling
   rec.is_owned = true;
   rec.mapped = {};
   dirty_ = true;

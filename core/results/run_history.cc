@@ -65,17 +65,18 @@ std::string RunHistory::line(const RunVerdict& v) {
     for (const auto& [level, l] : v.gate["levels"].items()) {
       if (!l.is_object()) continue;
       // Counted where they are, not copied (thousands of names).
-      auto size_of = [&](const char* key) -> std::size_t {
-        auto it = l.find(key);
-        return it != l.end() && it->is_array() ? it->size() : 0;
+      // (A parameter, not a capture: clang 14 cannot capture a structured binding.)
+      auto size_of = [](const nlohmann::json& level_json, const char* key) -> std::size_t {
+        auto it = level_json.find(key);
+        return it != level_json.end() && it->is_array() ? it->size() : 0;
       };
       nlohmann::json first_failed = nlohmann::json::array();
       if (auto f = l.find("failed"); f != l.end() && f->is_array())
         for (std::size_t i = 0; i < f->size() && i < kGateFailedKept; ++i) first_failed.push_back((*f)[i]);
       levels[level] = {{"on_failure", l.value("on_failure", "")},
                        {"verdict", l.value("verdict", "")},
-                       {"stages", size_of("stages")},
-                       {"failed_count", size_of("failed")},
+                       {"stages", size_of(l, "stages")},
+                       {"failed_count", size_of(l, "failed")},
                        {"failed", first_failed}};
     }
     head["gate_levels"] = levels;
