@@ -59,6 +59,14 @@ nlohmann::json profile_json(Asil level, const AsilProfile& p) {
 
 namespace {
 
+// A stage with an ASIL level gets its profile's timeout (unless it sets one)
+// and the profile in its `with` table.
+void apply_asil_profile(const Config& cfg, StageConfig& s) {
+  if (!s.asil) return;
+  if (!s.timeout_minutes) s.timeout_minutes = cfg.profile(*s.asil).timeout_minutes;
+  s.with["profile"] = profile_json(*s.asil, cfg.profile(*s.asil));
+}
+
 // Replaces each template stage by its instances, one per matching
 // component; other stages keep their place.
 Status expand_templates(Config& cfg) {
@@ -66,8 +74,7 @@ Status expand_templates(Config& cfg) {
   out.reserve(cfg.stages.size());
   for (auto& tmpl : cfg.stages) {
     if (tmpl.extras().for_each.empty()) {
-      if (tmpl.asil && !tmpl.timeout_minutes) tmpl.timeout_minutes = cfg.profile(*tmpl.asil).timeout_minutes;
-      if (tmpl.asil) tmpl.with["profile"] = profile_json(*tmpl.asil, cfg.profile(*tmpl.asil));
+      apply_asil_profile(cfg, tmpl);
       out.push_back(std::move(tmpl));
       continue;
     }
@@ -100,8 +107,7 @@ Status expand_templates(Config& cfg) {
       for (auto& o : inst.outputs) o = substituted(o, c.name);
       substitute(inst.with, c.name);
       inst.with["component"] = component_json(c);
-      inst.with["profile"] = profile_json(c.asil, cfg.profile(c.asil));
-      if (!inst.timeout_minutes) inst.timeout_minutes = cfg.profile(c.asil).timeout_minutes;
+      apply_asil_profile(cfg, inst);
       names.push_back(inst.name);
       out.push_back(std::move(inst));
     }
@@ -116,10 +122,7 @@ Status expand_components(Config& cfg) {
   // Without templates every stage stays where it is: no second array of
   // stage models beside the first (issue 17: memory).
   if (std::none_of(cfg.stages.begin(), cfg.stages.end(), [](const StageConfig& s) { return !s.extras().for_each.empty(); })) {
-    for (auto& s : cfg.stages) {
-      if (s.asil && !s.timeout_minutes) s.timeout_minutes = cfg.profile(*s.asil).timeout_minutes;
-      if (s.asil) s.with["profile"] = profile_json(*s.asil, cfg.profile(*s.asil));
-    }
+    for (auto& s : cfg.stages) apply_asil_profile(cfg, s);
   } else if (Status st = expand_templates(cfg); !st) {
     return st;
   }

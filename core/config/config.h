@@ -80,7 +80,8 @@ class KeyPositions {
   SourcePos& operator[](std::string_view key) {
     for (auto& item : items_)
       if (*item.key == key) return item.pos;
-    return items_.push_back(Item{intern_stage_key(key), SourcePos{}}), items_.back().pos;
+    items_.push_back(Item{intern_stage_key(key), SourcePos{}});
+    return items_.back().pos;
   }
   bool operator==(const KeyPositions&) const = default;
 

@@ -45,6 +45,14 @@ std::uint64_t checksum_end(std::uint64_t h, const char* data, std::size_t n) {
   return h;
 }
 
+// The 16-byte header at `at`: magic, version, reserved.
+void write_header(char* at, const char (&magic)[9], std::uint32_t version) {
+  const std::uint32_t reserved = 0;
+  std::memcpy(at, magic, 8);
+  std::memcpy(at + 8, &version, 4);
+  std::memcpy(at + 12, &reserved, 4);
+}
+
 }  // namespace
 
 std::uint64_t state_checksum(const char* data, std::size_t n) {
@@ -56,10 +64,8 @@ SealedStreamWriter::SealedStreamWriter(std::ostream& out, const char (&magic)[9]
                                        std::uint64_t payload_size)
     : out_(out), expected_(kHeaderSize + payload_size), h_(checksum_start(kHeaderSize + payload_size)) {
   buf_.reserve(1 << 16);
-  buf_.append(magic, 8);
-  buf_.append(reinterpret_cast<const char*>(&version), 4);
-  const std::uint32_t reserved = 0;
-  buf_.append(reinterpret_cast<const char*>(&reserved), 4);
+  buf_.assign(kHeaderSize, '\0');
+  write_header(buf_.data(), magic, version);
 }
 
 void SealedStreamWriter::bytes(std::string_view s) {
@@ -87,16 +93,10 @@ bool SealedStreamWriter::finish() {
 }
 
 std::string seal_state(const char (&magic)[9], std::uint32_t version, std::string_view payload) {
-  std::string out;
-  out.reserve(kHeaderSize + payload.size() + 8);
-  out.append(magic, 8);
-  out.append(reinterpret_cast<const char*>(&version), 4);
-  const std::uint32_t reserved = 0;
-  out.append(reinterpret_cast<const char*>(&reserved), 4);
-  out.append(payload.data(), payload.size());
-  const std::uint64_t sum = state_checksum(out.data(), out.size());
-  out.append(reinterpret_cast<const char*>(&sum), 8);
-  return out;
+  StateWriter w = StateWriter::for_file();
+  w.bytes().reserve(kHeaderSize + payload.size() + 8);
+  w.bytes().append(payload.data(), payload.size());
+  return std::move(w.seal(magic, version));
 }
 
 StateWriter StateWriter::for_file() {
@@ -106,10 +106,7 @@ StateWriter StateWriter::for_file() {
 }
 
 std::string& StateWriter::seal(const char (&magic)[9], std::uint32_t version) {
-  std::memcpy(out_.data(), magic, 8);
-  std::memcpy(out_.data() + 8, &version, 4);
-  const std::uint32_t reserved = 0;
-  std::memcpy(out_.data() + 12, &reserved, 4);
+  write_header(out_.data(), magic, version);
   const std::uint64_t sum = state_checksum(out_.data(), out_.size());
   out_.append(reinterpret_cast<const char*>(&sum), 8);
   return out_;
