@@ -77,19 +77,19 @@ void FileDigester::load(std::string* warning) {
     if (warning)
       *warning = fmt::format("{}: cannot read file digest cache ({}); rebuilding it", state_file_.string(),
                              data.error());
-    std::lock_guard<std::mutex> lock(mu_);
     dirty_ = true;
     return;
   }
 
-  std::unordered_map<std::string, Entry> loaded;
+  auto all = entries_.all();
+  all.clear();
   auto problem = [&]() -> std::string {
     auto payload = unseal_state(data->view(), kMagic, kVersion);
     if (!payload) return payload.error() == "bad magic" ? "not a wrt stat cache (bad magic)" : payload.error();
     StateReader r(*payload);
     std::uint64_t count = 0;
     if (!r.count(count, kFixedEntrySize)) return "entry count exceeds file size";
-    loaded.reserve(static_cast<std::size_t>(count));
+    all.reserve(static_cast<std::size_t>(count));
     for (std::uint64_t i = 0; i < count; ++i) {
       std::uint32_t len = 0;
       std::string path;
@@ -99,22 +99,20 @@ void FileDigester::load(std::string* warning) {
       if (!r.bytes(path, len) || !r.get(e.stat.size) || !r.get(e.stat.mtime_ns) || !r.get(e.stat.ctime_ns) || !r.get(e.stat.inode) ||
           !r.get(e.stat.mode) || !r.get(e.hashed_at_ns) || !r.get(e.digest))
         return "truncated entry";
-      loaded.insert_or_assign(std::move(path), e);
+      all.put(std::move(path), e);
     }
     if (r.left() != 0) return fmt::format("{} trailing bytes", r.left());
     return {};
   }();
 
-  std::lock_guard<std::mutex> lock(mu_);
   if (!problem.empty()) {
     if (warning)
       *warning = fmt::format("{}: corrupt file digest cache ({}); discarded and rebuilding it",
                              state_file_.string(), problem);
-    entries_.clear();
+    all.clear();
     dirty_ = true;  // so save() replaces the bad file even on a no-op run
     return;
   }
-  entries_ = std::move(loaded);
   dirty_ = false;
 }
 
@@ -130,9 +128,9 @@ Result<FileStat> FileDigester::stat_now(const std::string& rel_path) const {
 bool FileDigester::changed_since_digest(const std::string& rel_path) {
   auto now = stat_now(rel_path);
   if (!now) return true;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = entries_.find(rel_path);
-  return it == entries_.end() || !(it->second.stat == *now);
+  auto shard = entries_.shard(rel_path);
+  auto it = shard->find(rel_path);
+  return it == shard->end() || !(it->second.stat == *now);
 }
 
 std::optional<Digest> FileDigester::cached(const std::string& rel_path) {
@@ -143,9 +141,9 @@ std::optional<Digest> FileDigester::cached(const std::string& rel_path) {
       !S_ISREG(st.st_mode))
     return std::nullopt;
   const FileStat now = from_stat(st);
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = entries_.find(rel_path);
-  if (it != entries_.end() && it->second.stat == now && now.mtime_ns < it->second.hashed_at_ns - kRacyWindowNs)
+  auto shard = entries_.shard(rel_path);
+  auto it = shard->find(rel_path);
+  if (it != shard->end() && it->second.stat == now && now.mtime_ns < it->second.hashed_at_ns - kRacyWindowNs)
     return it->second.digest;
   return std::nullopt;
 }
@@ -168,9 +166,9 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
   const FileStat before = from_stat(st);
   if (stat_out) *stat_out = before;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = entries_.find(rel_path);
-    if (it != entries_.end() && it->second.stat == before &&
+    auto shard = entries_.shard(rel_path);
+    auto it = shard->find(rel_path);
+    if (it != shard->end() && it->second.stat == before &&
         before.mtime_ns < it->second.hashed_at_ns - kRacyWindowNs)
       return it->second.digest;
   }
@@ -213,12 +211,11 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
   ::close(fd);
   const Digest d = h.finish();
 
-  std::lock_guard<std::mutex> lock(mu_);
-  ++hashed_;
+  hashed_.fetch_add(1, std::memory_order_relaxed);
   // A file rewritten while it was read has no single content to remember;
   // leaving it out makes the next run hash it again.
   if (have_after && from_stat(after_st) == before) {
-    entries_.insert_or_assign(rel_path, Entry{before, d, started});
+    entries_.shard(rel_path)->insert_or_assign(rel_path, Entry{before, d, started});
     dirty_ = true;
     if (content && keep_all && keep.size() == before.size) *content = std::move(keep);
   }
@@ -227,8 +224,7 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
 
 void FileDigester::remember(const std::string& rel_path, const FileStat& stat, const Digest& digest) {
   const std::int64_t t = wall_clock_ns();
-  std::lock_guard<std::mutex> lock(mu_);
-  entries_.insert_or_assign(rel_path, Entry{stat, digest, t});
+  entries_.shard(rel_path)->insert_or_assign(rel_path, Entry{stat, digest, t});
   dirty_ = true;
 }
 
@@ -236,14 +232,14 @@ Status FileDigester::save() {
   // Written straight to the file, entry by entry: a copy of the whole file
   // in memory was the peak of a run's last step (issue 17). The lock is
   // held while writing: save() runs once, after every stage has ended.
-  std::lock_guard<std::mutex> lock(mu_);
+  auto all = entries_.all();
   if (!dirty_) return Status::Ok();
   std::uint64_t payload = 8;
-  for (const auto& [path, e] : entries_) payload += kFixedEntrySize + path.size();
+  all.for_each([&](const std::string& path, const Entry&) { payload += kFixedEntrySize + path.size(); });
   Status st = write_file_atomically(state_file_, [&](std::ostream& out) {
     SealedStreamWriter w(out, kMagic, kVersion, payload);
-    w.put(static_cast<std::uint64_t>(entries_.size()));
-    for (const auto& [path, e] : entries_) {
+    w.put(static_cast<std::uint64_t>(all.size()));
+    all.for_each([&](const std::string& path, const Entry& e) {
       w.str(path);
       w.put(e.stat.size);
       w.put(e.stat.mtime_ns);
@@ -252,7 +248,7 @@ Status FileDigester::save() {
       w.put(e.stat.mode);
       w.put(e.hashed_at_ns);
       w.put(e.digest);
-    }
+    });
     if (!w.finish()) throw std::runtime_error("the entries changed size while written");
   });
   if (!st) return Error{fmt::format("{}: cannot write file digest cache: {}", state_file_.string(), st.error())};

@@ -7,13 +7,13 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <mutex>
+#include <atomic>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "core/util/hash.h"
 #include "core/util/result.h"
+#include "core/util/sharded_map.h"
 
 namespace wrt {
 
@@ -90,7 +90,7 @@ class FileDigester {
   // Writes the state file atomically (temp + rename) if anything changed.
   Status save();
 
-  std::uint64_t files_hashed() const { return hashed_; }
+  std::uint64_t files_hashed() const { return hashed_.load(std::memory_order_relaxed); }
 
  private:
   struct Entry {
@@ -103,10 +103,11 @@ class FileDigester {
   // spares the kernel walking the workspace's own path on every lookup.
   int root_fd_ = -1;
   std::filesystem::path state_file_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;
-  bool dirty_ = false;
-  std::uint64_t hashed_ = 0;
+  // By workspace-relative path; sharded because every stage's every input
+  // and output is looked up here, from all threads at once.
+  ShardedMap<Entry> entries_;
+  std::atomic<bool> dirty_{false};
+  std::atomic<std::uint64_t> hashed_{0};
 };
 
 }  // namespace wrt

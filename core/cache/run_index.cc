@@ -118,11 +118,11 @@ void RunIndex::load(std::string* warning) {
   auto data = read_state_file(file_, &missing);
   if (!data) {
     if (!missing && warning) *warning = fmt::format("{}: cannot read the run index ({}); rebuilding it", file_.string(), data.error());
-    std::lock_guard<std::mutex> lock(mu_);
     dirty_ = !missing;
     return;
   }
-  std::unordered_map<std::string, Record> loaded;
+  auto all = records_.all();
+  all.clear();
   // Once the mtime of .wrt/logs (an indexed hit needed its log file); cached
   // stages' logs are read from the store since, so the slot is unused.
   std::int64_t reserved = 0;
@@ -140,7 +140,7 @@ void RunIndex::load(std::string* warning) {
     std::uint64_t count = 0;
     if (!r.get(reserved) || (!v3 && !r.str(store_mark)) || !r.count(count, kMinRecordBytes))
       return "truncated header";
-    loaded.reserve(static_cast<std::size_t>(count));
+    all.reserve(static_cast<std::size_t>(count));
     for (std::uint64_t i = 0; i < count; ++i) {
       std::string stage;
       Record rec;
@@ -157,37 +157,38 @@ void RunIndex::load(std::string* warning) {
         if (!get_entry(r, nullptr)) return fmt::format("record {} ({}) has a malformed entry", i, stage);
         rec.mapped = payload->substr(at, payload->size() - r.left() - at);
       }
-      loaded.insert_or_assign(std::move(stage), std::move(rec));
+      all.put(std::move(stage), std::move(rec));
     }
     if (r.left() != 0) return fmt::format("{} trailing bytes", r.left());
     return {};
   }();
-  std::lock_guard<std::mutex> lock(mu_);
   if (!problem.empty()) {
     if (warning) *warning = fmt::format("{}: corrupt run index ({}); discarded and rebuilding it", file_.string(), problem);
-    records_.clear();
+    all.clear();
     dirty_ = true;
     return;
   }
+  // The records' views point into the payload, which lives in *data's
+  // buffer: moving the FileBytes keeps that buffer where it is.
   data_ = std::move(*data);
-  records_ = std::move(loaded);
   store_mark_ = std::move(store_mark);
   dirty_ = false;
 }
 
 Status RunIndex::save() {
   // Written straight to the file, stage by stage (see FileDigester::save).
-  std::lock_guard<std::mutex> lock(mu_);
+  auto all = records_.all();
   if (!dirty_) return Status::Ok();
   std::uint64_t payload = 8 + 4 + store_mark_.size() + 8;
-  for (const auto& [stage, rec] : records_)
+  all.for_each([&](const std::string& stage, const Record& rec) {
     payload += 4 + stage.size() + 1 + (rec.key ? 32 : 0) + sizeof rec.touched_at + 1 + rec.entry().size();
+  });
   Status st = write_file_atomically(file_, [&](std::ostream& out) {
     SealedStreamWriter w(out, kMagic, kVersion, payload);
     w.put(std::int64_t{0});  // reserved (see load)
     w.str(store_mark_);
-    w.put(static_cast<std::uint64_t>(records_.size()));
-    for (const auto& [stage, rec] : records_) {
+    w.put(static_cast<std::uint64_t>(all.size()));
+    all.for_each([&](const std::string& stage, const Record& rec) {
       w.str(stage);
       w.put(static_cast<std::uint8_t>(rec.key ? 1 : 0));
       if (rec.key) w.put(*rec.key);
@@ -195,7 +196,7 @@ Status RunIndex::save() {
       const std::string_view entry = rec.entry();
       w.put(static_cast<std::uint8_t>(entry.empty() ? 0 : 1));
       w.bytes(entry);
-    }
+    });
     if (!w.finish()) throw std::runtime_error("the records changed size while written");
   });
   if (!st) return Error{fmt::format("cannot write the run index: {}", st.error())};
@@ -204,20 +205,20 @@ Status RunIndex::save() {
 }
 
 std::optional<Digest> RunIndex::last_key(const std::string& stage) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = records_.find(stage);
-  return it == records_.end() ? std::nullopt : it->second.key;
+  auto shard = records_.shard(stage);
+  auto it = shard->find(stage);
+  return it == shard->end() ? std::nullopt : it->second.key;
 }
 
 bool RunIndex::is_last_key(const std::string& stage, const Digest& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = records_.find(stage);
-  return it != records_.end() && it->second.key == key;
+  auto shard = records_.shard(stage);
+  auto it = shard->find(stage);
+  return it != shard->end() && it->second.key == key;
 }
 
 void RunIndex::set_last_key(const std::string& stage, const Digest& key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Record& rec = records_[stage];
+  auto shard = records_.shard(stage);
+  Record& rec = (*shard)[stage];
   if (rec.key == key) return;
   rec.key = key;
   rec.clear_entry();
@@ -226,10 +227,23 @@ void RunIndex::set_last_key(const std::string& stage, const Digest& key) {
 }
 
 std::optional<IndexedEntry> RunIndex::entry(const std::string& stage, const Digest& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = records_.find(stage);
-  if (it == records_.end() || it->second.key != key || it->second.entry().empty()) return std::nullopt;
-  StateReader r(it->second.entry());
+  // Decoded outside the lock. A view into the loaded file stays valid for
+  // the index's life; bytes set in this run are copied, since a later
+  // set_entry() of the stage frees them.
+  std::string_view bytes;
+  std::string copy;
+  {
+    auto shard = records_.shard(stage);
+    auto it = shard->find(stage);
+    if (it == shard->end() || it->second.key != key || it->second.entry().empty()) return std::nullopt;
+    if (it->second.is_owned) {
+      copy = it->second.owned;
+      bytes = copy;
+    } else {
+      bytes = it->second.mapped;
+    }
+  }
+  StateReader r(bytes);
   IndexedEntry e;
   if (!get_entry(r, &e) || r.left() != 0) return std::nullopt;
   return e;
@@ -238,8 +252,8 @@ std::optional<IndexedEntry> RunIndex::entry(const std::string& stage, const Dige
 void RunIndex::set_entry(const std::string& stage, const Digest& key, const CacheEntry& entry) {
   StateWriter w;
   put_entry(w, entry);
-  std::lock_guard<std::mutex> lock(mu_);
-  Record& rec = records_[stage];
+  auto shard = records_.shard(stage);
+  Record& rec = (*shard)[stage];
   rec.key = key;
   rec.owned = std::move(w.bytes());
   rec.owned.shrink_to_fit();  // kept for the run: its capacity was grown by doubling
@@ -249,23 +263,23 @@ void RunIndex::set_entry(const std::string& stage, const Digest& key, const Cach
 }
 
 void RunIndex::drop_entry(const std::string& stage) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = records_.find(stage);
-  if (it == records_.end() || it->second.entry().empty()) return;
+  auto shard = records_.shard(stage);
+  auto it = shard->find(stage);
+  if (it == shard->end() || it->second.entry().empty()) return;
   it->second.clear_entry();
   dirty_ = true;
 }
 
 std::int64_t RunIndex::touched_at(const std::string& stage) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = records_.find(stage);
-  return it == records_.end() ? 0 : it->second.touched_at;
+  auto shard = records_.shard(stage);
+  auto it = shard->find(stage);
+  return it == shard->end() ? 0 : it->second.touched_at;
 }
 
 void RunIndex::set_touched_at(const std::string& stage, std::int64_t when) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = records_.find(stage);
-  if (it == records_.end() || it->second.touched_at == when) return;
+  auto shard = records_.shard(stage);
+  auto it = shard->find(stage);
+  if (it == shard->end() || it->second.touched_at == when) return;
   it->second.touched_at = when;
   dirty_ = true;
 }
@@ -275,9 +289,9 @@ void RunIndex::set_touched_at(const std::string& stage, std::int64_t when) {
 namespace wrt {
 
 void RunIndex::adopt_store_mark(const std::string& mark) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto all = records_.all();
   if (store_mark_ == mark) return;
-  for (auto& [stage, rec] : records_) rec.touched_at = 0;
+  all.for_each([](const std::string&, Record& rec) { rec.touched_at = 0; });
   store_mark_ = mark;
   dirty_ = true;
 }

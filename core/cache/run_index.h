@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -24,6 +25,7 @@
 #include "core/util/hash.h"
 #include "core/results/stage_results.h"
 #include "core/util/result.h"
+#include "core/util/sharded_map.h"
 #include "core/util/state_file.h"
 
 namespace wrt {
@@ -93,10 +95,12 @@ class RunIndex {
   };
   std::filesystem::path file_;
   FileBytes data_;  // the loaded file; records' `mapped` views point into it
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Record> records_;
-  std::string store_mark_;
-  bool dirty_ = false;
+  // By stage name; sharded as every stage asks several times per run, from
+  // all threads at once. A stage's record is only changed by that stage's
+  // own (one-at-a-time) calls, or with every shard locked.
+  ShardedMap<Record> records_;
+  std::string store_mark_;  // guarded by records_.all()
+  std::atomic<bool> dirty_{false};
 };
 
 }  // namespace wrt
