@@ -83,3 +83,36 @@ TEST_CASE("cache_key: outputs_digest depends on paths, content and mode", "[cach
   CHECK(outputs_digest(o2) != d);
   CHECK(outputs_digest(o) == d);
 }
+
+TEST_CASE("cache_key: the key of a known stage is pinned (a change would orphan every cache)", "[cache_key]") {
+  // Captured with the encoding of 2026-12 (wrt-key-v2). A `with` table with
+  // escapes, unicode, floats and nesting goes through every path of the text
+  // that is hashed (append_json_dump).
+  const nlohmann::json with = nlohmann::json::parse(
+      R"({"run":"cc -o \"out\" a.c\n","args":["x",1,-2,3.5,true,null,{"k\u00e9y":"v\\w"}],"n":18446744073709551615})");
+  KeyInputs k = base();
+  CHECK(to_hex(compute_key(k)) == "6499d0177a4f31d1cedc13510790823da9e5f80510d2e3f9011b9a2e0710e899");
+  k.with = &with;
+  CHECK(to_hex(compute_key(k)) == "e666e3aa6cc7f58c7f49e19066548576d3def4fa2de8e5204d01992c6d2fbe29");
+}
+
+TEST_CASE("cache_key: the text a with table is hashed as is its dump(), whatever it holds", "[cache_key]") {
+  const char* docs[] = {
+      R"(null)",
+      R"({})",
+      R"([])",
+      R"({"run":"make"})",
+      R"({"run":"say \"hi\"\\ there\ttab\u0001\u001f\u007f"})",
+      R"({"résumé":"naïve ✓ 𝄞","z":{"a":[1,-1,0,9223372036854775807,-9223372036854775808,18446744073709551615]}})",
+      R"({"f":[0.1,1e300,-2.5,1.0,3.14159265358979,1e-7]})",
+      R"({"b":[true,false,null],"nested":[[[]],[{}],{"x":{"y":{"z":"deep"}}}]})",
+      R"({"key \"quoted\"":1,"back\\slash":2,"ctl\n":3})",
+  };
+  for (const char* doc : docs) {
+    INFO(doc);
+    const nlohmann::json v = nlohmann::json::parse(doc);
+    std::string text = "prefix:";
+    append_json_dump(text, v);
+    CHECK(text == "prefix:" + v.dump());
+  }
+}

@@ -1,10 +1,82 @@
 #include "core/cache/cache_key.h"
 
+#include <iterator>
 #include <map>
 
 #include <fmt/core.h>
 
 namespace wrt {
+
+namespace {
+
+// True when dump() would write the string between quotes unchanged: printable
+// ASCII without '"' or '\\'. (DEL, 0x7f, is not escaped by dump().)
+bool plain_json_string(const std::string& s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+  return true;
+}
+
+}  // namespace
+
+void append_json_dump(std::string& out, const nlohmann::json& v) {
+  using T = nlohmann::json::value_t;
+  switch (v.type()) {
+    case T::null:
+      out += "null";
+      return;
+    case T::boolean:
+      out += v.get_ref<const bool&>() ? "true" : "false";
+      return;
+    case T::number_integer:
+      fmt::format_to(std::back_inserter(out), "{}", v.get_ref<const nlohmann::json::number_integer_t&>());
+      return;
+    case T::number_unsigned:
+      fmt::format_to(std::back_inserter(out), "{}", v.get_ref<const nlohmann::json::number_unsigned_t&>());
+      return;
+    case T::string: {
+      const auto& s = v.get_ref<const std::string&>();
+      if (!plain_json_string(s)) break;
+      out += '"';
+      out += s;
+      out += '"';
+      return;
+    }
+    case T::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v) {
+        if (!first) out += ',';
+        first = false;
+        append_json_dump(out, e);
+      }
+      out += ']';
+      return;
+    }
+    case T::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& [key, e] : v.items()) {
+        if (!first) out += ',';
+        first = false;
+        if (plain_json_string(key)) {
+          out += '"';
+          out += key;
+          out += '"';
+        } else {
+          out += nlohmann::json(key).dump();
+        }
+        out += ':';
+        append_json_dump(out, e);
+      }
+      out += '}';
+      return;
+    }
+    default:  // floats, binary, discarded: nlohmann's own formatting
+      break;
+  }
+  out += v.dump();
+}
 
 Digest compute_key(const KeyInputs& k) {
   Sha256 h;
@@ -19,7 +91,17 @@ Digest compute_key(const KeyInputs& k) {
     h.update_field(std::string_view(abi, static_cast<std::size_t>(end - abi)));
   }
   // nlohmann objects are key-sorted: canonical. No table hashes as null.
-  h.update_field(k.with ? k.with->dump() : nlohmann::json().dump());
+  // One buffer per thread: the text is hashed and dropped, once per stage.
+  {
+    thread_local std::string with_text;
+    with_text.clear();
+    if (k.with)
+      append_json_dump(with_text, *k.with);
+    else
+      with_text = "null";
+    h.update_field(with_text);
+    if (with_text.capacity() > (1u << 16)) std::string().swap(with_text);
+  }
   h.update_field(std::uint64_t{k.outputs.size()});
   for (const auto& o : k.outputs) h.update_field(o);
   h.update_field(std::uint64_t{k.files.size()});

@@ -37,6 +37,12 @@ Digest compute_key(const KeyInputs& inputs);
 
 nlohmann::json key_inputs_to_json(const KeyInputs& inputs);
 
+// Appends v.dump() to `out`, byte for byte, without nlohmann's per-character
+// escaping state machine for the common values (plain ASCII strings,
+// integers); others are handed to dump(). The key hashes this text, so it
+// must never differ from dump(): tests/cache_key_test.cc compares the two.
+void append_json_dump(std::string& out, const nlohmann::json& v);
+
 // Lines such as "input src/a.c changed", "env CC: 'gcc' -> 'clang'",
 // "upstream build: outputs changed", "config (with) changed". Empty when
 // the two records describe the same key.

@@ -160,21 +160,36 @@ void StatusPrinter::stage_finished(const StageRecord& rec, const std::string& de
 
 void StatusPrinter::print_finished(const std::string& name, const std::string& status, double seconds,
                                     const std::string& detail) {
+  const bool notable = status != "passed" && status != "cached";
+  const bool cached = status == "cached";
+  const bool line = !smart_ || notable;
+  // The line but its counter is formatted before the lock is taken: two
+  // threads finish thousands of cache hits within milliseconds, and
+  // formatting under the lock made them queue on it.
+  std::string tail;
+  if (line) {
+    tail = fmt::format("{:<7} {} ({:.2f}s)", status, name, seconds);
+    if (!detail.empty()) {
+      tail += ": ";
+      tail += detail;
+    }
+    tail += '\n';
+  }
+  const auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(mu_);
-  running_.erase(name);
+  if (!running_.empty()) running_.erase(name);  // a cache hit was never started
   ++done_;
-  bool notable = status != "passed" && status != "cached";
-  if (!smart_ || notable) {
+  if (line) {
     clear_line_locked();
-    std::string line = fmt::format("[{}/{}] {:<7} {} ({:.2f}s)", done_, total_, status, name, seconds);
-    if (!detail.empty()) line += ": " + detail;
-    std::fputs((line + "\n").c_str(), out_);
+    char counter[48];
+    auto* end = fmt::format_to_n(counter, sizeof counter - 1, "[{}/{}] ", done_, total_).out;
+    std::fwrite(counter, 1, static_cast<std::size_t>(end - counter), out_);
+    std::fwrite(tail.data(), 1, tail.size(), out_);
   }
   // Thousands of cache hits finish within milliseconds; writing (or redrawing)
   // for each would cost more than the hits. Cache hits are flushed at most
   // every 50 ms; everything else at once.
-  const auto now = std::chrono::steady_clock::now();
-  if (status != "cached" || now - last_flush_ >= std::chrono::milliseconds(50)) {
+  if (!cached || now - last_flush_ >= std::chrono::milliseconds(50)) {
     redraw_locked();
     if (!smart_) flush_locked();
   }
