@@ -129,8 +129,8 @@ bool FileDigester::changed_since_digest(const std::string& rel_path) {
   auto now = stat_now(rel_path);
   if (!now) return true;
   auto shard = entries_.shard(rel_path);
-  auto it = shard->find(rel_path);
-  return it == shard->end() || !(it->second.stat == *now);
+  auto* found = shard->find(rel_path);
+  return !found || !(found->stat == *now);
 }
 
 std::optional<Digest> FileDigester::cached(const std::string& rel_path) {
@@ -142,9 +142,9 @@ std::optional<Digest> FileDigester::cached(const std::string& rel_path) {
     return std::nullopt;
   const FileStat now = from_stat(st);
   auto shard = entries_.shard(rel_path);
-  auto it = shard->find(rel_path);
-  if (it != shard->end() && it->second.stat == now && now.mtime_ns < it->second.hashed_at_ns - kRacyWindowNs)
-    return it->second.digest;
+  auto* found = shard->find(rel_path);
+  if (found && found->stat == now && now.mtime_ns < found->hashed_at_ns - kRacyWindowNs)
+    return found->digest;
   return std::nullopt;
 }
 
@@ -167,10 +167,10 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
   if (stat_out) *stat_out = before;
   {
     auto shard = entries_.shard(rel_path);
-    auto it = shard->find(rel_path);
-    if (it != shard->end() && it->second.stat == before &&
-        before.mtime_ns < it->second.hashed_at_ns - kRacyWindowNs)
-      return it->second.digest;
+    auto* found = shard->find(rel_path);
+    if (found && found->stat == before &&
+        before.mtime_ns < found->hashed_at_ns - kRacyWindowNs)
+      return found->digest;
   }
 
   // Hashing happens outside the lock so threads hash different files at once.
@@ -215,7 +215,7 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
   // A file rewritten while it was read has no single content to remember;
   // leaving it out makes the next run hash it again.
   if (have_after && from_stat(after_st) == before) {
-    entries_.shard(rel_path)->insert_or_assign(rel_path, Entry{before, d, started});
+    entries_.shard(rel_path)->put(rel_path, Entry{before, d, started});
     dirty_ = true;
     if (content && keep_all && keep.size() == before.size) *content = std::move(keep);
   }
@@ -224,7 +224,7 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
 
 void FileDigester::remember(const std::string& rel_path, const FileStat& stat, const Digest& digest) {
   const std::int64_t t = wall_clock_ns();
-  entries_.shard(rel_path)->insert_or_assign(rel_path, Entry{stat, digest, t});
+  entries_.shard(rel_path)->put(rel_path, Entry{stat, digest, t});
   dirty_ = true;
 }
 

@@ -206,14 +206,14 @@ Status RunIndex::save() {
 
 std::optional<Digest> RunIndex::last_key(const std::string& stage) const {
   auto shard = records_.shard(stage);
-  auto it = shard->find(stage);
-  return it == shard->end() ? std::nullopt : it->second.key;
+  auto* found = shard->find(stage);
+  return !found ? std::nullopt : found->key;
 }
 
 bool RunIndex::is_last_key(const std::string& stage, const Digest& key) const {
   auto shard = records_.shard(stage);
-  auto it = shard->find(stage);
-  return it != shard->end() && it->second.key == key;
+  auto* found = shard->find(stage);
+  return found && found->key == key;
 }
 
 void RunIndex::set_last_key(const std::string& stage, const Digest& key) {
@@ -234,13 +234,13 @@ std::optional<IndexedEntry> RunIndex::entry(const std::string& stage, const Dige
   std::string copy;
   {
     auto shard = records_.shard(stage);
-    auto it = shard->find(stage);
-    if (it == shard->end() || it->second.key != key || it->second.entry().empty()) return std::nullopt;
-    if (it->second.is_owned) {
-      copy = it->second.owned;
+    auto* found = shard->find(stage);
+    if (!found || found->key != key || found->entry().empty()) return std::nullopt;
+    if (found->is_owned) {
+      copy = found->owned;
       bytes = copy;
     } else {
-      bytes = it->second.mapped;
+      bytes = found->mapped;
     }
   }
   StateReader r(bytes);
@@ -264,23 +264,23 @@ void RunIndex::set_entry(const std::string& stage, const Digest& key, const Cach
 
 void RunIndex::drop_entry(const std::string& stage) {
   auto shard = records_.shard(stage);
-  auto it = shard->find(stage);
-  if (it == shard->end() || it->second.entry().empty()) return;
-  it->second.clear_entry();
+  auto* found = shard->find(stage);
+  if (!found || found->entry().empty()) return;
+  found->clear_entry();
   dirty_ = true;
 }
 
 std::int64_t RunIndex::touched_at(const std::string& stage) const {
   auto shard = records_.shard(stage);
-  auto it = shard->find(stage);
-  return it == shard->end() ? 0 : it->second.touched_at;
+  auto* found = shard->find(stage);
+  return !found ? 0 : found->touched_at;
 }
 
 void RunIndex::set_touched_at(const std::string& stage, std::int64_t when) {
   auto shard = records_.shard(stage);
-  auto it = shard->find(stage);
-  if (it == shard->end() || it->second.touched_at == when) return;
-  it->second.touched_at = when;
+  auto* found = shard->find(stage);
+  if (!found || found->touched_at == when) return;
+  found->touched_at = when;
   dirty_ = true;
 }
 

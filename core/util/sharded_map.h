@@ -1,4 +1,5 @@
-// A string-keyed hash map split into shards, each behind its own mutex.
+// A string-keyed hash map (FlatStringMap) split into shards, each behind its
+// own mutex.
 //
 // Why: the stat cache and the run index are asked by every stage, on every
 // thread, several times per stage (a no-op run over 10,000 stages makes
@@ -20,15 +21,16 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
+
+#include "core/util/flat_string_map.h"
 
 namespace wrt {
 
 template <class V, std::size_t N = 32>
 class ShardedMap {
  public:
-  using Map = std::unordered_map<std::string, V>;
+  using Map = FlatStringMap<V>;
 
   // One shard, locked.
   class Shard {
@@ -55,7 +57,7 @@ class ShardedMap {
     template <class F>
     void for_each(F&& f) const {
       for (auto& s : owner_->shards_)
-        for (auto& [k, v] : s.map) f(k, v);
+        for (auto& item : s.map) f(item.key, item.value);
     }
     std::size_t size() const {
       std::size_t n = 0;
@@ -67,7 +69,7 @@ class ShardedMap {
     }
     // Inserts or replaces.
     void put(std::string key, V value) const {
-      owner_->shards_[index(key)].map.insert_or_assign(std::move(key), std::move(value));
+      owner_->shards_[index(key)].map.put(std::move(key), std::move(value));
     }
     // Room for about `n` entries in all, spread over the shards.
     void reserve(std::size_t n) const {
