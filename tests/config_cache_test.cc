@@ -70,7 +70,7 @@ priority = "high"
 cpus = 2
 memory = "512MiB"
 asil = "C"
-with = { run = "make", nested = { a = [1, 2.5, true, "x"] } }
+with = { run = "make", nested = { a = [1, 2.5, true, "x", -7, [], {}, [[false]]] }, "kl\u00fcft \"q\"" = "\u2713\n", at = 1979-05-27T07:32:00Z, day = 1979-05-27, big = 9223372036854775807, tiny = -1e-300, b = {}, a = [] }
 when = { branch = ["main", "release/*"], tag = "v*", event = "push" }
 requires_gate = "warn"
 min_verified_asil = "C"
