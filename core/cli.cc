@@ -587,9 +587,9 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
       const StageRecord& r = outcome.records[i];
       // A stage without findings adds nothing to the log (findings_to_sarif
       // skips it): not copied, which over 10,000 stages was 2 MiB (issue 17).
-      if (r.results.findings.empty()) continue;
+      if (r.results->findings.empty()) continue;
       const LoadedPlugin* lp = s.stage_plugins[order[i]];
-      sarif.push_back({r.name, r.plugin, lp ? lp->version : "", r.results.findings});
+      sarif.push_back({r.name, r.plugin, lp ? lp->version : "", r.results->findings});
     }
     if (Status st = write_sarif((dirs.root / "reports" / "findings.sarif").string(), findings_to_sarif(sarif, ws.string()));
         !st)
@@ -630,8 +630,8 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   // the end of the output says what to look at.
   for (const auto& r : outcome.records) {
     if (!is_failure_status(r.status)) continue;
-    std::string why = r.results.message.empty() ? r.reason : r.results.message;
-    for (const auto& f : r.results.findings)
+    std::string why = r.results->message.empty() ? r.reason : r.results->message;
+    for (const auto& f : r.results->findings)
       if (f.severity == "error") {
         why = fmt::format("{}:{}:{}: {}", f.file, f.line, f.column, f.message);
         break;

@@ -228,3 +228,27 @@ with = { run = "false" }
                                            "finished c failed", "run_finished 3"};
   CHECK(again.events == cached);
 }
+
+TEST_CASE("executor: a stage that reports nothing holds no results allocation, run or cached", "[executor]") {
+  // Issue 17: a record's results are kept out of line; a plain command's
+  // record must not allocate them, fresh or from the cache, while a failure's
+  // message still lands in them.
+  TempDir ws;
+  const char* toml = R"(
+[stages.a]
+outputs = ["a.txt"]
+with = { run = "echo a > a.txt" }
+[stages.f]
+with = { run = "exit 3" }
+)";
+  const StageResults& nothing = OutOfLine<StageResults>().get();
+  for (int round = 0; round < 2; ++round) {
+    INFO(round);
+    Run r = run_all(ws, toml, jobs(2));
+    CHECK(r["a"].status == (round == 0 ? "passed" : "cached"));
+    CHECK(&r["a"].results.get() == &nothing);
+    CHECK(r["f"].status == "failed");
+    CHECK(r["f"].results->message == "exit code 3");
+    CHECK(&r["f"].results.get() != &nothing);
+  }
+}

@@ -121,8 +121,8 @@ TEST_CASE("github: annotations escape, dedupe and cap at 10 errors and 10 warnin
     o.records[s].name = "s" + std::to_string(s);
     o.records[s].status = "failed";
     for (int i = 0; i < 15; ++i) {
-      o.records[s].results.findings.push_back({"r", "error", "f.c", static_cast<std::uint32_t>(i + 1), 1, "e"});
-      o.records[s].results.findings.push_back({"r", "warning", "f.c", static_cast<std::uint32_t>(i + 1), 2, "w"});
+      o.records[s].results.mut().findings.push_back({"r", "error", "f.c", static_cast<std::uint32_t>(i + 1), 1, "e"});
+      o.records[s].results.mut().findings.push_back({"r", "warning", "f.c", static_cast<std::uint32_t>(i + 1), 2, "w"});
     }
   }
   std::size_t left = 0;

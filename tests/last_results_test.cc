@@ -35,10 +35,10 @@ TEST_CASE("last results: a run's records merge into the file by name, and read b
                                  record("skip-me", "pending", "k3")};
   first[0].asil = Asil::D;
   first[0].component = "brakes";
-  first[0].results.tests.push_back({"suite", "t1", "passed", 0.1, ""});
-  first[0].results.tests.push_back({"", "t2 \"quoted\" \u00e9\t", "failed", -1, "boom"});
-  first[0].results.artifacts.push_back({"out/cov.xml", "coverage"});
-  first[0].results.artifacts.push_back({"elsewhere.txt", "trail"});
+  first[0].results.mut().tests.push_back({"suite", "t1", "passed", 0.1, ""});
+  first[0].results.mut().tests.push_back({"", "t2 \"quoted\" \u00e9\t", "failed", -1, "boom"});
+  first[0].results.mut().artifacts.push_back({"out/cov.xml", "coverage"});
+  first[0].results.mut().artifacts.push_back({"elsewhere.txt", "trail"});
   Digest d{};
   d[0] = 0xab;
   first[0].outputs.emplace_back("out/cov.xml", d, 3, false);

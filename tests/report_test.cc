@@ -18,8 +18,8 @@ RunOutcome two_stages() {
   a.cache_key = std::string(64, 'a');
   a.outputs.push_back({"out/app", sha256("app"), 3, true});
   a.output_digest = sha256("outputs");
-  a.results.metrics["coverage"] = 91.5;
-  a.results.message = "multi\nline \"quoted\"";
+  a.results.mut().metrics["coverage"] = 91.5;
+  a.results.mut().message = "multi\nline \"quoted\"";
   StageRecord b;
   b.name = "test";
   b.plugin = "command";

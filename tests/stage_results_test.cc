@@ -2,11 +2,13 @@
 // malformed fields (from a damaged or hostile cache entry) are ignored, not
 // trusted.
 #include "core/results/stage_results.h"
+#include "core/util/out_of_line.h"
 
 #include <catch2/catch.hpp>
 
 using wrt::StageResults;
 using wrt::failure_summary;
+using wrt::OutOfLine;
 
 TEST_CASE("stage_results: JSON round trip keeps every field", "[stage_results]") {
   StageResults r;
@@ -63,4 +65,21 @@ TEST_CASE("stage_results: a failure summary lists errors before warnings, failed
   CHECK(s.find("f.c:11: error") == std::string::npos);
   CHECK(s.find("... and 2 more findings (wrt log lint)") != std::string::npos);
   CHECK(failure_summary(StageResults{}, "x").empty());
+}
+
+TEST_CASE("stage results: kept out of line, an empty value allocates nothing and a whole value replaces", "[results]") {
+  OutOfLine<StageResults> r;
+  const StageResults* shared = &r.get();
+  r = StageResults{};  // stays the shared default
+  CHECK(&r.get() == shared);
+  StageResults some;
+  some.findings.push_back({"R1", "error", "a.c", 3, 1, "bad"});
+  r = some;
+  CHECK(&r.get() != shared);
+  CHECK(r->findings.size() == 1);
+  CHECK(r == OutOfLine<StageResults>(r));  // copies are deep and equal
+  r = StageResults{};  // back to nothing: the allocation goes
+  CHECK(&r.get() == shared);
+  r.mut().message = "m";
+  CHECK(static_cast<const StageResults&>(r).message == "m");
 }

@@ -333,7 +333,7 @@ struct Executor::Impl {
     ex.events_.stage_started(sc.name);
     if (any_state) {
       if (std::string err = ensure_state(v); !err.empty()) {
-        rec.reason = rec.results.message = err;
+        rec.reason = rec.results.mut().message = err;
         return finish(v, "failed", r->t0, err);
       }
     }
@@ -415,7 +415,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     std::string line = config_error_line(config_, *graph_.stages[v], impl.fingerprints[v].message);
     StageRecord& rec = impl.record(v);
     rec.status = "failed";
-    rec.reason = rec.results.message = line;
+    rec.reason = rec.results.mut().message = line;
     out.config_errors.push_back(std::move(line));
   }
   if (!out.config_errors.empty()) {
@@ -475,8 +475,8 @@ RunOutcome Executor::run(const std::vector<int>& order) {
         if (impl.selected[d]) next[fill[d]++] = v;
   }
   auto fail_internal = [&](int v, const char* what) {
-    impl.record(v).results.message = fmt::format("internal error: {}", what);
-    impl.finish(v, "failed", Clock::now(), impl.record(v).results.message);
+    impl.record(v).results.mut().message = fmt::format("internal error: {}", what);
+    impl.finish(v, "failed", Clock::now(), impl.record(v).results->message);
   };
   // Every stage completes once: where its cheap part found it needs no run,
   // else on its runner thread. The main thread sleeps until all have.

@@ -142,7 +142,7 @@ StageRunner::Rebuild StageRunner::rebuild_state(const StageTask& task, const Fin
   }
   out.end = run(t, p, Clock::now());
   if (out.end.status != "passed" && out.end.status != "flaky" && out.end.detail.empty())
-    out.end.detail = scratch.results.message;
+    out.end.detail = scratch.results->message;
   out.output_digest = scratch.output_digest;
   return out;
 }
@@ -477,7 +477,7 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
   const bool dry = run_.options.dry_run;
   auto failed = [&](std::string why) {
     rec.reason = why;
-    rec.results.message = why;
+    rec.results.mut().message = why;
     return over("failed", std::move(why));
   };
   if (!fp.fault.empty()) return failed(fp.fault);
@@ -666,15 +666,15 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
     rec.results = std::move(ctx.results);
     if (ctx.interrupted || cancelled()) {
       status = "interrupted";
-      if (rec.results.message.empty()) rec.results.message = "interrupted";
+      if (rec.results->message.empty()) rec.results.mut().message = "interrupted";
       attempt_over(status);
       break;
     }
     if (ctx.timed_out) {
       status = "timeout";
-      rec.results.message = fmt::format("timed out after {} min; {} process{} killed", timeout_min,
+      rec.results.mut().message = fmt::format("timed out after {} min; {} process{} killed", timeout_min,
                                         ctx.processes_killed, ctx.processes_killed == 1 ? " was" : "es were");
-      if (!fault.empty()) rec.results.message += " (" + fault + ")";
+      if (!fault.empty()) rec.results.mut().message += " (" + fault + ")";
       attempt_over(status);
       continue;
     }
@@ -701,15 +701,15 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
     state_keys_dirty_ = true;
   }
   if (status != "passed" && status != "flaky") {
-    if (!rec.results.message.empty()) rec.reason = rec.results.message;
-    return {status, rec.results.message};
+    if (!rec.results->message.empty()) rec.reason = rec.results->message;
+    return {status, rec.results->message};
   }
 
   // Collect outputs (hashed once, now that the stage has ended); store them
   // and the result.
   auto listed = list_output_tree(ws_fd_, sc.outputs);
   if (!listed) {
-    rec.results.message = listed.error();
+    rec.results.mut().message = listed.error();
     rec.reason = listed.error();
     return {"failed", listed.error()};
   }
@@ -723,8 +723,8 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
       std::optional<std::string> bytes;
       auto d = run_.digester.digest(o.path, nullptr, /*follow_symlinks=*/false, cacheable ? &bytes : nullptr);
       if (!d) {
-        rec.results.message = fmt::format("output {}", d.error());
-        return {"failed", rec.results.message};
+        rec.results.mut().message = fmt::format("output {}", d.error());
+        return {"failed", rec.results->message};
       }
       cf.digest = *d;
       if (cacheable && !run_.store->has_blob(*d)) {

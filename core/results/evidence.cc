@@ -196,7 +196,7 @@ Result<EvidenceSummary> write_evidence(const Config& cfg, const fs::path& out, c
         tc.suite = slash == std::string::npos ? "" : t.name.substr(0, slash);
         tc.name = slash == std::string::npos ? t.name : t.name.substr(slash + 1);
         tc.status = t.status;
-        rec.results.tests.push_back(std::move(tc));
+        rec.results.mut().tests.push_back(std::move(tc));
       }
       records.push_back(std::move(rec));
     }

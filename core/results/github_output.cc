@@ -90,14 +90,14 @@ std::string GithubOutput::annotations(const RunVerdict& v, std::size_t cap, std:
   std::vector<Note> notes;
   std::set<std::tuple<std::string, std::uint32_t, std::uint32_t, std::string>> seen;
   for (const auto& r : v.outcome.records) {
-    for (const auto& f : r.results.findings) {
+    for (const auto& f : r.results->findings) {
       if (f.severity != "error" && f.severity != "warning") continue;
       // One problem that check, test and clippy all report is one annotation.
       if (!seen.insert({f.file, f.line, f.column, f.message}).second) continue;
       notes.push_back({f.severity == "error", f.file, f.line, f.column,
                        f.rule.empty() ? r.name : fmt::format("{} ({})", f.rule, r.name), f.message});
     }
-    for (const auto& t : r.results.tests) {
+    for (const auto& t : r.results->tests) {
       if (t.status != "failed") continue;
       std::string title = fmt::format("FAILED {}{}{}", t.suite, t.suite.empty() ? "" : "::", t.name);
       if (!seen.insert({"", 0, 0, title}).second) continue;
@@ -162,14 +162,14 @@ std::string GithubOutput::summary_markdown(const RunVerdict& v, std::size_t left
     if (!is_failure_status(r.status)) continue;
     failures += fmt::format("### ✗ {} ({})\n\n", r.name, r.status);
     std::string first = failure_summary(r.results, r.name, 5);
-    if (first.empty()) first = r.results.message.empty() ? r.reason : r.results.message;
+    if (first.empty()) first = r.results->message.empty() ? r.reason : r.results->message;
     failures += "```\n" + first + (first.empty() || first.back() == '\n' ? "" : "\n") + "```\n\n";
   }
   if (!failures.empty()) md += "### Failures\n\n" + failures;
   if (left_out) md += fmt::format("{} more annotation(s) not shown (GitHub shows 10 errors and 10 warnings per step).\n\n", left_out);
   std::string coverage;
   for (const auto& r : recs)
-    for (const auto& [name, value] : r.results.metrics)
+    for (const auto& [name, value] : r.results->metrics)
       if (name.rfind("coverage.", 0) == 0) coverage += fmt::format("| {} | {} | {:.2f} |\n", md_cell(r.name), name, value);
   if (!coverage.empty()) md += "### Coverage\n\n| stage | metric | % |\n|---|---|---|\n" + coverage + "\n";
   md += "### Stages\n\n| stage | status | duration |\n|---|---|---|\n";

@@ -47,7 +47,7 @@ nlohmann::json CodeQualityReport::render(const RunOutcome& outcome) {
   nlohmann::json issues = nlohmann::json::array();
   std::set<std::string> seen;
   for (const auto& r : outcome.records)
-    for (const auto& f : r.results.findings) {
+    for (const auto& f : r.results->findings) {
       const std::string fp = to_hex(sha256(fmt::format("{}\n{}\n{}\n{}", f.file, f.line, f.rule, f.message))).substr(0, 32);
       if (!seen.insert(fp).second) continue;
       const std::string severity = f.severity == "error" ? "major" : f.severity == "warning" ? "minor" : "info";

@@ -70,7 +70,7 @@ void stage_case(Suite& suite, const StageRecord& r) {
   ++suite.tests;
   suite.time += r.duration_s;
   std::string c = fmt::format("    <testcase name=\"{}\" classname=\"wrt.stage\" time=\"{}\"", xml(r.name), seconds(r.duration_s));
-  const std::string why = !r.results.message.empty() ? r.results.message : r.reason;
+  const std::string why = !r.results->message.empty() ? r.results->message : r.reason;
   if (r.status == "failed" || r.status == "timeout") {
     ++suite.failures;
     c += fmt::format(">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>\n", r.status, xml(why),
@@ -120,9 +120,9 @@ std::string JunitExport::render(const std::vector<StageRecord>& records, std::ti
   suites.push_back({"wrt", "stages", 0, 0, 0, 0, 0, {}});
   for (const auto& r : records) stage_case(suites[0], r);
   for (const auto& r : records) {
-    if (r.results.tests.empty()) continue;
+    if (r.results->tests.empty()) continue;
     Suite s{"wrt.tests", r.name, 0, 0, 0, 0, 0, {}};
-    for (const auto& t : r.results.tests) test_case(s, t);
+    for (const auto& t : r.results->tests) test_case(s, t);
     suites.push_back(std::move(s));
   }
   // The Ant schema gives <testsuites> no attributes: totals are per suite.

@@ -228,14 +228,14 @@ std::string contribution_digest(const std::vector<StageRecord>& records) {
     h.update_field(rec.cache_key);
     h.update_field(rec.component);
     h.update_field(rec.asil ? asil_name(*rec.asil) : "");
-    h.update_field(std::to_string(rec.results.tests.size()));
-    for (const auto& t : rec.results.tests) {
+    h.update_field(std::to_string(rec.results->tests.size()));
+    for (const auto& t : rec.results->tests) {
       h.update_field(t.suite);
       h.update_field(t.name);
       h.update_field(t.status);
     }
-    h.update_field(std::to_string(rec.results.artifacts.size()));
-    for (const auto& a : rec.results.artifacts) {
+    h.update_field(std::to_string(rec.results->artifacts.size()));
+    for (const auto& a : rec.results->artifacts) {
       h.update_field(a.path);
       h.update_field(a.kind);
     }
@@ -322,9 +322,9 @@ LastResult result_of(const StageRecord& rec, const std::string& finished_at, con
   r.asil = rec.asil ? asil_name(*rec.asil) : "";
   r.finished_at = finished_at;
   r.run_id = run_id;
-  for (const auto& t : rec.results.tests)
+  for (const auto& t : rec.results->tests)
     r.tests.push_back({t.suite.empty() ? t.name : t.suite + "/" + t.name, t.status});
-  for (const auto& a : rec.results.artifacts) {
+  for (const auto& a : rec.results->artifacts) {
     LastArtifact la{a.path, a.kind, ""};
     for (const auto& o : rec.outputs)
       if (o.path == a.path && o.kind == OutputKind::kFile) la.sha256 = to_hex(o.digest);

@@ -39,19 +39,19 @@ std::vector<std::pair<std::string, std::string>> failures(const RunOutcome& o) {
   for (const auto& r : o.records) {
     if (!is_failure_status(r.status)) continue;
     std::string first;
-    for (const auto& f : r.results.findings)
+    for (const auto& f : r.results->findings)
       if (f.severity == "error") {
         first = f.file.empty() ? f.message : fmt::format("{}:{}: {}", f.file, f.line, f.message);
         break;
       }
     if (first.empty())
-      for (const auto& t : r.results.tests)
+      for (const auto& t : r.results->tests)
         if (t.status == "failed") {
           first = fmt::format("test {} failed{}", t.suite.empty() ? t.name : t.suite + "/" + t.name,
                               t.message.empty() ? "" : ": " + t.message);
           break;
         }
-    if (first.empty()) first = !r.results.message.empty() ? r.results.message : r.reason;
+    if (first.empty()) first = !r.results->message.empty() ? r.results->message : r.reason;
     if (first.size() > 300) first = first.substr(0, 297) + "...";
     std::replace(first.begin(), first.end(), '\n', ' ');
     out.emplace_back(r.name + (r.status == "failed" ? "" : " (" + r.status + ")"), first);

@@ -48,9 +48,9 @@ std::string RunHistory::line(const RunVerdict& v) {
                                {"key", s.cache_key.substr(0, 16)}}
                     .dump();
     }
-    if (!s.results.metrics.empty()) {
+    if (!s.results->metrics.empty()) {
       metrics += metrics.empty() ? "" : ",";
-      metrics += nlohmann::json(s.name).dump() + ":" + nlohmann::json(s.results.metrics).dump();
+      metrics += nlohmann::json(s.name).dump() + ":" + nlohmann::json(s.results->metrics).dump();
     }
   }
   head["counts"] = counts;

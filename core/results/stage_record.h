@@ -12,6 +12,7 @@
 #include "core/config/config.h"
 #include "core/results/stage_results.h"
 #include "core/util/hash.h"
+#include "core/util/out_of_line.h"
 
 namespace wrt {
 
@@ -24,7 +25,10 @@ struct StageRecord {
   int attempts = 0;
   double duration_s = 0;
   std::string cache_key;  // hex, empty when not computed
-  StageResults results;
+  // Most stages report nothing (a cache hit of a plain command): kept out
+  // of line, 8 bytes instead of 152 in each of a run's records (issue 17).
+  // Read as rec.results->findings, written as rec.results.mut().message.
+  OutOfLine<StageResults> results;
   std::string log;        // workspace-relative log path
   std::string reason;     // why it ran, was skipped, or failed (one line)
   std::vector<std::string> key_changes;  // every difference from the last recorded key

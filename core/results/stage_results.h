@@ -21,6 +21,7 @@ struct Finding {
   std::uint32_t line = 0;
   std::uint32_t column = 0;
   std::string message;
+  bool operator==(const Finding&) const = default;
 };
 
 struct TestCaseResult {
@@ -29,11 +30,13 @@ struct TestCaseResult {
   std::string status;  // "passed" | "failed" | "skipped" | "flaky"
   double duration_s = -1;
   std::string message;
+  bool operator==(const TestCaseResult&) const = default;
 };
 
 struct Artifact {
   std::string path;
   std::string kind;
+  bool operator==(const Artifact&) const = default;
 };
 
 // Everything a stage reports; stored in cache entries and the JSON report.
@@ -43,6 +46,7 @@ struct StageResults {
   std::vector<TestCaseResult> tests;
   std::vector<Artifact> artifacts;
   std::string message;
+  bool operator==(const StageResults&) const = default;
 };
 
 nlohmann::json results_to_json(const StageResults& r);

@@ -30,6 +30,20 @@ class OutOfLine {
     static const T kDefault{};
     return p_ ? *p_ : kDefault;
   }
+  // Reading through it as through a T: rec.results->findings, or passing
+  // it where a const T& is wanted.
+  const T* operator->() const { return &get(); }
+  operator const T&() const { return get(); }  // NOLINT(google-explicit-constructor): reads as the T
+  // Stores a whole value; one equal to the default keeps nothing allocated.
+  OutOfLine& operator=(T v) {
+    if (v == T{})
+      p_.reset();
+    else if (p_)
+      *p_ = std::move(v);
+    else
+      p_ = std::make_unique<T>(std::move(v));
+    return *this;
+  }
   // The value, for writing.
   T& mut() {
     if (!p_) p_ = std::make_unique<T>();
