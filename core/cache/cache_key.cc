@@ -17,6 +17,17 @@ bool plain_json_string(const std::string& s) {
   return true;
 }
 
+// A string as dump() quotes it: plain ones directly, others through dump().
+void append_json_string(std::string& out, const std::string& s) {
+  if (!plain_json_string(s)) {
+    out += nlohmann::json(s).dump();
+    return;
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
 }  // namespace
 
 void append_json_dump(std::string& out, const nlohmann::json& v) {
@@ -34,14 +45,9 @@ void append_json_dump(std::string& out, const nlohmann::json& v) {
     case T::number_unsigned:
       fmt::format_to(std::back_inserter(out), "{}", v.get_ref<const nlohmann::json::number_unsigned_t&>());
       return;
-    case T::string: {
-      const auto& s = v.get_ref<const std::string&>();
-      if (!plain_json_string(s)) break;
-      out += '"';
-      out += s;
-      out += '"';
+    case T::string:
+      append_json_string(out, v.get_ref<const std::string&>());
       return;
-    }
     case T::array: {
       out += '[';
       bool first = true;
@@ -59,13 +65,7 @@ void append_json_dump(std::string& out, const nlohmann::json& v) {
       for (const auto& [key, e] : v.items()) {
         if (!first) out += ',';
         first = false;
-        if (plain_json_string(key)) {
-          out += '"';
-          out += key;
-          out += '"';
-        } else {
-          out += nlohmann::json(key).dump();
-        }
+        append_json_string(out, key);
         out += ':';
         append_json_dump(out, e);
       }
