@@ -128,3 +128,53 @@ TEST_CASE("output_tree: restores never write through a symlinked directory", "[o
   CHECK(fs::read_symlink(ws / "real/link") == "target.txt");
   CHECK(fs::is_empty(outside.path()));
 }
+
+TEST_CASE("output_tree: remove_output removes a tree without following its symlinks", "[output_tree]") {
+  TempDir ws;
+  write_file(ws / "outside/keep.txt", "keep");
+  write_file(ws / "out/d/a.txt", "a");
+  write_file(ws / "out/d/sub/deeper/b.txt", "b");
+  fs::create_directories(ws / "out/d/empty");
+  fs::create_symlink("../../outside", ws / "out/d/to-dir");           // a link to a directory
+  fs::create_symlink("../../outside/keep.txt", ws / "out/d/to-file");  // and to a file
+  fs::permissions(ws / "out/d/sub/deeper", fs::perms::owner_write, fs::perm_options::remove);
+  WsFd fd(ws.path());
+
+  SECTION("a directory output goes whole; what its links point to stays") {
+    fs::permissions(ws / "out/d/sub/deeper", fs::perms::owner_write, fs::perm_options::add);
+    REQUIRE(remove_output(fd.fd, "out/d").ok());
+    CHECK(!fs::exists(fs::symlink_status(ws / "out/d")));
+    CHECK(fs::exists(ws / "out"));
+    CHECK(wrt::test::read_file(ws / "outside/keep.txt") == "keep");
+  }
+  SECTION("a file or a symlink output is removed, a missing one is no error") {
+    fs::permissions(ws / "out/d/sub/deeper", fs::perms::owner_write, fs::perm_options::add);
+    REQUIRE(remove_output(fd.fd, "out/d/a.txt").ok());
+    CHECK(!fs::exists(ws / "out/d/a.txt"));
+    REQUIRE(remove_output(fd.fd, "out/d/to-dir").ok());
+    CHECK(!fs::exists(fs::symlink_status(ws / "out/d/to-dir")));
+    CHECK(fs::exists(ws / "outside/keep.txt"));
+    CHECK(remove_output(fd.fd, "out/nothing").ok());
+    CHECK(remove_output(fd.fd, "nowhere/at/all").ok());
+  }
+  SECTION("an output below a symlinked directory is refused, naming it") {
+    fs::permissions(ws / "out/d/sub/deeper", fs::perms::owner_write, fs::perm_options::add);
+    fs::create_symlink("outside", ws / "linked");
+    auto s = remove_output(fd.fd, "linked/keep.txt");
+    REQUIRE(!s.ok());
+    CHECK(s.error().find("linked is a symlink") != std::string::npos);
+    CHECK(fs::exists(ws / "outside/keep.txt"));
+    CHECK(!remove_output(fd.fd, "../x").ok());
+  }
+  SECTION("what cannot be removed is an error naming it") {
+    if (::geteuid() == 0) {
+      // root ignores directory permissions; the rest of this test still ran.
+      fs::permissions(ws / "out/d/sub/deeper", fs::perms::owner_write, fs::perm_options::add);
+      return;
+    }
+    auto s = remove_output(fd.fd, "out/d");
+    fs::permissions(ws / "out/d/sub/deeper", fs::perms::owner_write, fs::perm_options::add);
+    REQUIRE(!s.ok());
+    CHECK(s.error().find("out/d/sub/deeper/b.txt") != std::string::npos);
+  }
+}

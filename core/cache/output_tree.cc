@@ -309,4 +309,61 @@ Status restore_dir(int workspace_fd, const std::string& path) {
   return Status::Ok();
 }
 
+namespace {
+
+// Removes everything inside the open directory `dir_fd` (named `rel` in
+// errors); directories are opened with O_NOFOLLOW, so a symlink is removed,
+// never followed. `depth` bounds the recursion.
+Status empty_dir(int dir_fd, const std::string& rel, int depth) {
+  if (depth > 256) return Error{fmt::format("cannot remove {}: nested too deep", rel)};
+  int dup = ::dup(dir_fd);
+  if (dup < 0) return Error{fmt::format("cannot read directory {}: {}", rel, err_text(errno))};
+  DIR* d = ::fdopendir(dup);
+  if (!d) {
+    int e = errno;
+    ::close(dup);
+    return Error{fmt::format("cannot read directory {}: {}", rel, err_text(e))};
+  }
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  ::closedir(d);
+  for (const auto& n : names) {
+    if (::unlinkat(dir_fd, n.c_str(), 0) == 0 || errno == ENOENT) continue;
+    if (errno != EISDIR && errno != EPERM) return Error{fmt::format("cannot remove {}/{}: {}", rel, n, err_text(errno))};
+    Fd sub(::openat(dir_fd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (sub.get() < 0) return Error{fmt::format("cannot remove {}/{}: {}", rel, n, err_text(errno))};
+    if (Status s = empty_dir(sub.get(), rel + "/" + n, depth + 1); !s) return s;
+    if (::unlinkat(dir_fd, n.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+      return Error{fmt::format("cannot remove {}/{}: {}", rel, n, err_text(errno))};
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status remove_output(int workspace_fd, const std::string& path) {
+  if (!is_clean_relative_path(path)) return Error{fmt::format("'{}' is not a clean relative path", path)};
+  auto [parent, name] = split_parent(path);
+  auto dir = open_dir_beneath(workspace_fd, parent, /*create=*/false);
+  if (!dir) {
+    // Nothing there to remove. (A symlinked parent is refused by the
+    // restore or the output listing, naming it.)
+    if (dir.error().find("No such file") != std::string::npos) return Status::Ok();
+    return Error{fmt::format("cannot remove {}: {}", path, dir.error())};
+  }
+  Fd d(*dir);
+  std::string n(name);
+  if (::unlinkat(d.get(), n.c_str(), 0) == 0 || errno == ENOENT) return Status::Ok();
+  if (errno != EISDIR && errno != EPERM) return Error{fmt::format("cannot remove {}: {}", path, err_text(errno))};
+  Fd sub(::openat(d.get(), n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (sub.get() < 0) return Error{fmt::format("cannot remove {}: {}", path, err_text(errno))};
+  if (Status s = empty_dir(sub.get(), path, 0); !s) return s;
+  if (::unlinkat(d.get(), n.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+    return Error{fmt::format("cannot remove {}: {}", path, err_text(errno))};
+  return Status::Ok();
+}
+
 }  // namespace wrt

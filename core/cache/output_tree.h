@@ -78,6 +78,13 @@ int remove_restore_temps(int dir_fd);
 Status restore_symlink(int workspace_fd, const std::string& path, const std::string& target);
 Status restore_dir(int workspace_fd, const std::string& path);
 
+// Removes the declared output at workspace-relative `path` -- a file, a
+// symlink (not what it points to) or a directory with everything below it --
+// without following a symlink anywhere on the way (open_dir_beneath). A
+// missing path is not an error. The error names the path that could not be
+// removed.
+Status remove_output(int workspace_fd, const std::string& path);
+
 // Is the symlink's target inside the workspace? `link_path` is the
 // workspace-relative path of the link. Relative targets only.
 bool symlink_stays_inside(std::string_view link_path, std::string_view target);

@@ -63,6 +63,7 @@ StageRunner::StageRunner(const RunContext& run)
       dirs_(ws_),
       globber_(ws_, {".wrt", ".git", run.config.settings.cache_dir}),
       key_log_(dirs_.key_records),
+      journal_(dirs_.state / "running-stages", run.options.dry_run),
       started_at_s_(static_cast<std::int64_t>(std::time(nullptr))),
       env_{ws_, ((run.store ? run.store->dir() : dirs_.root) / "plugin-data").string(), run.options.cancel,
            run.options.workers, [this](const std::string& line) { run_.events.note(line); }} {
@@ -93,6 +94,13 @@ StageRunner::~StageRunner() {
 void StageRunner::end_run() {
   if (run_.options.dry_run) return;
   if (Status s = key_log_.flush(); !s) run_.events.note(fmt::format("warning: {}", s.error()));
+  std::unordered_set<std::string_view> names;  // filled on first use: usually nothing is left open
+  journal_.forget_unless([&](const std::string& stage) {
+    if (names.empty())
+      for (const auto& sc : run_.config.stages) names.insert(sc.name);
+    return names.count(stage) != 0;
+  });
+  if (Status s = journal_.close(); !s) run_.events.note(fmt::format("warning: {}", s.error()));
   std::lock_guard<std::mutex> lock(state_mu_);
   if (!state_keys_dirty_) return;
   std::string text;
@@ -290,6 +298,16 @@ Status StageRunner::check_entry(const StageConfig& sc, const CacheEntry& entry) 
     });
     if (!covered) return Error{fmt::format("it does not contain the declared output '{}'", d)};
   }
+  return Status::Ok();
+}
+
+Status StageRunner::clear_outputs(const StageConfig& sc) {
+  for (const auto& d : sc.outputs) {
+    // Never anything a restore could not write either (.git/, .wrt/, ...).
+    if (!check_restorable_path(d, sc.outputs, cache_dir_rel_)) continue;
+    if (Status s = remove_output(ws_fd_, d); !s) return s;
+  }
+  globber_.invalidate();
   return Status::Ok();
 }
 
@@ -501,8 +519,11 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
   rec.log += sc.name;
   rec.log += ".log";
   std::optional<CacheEntry> entry;
+  // After an interruption the outputs may hold more than the entry
+  // (stage_journal.h); the index only checks the entry's own files.
+  const bool interrupted = journal_.was_interrupted(sc.name);
   if (cacheable && run_.options.read_cache) {
-    if (auto hit = indexed_hit(sc, key, rec.cache_key)) {
+    if (auto hit = interrupted ? std::nullopt : indexed_hit(sc, key, rec.cache_key)) {
       WRT_DEBUG_LOG("cache hit: stage '{}' key {} (run index: outputs already in place)", sc.name,
                     rec.cache_key.substr(0, 16));
       replay(rec, std::move(hit->results), std::move(hit->outputs));
@@ -555,7 +576,19 @@ Preparation StageRunner::conclude(const StageTask& task, const Fingerprint& fp, 
   }
   if (entry) {
     bool wrote = false;
-    Status restored = dry ? Status::Ok() : restore(*entry, &wrote);
+    Status restored = Status::Ok();
+    if (!dry) {
+      // An interrupted run left the outputs in an unknown state: the entry's
+      // files replace them whole (extra files included), not only where
+      // they differ.
+      const bool interrupted = journal_.was_interrupted(sc.name);
+      if (interrupted) {
+        restored = clear_outputs(sc);
+        if (restored) wrote = true;
+      }
+      if (restored) restored = restore(*entry, &wrote);
+      if (restored && interrupted) journal_.finished(sc.name);
+    }
     if (restored) {
       replay(rec, results_from_json(entry->result.value("results", nlohmann::json::object())), entry->outputs);
       // A cached result's log is the one stored with it: `wrt log` and the
@@ -617,7 +650,24 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
   const int max_attempts = sc.max_attempts.value_or(config.settings.max_attempts);
   const double timeout_min = sc.timeout_minutes.value_or(config.settings.timeout_minutes);
   std::string status = "failed";
+  // Outputs left by an interrupted run -- an earlier wrt, or an attempt of
+  // this one that timed out or whose plugin crashed -- are removed before
+  // the next attempt (stage_journal.h).
+  bool outputs_dirty = journal_.was_interrupted(sc.name);
+  bool ended_cleanly = false;
+  auto stop = [&](std::string why) -> StageEnd {
+    if (log_fd >= 0) ::close(log_fd);
+    rec.results.mut().message = why;
+    rec.reason = why;
+    return {"failed", std::move(why)};
+  };
+  if (Status s = journal_.started(sc.name); !s) return stop(fmt::format("cannot record that the stage starts: {}", s.error()));
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+    if (outputs_dirty) {
+      if (Status s = clear_outputs(sc); !s)
+        return stop(fmt::format("cannot remove the outputs an interrupted run left: {}", s.error()));
+      outputs_dirty = false;
+    }
     rec.attempts = attempt;
     const auto attempt_t0 = Clock::now();
     auto attempt_over = [&](const std::string& outcome) {
@@ -664,6 +714,8 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
       }
     }
     rec.results = std::move(ctx.results);
+    ended_cleanly = fault.empty() && !ctx.timed_out && !ctx.interrupted;
+    outputs_dirty = !ended_cleanly;
     if (ctx.interrupted || cancelled()) {
       status = "interrupted";
       if (rec.results->message.empty()) rec.results.mut().message = "interrupted";
@@ -688,6 +740,7 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
     if (s == WRT_STATUS_ERROR) break;
   }
   if (log_fd >= 0) ::close(log_fd);
+  if (ended_cleanly && status != "interrupted") journal_.finished(sc.name);
   globber_.invalidate();
   run_.index.drop_entry(sc.name);
   if (!prepared.state.empty()) {

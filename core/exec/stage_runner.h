@@ -44,6 +44,7 @@
 #include "core/results/stage_record.h"
 #include "core/results/run_events.h"
 #include "core/exec/stage_conditions.h"
+#include "core/exec/stage_journal.h"
 
 namespace wrt {
 
@@ -206,8 +207,8 @@ class StageRunner {
   };
   Rebuild rebuild_state(const StageTask& task, const Fingerprint& fp, const Upstream& upstream);
 
-  // After the last stage: writes the key records and remembers the state
-  // directories' keys for the next run.
+  // After the last stage: writes the key records, remembers the state
+  // directories' keys and which stages are left interrupted for the next run.
   void end_run();
 
  private:
@@ -223,12 +224,16 @@ class StageRunner {
   Status restore(const CacheEntry& entry, bool* wrote);
   void store_log(CacheEntry& entry, const std::string& log_rel);
   std::optional<IndexedEntry> indexed_hit(const StageConfig& sc, const Digest& key, const std::string& key_hex);
+  // Removes the stage's declared outputs (stage_journal.h: what an
+  // interrupted run left there must not become part of a result).
+  Status clear_outputs(const StageConfig& sc);
 
   const RunContext run_;
   const std::filesystem::path ws_;
   const WorkspaceDirs dirs_;
   GlobExpander globber_;
   KeyLog key_log_;
+  StageJournal journal_;  // stages started and not ended cleanly (stage_journal.h)
   const std::int64_t started_at_s_;
   PluginEnv env_;  // where and how plugin calls run (worker or in-process)
   // The workspace, open: restores and output listings resolve paths below
