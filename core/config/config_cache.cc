@@ -13,7 +13,7 @@
 #include "core/util/atomic_file.h"
 #include "core/cache/file_digester.h"
 #include "core/util/hash.h"
-#include "core/util/scratch_arena.h"
+#include "core/util/heap.h"
 #include "core/util/state_file.h"
 
 namespace wrt {
@@ -555,7 +555,7 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
   // 3. Parse. Only a valid configuration, unchanged while it was read, is
   // cached. The document and everything parsing makes go to a scratch heap;
   // the model is copied out of it, and the scratch pages go back to the
-  // system (scratch_arena.h: ~15 MiB of a first run's peak at 10,000 stages).
+  // system (heap.h: ~15 MiB of a first run's peak at 10,000 stages).
   ScratchArena scratch;
   std::optional<Result<Config>> parsed(parse_config(text->view(), abs));
   Result<Config>& cfg = *parsed;

@@ -1,5 +1,7 @@
-// A heap of its own for short-lived work that leaves a few long-lived
-// objects behind: parsing wrt.toml builds a toml++ document (~17 MB for
+// Control of jemalloc's heap where wrt knows better than its heuristics.
+//
+// ScratchArena: a heap of its own for short-lived work that leaves a few
+// long-lived objects behind: parsing wrt.toml builds a toml++ document (~17 MB for
 // 10,000 stages) interleaved with the configuration model made from it.
 // Freed, the document leaves the model's objects scattered over its pages,
 // which jemalloc can then neither return to the system nor -- since the
@@ -17,7 +19,7 @@
 //
 // jemalloc is found at run time (mallctl via dlsym): in a process without it
 // -- the tests, sanitizer builds -- every call is a no-op and active() is
-// false. Not thread-safe across threads; one thread enters and leaves.
+// false. A ScratchArena is entered and left by one thread.
 #pragma once
 
 namespace wrt {

@@ -1,4 +1,4 @@
-#include "core/util/scratch_arena.h"
+#include "core/util/heap.h"
 
 #include <dlfcn.h>
 
