@@ -16,6 +16,7 @@
 #include "core/config/components.h"
 #include "core/config/config_schema.h"
 #include "core/config/glob.h"
+#include "core/util/heap.h"
 
 namespace wrt {
 
@@ -746,17 +747,23 @@ std::string Config::where(const SourcePos& pos) const {
   return fmt::format("{}:{}:{}", file.string(), pos.line, pos.column);
 }
 
-Result<Config> parse_config(std::string_view text, const fs::path& file) {
+namespace {
+
+Result<Config> convert_config(std::string_view text, const fs::path& file) {
   Config cfg;
   cfg.file = file;
   cfg.workspace = file.parent_path();
   if (auto bad = prescan(text))
     return Error{escape_control(fmt::format("{}: {}", cfg.where(bad->pos), bad->message))};
-  // The document lives only while it is converted (see [stages] below).
+  // The document lives only while it is converted (see [stages] below), in
+  // a heap of its own (heap.h), whose pages go back to the system when
+  // `document_heap` ends (declared first, it ends after the document).
+  ScratchArena document_heap(ScratchArena::kParse);
   auto root_ptr = std::make_unique<toml::table>();
   toml::table& root = *root_ptr;
   try {
     root = toml::parse(text, file.string());
+    document_heap.leave();
   } catch (const toml::parse_error& e) {
     return Error{escape_control(fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line,
                                             e.source().begin.column, e.description()))};
@@ -846,6 +853,22 @@ Result<Config> parse_config(std::string_view text, const fs::path& file) {
   });
   if (Status st = expand_components(cfg); !st) return Error{escape_control(st.error())};
   return cfg;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, const fs::path& file) {
+  // The model and the temporaries of its making in a heap of their own too;
+  // the model is then copied out compactly and that heap's pages go back to
+  // the system (heap.h).
+  ScratchArena build_heap(ScratchArena::kBuild);
+  Result<Config> made = convert_config(text, file);
+  if (!build_heap.active() || !made) return made;
+  build_heap.leave();
+  Config model = *made;
+  made = Error{};
+  build_heap.purge();
+  return model;
 }
 
 Result<Config> load_config(const fs::path& file) {

@@ -552,20 +552,14 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
       return model;
     }
   }
-  // 3. Parse. Only a valid configuration, unchanged while it was read, is
-  // cached. The document and everything parsing makes go to a scratch heap;
-  // the model is copied out of it, and the scratch pages go back to the
-  // system (heap.h: ~15 MiB of a first run's peak at 10,000 stages).
-  ScratchArena scratch;
-  std::optional<Result<Config>> parsed(parse_config(text->view(), abs));
-  Result<Config>& cfg = *parsed;
+  // 3. Parse. Only a valid configuration, unchanged while it was read, is cached.
+  auto cfg = parse_config(text->view(), abs);
   if (cfg && !made_by.empty() && unchanged()) write_cache(cache_file, fresh, *cfg);
-  if (!scratch.active() || !cfg) return std::move(cfg);
-  scratch.leave();
-  Config model = *cfg;  // in this thread's usual arena, compactly
-  parsed.reset();
-  scratch.purge();
-  return model;
+  // The text and the cache's bytes (a few MB each for big pipelines) would
+  // stay resident through the run otherwise (heap.h).
+  text = Error{};
+  return_free_pages();
+  return cfg;
 }
 
 }  // namespace wrt

@@ -17,19 +17,22 @@ MallctlFn mallctl_fn() {
   return fn;
 }
 
-// One scratch arena per process, created on first use and reused: arenas
-// are never destroyed, and a new one per parse would only add metadata.
-bool scratch_index(unsigned* out) {
+// The scratch arenas, created on first use and reused: arenas are never
+// destroyed, and a new one per parse would only add metadata.
+bool scratch_index(ScratchArena::Slot slot, unsigned* out) {
   static std::once_flag once;
-  static unsigned index = 0;
+  static unsigned index[ScratchArena::kSlots] = {};
   static bool ok = false;
   std::call_once(once, [] {
     MallctlFn f = mallctl_fn();
     if (!f) return;
-    std::size_t sz = sizeof index;
-    ok = f("arenas.create", &index, &sz, nullptr, 0) == 0;
+    ok = true;
+    for (unsigned& i : index) {
+      std::size_t sz = sizeof i;
+      ok = ok && f("arenas.create", &i, &sz, nullptr, 0) == 0;
+    }
   });
-  *out = index;
+  *out = index[slot];
   return ok;
 }
 
@@ -41,21 +44,40 @@ void flush_thread_cache(MallctlFn f) {
 
 }  // namespace
 
-ScratchArena::ScratchArena() {
+void return_free_pages() {
   MallctlFn f = mallctl_fn();
-  if (!f || !scratch_index(&arena_)) return;
+  if (!f) return;
+  flush_thread_cache(f);
+  (void)f("arena.4096.purge", nullptr, nullptr, nullptr, 0);  // MALLCTL_ARENAS_ALL
+}
+
+ScratchArena::ScratchArena(Slot slot) {
+  MallctlFn f = mallctl_fn();
+  if (!f || !scratch_index(slot, &arena_)) return;
   flush_thread_cache(f);
   std::size_t sz = sizeof previous_;
   entered_ = f("thread.arena", &previous_, &sz, &arena_, sizeof arena_) == 0;
 }
 
-ScratchArena::~ScratchArena() { leave(); }
+ScratchArena::~ScratchArena() {
+  leave();
+  purge();
+  if (cache_off_) {
+    bool on = true;
+    (void)mallctl_fn()("thread.tcache.enabled", nullptr, nullptr, &on, sizeof on);
+  }
+}
 
 void ScratchArena::leave() {
   if (!entered_) return;
   MallctlFn f = mallctl_fn();
   flush_thread_cache(f);
   (void)f("thread.arena", nullptr, nullptr, &previous_, sizeof previous_);
+  bool was_on = true;
+  bool off = false;
+  std::size_t sz = sizeof was_on;
+  // Only the ScratchArena that turned the cache off turns it on again.
+  if (f("thread.tcache.enabled", &was_on, &sz, &off, sizeof off) == 0) cache_off_ = was_on;
   entered_ = false;
   left_ = true;
 }
