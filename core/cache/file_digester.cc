@@ -69,6 +69,11 @@ FileDigester::~FileDigester() {
   if (root_fd_ >= 0) ::close(root_fd_);
 }
 
+void FileDigester::reserve(std::size_t n) {
+  auto all = entries_.all();
+  if (all.size() * 2 < n) all.reserve(n);
+}
+
 void FileDigester::load(std::string* warning) {
   bool missing = false;
   auto data = read_state_file(state_file_, &missing);

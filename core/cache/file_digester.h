@@ -90,6 +90,12 @@ class FileDigester {
   // Writes the state file atomically (temp + rename) if anything changed.
   Status save();
 
+  // Room for about `n` files when fewer than half are known (a first run):
+  // the table then does not grow by doubling, copying its entries and
+  // leaving the old arrays as garbage, while the stages run. Untouched room
+  // costs address space, not memory.
+  void reserve(std::size_t n);
+
   std::uint64_t files_hashed() const { return hashed_.load(std::memory_order_relaxed); }
 
  private:

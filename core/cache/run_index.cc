@@ -113,6 +113,11 @@ bool get_entry(StateReader& r, IndexedEntry* out) {
 
 RunIndex::RunIndex(std::filesystem::path file) : file_(std::move(file)) {}
 
+void RunIndex::reserve(std::size_t n) {
+  auto all = records_.all();
+  if (all.size() * 2 < n) all.reserve(n);
+}
+
 void RunIndex::load(std::string* warning) {
   bool missing = false;
   auto data = read_state_file(file_, &missing);

@@ -75,7 +75,9 @@ class RunIndex {
   // touched_at is forgotten, so the next hit of each stage checks that the
   // store still holds its entry instead of trusting it for up to an hour.
   void adopt_store_mark(const std::string& mark);
-
+  // Room for about `n` stages when fewer than half are known (a first run);
+  // see FileDigester::reserve.
+  void reserve(std::size_t n);
 
  private:
   struct Record {

@@ -365,6 +365,15 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   const auto t0 = Clock::now();
   RunOutcome out;
   out.records.resize(order.size());
+  if (!options_.dry_run) {
+    std::size_t paths = 0;
+    for (int id : order) {
+      const StageConfig& sc = *graph_.stages[static_cast<std::size_t>(id)];
+      paths += sc.inputs.size() + sc.outputs.size();
+    }
+    digester_.reserve(paths);
+    index_.reserve(order.size());
+  }
   Impl impl(*this, out.records);
   auto wall_ms = [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
