@@ -4,9 +4,7 @@
 // between creating its temp link and renaming it left `out/dir24/CuiV412A`
 // in a directory output, and the next run reported the stage `cached` with
 // the stray link kept beside the restored files.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,8 +17,6 @@
 using namespace wrt::test;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-extern char** environ;
 
 namespace {
 
@@ -46,18 +42,9 @@ std::string status_of(const TempDir& ws) { return report_stage(read_json(ws / "r
 // Starts `wrt run EXTRA...`, waits for the stage to say it started, and
 // kills wrt with SIGKILL; returns once the stage's own process is gone.
 void run_and_kill(const TempDir& ws, std::vector<std::string> extra) {
-  std::vector<std::string> args{WRT_BINARY, "run"};
+  std::vector<std::string> args{"run"};
   args.insert(args.end(), extra.begin(), extra.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addchdir_np(&fa, ws.path().c_str());
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  pid_t wrt = -1;
-  REQUIRE(::posix_spawn(&wrt, argv[0], &fa, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&fa);
+  const pid_t wrt = spawn_wrt(args, ws.path());
   std::string pid_text = wait_for_file(ws / "started", 30);
   ::kill(wrt, SIGKILL);
   ::waitpid(wrt, nullptr, 0);

@@ -1,9 +1,7 @@
 // End-to-end: a misbehaving plugin never takes the run down. The probe test
 // plugin crashes, aborts, exits, hangs, leaves a daemon or floods its log;
 // each fault costs only its own stage (plugin_worker.h).
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,7 +16,6 @@ using namespace wrt::test;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-extern char** environ;
 
 namespace {
 
@@ -103,15 +100,7 @@ with = { mode = "hang" }
 plugin = "probe"
 with = { mode = "hang" }
 )");
-    std::string bin = WRT_BINARY, run = "run", rep_flag = "--report", rep = (ws / "report.json").string();
-    char* argv[] = {bin.data(), run.data(), rep_flag.data(), rep.data(), nullptr};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addchdir_np(&fa, ws.path().c_str());
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    pid_t pid = -1;
-    REQUIRE(::posix_spawn(&pid, argv[0], &fa, nullptr, argv, environ) == 0);
-    posix_spawn_file_actions_destroy(&fa);
+    const pid_t pid = spawn_wrt({"run", "--report", (ws / "report.json").string()}, ws.path());
     // Interrupt once the stage is running (its log exists), not after a
     // fixed time: on a loaded machine (a sanitizer build beside other work)
     // wrt may still be loading after 700 ms, and the stage is then skipped.

@@ -1,9 +1,7 @@
 // End-to-end tests: no process a stage starts outlives its stage or wrt
 // (core/process_tree): background jobs, daemons that left the process group
 // (setsid, double fork), timeouts, and kill -9 of wrt itself.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,7 +14,6 @@
 using namespace wrt::test;
 namespace fs = std::filesystem;
 
-extern char** environ;
 
 namespace {
 
@@ -98,17 +95,7 @@ TEST_CASE("processes: kill -9 of wrt leaves no stage process alive", "[e2e][proc
             (i == 3 ? std::string("setsid sh -c 'echo $$ > pids/d.pid; exec sleep 300' & ") : std::string()) +
             "sh -c 'echo $$ > pids/s" + std::to_string(i) + ".pid; exec sleep 300'\" }\n";
   write_file(ws / "wrt.toml", toml);
-  std::vector<std::string> args{WRT_BINARY, "run"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addchdir_np(&fa, ws.path().c_str());
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  pid_t wrt = -1;
-  REQUIRE(::posix_spawn(&wrt, argv[0], &fa, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&fa);
+  const pid_t wrt = spawn_wrt({"run"}, ws.path());
   // Wait until all five processes have started.
   for (int i = 0; i < 500 && pids_in(ws / "pids").size() < 5; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   auto pids = pids_in(ws / "pids");

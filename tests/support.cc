@@ -131,6 +131,23 @@ CommandResult run_wrt(const std::vector<std::string>& args, const fs::path& cwd,
   return run_command(argv, cwd, e);
 }
 
+int spawn_wrt(const std::vector<std::string>& args, const fs::path& cwd) {
+  std::vector<std::string> strings{WRT_BINARY};
+  strings.insert(strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  REQUIRE(rc == 0);
+  return pid;
+}
+
 nlohmann::json report_stage(const nlohmann::json& report, const std::string& name) {
   for (const auto& s : report.at("stages"))
     if (s.at("name") == name) return s;

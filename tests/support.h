@@ -49,6 +49,11 @@ void ed25519_keypair(const std::filesystem::path& dir, const std::string& name);
 CommandResult run_wrt(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                       const std::vector<std::string>& env = {});
 
+// Starts the built `wrt` binary with `args` in `cwd`, stdout to /dev/null,
+// stderr and the environment inherited, and returns its pid without waiting
+// (for tests that signal it; the caller reaps it with waitpid).
+int spawn_wrt(const std::vector<std::string>& args, const std::filesystem::path& cwd);
+
 // A server the test starts (tests/servers/*.py): spawned with argv, its
 // output to `log`, stopped (SIGTERM, then reaped) on destruction.
 class BackgroundProcess {
