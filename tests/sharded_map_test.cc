@@ -30,7 +30,7 @@ TEST_CASE("sharded map: a key is found in its shard, and the whole map is every 
   auto all = m.all();
   CHECK(all.size() == 1000);
   long sum = 0;
-  all.for_each([&](const std::string&, int& v) { sum += v; });
+  all.for_each([&](std::string_view, int& v) { sum += v; });
   CHECK(sum == 999L * 1000 / 2);
   all.put("src/s5_0.txt", -5);  // replaces, in the key's own shard
   CHECK(all.size() == 1000);
@@ -56,7 +56,7 @@ TEST_CASE("sharded map: threads updating their own keys and a whole-map reader s
     for (int i = 0; i < 20; ++i) {
       auto all = m.all();
       long n = 0;
-      all.for_each([&](const std::string&, int& v) { n += v; });
+      all.for_each([&](std::string_view, int& v) { n += v; });
       CHECK(n <= long{kThreads} * kKeys * kRounds);
     }
   });
@@ -64,7 +64,7 @@ TEST_CASE("sharded map: threads updating their own keys and a whole-map reader s
   reader.join();
   auto all = m.all();
   CHECK(all.size() == std::size_t{kThreads} * kKeys);
-  all.for_each([](const std::string& key, int& v) {
+  all.for_each([](std::string_view key, int& v) {
     INFO(key);
     CHECK(v == kRounds);
   });

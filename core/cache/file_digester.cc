@@ -69,9 +69,9 @@ FileDigester::~FileDigester() {
   if (root_fd_ >= 0) ::close(root_fd_);
 }
 
-void FileDigester::reserve(std::size_t n) {
+void FileDigester::reserve(std::size_t n, std::size_t path_bytes) {
   auto all = entries_.all();
-  if (all.size() * 2 < n) all.reserve(n);
+  if (all.size() * 2 < n) all.reserve(n, path_bytes);
 }
 
 void FileDigester::load(std::string* warning) {
@@ -94,17 +94,18 @@ void FileDigester::load(std::string* warning) {
     StateReader r(*payload);
     std::uint64_t count = 0;
     if (!r.count(count, kFixedEntrySize)) return "entry count exceeds file size";
-    all.reserve(static_cast<std::size_t>(count));
+    // The paths take what the payload has beyond the fixed part of each entry.
+    all.reserve(static_cast<std::size_t>(count), r.left() - static_cast<std::size_t>(count) * kFixedEntrySize);
     for (std::uint64_t i = 0; i < count; ++i) {
-      std::uint32_t len = 0;
-      std::string path;
+      std::string_view path;
       Entry e{};
-      if (!r.get(len)) return "truncated entry";
-      if (len == 0 || len > kMaxPathLength) return fmt::format("entry {} has a bad path length {}", i, len);
-      if (!r.bytes(path, len) || !r.get(e.stat.size) || !r.get(e.stat.mtime_ns) || !r.get(e.stat.ctime_ns) || !r.get(e.stat.inode) ||
+      if (!r.view(path)) return "truncated entry";
+      if (path.empty() || path.size() > kMaxPathLength)
+        return fmt::format("entry {} has a bad path length {}", i, path.size());
+      if (!r.get(e.stat.size) || !r.get(e.stat.mtime_ns) || !r.get(e.stat.ctime_ns) || !r.get(e.stat.inode) ||
           !r.get(e.stat.mode) || !r.get(e.hashed_at_ns) || !r.get(e.digest))
         return "truncated entry";
-      all.put(std::move(path), e);
+      all.put(path, e);
     }
     if (r.left() != 0) return fmt::format("{} trailing bytes", r.left());
     return {};
@@ -240,11 +241,11 @@ Status FileDigester::save() {
   auto all = entries_.all();
   if (!dirty_) return Status::Ok();
   std::uint64_t payload = 8;
-  all.for_each([&](const std::string& path, const Entry&) { payload += kFixedEntrySize + path.size(); });
+  all.for_each([&](std::string_view path, const Entry&) { payload += kFixedEntrySize + path.size(); });
   Status st = write_file_atomically(state_file_, [&](std::ostream& out) {
     SealedStreamWriter w(out, kMagic, kVersion, payload);
     w.put(static_cast<std::uint64_t>(all.size()));
-    all.for_each([&](const std::string& path, const Entry& e) {
+    all.for_each([&](std::string_view path, const Entry& e) {
       w.str(path);
       w.put(e.stat.size);
       w.put(e.stat.mtime_ns);

@@ -94,7 +94,8 @@ class FileDigester {
   // the table then does not grow by doubling, copying its entries and
   // leaving the old arrays as garbage, while the stages run. Untouched room
   // costs address space, not memory.
-  void reserve(std::size_t n);
+  // `path_bytes`: about how long their paths are in all.
+  void reserve(std::size_t n, std::size_t path_bytes = 0);
 
   std::uint64_t files_hashed() const { return hashed_.load(std::memory_order_relaxed); }
 

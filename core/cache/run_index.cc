@@ -113,9 +113,9 @@ bool get_entry(StateReader& r, IndexedEntry* out) {
 
 RunIndex::RunIndex(std::filesystem::path file) : file_(std::move(file)) {}
 
-void RunIndex::reserve(std::size_t n) {
+void RunIndex::reserve(std::size_t n, std::size_t name_bytes) {
   auto all = records_.all();
-  if (all.size() * 2 < n) all.reserve(n);
+  if (all.size() * 2 < n) all.reserve(n, name_bytes);
 }
 
 void RunIndex::load(std::string* warning) {
@@ -147,10 +147,10 @@ void RunIndex::load(std::string* warning) {
       return "truncated header";
     all.reserve(static_cast<std::size_t>(count));
     for (std::uint64_t i = 0; i < count; ++i) {
-      std::string stage;
+      std::string_view stage;
       Record rec;
       bool has_key = false, has_entry = false;
-      if (!r.str(stage) || !flag(r, has_key)) return fmt::format("record {} is truncated", i);
+      if (!r.view(stage) || !flag(r, has_key)) return fmt::format("record {} is truncated", i);
       if (has_key) {
         Digest key;
         if (!r.get(key)) return fmt::format("record {} is truncated", i);
@@ -162,7 +162,7 @@ void RunIndex::load(std::string* warning) {
         if (!get_entry(r, nullptr)) return fmt::format("record {} ({}) has a malformed entry", i, stage);
         rec.mapped = payload->substr(at, payload->size() - r.left() - at);
       }
-      all.put(std::move(stage), std::move(rec));
+      all.put(stage, std::move(rec));
     }
     if (r.left() != 0) return fmt::format("{} trailing bytes", r.left());
     return {};
@@ -185,7 +185,7 @@ Status RunIndex::save() {
   auto all = records_.all();
   if (!dirty_) return Status::Ok();
   std::uint64_t payload = 8 + 4 + store_mark_.size() + 8;
-  all.for_each([&](const std::string& stage, const Record& rec) {
+  all.for_each([&](std::string_view stage, const Record& rec) {
     payload += 4 + stage.size() + 1 + (rec.key ? 32 : 0) + sizeof rec.touched_at + 1 + rec.entry().size();
   });
   Status st = write_file_atomically(file_, [&](std::ostream& out) {
@@ -193,7 +193,7 @@ Status RunIndex::save() {
     w.put(std::int64_t{0});  // reserved (see load)
     w.str(store_mark_);
     w.put(static_cast<std::uint64_t>(all.size()));
-    all.for_each([&](const std::string& stage, const Record& rec) {
+    all.for_each([&](std::string_view stage, const Record& rec) {
       w.str(stage);
       w.put(static_cast<std::uint8_t>(rec.key ? 1 : 0));
       if (rec.key) w.put(*rec.key);
@@ -296,7 +296,7 @@ namespace wrt {
 void RunIndex::adopt_store_mark(const std::string& mark) {
   auto all = records_.all();
   if (store_mark_ == mark) return;
-  all.for_each([](const std::string&, Record& rec) { rec.touched_at = 0; });
+  all.for_each([](std::string_view, Record& rec) { rec.touched_at = 0; });
   store_mark_ = mark;
   dirty_ = true;
 }

@@ -76,8 +76,8 @@ class RunIndex {
   // store still holds its entry instead of trusting it for up to an hour.
   void adopt_store_mark(const std::string& mark);
   // Room for about `n` stages when fewer than half are known (a first run);
-  // see FileDigester::reserve.
-  void reserve(std::size_t n);
+  // see FileDigester::reserve. `name_bytes`: their names' length in all.
+  void reserve(std::size_t n, std::size_t name_bytes = 0);
 
  private:
   struct Record {

@@ -366,13 +366,18 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   RunOutcome out;
   out.records.resize(order.size());
   if (!options_.dry_run) {
-    std::size_t paths = 0;
+    // Room for what a first run records (the patterns' lengths stand in
+    // for the paths they match).
+    std::size_t paths = 0, path_bytes = 0, name_bytes = 0;
     for (int id : order) {
       const StageConfig& sc = *graph_.stages[static_cast<std::size_t>(id)];
       paths += sc.inputs.size() + sc.outputs.size();
+      for (const auto& p : sc.inputs) path_bytes += p.size();
+      for (const auto& p : sc.outputs) path_bytes += p.size();
+      name_bytes += sc.name.size();
     }
-    digester_.reserve(paths);
-    index_.reserve(order.size());
+    digester_.reserve(paths, path_bytes);
+    index_.reserve(order.size(), name_bytes);
   }
   Impl impl(*this, out.records);
   auto wall_ms = [] {

@@ -53,11 +53,10 @@ class ShardedMap {
     ~All() {
       for (auto& s : owner_->shards_) s.mu.unlock();
     }
-    // f(const std::string& key, V& value) for each entry, shard by shard.
+    // f(std::string_view key, V& value) for each entry, shard by shard.
     template <class F>
     void for_each(F&& f) const {
-      for (auto& s : owner_->shards_)
-        for (auto& item : s.map) f(item.key, item.value);
+      for (auto& s : owner_->shards_) s.map.for_each(f);
     }
     std::size_t size() const {
       std::size_t n = 0;
@@ -68,12 +67,14 @@ class ShardedMap {
       for (auto& s : owner_->shards_) s.map.clear();
     }
     // Inserts or replaces.
-    void put(std::string key, V value) const {
-      owner_->shards_[index(key)].map.put(std::move(key), std::move(value));
+    void put(std::string_view key, V value) const {
+      owner_->shards_[index(key)].map.put(key, std::move(value));
     }
-    // Room for about `n` entries in all, spread over the shards.
-    void reserve(std::size_t n) const {
-      for (auto& s : owner_->shards_) s.map.reserve(n / N + n / (4 * N) + 1);
+    // Room for about `n` entries in all, whose keys take about `key_bytes`,
+    // spread over the shards.
+    void reserve(std::size_t n, std::size_t key_bytes = 0) const {
+      for (auto& s : owner_->shards_)
+        s.map.reserve(n / N + n / (4 * N) + 1, key_bytes / N + key_bytes / (4 * N) + 1);
     }
 
    private:
