@@ -552,11 +552,11 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
       if (!explain_stage.empty() && r.name != explain_stage) continue;
       if (r.status == "cached") {
         std::printf("%s: up to date (cache hit for key %s)\n", r.name.c_str(), r.cache_key.substr(0, 16).c_str());
-      } else if (r.status == "pending" && r.conditional) {
+      } else if (r.status == "pending" && r.extras().conditional) {
         std::printf("%s: %s\n", r.name.c_str(), r.reason.c_str());
       } else if (r.status == "pending") {
         std::printf("%s: would run: %s\n", r.name.c_str(), r.reason.c_str());
-        for (const auto& c : r.key_changes) std::printf("    %s\n", c.c_str());
+        for (const auto& c : r.extras().key_changes) std::printf("    %s\n", c.c_str());
       } else {
         std::printf("%s: %s: %s\n", r.name.c_str(), r.status.c_str(), r.reason.c_str());
       }

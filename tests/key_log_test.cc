@@ -122,3 +122,33 @@ TEST_CASE("key log: superseded lines are dropped once they outweigh the live one
   }
   CHECK((*log.latest("s0"))["files"]["src/a.c"] == "597");
 }
+
+TEST_CASE("key log: lines longer than the read buffer and lines across its boundaries are read whole", "[key-log]") {
+  TempDir dir;
+  const fs::path file = dir / "state/key-records";
+  {
+    KeyLog log(file);
+    // 300 short records cross many 64 KiB boundaries; one record of
+    // ~200 KiB is longer than the buffer (a stage with thousands of inputs).
+    for (int i = 0; i < 300; ++i) {
+      const std::string s = "stage" + std::to_string(i);
+      log.append(s, key_of('a'), record(s, key_of('a'), std::string(400 + i, 'x')));
+    }
+    log.append("big", key_of('b'), record("big", key_of('b'), std::string(200 * 1024, 'y')));
+    log.append("after", key_of('c'), record("after", key_of('c'), "z"));
+    REQUIRE(log.flush().ok());
+  }
+  KeyLog log(file);
+  for (int i = 0; i < 300; ++i) {
+    const std::string s = "stage" + std::to_string(i);
+    auto r = log.latest(s);
+    REQUIRE(r);
+    CHECK((*r)["files"]["src/a.c"].get<std::string>().size() == std::size_t(400 + i));
+  }
+  auto big = log.latest("big");
+  REQUIRE(big);
+  CHECK((*big)["files"]["src/a.c"].get<std::string>() == std::string(200 * 1024, 'y'));
+  auto after = log.latest("after");
+  REQUIRE(after);
+  CHECK((*after)["key"] == key_of('c'));
+}

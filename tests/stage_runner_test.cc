@@ -112,7 +112,7 @@ TEST_CASE("stage_runner: a miss runs and stores, and the next run is a hit that 
   CHECK(first.attempts == 1);
   REQUIRE(first.outputs.size() == 1);
   CHECK(first.outputs[0].path == "out/copy.txt");
-  CHECK(first.not_stored.empty());
+  CHECK(first.extras().not_stored.empty());
   CHECK(read_file(ws / "out/copy.txt") == "one\n");
 
   b.fresh();
@@ -192,7 +192,7 @@ with = { run = "cat in.txt > out.txt && sleep 0.05 && echo after > in.txt" }
 )");
   StageRecord rec;
   CHECK(b.process("copy", rec) == "passed");
-  CHECK(rec.not_stored == "input in.txt changed while the stage ran");
+  CHECK(rec.extras().not_stored == "input in.txt changed while the stage ran");
   CHECK(b.store->get_entry(rec.cache_key, nullptr) == std::nullopt);
 }
 

@@ -74,29 +74,35 @@ void KeyLog::load_locked() {
   if (fd_ < 0) return;  // none yet (or unreadable: explain only loses its comparison)
   // Read in chunks (not mapped: a writer truncating a torn last line would
   // fault a reader's mapping), keeping the offset of each stage's latest line.
-  std::string buf;
+  // One 64 KiB buffer, grown only for a longer line: the file is ~800 bytes
+  // per stage, and a 1 MiB chunk plus a copy of it were ~2 MiB of a content
+  // change's peak (issue 17).
+  std::vector<char> buf(64 * 1024);
+  std::size_t have = 0;      // bytes in buf
   std::uint64_t buf_at = 0;  // file offset of buf[0]
-  std::vector<char> chunk(1 << 20);
   for (;;) {
-    ssize_t n = ::read(fd_, chunk.data(), chunk.size());
+    if (have == buf.size()) buf.resize(buf.size() * 2);  // one line longer than the buffer
+    ssize_t n = ::read(fd_, buf.data() + have, buf.size() - have);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    buf.append(chunk.data(), static_cast<std::size_t>(n));
+    have += static_cast<std::size_t>(n);
+    std::string_view data(buf.data(), have);
     std::size_t pos = 0;
     for (;;) {
-      const std::size_t nl = buf.find('\n', pos);
-      if (nl == std::string::npos) break;
-      std::string_view line(buf.data() + pos, nl - pos);
+      const std::size_t nl = data.find('\n', pos);
+      if (nl == std::string_view::npos) break;
+      std::string_view line = data.substr(pos, nl - pos);
       std::string_view stage = stage_of(line);
       if (!stage.empty() && line.size() <= UINT32_MAX) {
-        Line& l = latest_[std::string(stage)];
+        Line& l = latest_[stage];
         if (l.size != 0) live_bytes_ -= l.size + 1;
         l = Line{buf_at + pos, static_cast<std::uint32_t>(line.size()), false};
         live_bytes_ += line.size() + 1;
       }
       pos = nl + 1;
     }
-    buf.erase(0, pos);
+    std::memmove(buf.data(), buf.data() + pos, have - pos);
+    have -= pos;
     buf_at += pos;
   }
   file_size_ = buf_at;  // a torn last line (no line break) is not a record
@@ -116,9 +122,9 @@ std::optional<nlohmann::json> KeyLog::parse_line(std::string_view line, const st
 std::optional<nlohmann::json> KeyLog::latest(const std::string& stage) {
   std::lock_guard<std::mutex> lock(mu_);
   load_locked();
-  auto it = latest_.find(stage);
-  if (it == latest_.end()) return std::nullopt;
-  const Line& l = it->second;
+  const Line* found = latest_.find(stage);
+  if (!found) return std::nullopt;
+  const Line& l = *found;
   if (l.pending) return parse_line(std::string_view(pending_).substr(l.offset, l.size), stage);
   if (fd_ < 0) return std::nullopt;
   std::string buf(l.size, '\0');
@@ -188,10 +194,10 @@ Status KeyLog::write_pending_locked() {
     return Error{fmt::format("cannot write {}: {}", file_.string(), err_text(err))};
   }
   for (const auto& stage : pending_stages_) {
-    auto it = latest_.find(stage);
-    if (it != latest_.end() && it->second.pending) {
-      it->second.offset += base;
-      it->second.pending = false;
+    Line* l = latest_.find(stage);
+    if (l && l->pending) {
+      l->offset += base;
+      l->pending = false;
     }
   }
   pending_stages_.clear();
@@ -202,15 +208,15 @@ Status KeyLog::write_pending_locked() {
 }
 
 Status KeyLog::compact_locked() {
-  std::vector<std::pair<const std::string*, Line*>> lines;
+  std::vector<Line*> lines;  // valid while nothing is inserted (the lock is held)
   lines.reserve(latest_.size());
-  for (auto& [stage, l] : latest_) lines.emplace_back(&stage, &l);
+  latest_.for_each([&](std::string_view, Line& l) { lines.push_back(&l); });
   std::vector<std::uint64_t> offsets(lines.size());
   std::string buf;
   Status s = write_file_atomically(file_, [&](std::ostream& out) {
     std::uint64_t at = 0;
     for (std::size_t i = 0; i < lines.size(); ++i) {
-      const Line& l = *lines[i].second;
+      const Line& l = *lines[i];
       buf.resize(l.size);
       if (::pread(fd_, buf.data(), buf.size(), static_cast<off_t>(l.offset)) != static_cast<ssize_t>(buf.size()))
         throw std::runtime_error("cannot read " + file_.string());
@@ -224,7 +230,7 @@ Status KeyLog::compact_locked() {
   if (fd < 0) return Error{fmt::format("cannot read {}: {}", file_.string(), err_text(errno))};
   ::close(fd_);
   fd_ = fd;
-  for (std::size_t i = 0; i < lines.size(); ++i) lines[i].second->offset = offsets[i];
+  for (std::size_t i = 0; i < lines.size(); ++i) lines[i]->offset = offsets[i];
   file_size_ = live_bytes_;
   return Status::Ok();
 }

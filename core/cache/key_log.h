@@ -24,11 +24,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/util/flat_string_map.h"
 #include "core/util/result.h"
 
 namespace wrt {
@@ -69,7 +69,7 @@ class KeyLog {
   const std::filesystem::path file_;
   std::mutex mu_;
   bool loaded_ = false;
-  std::unordered_map<std::string, Line> latest_;
+  FlatStringMap<Line> latest_;  // by stage
   std::uint64_t file_size_ = 0;  // bytes of the file that were scanned
   std::uint64_t live_bytes_ = 0; // sum of the latest lines' sizes (+1 each)
   std::string pending_;          // appended lines not yet written

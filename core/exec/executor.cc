@@ -168,7 +168,7 @@ struct Executor::Impl {
       // predicted (it never succeeded here) leaves this stage undecided.
       if (dep.status == "pending" && ex.options_.dry_run && !dep.output_digest) {
         rec.reason = fmt::format("needs '{}', which would run (its outputs cannot be predicted)", dep.name);
-        rec.conditional = true;
+        rec.extras_mut().conditional = true;
         return "pending";
       }
       // A stage that asked for the gate's judgement got it above: an ASIL
@@ -282,14 +282,14 @@ struct Executor::Impl {
       ex.events_.note(fmt::format("rebuilding {} for {}: {}", dep.name, record(v).name, why));
       auto rb = runner.rebuild_state(task(d), fingerprints[d], upstream_of(d));
       const bool ok = rb.end.status == "passed" || rb.end.status == "flaky";
-      dep.rebuilt_state = ok ? fmt::format("rebuilt: {}", why) : fmt::format("rebuild {}: {}", rb.end.status, rb.end.detail);
+      dep.extras_mut().rebuilt_state = ok ? fmt::format("rebuilt: {}", why) : fmt::format("rebuild {}: {}", rb.end.status, rb.end.detail);
       if (!ok)
         return fmt::format("needs '{}', whose state directory could not be rebuilt ({}: {})", dep.name, rb.end.status,
                            rb.end.detail);
       // The key of v took the cached outputs of d; a rebuild that gives
       // others makes that key a lie, so v's result must not be stored.
       if (rb.output_digest != dep.output_digest)
-        record(v).not_stored = fmt::format("'{}' gave other outputs when rebuilt for its state directory", dep.name);
+        record(v).extras_mut().not_stored = fmt::format("'{}' gave other outputs when rebuilt for its state directory", dep.name);
     }
     return {};
   }
@@ -307,7 +307,7 @@ struct Executor::Impl {
     p.status = "pending";
     p.detail = rec.reason = fmt::format("would run only if {} change{} its outputs (else cached)", names,
                                         names.find(',') == std::string::npos ? "s" : "");
-    rec.conditional = true;
+    rec.extras_mut().conditional = true;
   }
 
   // Runs a prepared stage. Blocks on the stage's processes: called on a

@@ -505,7 +505,11 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
   if (!k) return failed(k.error());
   const Digest key = compute_key(*k);
   rec.cache_key = to_hex(key);
-  std::string why = record_key(sc.name, *k, key, rec.cache_key, rec.key_changes);
+  std::vector<std::string> changes;
+  std::string why = record_key(sc.name, *k, key, rec.cache_key, changes);
+  // Only a dry run (`wrt explain`) shows every difference; a run keeps the
+  // first one, in the reason.
+  if (run_.options.dry_run && !changes.empty()) rec.extras_mut().key_changes = std::move(changes);
   // Only where a stage may run: a hit needs no list (the no-op's hot path).
   auto input_names = [&] {
     std::vector<std::string> inputs;
@@ -554,7 +558,7 @@ Preparation StageRunner::lookup_remote(const StageTask& task, const Fingerprint&
   if (run_.options.remote->fetch(rec.cache_key, *run_.store, &note, &entry)) {
     std::string warning;
     if (!entry) entry = run_.store->get_entry(rec.cache_key, &warning);
-    if (entry) rec.remote_hit = true;
+    if (entry) rec.extras_mut().remote_hit = true;
     if (!warning.empty()) run_.events.note(fmt::format("warning: {}: {}", sc.name, warning));
   }
   if (!note.empty()) run_.events.note(fmt::format("warning: {}: {}", sc.name, note));
@@ -787,7 +791,7 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
           blobs_stored = false;
         } else if (*put != *d) {
           // Rewritten between hashing and storing: no single content to vouch for.
-          rec.not_stored = fmt::format("output {} changed while it was stored", o.path);
+          rec.extras_mut().not_stored = fmt::format("output {} changed while it was stored", o.path);
         }
       }
     }
@@ -798,26 +802,26 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
   // Guard against concurrent changes (Bazel's --guard_against_concurrent_changes):
   // an input edited while the stage ran means the outputs may come from
   // content other than the keyed one, so the result must not be cached.
-  if (cacheable && rec.not_stored.empty()) {
+  if (cacheable && rec.extras().not_stored.empty()) {
     // The digester recorded each input's stat with its digest.
     for (const auto& path : prepared.inputs) {
       if (run_.digester.changed_since_digest(path)) {
-        rec.not_stored = fmt::format("input {} changed while the stage ran", path);
+        rec.extras_mut().not_stored = fmt::format("input {} changed while the stage ran", path);
         break;
       }
     }
   }
-  if (cacheable && rec.not_stored.empty()) {
+  if (cacheable && rec.extras().not_stored.empty()) {
     for (const auto& o : rec.outputs)
       if (Status s = check_restorable_path(o.path, sc.outputs, cache_dir_rel_); !s) {
-        rec.not_stored = fmt::format("output {}", s.error());
+        rec.extras_mut().not_stored = fmt::format("output {}", s.error());
         break;
       }
   }
-  if (!blobs_stored && rec.not_stored.empty()) rec.not_stored = "an output could not be stored";
-  if (!rec.not_stored.empty() && cacheable)
-    run_.events.note(fmt::format("warning: {}: result not cached: {}", sc.name, rec.not_stored));
-  if (cacheable && rec.not_stored.empty()) {
+  if (!blobs_stored && rec.extras().not_stored.empty()) rec.extras_mut().not_stored = "an output could not be stored";
+  if (!rec.extras().not_stored.empty() && cacheable)
+    run_.events.note(fmt::format("warning: {}: result not cached: {}", sc.name, rec.extras().not_stored));
+  if (cacheable && rec.extras().not_stored.empty()) {
     CacheEntry entry;
     entry.outputs = rec.outputs;
     entry.result = {{"status", status},
@@ -831,7 +835,7 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
     if (!put) {
       run_.events.note(fmt::format("warning: {}: cannot store cache entry: {}", sc.name, put.error()));
     } else if (!put->differences.empty()) {
-      rec.nondeterministic = true;
+      rec.extras_mut().nondeterministic = true;
       std::string list;
       for (std::size_t i = 0; i < put->differences.size() && i < 5; ++i)
         list += (i ? ", " : "") + put->differences[i];

@@ -19,11 +19,12 @@ nlohmann::json stage_report(const StageRecord& r) {
   s["reason"] = r.reason;
   s["asil"] = r.asil ? nlohmann::json(asil_name(*r.asil)) : nlohmann::json();
   s["component"] = r.component;
-  if (r.nondeterministic) s["nondeterministic"] = true;
-  if (!r.not_stored.empty()) s["not_stored"] = r.not_stored;
-  if (r.conditional) s["conditional"] = true;
-  if (!r.rebuilt_state.empty()) s["rebuilt_state"] = r.rebuilt_state;
-  if (r.remote_hit) s["remote_hit"] = true;
+  const StageRecordExtras& x = r.extras();
+  if (x.nondeterministic) s["nondeterministic"] = true;
+  if (!x.not_stored.empty()) s["not_stored"] = x.not_stored;
+  if (x.conditional) s["conditional"] = true;
+  if (!x.rebuilt_state.empty()) s["rebuilt_state"] = x.rebuilt_state;
+  if (x.remote_hit) s["remote_hit"] = true;
   s["log"] = r.log;
   nlohmann::json outs = nlohmann::json::array();
   for (const auto& f : r.outputs) outs.push_back(f.path);
@@ -45,7 +46,7 @@ StageRecord stage_from_report(const nlohmann::json& s) {
   if (auto a = parse_asil(str("asil")); a && !str("asil").empty()) r.asil = a;
   if (s.contains("attempts") && s["attempts"].is_number_integer()) r.attempts = s["attempts"].get<int>();
   if (s.contains("duration_s") && s["duration_s"].is_number()) r.duration_s = s["duration_s"].get<double>();
-  if (s.contains("remote_hit") && s["remote_hit"].is_boolean()) r.remote_hit = s["remote_hit"].get<bool>();
+  if (s.contains("remote_hit") && s["remote_hit"].is_boolean()) r.extras_mut().remote_hit = s["remote_hit"].get<bool>();
   r.results = results_from_json(s);
   if (s.contains("outputs") && s["outputs"].is_array())
     for (const auto& o : s["outputs"])

@@ -16,6 +16,27 @@
 
 namespace wrt {
 
+// The parts of a record most stages leave empty, kept out of line (issue
+// 17: 104 of a record's 432 bytes, for every stage of a run).
+struct StageRecordExtras {
+  // Dry run (`wrt explain`): every difference from the last recorded key
+  // (a real run keeps only the first, in `reason`).
+  std::vector<std::string> key_changes;
+  // A different result was already cached for this key: the stage is not
+  // deterministic (the first result stays the cached one).
+  bool nondeterministic = false;
+  // Dry run: "pending" only if a stage it needs changes its outputs (early
+  // cutoff may keep it cached); false for a definite "would run".
+  bool conditional = false;
+  bool remote_hit = false;  // cached: the entry came from the remote cache this run
+  // Why a successful run's result was not stored (empty: stored, or caching off).
+  std::string not_stored;
+  // A cache hit whose state directories had to be regenerated for a stage
+  // that needed them: why, and how that run ended.
+  std::string rebuilt_state;
+  bool operator==(const StageRecordExtras&) const = default;
+};
+
 struct StageRecord {
   std::string name;
   std::string plugin;
@@ -31,23 +52,15 @@ struct StageRecord {
   OutOfLine<StageResults> results;
   std::string log;        // workspace-relative log path
   std::string reason;     // why it ran, was skipped, or failed (one line)
-  std::vector<std::string> key_changes;  // every difference from the last recorded key
   std::vector<CachedFile> outputs;
   std::optional<Digest> output_digest;
   std::optional<Asil> asil;  // the level the safety gate judges this stage at
   std::string component;     // for_each instance: its component
-  // A different result was already cached for this key: the stage is not
-  // deterministic (the first result stays the cached one).
-  bool nondeterministic = false;
-  // Why a successful run's result was not stored (empty: stored, or caching off).
-  std::string not_stored;
-  // Dry run: "pending" only if a stage it needs changes its outputs (early
-  // cutoff may keep it cached); false for a definite "would run".
-  bool conditional = false;
-  // A cache hit whose state directories had to be regenerated for a stage
-  // that needed them: why, and how that run ended.
-  std::string rebuilt_state;
-  bool remote_hit = false;  // cached: the entry came from the remote cache this run
+  // Read as rec.extras().not_stored, written as rec.extras_mut().not_stored.
+  OutOfLine<StageRecordExtras> extra;
+
+  const StageRecordExtras& extras() const { return extra.get(); }
+  StageRecordExtras& extras_mut() { return extra.mut(); }
 };
 
 // What the remote cache did in a run (remote_cache.h fills it).
