@@ -1,12 +1,11 @@
 #include "core/util/dsse.h"
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include <cstdio>
 
 #include <fmt/core.h>
 
+#include "core/util/crypto_library.h"
 #include "core/util/hash.h"
 
 namespace wrt {
@@ -16,27 +15,30 @@ namespace fs = std::filesystem;
 namespace {
 
 std::shared_ptr<void> own(EVP_PKEY* k) {
-  return std::shared_ptr<void>(k, [](void* p) { EVP_PKEY_free(static_cast<EVP_PKEY*>(p)); });
+  return std::shared_ptr<void>(k, [](void* p) { crypto_library().EVP_PKEY_free(static_cast<EVP_PKEY*>(p)); });
 }
 
 // keyid: SHA-256 of the public key's DER SubjectPublicKeyInfo.
 std::string keyid_of(EVP_PKEY* k) {
+  const CryptoLibrary& lib = crypto_library();
   unsigned char* der = nullptr;
-  int n = i2d_PUBKEY(k, &der);
+  int n = lib.i2d_PUBKEY(k, &der);
   if (n <= 0) return {};
   std::string id = to_hex(sha256(std::string_view(reinterpret_cast<char*>(der), static_cast<std::size_t>(n))));
-  OPENSSL_free(der);
+  lib.CRYPTO_free(der, OPENSSL_FILE, OPENSSL_LINE);
   return id;
 }
 
 Result<std::shared_ptr<void>> read_pem(const fs::path& pem, bool priv) {
+  const CryptoLibrary& lib = crypto_library();
+  if (!lib.error.empty()) return Error{fmt::format("{}: {}", pem.string(), lib.error)};
   std::FILE* f = std::fopen(pem.c_str(), "r");
   if (!f) return Error{fmt::format("{}: cannot read the key", pem.string())};
-  EVP_PKEY* k = priv ? PEM_read_PrivateKey(f, nullptr, nullptr, nullptr) : PEM_read_PUBKEY(f, nullptr, nullptr, nullptr);
+  EVP_PKEY* k = priv ? lib.PEM_read_PrivateKey(f, nullptr, nullptr, nullptr) : lib.PEM_read_PUBKEY(f, nullptr, nullptr, nullptr);
   std::fclose(f);
   if (!k) return Error{fmt::format("{}: not a PEM {} key", pem.string(), priv ? "private" : "public")};
   auto owned = own(k);
-  if (EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) return Error{fmt::format("{}: not an Ed25519 key", pem.string())};
+  if (lib.EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) return Error{fmt::format("{}: not an Ed25519 key", pem.string())};
   return owned;
 }
 
@@ -65,25 +67,30 @@ Result<Ed25519Key> Ed25519Key::load_public(const fs::path& pem) {
 }
 
 Result<std::string> Ed25519Key::sign(const std::string& message) const {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  // A key exists only once libcrypto was loaded (read_pem).
+  const CryptoLibrary& lib = crypto_library();
+  if (!lib.error.empty() || !pkey_) return Error{"Ed25519 signing failed: " + (pkey_ ? lib.error : "no key")};
+  EVP_MD_CTX* ctx = lib.EVP_MD_CTX_new();
   std::string sig(64, '\0');
   std::size_t len = sig.size();
   // Ed25519 signs the message itself: no digest is named.
-  bool ok = ctx && EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, static_cast<EVP_PKEY*>(pkey_.get())) == 1 &&
-            EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+  bool ok = ctx && lib.EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, static_cast<EVP_PKEY*>(pkey_.get())) == 1 &&
+            lib.EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
                            reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
-  EVP_MD_CTX_free(ctx);
+  lib.EVP_MD_CTX_free(ctx);
   if (!ok) return Error{"Ed25519 signing failed (a public key given where a private one is needed?)"};
   sig.resize(len);
   return sig;
 }
 
 bool Ed25519Key::verify(const std::string& message, const std::string& signature) const {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = ctx && EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, static_cast<EVP_PKEY*>(pkey_.get())) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+  const CryptoLibrary& lib = crypto_library();
+  if (!lib.error.empty() || !pkey_) return false;
+  EVP_MD_CTX* ctx = lib.EVP_MD_CTX_new();
+  bool ok = ctx && lib.EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, static_cast<EVP_PKEY*>(pkey_.get())) == 1 &&
+            lib.EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
                              reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
-  EVP_MD_CTX_free(ctx);
+  lib.EVP_MD_CTX_free(ctx);
   return ok;
 }
 

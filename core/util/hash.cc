@@ -1,16 +1,16 @@
 #include "core/util/hash.h"
 
 #include <fcntl.h>
-// Only this file uses them (see below).
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/sha.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <vector>
 #include <cstring>
 #include <fmt/core.h>
+
+#include "core/util/sha256_blocks.h"
 
 namespace wrt {
 
@@ -41,23 +41,36 @@ std::optional<Digest> digest_from_hex(std::string_view hex) {
   return d;
 }
 
-// OpenSSL's SHA-256 functions, not EVP: EVP's first digest initialises the
-// library (reads openssl.cnf, loads the default provider, registers ~2,000
-// error strings), which a run over 10,000 stages paid for with ~2 MiB of
-// resident memory (libcrypto's pages and its heap) and nothing else: the
-// provider's SHA-256 is these same functions (issue 17: memory). They are
-// deprecated in OpenSSL 3.0, not removed; should a release remove them, this
-// file fails to build rather than change a digest.
-namespace {
-SHA256_CTX* ctx_of(unsigned char* storage) { return reinterpret_cast<SHA256_CTX*>(storage); }
-}  // namespace
+// Not OpenSSL's EVP, nor its SHA256_* (hash.h, sha256_blocks.h): the
+// padding below is FIPS 180-4's, section 5.1.1; blocks go to the process's
+// compression function.
+Sha256::Sha256() : Sha256(sha256_implementation()) {}
 
-Sha256::Sha256() {
-  static_assert(sizeof(SHA256_CTX) <= sizeof ctx_ && alignof(SHA256_CTX) <= 8);
-  SHA256_Init(ctx_of(ctx_));
+Sha256::Sha256(const Sha256Implementation& impl)
+    : blocks_(impl.blocks),
+      state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+
+void Sha256::update(const void* data, std::size_t size) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  const auto blocks = blocks_;
+  std::size_t have = static_cast<std::size_t>(length_ % 64);
+  length_ += size;
+  if (have > 0) {
+    const std::size_t take = std::min(size, 64 - have);
+    std::memcpy(buffer_ + have, p, take);
+    p += take;
+    size -= take;
+    have += take;
+    if (have < 64) return;
+    blocks(state_, buffer_, 1);
+  }
+  if (size >= 64) {
+    blocks(state_, p, size / 64);
+    p += size / 64 * 64;
+    size %= 64;
+  }
+  if (size > 0) std::memcpy(buffer_, p, size);
 }
-
-void Sha256::update(const void* data, std::size_t size) { SHA256_Update(ctx_of(ctx_), data, size); }
 
 void Sha256::update_field(std::string_view data) {
   std::uint64_t n = data.size();
@@ -75,8 +88,16 @@ void Sha256::update_field(std::uint64_t n) {
 }
 
 Digest Sha256::finish() {
+  const std::uint64_t bits = length_ * 8;
+  // 0x80, zeros up to 56 mod 64, then the length in bits, big-endian.
+  unsigned char pad[72] = {0x80};
+  const std::size_t have = static_cast<std::size_t>(length_ % 64);
+  const std::size_t zeros = have < 56 ? 56 - have : 120 - have;
+  for (int i = 0; i < 8; ++i) pad[zeros + static_cast<std::size_t>(i)] = static_cast<unsigned char>(bits >> (56 - 8 * i));
+  update(pad, zeros + 8);
   Digest d{};
-  SHA256_Final(d.data(), ctx_of(ctx_));
+  for (std::size_t i = 0; i < 8; ++i)
+    for (std::size_t b = 0; b < 4; ++b) d[4 * i + b] = static_cast<unsigned char>(state_[i] >> (24 - 8 * b));
   return d;
 }
 

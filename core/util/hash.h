@@ -1,5 +1,6 @@
-// SHA-256 digests for cache keys and content addressing (OpenSSL's SHA-256,
-// which uses the CPU's SHA extensions where present).
+// SHA-256 digests for cache keys and content addressing (FIPS 180-4; the
+// compression function is the CPU's SHA extensions where present, else
+// OpenSSL's: sha256_blocks.h).
 #pragma once
 
 #include <array>
@@ -11,6 +12,7 @@
 #include <string_view>
 
 #include "core/util/result.h"
+#include "core/util/sha256_blocks.h"
 
 namespace wrt {
 
@@ -24,7 +26,10 @@ std::optional<Digest> digest_from_hex(std::string_view hex);
 // Incremental hasher. Not thread-safe; use one per thread.
 class Sha256 {
  public:
+  // With the process's compression function (sha256_implementation()), or
+  // a given one (tests compare them).
   Sha256();
+  explicit Sha256(const Sha256Implementation& impl);
   ~Sha256() = default;
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
@@ -40,9 +45,10 @@ class Sha256 {
   Digest finish();
 
  private:
-  // OpenSSL's SHA256_CTX (hash.cc checks the size), kept here so that a
-  // digest allocates nothing.
-  alignas(8) unsigned char ctx_[112];
+  Sha256BlocksFn blocks_;
+  std::uint32_t state_[8];
+  std::uint64_t length_ = 0;     // bytes hashed so far
+  unsigned char buffer_[64];     // a block's first length_ % 64 bytes
 };
 
 Digest sha256(std::string_view data);
