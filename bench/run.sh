@@ -144,12 +144,12 @@ same_outputs() { diff -rq "$WORK/wrt/out" "$WORK/ninja/out" >/dev/null || die "o
 mean() { python3 -c 'import sys; v=[float(x) for x in sys.argv[1:]]; print(f"{sum(v)/len(v):.3f}")' "$@"; }
 max() { python3 -c 'import sys; print(max(int(x) for x in sys.argv[1:]))' "$@"; }
 
-declare -A WALL_W WALL_N RERUN_W RERUN_N RSS_W NOTE
+declare -A WALL_W WALL_N RERUN_W RERUN_N RSS_W RSS_N NOTE
 
 # scenario NAME SETUP_FN : RUNS times: SETUP_FN, then wrt and ninja each once.
 # wrt and ninja alternate so that background load hits both alike.
 scenario() {
-  local name=$1 setup=$2 r ww=() wn=() rss=() rw rn
+  local name=$1 setup=$2 r ww=() wn=() rss=() rssn=() rw rn
   for ((r = 1; r <= RUNS; r++)); do
     "$setup" "$r"
     run_wrt "$LOGS/$name-wrt-$r"
@@ -158,12 +158,14 @@ scenario() {
     ww+=("$(cat "$LOGS/$name-wrt-$r.wall")")
     wn+=("$(cat "$LOGS/$name-ninja-$r.wall")")
     rss+=("$(cat "$LOGS/$name-wrt-$r.rss")")
+    rssn+=("$(cat "$LOGS/$name-ninja-$r.rss")")
     rw=$(rerun_wrt "$LOGS/$name-wrt-$r")
     rn=$(rerun_ninja "$LOGS/$name-ninja-$r")
   done
   WALL_W[$name]=$(mean "${ww[@]}")
   WALL_N[$name]=$(mean "${wn[@]}")
   RSS_W[$name]=$(max "${rss[@]}")
+  RSS_N[$name]=$(max "${rssn[@]}")
   RERUN_W[$name]=$rw
   RERUN_N[$name]=$rn
   echo "bench: $name: wrt ${WALL_W[$name]}s (${rw} run), ninja ${WALL_N[$name]}s (${rn} run)" >&2
@@ -202,6 +204,7 @@ run_ninja "$LOGS/noop-ninja"
 WALL_W[noop]=$NOOP_W
 WALL_N[noop]=$NOOP_N
 RSS_W[noop]=$(cat "$LOGS/noop-wrt.rss")
+RSS_N[noop]=$(cat "$LOGS/noop-ninja.rss")
 RERUN_W[noop]=$(rerun_wrt "$LOGS/noop-wrt")
 RERUN_N[noop]=$(rerun_ninja "$LOGS/noop-ninja")
 NOTE[noop]=" (±${NOOP_WSD} / ±${NOOP_NSD}, $NOOP_RUNS runs)"
@@ -236,6 +239,11 @@ elif s == "touch":
 EOF
 }
 
+rss_check() {  # rss_check SCENARIO -> issue 17's memory verdict (≤ 2× ninja's peak)
+  python3 -c 'import sys; w,n=int(sys.argv[1]),int(sys.argv[2]); print(("met" if n > 0 and w <= 2*n else "**missed**") + ": ≤ 2× ninja")' \
+    "${RSS_W[$1]}" "${RSS_N[$1]}"
+}
+
 CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 {
   echo "## wrt vs ninja, $N stages, -j $JOBS"
@@ -243,8 +251,8 @@ CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'); wrt $("$WRT" --version | head -1 | cut -d' ' -f2), $(ninja --version | sed 's/^/ninja /'); $(nproc) CPUs ($CPU), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; load average before $LOAD_BEFORE, after $LOAD_AFTER."
   echo "$(sed 's/^gen_dag: //' "$WORK/gen.txt")."
   echo
-  echo "| scenario | wrt (s) | ninja (s) | wrt/ninja | stages run: wrt | stages run: ninja | wrt peak RSS (MiB) | target |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---|"
+  echo "| scenario | wrt (s) | ninja (s) | wrt/ninja | stages run: wrt | stages run: ninja | wrt peak RSS (MiB) | ninja peak RSS (MiB) | RSS wrt/ninja | target |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   for s in full noop change touch; do
     case $s in
       full) label="full run from clean" ;;
@@ -252,7 +260,7 @@ CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
       change) label="content change of src/s0_0.txt" ;;
       touch) label="touch src/s0_0.txt (same content)" ;;
     esac
-    echo "| $label | ${WALL_W[$s]} | ${WALL_N[$s]} | $(ratio "${WALL_W[$s]}" "${WALL_N[$s]}")${NOTE[$s]:-} | ${RERUN_W[$s]} | ${RERUN_N[$s]} | $(mib "${RSS_W[$s]}") | $(check "$s") |"
+    echo "| $label | ${WALL_W[$s]} | ${WALL_N[$s]} | $(ratio "${WALL_W[$s]}" "${WALL_N[$s]}")${NOTE[$s]:-} | ${RERUN_W[$s]} | ${RERUN_N[$s]} | $(mib "${RSS_W[$s]}") | $(mib "${RSS_N[$s]}") | $(ratio "${RSS_W[$s]}" "${RSS_N[$s]}") | $(check "$s"); memory $(rss_check "$s") |"
   done
   peak=0
   for s in full noop change touch; do ((RSS_W[$s] > peak)) && peak=${RSS_W[$s]}; done
