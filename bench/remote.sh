@@ -30,7 +30,9 @@ if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
 fi
 [[ -x $WRT ]] || die "no wrt binary at $WRT"
 
-rm -rf "$WORK" && mkdir -p "$WORK"/{nginx/store,nginx/tmp,nginx/logs,keys}
+# A previous bench's files are moved aside and deleted at the end (see trash below).
+if [[ -e $WORK ]]; then mkdir -p "$WORK.trash" && mv "$WORK" "$WORK.trash/$(date +%s%N)-old"; fi
+mkdir -p "$WORK"/{nginx/store,nginx/tmp,nginx/logs,keys}
 chmod 777 "$WORK/nginx/store" "$WORK/nginx/tmp"
 python3 "$BENCH_DIR/gen_dag.py" "$WORK/src" --stages "$N" 2>"$WORK/gen.txt"
 rm -f "$WORK/src/build.ninja"
@@ -58,7 +60,7 @@ http {
 CONF
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' >"$WORK/nginx/logs/out.log" 2>&1 &
 NGINX=$!
-trap 'kill $NGINX 2>/dev/null || true; wait $NGINX 2>/dev/null || true' EXIT
+trap 'kill $NGINX 2>/dev/null || true; wait $NGINX 2>/dev/null || true; rm -rf "$WORK.trash"' EXIT
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
 URL="http://127.0.0.1:$PORT/wrt"
 export CI=true
@@ -89,11 +91,25 @@ timed() {
 REMOTE="remote_cache = \"$URL\"
 remote_cache_trusted_keys = [\"$WORK/keys/ci.pub\"]"
 
-# Every checkout is made first, and each timed run waits 31 s after the last
-# deletion: on ext4 without a journal (this machine's disk) an inode freed
-# in the last 30 s is skipped when a new one is allocated (ext4's
-# recently_deleted), and after deleting 10,000s of files every file created
-# costs a scan -- which measured the disk's recent history, not wrt.
+# Every checkout is made first, and nothing is deleted until the end: what a
+# round clears is moved into $TRASH (a rename), which goes when the bench
+# exits. On ext4 without a journal (this machine's disk) an inode freed in
+# the last 60 s -- 360 s while its inode-table block is dirty -- is skipped,
+# with a buffer lookup, by every file creation in its group (ext4's
+# recently_deleted, RECENTCY_MIN / RECENTCY_DIRTY in fs/ext4/ialloc.c): a
+# deletion just before a timed run taxes each file it creates (until
+# 2026-12-02 this script deleted between rounds and waited only 31 s, so
+# the no-remote run, 31 s after the deletions, paid for them and the
+# uploading run, 60+ s after, mostly did not). Each timed run still follows
+# a sync and a pause, so the previous run's writeback is over.
+TRASH=$WORK.trash
+trash() {
+  mkdir -p "$TRASH"
+  local p
+  for p in "$@"; do
+    if [[ -e $p ]]; then mv "$p" "$TRASH/$(date +%s%N)-$(basename "$p")"; fi
+  done
+}
 settle() { sync; sleep 31; }
 checkout base
 checkout up "$REMOTE"
@@ -106,9 +122,9 @@ ROUNDS=${BENCH_ROUNDS:-1}
 bases=(); ups=()
 for ((round = 1; round <= ROUNDS; round++)); do
   if ((round > 1)); then
-    rm -rf "$WORK/base/.wrt" "$WORK/base/out" "$WORK/up/.wrt" "$WORK/up/out"
+    trash "$WORK/base/.wrt" "$WORK/base/out" "$WORK/up/.wrt" "$WORK/up/out"
     mkdir "$WORK/base/out" "$WORK/up/out"  # as generated
-    rm -rf "$WORK/nginx/store" && mkdir -p "$WORK/nginx/store" && chmod 777 "$WORK/nginx/store"
+    trash "$WORK/nginx/store" && mkdir -p "$WORK/nginx/store" && chmod 777 "$WORK/nginx/store"
   fi
   settle
   bases+=("$(timed full-local "$WORK/base" "$WRT" run -j 2)")

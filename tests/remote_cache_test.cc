@@ -10,11 +10,17 @@
 // double of a cache.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -205,6 +211,51 @@ TEST_CASE("remote cache: a server that is down, stops mid-run, answers garbage o
       else CHECK(count(r.out + r.err, "HTTP 500; local cache only for the rest of this run") == 1);
     }
   }
+}
+
+TEST_CASE("remote cache: Ctrl-C while an upload hangs ends the run at once, not after the transfer timeout",
+          "[e2e][remote-cache]") {
+  // A server that takes every PUT's body and never answers: the run ends
+  // with the upload still in flight, so wrt waits for it (up to the 30 s
+  // transfer timeout) -- unless interrupted, which must abort it at once.
+  TempDir keys, tmp;
+  ed25519_keypair(keys.path(), "ci");
+  const fs::path port_file = tmp / "port", log = tmp / "requests.log";
+  BackgroundProcess server({"/usr/bin/python3", std::string(WRT_SOURCE_DIR) + "/tests/servers/http_recorder.py",
+                            "--port-file", port_file.string(), "--log", log.string(), "--stall", "PUT",
+                            "--lifetime", "120"},
+                           tmp / "server.out");
+  const std::string port = wait_for_file(port_file);
+  Checkout w(settings("http://127.0.0.1:" + port + "/wrt", keys / "ci.pub"));
+  ::setenv("WRT_REMOTE_CACHE_KEY", (keys / "ci.pem").c_str(), 1);
+  const pid_t wrt = spawn_wrt({"run", "--report", (w.dir / "report.json").string()}, w.dir.path());
+  ::unsetenv("WRT_REMOTE_CACHE_KEY");
+  // Until the server holds a PUT (gen's output going up).
+  bool stalled = false;
+  for (int i = 0; i < 400 && !stalled; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    stalled = fs::exists(log) && read_file(log).find("\"PUT\"") != std::string::npos;
+  }
+  REQUIRE(stalled);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(::kill(wrt, SIGINT) == 0);
+  int status = 0;
+  pid_t done = 0;
+  while ((done = ::waitpid(wrt, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (done == 0) {
+    ::kill(wrt, SIGKILL);
+    ::waitpid(wrt, &status, 0);
+    FAIL("wrt still running 20 s after SIGINT");
+  }
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(waited < 5.0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  // The stage that ran is reported as it ended; nothing was uploaded.
+  CHECK(report_stage(w.report(), "gen")["status"] == "passed");
+  CHECK(w.report()["remote_cache"]["uploads"] == 0);
 }
 
 TEST_CASE("remote cache: read-only runners write nothing, entries not signed by a trusted key are never served",

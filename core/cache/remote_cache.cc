@@ -50,15 +50,30 @@ struct RemoteCache::Upload {
   }
 };
 
+// An upload waiting for the upload thread.
+struct RemoteCache::Queued {
+  std::string key_hex;
+  CacheEntry entry;
+  CacheStore* local = nullptr;
+  std::string label;
+};
+
 RemoteCache::RemoteCache(RemoteCacheOptions options)
     : options_(std::move(options)), transfers_(std::make_unique<HttpTransfers>(options_.connections)) {
   while (!options_.url.empty() && options_.url.back() == '/') options_.url.pop_back();
+  if (uploads()) preparer_ = std::thread([this] { prepare_uploads(); });
 }
 
 RemoteCache::~RemoteCache() {
-  // Uploads still in flight end as the transfers are destroyed; none may
-  // start another then.
+  // Uploads still queued or in flight end (the queued ones unstarted, the
+  // others as the transfers are destroyed); none may start another then.
   disabled_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (preparer_.joinable()) preparer_.join();
 }
 
 std::string RemoteCache::display_url() const {
@@ -199,32 +214,69 @@ bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::stri
   return true;
 }
 
-void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, CacheStore& local, std::string* note) {
+void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, CacheStore& local,
+                         const std::string& label) {
   if (disabled_.load() || !uploads() || !valid_hex(key_hex)) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    ++uploading_;
+    queued_.push_back(Queued{key_hex, entry, &local, label});
+  }
+  queue_cv_.notify_one();
+}
+
+void RemoteCache::prepare_uploads() {
+  for (;;) {
+    Queued q;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queued_.empty(); });
+      if (queued_.empty()) return;  // stopping, nothing left
+      q = std::move(queued_.front());
+      queued_.pop_front();
+      preparing_ = true;
+    }
+    // Disabled (the breaker, an interrupted run, the end): dropped unstarted.
+    std::string note;
+    const bool started = !disabled_.load() && start_upload(q, &note);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      preparing_ = false;
+    }
+    uploads_done_.notify_all();  // finish_uploads(abandon) waits for this thread to be out of transfers_
+    if (!started) upload_ended(note.empty() ? note : q.label + ": " + note);
+  }
+}
+
+// On the upload thread (the blobs were just written, so reading the small
+// ones costs little); the transfers proceed on the transfer thread. When it
+// returns true the upload has started, and its last transfer ends it.
+bool RemoteCache::start_upload(const Queued& q, std::string* note) {
+  const std::string& key_hex = q.key_hex;
+  const CacheEntry& entry = q.entry;
+  CacheStore& local = *q.local;
   auto envelope = dsse_sign(kRemoteEntryType, encode_cache_entry(key_hex, entry), {*options_.signer});
   if (!envelope) {
     if (note) *note = "remote cache: cannot sign the entry: " + envelope.error();
-    return;
+    return false;
   }
   auto up = std::make_shared<Upload>();
   up->key_hex = key_hex;
   nlohmann::json inlined = nlohmann::json::object();
   std::uint64_t inlined_bytes = 0;
-  // What goes up, decided here on the stage's thread (the blobs were just
-  // written, so reading the small ones costs little); the transfers proceed
-  // on the transfer thread.
   std::vector<std::pair<Transfer, bool>> blobs;  // transfer, ask first (HEAD)
   for (const auto& hex : cache_entry_blobs(entry)) {
     auto digest = digest_from_hex(hex);
-    if (!digest) return;
+    if (!digest) return false;
     const std::string path = local.blob_path(*digest);
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
       if (note) *note = fmt::format("remote cache: blob {} not uploaded: it is not in the local cache", hex.substr(0, 16));
-      return;
+      return false;
     }
     const auto size = static_cast<std::uint64_t>(st.st_size);
-    if (size > options_.max_blob) return;  // too large to share; the entry is not uploaded either
+    if (size > options_.max_blob) return false;  // too large to share; the entry is not uploaded either
     // Read whole (inlined or PUT from memory); checks the digest, so a
     // damaged blob is not shared.
     auto read_checked = [&]() -> std::optional<std::string> {
@@ -237,7 +289,7 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
     };
     if (size <= kInlineBlob && inlined_bytes + size <= kInlineTotal) {
       auto bytes = read_checked();
-      if (!bytes) return;
+      if (!bytes) return false;
       inlined_bytes += size;
       inlined[hex] = base64_encode(*bytes);
       continue;
@@ -247,7 +299,7 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
     const bool compress = options_.zstd && size <= kCompressInMemory;
     if (size <= kPutWithoutAsking || compress) {
       auto bytes = read_checked();
-      if (!bytes) return;
+      if (!bytes) return false;
       std::optional<std::string> packed;
       if (compress) packed = zstd_compress(*bytes);
       if (packed) {
@@ -263,7 +315,7 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
       int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
         if (note) *note = fmt::format("remote cache: blob {} not uploaded: cannot read it", hex.substr(0, 16));
-        return;
+        return false;
       }
       up->fds.push_back(fd);
       put.body_fd = fd;
@@ -273,12 +325,11 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
   }
   if (!inlined.empty()) (*envelope)["inlineBlobs"] = std::move(inlined);
   up->envelope = envelope->dump();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++uploading_;
-  }
   up->blobs_left = blobs.size();
-  if (blobs.empty()) return blob_uploaded(up, TransferResult{200, {}, false, false, {}, 0});
+  if (blobs.empty()) {
+    blob_uploaded(up, TransferResult{200, {}, false, false, {}, 0});
+    return true;
+  }
   // Each started transfer's callback may run before the next is started;
   // blobs_left counts them all from the start, so the entry waits for all.
   for (auto& [put, ask] : blobs) {
@@ -302,6 +353,7 @@ void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, Ca
       });
     });
   }
+  return true;
 }
 
 void RemoteCache::blob_uploaded(const std::shared_ptr<Upload>& up, const TransferResult& r) {
@@ -339,9 +391,23 @@ void RemoteCache::upload_ended(const std::string& warning) {
   if (--uploading_ == 0) uploads_done_.notify_all();
 }
 
-std::vector<std::string> RemoteCache::finish_uploads(bool abandon) {
-  if (abandon) {
+std::vector<std::string> RemoteCache::finish_uploads(const std::atomic<bool>* interrupted) {
+  auto stop = [&] { return interrupted && interrupted->load(); };
+  {
+    // The flag is polled: a signal handler can only set it.
+    std::unique_lock<std::mutex> lock(mu_);
+    while (uploading_ != 0 && !stop()) uploads_done_.wait_for(lock, std::chrono::milliseconds(50));
+    if (uploading_ == 0) return std::exchange(late_notes_, {});
+  }
+  {
     disabled_ = true;
+    {
+      // Queued uploads end unstarted; one being prepared ends first.
+      std::unique_lock<std::mutex> lock(mu_);
+      uploading_ -= queued_.size();
+      queued_.clear();
+      uploads_done_.wait(lock, [&] { return !preparing_; });
+    }
     transfers_.reset();  // aborts what is in flight; their callbacks end the uploads
     transfers_ = std::make_unique<HttpTransfers>(options_.connections);
   }

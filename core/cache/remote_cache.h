@@ -15,7 +15,8 @@
 // alive connections shared by all threads). fetch() asks for the entry, then
 // for all its missing blobs at once, streaming each into the local store
 // (BlobReceiver: hashed on the way, published only when it matches), so no
-// blob is held in memory. upload() only starts the uploads and returns: they
+// blob is held in memory. upload() only queues an upload and returns: the
+// upload thread reads its blobs, signs it and starts its transfers, which
 // proceed while the run goes on, and finish_uploads() waits for them at the
 // end of the run. Blobs up to kInlineBlob bytes go inside the entry (see
 // kInlineBlob), up to kPutWithoutAsking bytes are PUT at once, larger ones
@@ -38,9 +39,11 @@
 #include <condition_variable>
 #include <memory>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/cache/cache_store.h"
@@ -109,14 +112,19 @@ class RemoteCache {
   bool fetch(const std::string& key_hex, CacheStore& local, std::string* note,
              std::optional<CacheEntry>* fetched = nullptr);
 
-  // After the entry was stored locally: starts uploading its blobs (those
-  // the server lacks) and then the signed entry, and returns. No-op when
-  // read only or disabled. `local` must outlive finish_uploads().
-  void upload(const std::string& key_hex, const CacheEntry& entry, CacheStore& local, std::string* note);
-  // Waits until every upload started has ended; returns the warnings they
-  // gave (the breaker's, a blob that could not be read), each once.
-  // `abandon`: aborts them instead (an interrupted run).
-  std::vector<std::string> finish_uploads(bool abandon = false);
+  // After the entry was stored locally: queues its upload and returns at
+  // once. The upload thread then reads the blobs, signs the entry, puts the
+  // blobs (those the server lacks) and then the signed entry: none of that
+  // holds the caller's job slot. No-op when read only or disabled. `local`
+  // must outlive finish_uploads(); a warning (a blob that cannot be read)
+  // is returned by finish_uploads(), prefixed with `label` (the stage).
+  void upload(const std::string& key_hex, const CacheEntry& entry, CacheStore& local, const std::string& label);
+  // Waits until every upload queued has ended; returns the warnings they
+  // gave (the breaker's, a blob that could not be read), each once. When
+  // `*interrupted` is or becomes true (Ctrl-C), aborts what is left instead
+  // of waiting for it: a hanging server must not hold an interrupted run
+  // for the transfer timeout.
+  std::vector<std::string> finish_uploads(const std::atomic<bool>* interrupted = nullptr);
 
   RemoteCacheStats stats() const;
   bool uploads() const { return options_.upload && options_.signer.has_value(); }
@@ -125,6 +133,12 @@ class RemoteCache {
 
  private:
   struct Upload;
+  struct Queued;
+  // The upload thread: prepares queued uploads one by one.
+  void prepare_uploads();
+  // Reads the blobs, signs the entry and starts the transfers; false when
+  // nothing was started (`note` says why, when it is worth a warning).
+  bool start_upload(const Queued& q, std::string* note);
   Transfer request(const std::string& method, const std::string& path) const;
   // Trips the breaker (first time: fills `note`).
   void trip(const std::string& why, std::string* note);
@@ -137,8 +151,13 @@ class RemoteCache {
   std::atomic<std::uint64_t> hits_{0}, misses_{0}, uploads_{0}, bytes_down_{0}, bytes_up_{0}, transfer_us_{0};
   std::mutex mu_;  // guards the two below
   std::condition_variable uploads_done_;
-  std::size_t uploading_ = 0;            // uploads started, not ended
+  std::size_t uploading_ = 0;            // uploads queued or started, not ended
   std::vector<std::string> late_notes_;  // what they had to say
+  std::deque<Queued> queued_;            // waiting for the upload thread
+  std::condition_variable queue_cv_;
+  bool stopping_ = false;
+  bool preparing_ = false;               // the upload thread is in start_upload()
+  std::thread preparer_;                 // joined in the destructor, before transfers_ goes
   // Last member: destroyed first, so no transfer outlives what it uses.
   std::unique_ptr<HttpTransfers> transfers_;
 };

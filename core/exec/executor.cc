@@ -619,7 +619,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   // Uploads to the remote cache went on while stages ran; the run ends
   // when they have (aborted when the run was interrupted).
   if (options_.remote)
-    for (const auto& note : options_.remote->finish_uploads(impl.cancelled())) events_.note("warning: " + note);
+    for (const auto& note : options_.remote->finish_uploads(options_.cancel)) events_.note("warning: " + note);
   impl.runner.end_run();
   out.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
   out.interrupted = impl.cancelled();

@@ -849,11 +849,9 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
         run_.events.note(fmt::format("warning: {}: replaced a corrupt cache entry for its key", sc.name));
       run_.index.set_entry(sc.name, prepared.key, entry);
       run_.index.set_touched_at(sc.name, started_at_s_);
-      if (run_.options.remote) {
-        std::string note;
-        run_.options.remote->upload(rec.cache_key, entry, *run_.store, &note);
-        if (!note.empty()) run_.events.note(fmt::format("warning: {}: {}", sc.name, note));
-      }
+      // Queued: the upload thread reads, signs and sends it; this thread
+      // (the stage's job slot) goes on to the next stage.
+      if (run_.options.remote) run_.options.remote->upload(rec.cache_key, entry, *run_.store, sc.name);
     }
   }
   return {status, status == "flaky" ? fmt::format("passed on attempt {}", rec.attempts) : ""};

@@ -10,12 +10,16 @@ request (one JSON line: method, path, headers, body) and answers as told:
                    PATCH /repos/O/R/issues/N, in memory; 401 without
                    "Authorization: Bearer --token".
 
+  --stall METHOD   a request with this method (e.g. PUT) is recorded and then
+                   never answered: a server that hangs mid-upload.
+
 It listens on 127.0.0.1 on a free port, writes the port to --port-file once
 listening, and exits by itself after --lifetime seconds."""
 import argparse
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ap = argparse.ArgumentParser()
@@ -27,6 +31,7 @@ ap.add_argument("--fail-status", type=int, default=503)
 ap.add_argument("--retry-after", default="")
 ap.add_argument("--token", default="t0ken")
 ap.add_argument("--lifetime", type=float, default=300)
+ap.add_argument("--stall", default="")
 args = ap.parse_args()
 
 lock = threading.Lock()
@@ -59,6 +64,11 @@ class Handler(BaseHTTPRequestHandler):
                 f.write(json.dumps({"method": self.command, "path": self.path,
                                     "headers": {k.lower(): v for k, v in self.headers.items()},
                                     "body": body}) + "\n")
+            stall = self.command == args.stall
+        if stall:
+            time.sleep(args.lifetime)  # until the server ends (handler threads are daemons)
+            return
+        with lock:
             if args.mode == "webhook":
                 if n <= args.fail_first:
                     extra = [("Retry-After", args.retry_after)] if args.retry_after else []
