@@ -21,14 +21,15 @@ using json = nlohmann::json;
 namespace {
 
 // The stage writes its output; while the file `slow` exists it also writes a
-// file it never writes otherwise, says so in `started`, and sleeps.
+// file it never writes otherwise, says so in `started` (its pid, renamed into
+// place: the test reads it as soon as it appears), and sleeps.
 const char* kToml = R"(
 [settings]
 max_attempts = 1
 [stages.s]
 inputs = ["src.txt"]
 outputs = ["out/d"]
-with = { run = "mkdir -p out/d && cat src.txt > out/d/a.txt && ln -sf a.txt out/d/link && if [ -e slow ]; then echo junk > out/d/junk && echo $$ > started && exec sleep 300; fi" }
+with = { run = "mkdir -p out/d && cat src.txt > out/d/a.txt && ln -sf a.txt out/d/link && if [ -e slow ]; then echo junk > out/d/junk && echo $$ > started.tmp && mv started.tmp started && exec sleep 300; fi" }
 )";
 
 CommandResult wrt_run(const TempDir& ws, std::vector<std::string> extra = {}) {

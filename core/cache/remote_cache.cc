@@ -244,7 +244,7 @@ void RemoteCache::prepare_uploads() {
       std::lock_guard<std::mutex> lock(mu_);
       preparing_ = false;
     }
-    uploads_done_.notify_all();  // finish_uploads(abandon) waits for this thread to be out of transfers_
+    uploads_done_.notify_all();  // an interrupted finish_uploads() waits for this thread to leave transfers_ alone
     if (!started) upload_ended(note.empty() ? note : q.label + ": " + note);
   }
 }
@@ -399,18 +399,17 @@ std::vector<std::string> RemoteCache::finish_uploads(const std::atomic<bool>* in
     while (uploading_ != 0 && !stop()) uploads_done_.wait_for(lock, std::chrono::milliseconds(50));
     if (uploading_ == 0) return std::exchange(late_notes_, {});
   }
+  // Interrupted: queued uploads end unstarted, one being prepared first
+  // finishes starting, and then what is in flight is aborted.
+  disabled_ = true;
   {
-    disabled_ = true;
-    {
-      // Queued uploads end unstarted; one being prepared ends first.
-      std::unique_lock<std::mutex> lock(mu_);
-      uploading_ -= queued_.size();
-      queued_.clear();
-      uploads_done_.wait(lock, [&] { return !preparing_; });
-    }
-    transfers_.reset();  // aborts what is in flight; their callbacks end the uploads
-    transfers_ = std::make_unique<HttpTransfers>(options_.connections);
+    std::unique_lock<std::mutex> lock(mu_);
+    uploading_ -= queued_.size();
+    queued_.clear();
+    uploads_done_.wait(lock, [&] { return !preparing_; });
   }
+  transfers_.reset();  // aborts what is in flight; their callbacks end the uploads
+  transfers_ = std::make_unique<HttpTransfers>(options_.connections);
   std::unique_lock<std::mutex> lock(mu_);
   uploads_done_.wait(lock, [&] { return uploading_ == 0; });
   return std::exchange(late_notes_, {});
