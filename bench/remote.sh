@@ -30,8 +30,9 @@ if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
 fi
 [[ -x $WRT ]] || die "no wrt binary at $WRT"
 
-# A previous bench's files are moved aside and deleted at the end (see trash below).
-if [[ -e $WORK ]]; then mkdir -p "$WORK.trash" && mv "$WORK" "$WORK.trash/$(date +%s%N)-old"; fi
+# A previous bench's files are moved aside and deleted at the end (see below).
+source "$BENCH_DIR/trash.sh"
+trash "$WORK"
 mkdir -p "$WORK"/{nginx/store,nginx/tmp,nginx/logs,keys}
 chmod 777 "$WORK/nginx/store" "$WORK/nginx/tmp"
 python3 "$BENCH_DIR/gen_dag.py" "$WORK/src" --stages "$N" 2>"$WORK/gen.txt"
@@ -60,7 +61,7 @@ http {
 CONF
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' >"$WORK/nginx/logs/out.log" 2>&1 &
 NGINX=$!
-trap 'kill $NGINX 2>/dev/null || true; wait $NGINX 2>/dev/null || true; rm -rf "$WORK.trash"' EXIT
+trap 'kill $NGINX 2>/dev/null || true; wait $NGINX 2>/dev/null || true; rm -rf "$TRASH"' EXIT
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
 URL="http://127.0.0.1:$PORT/wrt"
 export CI=true
@@ -92,24 +93,11 @@ REMOTE="remote_cache = \"$URL\"
 remote_cache_trusted_keys = [\"$WORK/keys/ci.pub\"]"
 
 # Every checkout is made first, and nothing is deleted until the end: what a
-# round clears is moved into $TRASH (a rename), which goes when the bench
-# exits. On ext4 without a journal (this machine's disk) an inode freed in
-# the last 60 s -- 360 s while its inode-table block is dirty -- is skipped,
-# with a buffer lookup, by every file creation in its group (ext4's
-# recently_deleted, RECENTCY_MIN / RECENTCY_DIRTY in fs/ext4/ialloc.c): a
-# deletion just before a timed run taxes each file it creates (until
-# 2026-12-02 this script deleted between rounds and waited only 31 s, so
-# the no-remote run, 31 s after the deletions, paid for them and the
-# uploading run, 60+ s after, mostly did not). Each timed run still follows
-# a sync and a pause, so the previous run's writeback is over.
-TRASH=$WORK.trash
-trash() {
-  mkdir -p "$TRASH"
-  local p
-  for p in "$@"; do
-    if [[ -e $p ]]; then mv "$p" "$TRASH/$(date +%s%N)-$(basename "$p")"; fi
-  done
-}
+# round clears is moved into $TRASH (bench/trash.sh says why), which goes
+# when the bench exits. Until 2026-12-02 this script deleted between rounds
+# and waited only 31 s, so the no-remote run, 31 s after the deletions, paid
+# for them and the uploading run, 60+ s after, mostly did not. Each timed
+# run still follows a sync and a pause, so the previous run's writeback is over.
 settle() { sync; sleep 31; }
 checkout base
 checkout up "$REMOTE"

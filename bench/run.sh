@@ -55,14 +55,7 @@ fi
 # taxes each file the tools create, and wrt creates more per stage (output,
 # log, cache blobs and entry) than ninja (the output): a cost that no fresh CI
 # checkout has. Start a bench at least 6 minutes after the last one ended.
-TRASH=$WORK.trash
-trash() {
-  mkdir -p "$TRASH"
-  local p
-  for p in "$@"; do
-    if [[ -e $p ]]; then mv "$p" "$TRASH/$(date +%s%N)-$(basename "$p")"; fi
-  done
-}
+source "$BENCH_DIR/trash.sh"
 trap 'rm -rf "$TRASH"' EXIT
 trash "$WORK"
 mkdir -p "$WORK"
