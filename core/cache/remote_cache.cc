@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include "core/util/base64.h"
+#include "core/util/thread_name.h"
 
 namespace wrt {
 
@@ -61,7 +62,11 @@ struct RemoteCache::Queued {
 RemoteCache::RemoteCache(RemoteCacheOptions options)
     : options_(std::move(options)), transfers_(std::make_unique<HttpTransfers>(options_.connections)) {
   while (!options_.url.empty() && options_.url.back() == '/') options_.url.pop_back();
-  if (uploads()) preparer_ = std::thread([this] { prepare_uploads(); });
+  if (uploads())
+    preparer_ = std::thread([this] {
+      name_this_thread("wrt-upload");
+      prepare_uploads();
+    });
 }
 
 RemoteCache::~RemoteCache() {
@@ -101,9 +106,29 @@ void RemoteCache::trip(const std::string& why, std::string* note) {
     *note = fmt::format("remote cache {}: {}; local cache only for the rest of this run", display_url(), why);
 }
 
+Transfer RemoteCache::entry_request(const std::string& key_hex) const {
+  Transfer get = request("GET", "ac/" + key_hex);
+  get.max_body = 16u << 20;
+  return get;
+}
+
 bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::string* note,
                         std::optional<CacheEntry>* fetched) {
   if (disabled_.load() || !valid_hex(key_hex)) return false;
+  RemoteAnswer answer{true, std::move(transfers_->run({entry_request(key_hex)}).front())};
+  return fetch(key_hex, answer, local, note, fetched);
+}
+
+void RemoteCache::ask(const std::string& key_hex, std::function<void(RemoteAnswer&&)> answered) {
+  if (disabled_.load() || !valid_hex(key_hex)) return answered(RemoteAnswer{});
+  transfers_->start(entry_request(key_hex), [answered = std::move(answered)](TransferResult&& r) {
+    answered(RemoteAnswer{true, std::move(r)});
+  });
+}
+
+bool RemoteCache::fetch(const std::string& key_hex, const RemoteAnswer& answer, CacheStore& local,
+                        std::string* note, std::optional<CacheEntry>* fetched) {
+  if (!answer.asked || disabled_.load() || !valid_hex(key_hex)) return false;
   auto miss = [&](std::string why) {
     ++misses_;
     if (!why.empty() && note) *note = std::move(why);
@@ -116,9 +141,7 @@ bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::stri
     ++misses_;
     return false;
   };
-  Transfer get = request("GET", "ac/" + key_hex);
-  get.max_body = 16u << 20;
-  TransferResult a = std::move(transfers_->run({get}).front());
+  const TransferResult& a = answer.response;
   transfer_us_ += static_cast<std::uint64_t>(a.seconds * 1e6);
   if (a.status == 404 || a.status == 204) return miss("");
   if (a.status != 200) return failed(a);
@@ -217,35 +240,44 @@ bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::stri
 void RemoteCache::upload(const std::string& key_hex, const CacheEntry& entry, CacheStore& local,
                          const std::string& label) {
   if (disabled_.load() || !uploads() || !valid_hex(key_hex)) return;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
     ++uploading_;
     queued_.push_back(Queued{key_hex, entry, &local, label});
+    // The upload thread waits for the first of a batch, then for a full one
+    // (prepare_uploads); in between, queueing wakes nobody.
+    wake = queued_.size() == 1 || queued_.size() == kUploadBatch;
   }
-  queue_cv_.notify_one();
+  if (wake) queue_cv_.notify_one();
 }
 
 void RemoteCache::prepare_uploads() {
+  std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    Queued q;
+    queue_cv_.wait(lock, [&] { return stopping_ || !queued_.empty(); });
+    if (queued_.empty()) return;  // stopping, nothing left
+    // A batch: kUploadBatch uploads, or what came within kUploadDelay of
+    // the first, or what is left when the run ends.
+    queue_cv_.wait_for(lock, kUploadDelay, [&] { return stopping_ || flushing_ || queued_.size() >= kUploadBatch; });
+    std::deque<Queued> batch;
+    batch.swap(queued_);
+    preparing_ = true;
+    lock.unlock();
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queued_.empty(); });
-      if (queued_.empty()) return;  // stopping, nothing left
-      q = std::move(queued_.front());
-      queued_.pop_front();
-      preparing_ = true;
+      // Their transfers wake the transfer thread once (HttpTransfers::Batch).
+      HttpTransfers::Batch wake_once(*transfers_);
+      for (const Queued& q : batch) {
+        // Disabled (the breaker, an interrupted run, the end): dropped unstarted.
+        std::string note;
+        const bool started = !disabled_.load() && start_upload(q, &note);
+        if (!started) upload_ended(note.empty() ? note : q.label + ": " + note);
+      }
     }
-    // Disabled (the breaker, an interrupted run, the end): dropped unstarted.
-    std::string note;
-    const bool started = !disabled_.load() && start_upload(q, &note);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      preparing_ = false;
-    }
+    lock.lock();
+    preparing_ = false;
     uploads_done_.notify_all();  // an interrupted finish_uploads() waits for this thread to leave transfers_ alone
-    if (!started) upload_ended(note.empty() ? note : q.label + ": " + note);
   }
 }
 
@@ -393,6 +425,12 @@ void RemoteCache::upload_ended(const std::string& warning) {
 
 std::vector<std::string> RemoteCache::finish_uploads(const std::atomic<bool>* interrupted) {
   auto stop = [&] { return interrupted && interrupted->load(); };
+  {
+    // What is queued goes now, without waiting for a batch to fill.
+    std::lock_guard<std::mutex> lock(mu_);
+    flushing_ = true;
+  }
+  queue_cv_.notify_all();
   {
     // The flag is polled: a signal handler can only set it.
     std::unique_lock<std::mutex> lock(mu_);

@@ -24,8 +24,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Remote cache lookups in flight at most (threads of their own; each waits
-// for its requests, which share the remote cache's connections).
+// Remote cache hits downloaded at once at most (threads of their own; each
+// waits for its blobs, whose requests share the remote cache's connections).
 constexpr int kRemoteLookups = 16;
 
 std::uint64_t physical_memory() {
@@ -236,6 +236,10 @@ struct Executor::Impl {
     }
     return settle(v, t0, std::move(p)) ? Next::kRun : Next::kDone;
   }
+
+  // After prepare() said kRemote, until lookup_remote(v) took it over.
+  bool awaits_lookup(int v) const { return ready[v] && ready[v]->prepared.remote; }
+  RemoteLookup& remote_lookup(int v) { return *ready[v]->prepared.remote; }
 
   // After prepare() said kRemote: true when the stage must run.
   bool lookup_remote(int v) {
@@ -511,6 +515,26 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   };
   RunnerPool* pool = nullptr;  // both set below, before any stage is ready
   RunnerPool* lookups = nullptr;
+  // A local miss the remote cache may serve: the request for its entry goes
+  // out, and no thread waits for the answer. Found, the entry's blobs are
+  // downloaded and checked on a lookup thread; anything else (a miss, a
+  // failure: settled without I/O) goes straight to the runner pool, which
+  // concludes the lookup before the run. A full run with a remote cache
+  // asks once per stage: a lookup thread waiting for each answer cost two
+  // more thread hand-offs per stage (2026-12-02, bench/README.md).
+  std::atomic<int> answering{0};  // callbacks running: the run ends after them
+  auto ask_remote = [&](int v) {
+    answering.fetch_add(1, std::memory_order_relaxed);
+    options_.remote->ask(impl.record(v).cache_key, [&, v](RemoteAnswer&& a) {
+      const bool found = RemoteCache::found(a);
+      impl.remote_lookup(v).answer = std::make_shared<const RemoteAnswer>(std::move(a));
+      if (found)
+        lookups->submit(v, priority[v]);
+      else
+        pool->submit(v, priority[v]);
+      answering.fetch_sub(1, std::memory_order_acq_rel);  // the last touch of the run's state
+    });
+  };
   // The cheap part of stage v; when it needs no run, its newly ready
   // dependents are appended to `ready`.
   auto prepare = [&](int v, std::vector<int>& ready) {
@@ -522,7 +546,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
       fail_internal(v, e.what());
     }
     if (step == Next::kRun) return pool->submit(v, priority[v]);
-    if (step == Next::kRemote) return lookups->submit(v, priority[v]);
+    if (step == Next::kRemote) return ask_remote(v);
     complete(v, ready);
   };
   // Tasks given to the arena and not yet over: the run ends after them.
@@ -574,16 +598,17 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   };
   RunnerPool run_pool(std::max(1, options_.jobs), [&](int v) {
     try {
-      impl.run_stage(v);
+      // A remote cache's answer that needs no waiting (ask_remote).
+      if (!impl.awaits_lookup(v) || impl.lookup_remote(v)) impl.run_stage(v);
     } catch (const std::exception& e) {
       fail_internal(v, e.what());
     }
     finished_on_runner(v);
   });
-  // Remote cache lookups wait on the network, so not on TBB's threads
-  // either: these threads do them (many at once -- the transfers share a
-  // few connections, remote_cache.h), then pass a stage that must run on to
-  // the runner pool.
+  // A remote cache hit's blobs are downloaded, checked and stored on these
+  // threads, not on TBB's (many at once -- the transfers share a few
+  // connections, remote_cache.h); a stage that must run after all goes on
+  // to the runner pool.
   RunnerPool lookup_pool(kRemoteLookups, [&](int v) {
     bool must_run = false;
     try {
@@ -593,7 +618,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     }
     if (must_run) return run_pool.submit(v, priority[v]);
     finished_on_runner(v);
-  });
+  }, "wrt-lookup");
   pool = &run_pool;
   lookups = &lookup_pool;
   {
@@ -614,7 +639,8 @@ RunOutcome Executor::run(const std::vector<int>& order) {
   }
   // Every stage is over; the threads that finished the last ones may still
   // be on their way out of the scheduler's code.
-  while (in_arena.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  while (in_arena.load(std::memory_order_acquire) != 0 || answering.load(std::memory_order_acquire) != 0)
+    std::this_thread::yield();
 
   // Uploads to the remote cache went on while stages ran; the run ends
   // when they have (aborted when the run was interrupted).

@@ -2,9 +2,12 @@
 
 #include <utility>
 
+#include "core/util/thread_name.h"
+
 namespace wrt {
 
-RunnerPool::RunnerPool(int size, std::function<void(int)> work) : size_(size < 1 ? 1 : size), work_(std::move(work)) {}
+RunnerPool::RunnerPool(int size, std::function<void(int)> work, const char* name)
+    : size_(size < 1 ? 1 : size), work_(std::move(work)), name_(name) {}
 
 RunnerPool::~RunnerPool() {
   {
@@ -30,6 +33,7 @@ int RunnerPool::threads_started() const {
 }
 
 void RunnerPool::loop() {
+  name_this_thread(name_);
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     ++idle_;

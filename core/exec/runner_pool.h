@@ -20,8 +20,9 @@ namespace wrt {
 
 class RunnerPool {
  public:
-  // `work(job)` runs on a pool thread for each submitted job.
-  RunnerPool(int size, std::function<void(int)> work);
+  // `work(job)` runs on a pool thread for each submitted job; the threads
+  // are named `name` (thread_name.h).
+  RunnerPool(int size, std::function<void(int)> work, const char* name = "wrt-runner");
   // Waits for queued and running jobs, then joins the threads.
   ~RunnerPool();
   RunnerPool(const RunnerPool&) = delete;
@@ -41,6 +42,7 @@ class RunnerPool {
   void loop();
   const int size_;
   std::function<void(int)> work_;
+  const char* name_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::priority_queue<Job> queue_;

@@ -541,7 +541,7 @@ Preparation StageRunner::prepare(const StageTask& task, const Fingerprint& fp, c
     // lookup_remote(), on a thread that may wait on the network.
     if (!entry && run_.options.remote && !dry) {
       Preparation p;
-      p.remote = std::make_shared<RemoteLookup>(RemoteLookup{key, input_names(), std::move(why)});
+      p.remote = std::make_shared<RemoteLookup>(RemoteLookup{key, input_names(), std::move(why), nullptr});
       return p;
     }
   }
@@ -555,7 +555,10 @@ Preparation StageRunner::lookup_remote(const StageTask& task, const Fingerprint&
   std::string note;
   // The remote cache writes what it verified into the local store
   // (remote_cache.h); then it is read as any local entry.
-  if (run_.options.remote->fetch(rec.cache_key, *run_.store, &note, &entry)) {
+  RemoteCache& remote = *run_.options.remote;
+  const bool got = lookup.answer ? remote.fetch(rec.cache_key, *lookup.answer, *run_.store, &note, &entry)
+                                 : remote.fetch(rec.cache_key, *run_.store, &note, &entry);
+  if (got) {
     std::string warning;
     if (!entry) entry = run_.store->get_entry(rec.cache_key, &warning);
     if (entry) rec.extras_mut().remote_hit = true;

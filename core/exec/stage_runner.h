@@ -49,6 +49,7 @@
 namespace wrt {
 
 class RemoteCache;
+struct RemoteAnswer;
 
 struct RunOptions {
   int jobs = 1;
@@ -132,17 +133,20 @@ Fingerprint fingerprint_stage(const StageConfig& sc, const LoadedPlugin& lp, con
 // "wrt.toml:12:1: stage 'cov': with.threshold: unknown key (did you mean 'min_line'?)"
 std::string config_error_line(const Config& config, const StageConfig& sc, const std::string& message);
 
-// What prepare() decided. `status` non-empty: the stage is over (cached,
-// failed, or pending on a dry run) and `detail` says why; empty: it must run,
-// and `key`/`inputs` are what run() needs.
 // What a local cache miss needs to be concluded after asking the remote
 // cache (StageRunner::lookup_remote).
 struct RemoteLookup {
   Digest key{};
   std::vector<std::string> inputs;
   std::string why;  // why the key changed, if it did
+  // Set when the caller asked the server already (RemoteCache::ask): then
+  // lookup_remote() goes on from this answer instead of asking.
+  std::shared_ptr<const RemoteAnswer> answer;
 };
 
+// What prepare() decided. `status` non-empty: the stage is over (cached,
+// failed, or pending on a dry run) and `detail` says why; empty: it must run,
+// and `key`/`inputs` are what run() needs.
 struct Preparation {
   std::string status;
   std::string detail;
@@ -179,9 +183,10 @@ class StageRunner {
   // Key, cache lookup and restore, given the stage's fingerprint (one that
   // did not pass fails the stage). Cheap: never starts a stage process.
   Preparation prepare(const StageTask& task, const Fingerprint& fp, const Upstream& upstream);
-  // After prepare() returned a RemoteLookup: asks the remote cache, then
-  // serves the stage from the cache or prepares it to run. Blocks on the
-  // network.
+  // After prepare() returned a RemoteLookup: asks the remote cache (or
+  // takes its answer from the lookup), then serves the stage from the cache
+  // or prepares it to run. Blocks on the network, unless the answer is
+  // there and not RemoteCache::found().
   Preparation lookup_remote(const StageTask& task, const Fingerprint& fp, const RemoteLookup& lookup);
 
   // Runs the plugin with retries and stores the result. Blocks on the

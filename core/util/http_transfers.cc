@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "core/util/curl_library.h"
+#include "core/util/thread_name.h"
 
 namespace wrt {
 
@@ -65,6 +66,30 @@ bool curl_has_zstd() {
 
 }  // namespace
 
+namespace {
+// The innermost live Batch of this thread (HttpTransfers::Batch).
+thread_local HttpTransfers::Batch* t_batch = nullptr;
+}  // namespace
+
+HttpTransfers::Batch::Batch(HttpTransfers& transfers) : transfers_(transfers), outer_(t_batch) { t_batch = this; }
+
+HttpTransfers::Batch::~Batch() {
+  t_batch = outer_;
+  if (!wake_) return;
+  // An outer Batch of the same transfers wakes for this one's, later.
+  for (Batch* b = outer_; b; b = b->outer_)
+    if (&b->transfers_ == &transfers_) {
+      b->wake_ = true;
+      return;
+    }
+  std::lock_guard<std::mutex> lock(transfers_.mu_);
+  transfers_.wake();
+}
+
+void HttpTransfers::wake() {
+  if (multi_) curl_library().multi_wakeup(static_cast<CURLM*>(multi_));
+}
+
 HttpTransfers::HttpTransfers(int max_connections) : max_connections_(std::max(1, max_connections)) {}
 
 const std::string& HttpTransfers::error() const { return curl_library().error; }
@@ -73,7 +98,7 @@ HttpTransfers::~HttpTransfers() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
-    if (multi_) curl_library().multi_wakeup(static_cast<CURLM*>(multi_));
+    wake();
   }
   if (thread_.joinable()) thread_.join();
   // Queued after the thread stopped taking work.
@@ -106,12 +131,24 @@ void HttpTransfers::start(Transfer t, std::function<void(TransferResult&&)> done
           lib.multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(max_connections_));
           lib.multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(max_connections_));
           lib.multi_setopt(m, CURLMOPT_MAXCONNECTS, static_cast<long>(max_connections_));
-          thread_ = std::thread([this] { loop(); });
+          thread_ = std::thread([this] {
+            name_this_thread("wrt-http");
+            loop();
+          });
+          loop_id_ = thread_.get_id();  // under mu_, which loop() takes first
         }
       }
       if (multi_) {
         queued_.push_back(std::move(job));
-        lib.multi_wakeup(static_cast<CURLM*>(multi_));
+        // On the transfer thread (a callback starting a follow-up) the loop
+        // takes it before it polls again; within a Batch, the Batch wakes.
+        if (std::this_thread::get_id() == loop_id_) return;
+        for (Batch* b = t_batch; b; b = b->outer_)
+          if (&b->transfers_ == this) {
+            b->wake_ = true;
+            return;
+          }
+        wake();
         return;
       }
     }
@@ -255,7 +292,14 @@ void HttpTransfers::loop() {
       active.erase(job);
       finish(job, code);
     }
-    lib.multi_poll(multi, nullptr, 0, 1000, nullptr);
+    // Callbacks may have started follow-ups (start() on this thread does
+    // not wake it): those go out before waiting.
+    bool more = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      more = !queued_.empty() || stopping_;
+    }
+    if (!more) lib.multi_poll(multi, nullptr, 0, 1000, nullptr);
   }
 }
 
