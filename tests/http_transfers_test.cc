@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -160,4 +161,73 @@ TEST_CASE("http transfers: nothing listening ends each transfer with an error, a
     }
   }
   CHECK(ended == 20);
+}
+
+TEST_CASE("http transfers: transfers started in a Batch wake the transfer thread once, a chain started from callbacks "
+          "not at all, and all of them end",
+          "[http-transfers]") {
+  TempDir server_dir;
+  NginxDav nginx(server_dir.path());
+  wrt::HttpTransfers transfers(4);
+  const std::string base = nginx.url("b");
+  // The transfer thread exists before counting.
+  wrt::Transfer warm;
+  warm.url = base + "/none";
+  REQUIRE(transfers.run({warm}).front().status == 404);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  int ended = 0, stored = 0;
+  auto count = [&](wrt::TransferResult&& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++ended;
+    if (r.status == 201 || r.status == 204) ++stored;
+    cv.notify_all();
+  };
+  auto put = [&](const std::string& name) {
+    wrt::Transfer t;
+    t.method = "PUT";
+    t.url = base + "/" + name;
+    t.body = name;
+    return t;
+  };
+  const std::uint64_t before = transfers.wakeups();
+  {
+    wrt::HttpTransfers::Batch batch(transfers);
+    for (int i = 0; i < 30; ++i) transfers.start(put("outer" + std::to_string(i)), count);
+    {
+      wrt::HttpTransfers::Batch inner(transfers);  // nested: the outer one wakes
+      for (int i = 0; i < 5; ++i) transfers.start(put("inner" + std::to_string(i)), count);
+    }
+    CHECK(transfers.wakeups() == before);
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return ended == 35; }));
+  }
+  CHECK(stored == 35);
+  CHECK(transfers.wakeups() == before + 1);
+  CHECK(read_file(nginx.store() / "b/inner4") == "inner4");
+
+  // 20 PUTs, each started by the previous one's callback (on the transfer
+  // thread): one wake-up for the first, none for the rest. Each would wait
+  // for curl's 1 s poll if the loop did not take them before polling, so
+  // the chain must also end well within 20 s.
+  const std::uint64_t chain_before = transfers.wakeups();
+  int chained = 0;
+  std::function<void(wrt::TransferResult&&)> next = [&](wrt::TransferResult&& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    CHECK((r.status == 201 || r.status == 204));
+    if (++chained < 20) transfers.start(put("chain" + std::to_string(chained)), next);
+    cv.notify_all();
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  transfers.start(put("chain0"), next);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return chained == 20; }));
+  }
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+  CHECK(transfers.wakeups() == chain_before + 1);
+  CHECK(read_file(nginx.store() / "b/chain19") == "chain19");
 }

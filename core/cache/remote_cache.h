@@ -135,6 +135,18 @@ class RemoteCache {
   // entry still has its blobs to download and verify, which may wait.
   void ask(const std::string& key_hex, std::function<void(RemoteAnswer&&)> answered);
   static bool found(const RemoteAnswer& a) { return a.asked && a.response.status == 200; }
+  // While one is alive, the asks this thread makes go out together when it
+  // ends: one wake-up of the transfer thread (HttpTransfers::Batch). For a
+  // caller that prepares several stages in a row; `remote` may be null.
+  class AskBatch {
+   public:
+    explicit AskBatch(RemoteCache* remote) {
+      if (remote) batch_.emplace(*remote->transfers_);
+    }
+
+   private:
+    std::optional<HttpTransfers::Batch> batch_;
+  };
   // The rest of fetch(), from ask()'s answer for `key_hex`.
   bool fetch(const std::string& key_hex, const RemoteAnswer& answer, CacheStore& local, std::string* note,
              std::optional<CacheEntry>* fetched = nullptr);

@@ -588,7 +588,9 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     }
     // Prepared here, each; what a cache hit among them readies in turn goes
     // to the arena, so a long cascade of hits never holds this thread (and
-    // the stages after it in `ready`) back.
+    // the stages after it in `ready`) back. Their remote cache lookups go
+    // out together, after the last one's key is known.
+    RemoteCache::AskBatch asks(options_.remote);
     std::vector<int> more;
     for (int r : ready) {
       more.clear();

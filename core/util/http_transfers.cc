@@ -87,7 +87,9 @@ HttpTransfers::Batch::~Batch() {
 }
 
 void HttpTransfers::wake() {
-  if (multi_) curl_library().multi_wakeup(static_cast<CURLM*>(multi_));
+  if (!multi_) return;
+  ++wakeups_;
+  curl_library().multi_wakeup(static_cast<CURLM*>(multi_));
 }
 
 HttpTransfers::HttpTransfers(int max_connections) : max_connections_(std::max(1, max_connections)) {}

@@ -13,6 +13,7 @@
 // ends with error "aborted") and joins it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -87,6 +88,8 @@ class HttpTransfers {
   };
   // Runs every transfer of `batch` at once; returns their results in order.
   std::vector<TransferResult> run(std::vector<Transfer> batch);
+  // How often the transfer thread was woken for new work so far (tests).
+  std::uint64_t wakeups() const { return wakeups_.load(); }
   // True when libcurl could not be loaded (error() says why); every
   // transfer then ends at once with that error.
   const std::string& error() const;
@@ -107,6 +110,7 @@ class HttpTransfers {
   // a fresh handle allocates its buffers anew, a page fault or more each.
   std::vector<void*> spare_;
   std::thread thread_;
+  std::atomic<std::uint64_t> wakeups_{0};
   std::thread::id loop_id_;  // the transfer thread's (set before it takes work)
 };
 
