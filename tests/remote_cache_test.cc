@@ -29,6 +29,7 @@
 #include "core/cache/remote_cache.h"
 #include "core/util/base64.h"
 #include "core/util/dsse.h"
+#include "core/util/merkle.h"
 #include "core/util/hash.h"
 #include "support.h"
 
@@ -305,14 +306,38 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
   struct Case {
     std::string name, body, warning;
   };
+  // Uploads are signed a batch at a time (remote_cache.h: a statement over
+  // the batch's Merkle root, and each entry's inclusion proof).
+  REQUIRE(genuine.contains("batch"));
+  REQUIRE(genuine["batch"]["statement"]["payloadType"] == wrt::kRemoteBatchType);
   json forged = genuine;
   forged["payload"] = wrt::base64_encode(poisoned);  // the trusted signature over other bytes
+  json moved = genuine;  // the genuine entry at another place in its batch
+  moved["batch"]["index"] = genuine["batch"]["index"].get<std::uint64_t>() + 1;
+  // A batch of one, made as wrt makes it, by mallory.
+  const wrt::Digest leaf = wrt::merkle_leaf_hash(wrt::dsse_pae(wrt::kRemoteEntryType, poisoned));
+  const json mallory_statement{{"merkleRoot", wrt::to_hex(leaf)}, {"size", 1}};
+  const json mallory_batch{
+      {"payloadType", wrt::kRemoteEntryType},
+      {"payload", wrt::base64_encode(poisoned)},
+      {"batch",
+       {{"statement", *wrt::dsse_sign(wrt::kRemoteBatchType, mallory_statement.dump(), {*mallory})},
+        {"index", 0},
+        {"proof", json::array()}}}};
+  json borrowed = mallory_batch;  // mallory's entry under the trusted statement
+  borrowed["batch"]["statement"] = genuine["batch"]["statement"];
   const std::vector<Case> cases = {
       {"signed by an untrusted key", wrt::dsse_sign(wrt::kRemoteEntryType, poisoned, {*mallory})->dump(),
        "not signed by a trusted key; ignored"},
       {"unsigned", wrt::dsse_sign(wrt::kRemoteEntryType, poisoned, {})->dump(), "not signed by a trusted key; ignored"},
       {"a bare entry", poisoned, "not a signed wrt entry; ignored"},
-      {"the trusted signature over altered bytes", forged.dump(), "; ignored"},
+      {"the trusted signature over altered bytes", forged.dump(),
+       "it is not in the batch its signature covers (Merkle proof); ignored"},
+      {"a batch signed by an untrusted key", mallory_batch.dump(), "not signed by a trusted key; ignored"},
+      {"an entry under a trusted batch statement it is not in", borrowed.dump(),
+       "it is not in the batch its signature covers (Merkle proof); ignored"},
+      {"a genuine entry moved within its batch", moved.dump(),
+       "it is not in the batch its signature covers (Merkle proof); ignored"},
   };
   for (const auto& c : cases) {
     INFO(c.name);
@@ -326,6 +351,39 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
     CHECK(read_file(victim.dir / "out/gen.bin") == read_file(main_branch.dir / "out/gen.bin"));
     CHECK((r.out + r.err).find("remote cache entry " + key.substr(0, 16)) != std::string::npos);
     CHECK((r.out + r.err).find(c.warning) != std::string::npos);
+  }
+
+  // An entry signed alone, as wrt before batch signatures wrote them, by a
+  // trusted key: still served.
+  {
+    auto ci = wrt::Ed25519Key::load_private(keys / "ci.pem");
+    REQUIRE(ci);
+    json single = json::parse(wrt::dsse_sign(wrt::kRemoteEntryType, *payload, {*ci})->dump());
+    if (genuine.contains("inlineBlobs")) single["inlineBlobs"] = genuine["inlineBlobs"];
+    write_file(ac, single.dump());
+    Checkout reader(settings(nginx.url(), keys / "ci.pub"));
+    r = reader.run({});
+    INFO(r.out << r.err);
+    CHECK(report_stage(reader.report(), "gen")["remote_hit"] == true);
+    CHECK(read_file(reader.dir / "out/gen.bin") == read_file(main_branch.dir / "out/gen.bin"));
+  }
+
+  // Every uploaded entry is in exactly one signed batch: the batches' sizes
+  // add up to the entries on the server.
+  {
+    std::map<std::string, std::uint64_t> statements;
+    std::size_t entries = 0;
+    for (const auto& f : fs::directory_iterator(nginx.store() / "wrt/ac")) {
+      const json e = f.path() == ac ? genuine : json::parse(read_file(f.path()));  // gen's: rewritten above
+      ++entries;
+      const json& st = e["batch"]["statement"];
+      auto body = json::parse(*wrt::base64_decode(st["payload"].get<std::string>()));
+      statements[st.dump()] = body["size"].get<std::uint64_t>();
+    }
+    std::uint64_t covered = 0;
+    for (const auto& [st, size] : statements) covered += size;
+    CHECK(entries >= 2);
+    CHECK(covered == entries);
   }
 
   // A genuine signed entry whose inlined blob (outside the signature) was

@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include "core/util/base64.h"
+#include "core/util/merkle.h"
 #include "core/util/thread_name.h"
 
 namespace wrt {
@@ -42,6 +43,9 @@ std::optional<std::string> zstd_compress(const std::string& plain) {
 // One upload: its blob transfers, then the entry.
 struct RemoteCache::Upload {
   std::string key_hex;
+  std::string payload;                   // the entry's text, as signed
+  nlohmann::json inlined = nlohmann::json::object();  // small blobs (kInlineBlob)
+  std::vector<std::pair<Transfer, bool>> blob_puts;   // transfer, ask first (HEAD)
   std::string envelope;  // the signed entry
   std::size_t blobs_left = 0;  // touched on the transfer thread only
   bool failed = false;
@@ -119,6 +123,68 @@ bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::stri
   return fetch(key_hex, answer, local, note, fetched);
 }
 
+std::optional<std::string> RemoteCache::check_batched(const nlohmann::json& envelope, std::string* problem) {
+  auto fail = [&](std::string why) -> std::optional<std::string> {
+    *problem = std::move(why);
+    return std::nullopt;
+  };
+  auto type = envelope.find("payloadType");
+  auto encoded = envelope.find("payload");
+  const nlohmann::json& batch = envelope["batch"];
+  if (type == envelope.end() || !type->is_string() || type->get_ref<const std::string&>() != kRemoteEntryType)
+    return fail("not a wrt cache entry");
+  if (encoded == envelope.end() || !encoded->is_string()) return fail("no payload");
+  auto payload = base64_decode(encoded->get_ref<const std::string&>());
+  if (!payload) return fail("payload: " + payload.error());
+  if (!batch.is_object() || !batch.contains("statement") || !batch["statement"].is_object() ||
+      !batch.contains("index") || !batch["index"].is_number_unsigned() || !batch.contains("proof") ||
+      !batch["proof"].is_array())
+    return fail("its batch signature is malformed (statement, index, proof)");
+  std::vector<Digest> proof;
+  for (const auto& h : batch["proof"]) {
+    auto d = h.is_string() ? digest_from_hex(h.get_ref<const std::string&>()) : std::nullopt;
+    if (!d) return fail("its batch signature is malformed (a proof hash is not a digest)");
+    proof.push_back(*d);
+  }
+  // The statement: the same for every entry of a batch, so its signature is
+  // verified once per batch (an Ed25519 verification costs ~160 us here).
+  const nlohmann::json& statement = batch["statement"];
+  const std::string cache_key = to_hex(sha256(statement.dump()));
+  BatchStatement signed_root;
+  bool known = false;
+  {
+    std::lock_guard<std::mutex> lock(statements_mu_);
+    if (auto it = statements_.find(cache_key); it != statements_.end()) {
+      signed_root = it->second;
+      known = true;
+    }
+  }
+  if (!known) {
+    DsseCheck check = dsse_verify(statement, options_.trusted);
+    auto body = nlohmann::json::parse(check.payload, nullptr, false);
+    if (check.payload_type != kRemoteBatchType)
+      signed_root.problem = "its batch statement is not a wrt batch statement";
+    else if (check.verified.empty())
+      signed_root.problem = check.problems.empty() ? "not signed by a trusted key" : check.problems.front();
+    else if (!body.is_object() || !body.contains("merkleRoot") || !body["merkleRoot"].is_string() ||
+             !digest_from_hex(body["merkleRoot"].get<std::string>()) || !body.contains("size") ||
+             !body["size"].is_number_unsigned() || body["size"].get<std::uint64_t>() == 0)
+      signed_root.problem = "its signed batch statement is malformed (merkleRoot, size)";
+    else {
+      signed_root.root = *digest_from_hex(body["merkleRoot"].get<std::string>());
+      signed_root.size = body["size"].get<std::uint64_t>();
+    }
+    std::lock_guard<std::mutex> lock(statements_mu_);
+    if (statements_.size() >= 4096) statements_.clear();  // bounded, whatever a server sends
+    statements_.emplace(cache_key, signed_root);
+  }
+  if (!signed_root.problem.empty()) return fail(signed_root.problem);
+  const Digest leaf = merkle_leaf_hash(dsse_pae(kRemoteEntryType, *payload));
+  auto root = merkle_root_from_proof(leaf, batch["index"].get<std::uint64_t>(), signed_root.size, proof);
+  if (!root || *root != signed_root.root) return fail("it is not in the batch its signature covers (Merkle proof)");
+  return std::move(*payload);
+}
+
 void RemoteCache::ask(const std::string& key_hex, std::function<void(RemoteAnswer&&)> answered) {
   if (disabled_.load() || !valid_hex(key_hex)) return answered(RemoteAnswer{});
   transfers_->start(entry_request(key_hex), [answered = std::move(answered)](TransferResult&& r) {
@@ -150,12 +216,23 @@ bool RemoteCache::fetch(const std::string& key_hex, const RemoteAnswer& answer, 
   auto envelope = nlohmann::json::parse(a.body, nullptr, false);
   if (a.truncated || !envelope.is_object()) return miss(what + ": not a signed wrt entry; ignored");
   if (options_.trusted.empty()) return miss(what + ": no remote_cache_trusted_keys, so no remote entry is trusted; ignored");
-  DsseCheck check = dsse_verify(envelope, options_.trusted);
-  if (check.payload_type != kRemoteEntryType) return miss(what + ": not a wrt cache entry; ignored");
-  if (check.verified.empty())
-    return miss(what + (check.problems.empty() ? ": not signed by a trusted key; ignored" : ": " + check.problems.front() + "; ignored"));
+  std::string payload;
+  if (envelope.contains("batch")) {
+    // Signed with its upload batch (sign_batch()).
+    std::string problem;
+    auto checked = check_batched(envelope, &problem);
+    if (!checked) return miss(fmt::format("{}: {}; ignored", what, problem));
+    payload = std::move(*checked);
+  } else {
+    // Signed alone (wrt before 2026-12-02).
+    DsseCheck check = dsse_verify(envelope, options_.trusted);
+    if (check.payload_type != kRemoteEntryType) return miss(what + ": not a wrt cache entry; ignored");
+    if (check.verified.empty())
+      return miss(what + (check.problems.empty() ? ": not signed by a trusted key; ignored" : ": " + check.problems.front() + "; ignored"));
+    payload = std::move(check.payload);
+  }
   std::string why;
-  auto entry = decode_cache_entry(key_hex, check.payload, &why);
+  auto entry = decode_cache_entry(key_hex, payload, &why);
   if (!entry) return miss(fmt::format("{}: {}; ignored", what, why));
 
   // Every blob the local store lacks, all at once, each streamed into the
@@ -266,14 +343,26 @@ void RemoteCache::prepare_uploads() {
     preparing_ = true;
     lock.unlock();
     {
-      // Their transfers wake the transfer thread once (HttpTransfers::Batch).
-      HttpTransfers::Batch wake_once(*transfers_);
+      // Each read and checked; then one signature for all of them (over
+      // their Merkle root), and their transfers wake the transfer thread
+      // once (HttpTransfers::Batch).
+      std::vector<std::shared_ptr<Upload>> ready;
       for (const Queued& q : batch) {
         // Disabled (the breaker, an interrupted run, the end): dropped unstarted.
         std::string note;
-        const bool started = !disabled_.load() && start_upload(q, &note);
-        if (!started) upload_ended(note.empty() ? note : q.label + ": " + note);
+        auto up = disabled_.load() ? nullptr : prepare_upload(q, &note);
+        if (up)
+          ready.push_back(std::move(up));
+        else
+          upload_ended(note.empty() ? note : q.label + ": " + note);
       }
+      std::string note;
+      if (!ready.empty() && !sign_batch(ready, &note)) {
+        for (std::size_t i = 0; i < ready.size(); ++i) upload_ended(i == 0 ? note : std::string());
+        ready.clear();
+      }
+      HttpTransfers::Batch wake_once(*transfers_);
+      for (auto& up : ready) start_upload(up);
     }
     lock.lock();
     preparing_ = false;
@@ -284,31 +373,27 @@ void RemoteCache::prepare_uploads() {
 // On the upload thread (the blobs were just written, so reading the small
 // ones costs little); the transfers proceed on the transfer thread. When it
 // returns true the upload has started, and its last transfer ends it.
-bool RemoteCache::start_upload(const Queued& q, std::string* note) {
+std::shared_ptr<RemoteCache::Upload> RemoteCache::prepare_upload(const Queued& q, std::string* note) {
   const std::string& key_hex = q.key_hex;
   const CacheEntry& entry = q.entry;
   CacheStore& local = *q.local;
-  auto envelope = dsse_sign(kRemoteEntryType, encode_cache_entry(key_hex, entry), {*options_.signer});
-  if (!envelope) {
-    if (note) *note = "remote cache: cannot sign the entry: " + envelope.error();
-    return false;
-  }
   auto up = std::make_shared<Upload>();
   up->key_hex = key_hex;
-  nlohmann::json inlined = nlohmann::json::object();
+  up->payload = encode_cache_entry(key_hex, entry);
+  nlohmann::json& inlined = up->inlined;
   std::uint64_t inlined_bytes = 0;
-  std::vector<std::pair<Transfer, bool>> blobs;  // transfer, ask first (HEAD)
+  std::vector<std::pair<Transfer, bool>>& blobs = up->blob_puts;
   for (const auto& hex : cache_entry_blobs(entry)) {
     auto digest = digest_from_hex(hex);
-    if (!digest) return false;
+    if (!digest) return nullptr;
     const std::string path = local.blob_path(*digest);
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
       if (note) *note = fmt::format("remote cache: blob {} not uploaded: it is not in the local cache", hex.substr(0, 16));
-      return false;
+      return nullptr;
     }
     const auto size = static_cast<std::uint64_t>(st.st_size);
-    if (size > options_.max_blob) return false;  // too large to share; the entry is not uploaded either
+    if (size > options_.max_blob) return nullptr;  // too large to share; the entry is not uploaded either
     // Read whole (inlined or PUT from memory); checks the digest, so a
     // damaged blob is not shared.
     auto read_checked = [&]() -> std::optional<std::string> {
@@ -321,7 +406,7 @@ bool RemoteCache::start_upload(const Queued& q, std::string* note) {
     };
     if (size <= kInlineBlob && inlined_bytes + size <= kInlineTotal) {
       auto bytes = read_checked();
-      if (!bytes) return false;
+      if (!bytes) return nullptr;
       inlined_bytes += size;
       inlined[hex] = base64_encode(*bytes);
       continue;
@@ -331,7 +416,7 @@ bool RemoteCache::start_upload(const Queued& q, std::string* note) {
     const bool compress = options_.zstd && size <= kCompressInMemory;
     if (size <= kPutWithoutAsking || compress) {
       auto bytes = read_checked();
-      if (!bytes) return false;
+      if (!bytes) return nullptr;
       std::optional<std::string> packed;
       if (compress) packed = zstd_compress(*bytes);
       if (packed) {
@@ -347,7 +432,7 @@ bool RemoteCache::start_upload(const Queued& q, std::string* note) {
       int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
         if (note) *note = fmt::format("remote cache: blob {} not uploaded: cannot read it", hex.substr(0, 16));
-        return false;
+        return nullptr;
       }
       up->fds.push_back(fd);
       put.body_fd = fd;
@@ -355,13 +440,43 @@ bool RemoteCache::start_upload(const Queued& q, std::string* note) {
       blobs.emplace_back(std::move(put), true);
     }
   }
-  if (!inlined.empty()) (*envelope)["inlineBlobs"] = std::move(inlined);
-  up->envelope = envelope->dump();
-  up->blobs_left = blobs.size();
-  if (blobs.empty()) {
-    blob_uploaded(up, TransferResult{200, {}, false, false, {}, 0});
-    return true;
+  return up;
+}
+
+// One Ed25519 signature for the batch: a statement naming the Merkle root
+// of the entries' leaves (merkle.h), each leaf the hash of the entry's DSSE
+// PAE. Each entry's envelope carries the signed statement, its index and
+// its inclusion proof; a reader checks it alone (fetch()).
+bool RemoteCache::sign_batch(std::vector<std::shared_ptr<Upload>>& batch, std::string* note) {
+  std::vector<Digest> leaves;
+  leaves.reserve(batch.size());
+  for (const auto& up : batch) leaves.push_back(merkle_leaf_hash(dsse_pae(kRemoteEntryType, up->payload)));
+  const nlohmann::json statement_payload{{"merkleRoot", to_hex(merkle_root(leaves))}, {"size", leaves.size()}};
+  auto statement = dsse_sign(kRemoteBatchType, statement_payload.dump(), {*options_.signer});
+  if (!statement) {
+    if (note) *note = "remote cache: cannot sign the entries: " + statement.error();
+    return false;
   }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    Upload& up = *batch[i];
+    nlohmann::json proof = nlohmann::json::array();
+    for (const Digest& d : merkle_proof(leaves, i)) proof.push_back(to_hex(d));
+    nlohmann::json envelope{{"payloadType", kRemoteEntryType},
+                            {"payload", base64_encode(up.payload)},
+                            {"batch", {{"statement", *statement}, {"index", i}, {"proof", std::move(proof)}}}};
+    if (!up.inlined.empty()) envelope["inlineBlobs"] = std::move(up.inlined);
+    up.envelope = envelope.dump();
+    up.payload.clear();
+  }
+  return true;
+}
+
+// On the upload thread; the transfers proceed on the transfer thread, and
+// the upload's last transfer ends it.
+void RemoteCache::start_upload(const std::shared_ptr<Upload>& up) {
+  std::vector<std::pair<Transfer, bool>> blobs = std::move(up->blob_puts);
+  up->blobs_left = blobs.size();
+  if (blobs.empty()) return blob_uploaded(up, TransferResult{200, {}, false, false, {}, 0});
   // Each started transfer's callback may run before the next is started;
   // blobs_left counts them all from the start, so the entry waits for all.
   for (auto& [put, ask] : blobs) {
@@ -385,7 +500,6 @@ bool RemoteCache::start_upload(const Queued& q, std::string* note) {
       });
     });
   }
-  return true;
 }
 
 void RemoteCache::blob_uploaded(const std::shared_ptr<Upload>& up, const TransferResult& r) {

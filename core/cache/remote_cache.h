@@ -45,7 +45,10 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "core/cache/cache_store.h"
 #include "core/util/http_transfers.h"
@@ -54,6 +57,9 @@
 namespace wrt {
 
 inline constexpr const char* kRemoteEntryType = "application/vnd.wrt.cache-entry.v1";
+// The statement a batch of uploaded entries is signed by: {"merkleRoot":
+// hex, "size": n} over the entries' leaves (merkle.h, sign_batch()).
+inline constexpr const char* kRemoteBatchType = "application/vnd.wrt.cache-batch.v1";
 
 struct RemoteCacheOptions {
   std::string url;                       // base, without a trailing slash
@@ -175,11 +181,20 @@ class RemoteCache {
   struct Queued;
   // The upload thread: prepares queued uploads, a batch at a time.
   void prepare_uploads();
-  // Reads the blobs, signs the entry and starts the transfers; false when
-  // nothing was started (`note` says why, when it is worth a warning).
-  bool start_upload(const Queued& q, std::string* note);
+  // Reads and checks the blobs and inlines the small ones; null when the
+  // entry cannot be uploaded (`note` says why, when it is worth a warning).
+  std::shared_ptr<Upload> prepare_upload(const Queued& q, std::string* note);
+  // Signs a batch of prepared uploads at once (Merkle root); false when it
+  // cannot (`note` says why).
+  bool sign_batch(std::vector<std::shared_ptr<Upload>>& batch, std::string* note);
+  // Starts the blobs' transfers, then the entry's.
+  void start_upload(const std::shared_ptr<Upload>& up);
   Transfer request(const std::string& method, const std::string& path) const;
   Transfer entry_request(const std::string& key_hex) const;  // GET ac/<key>
+  // An entry signed with its batch (sign_batch()): its payload when the
+  // batch statement is signed by a trusted key and the entry's Merkle proof
+  // leads to the statement's root; else `problem` says why.
+  std::optional<std::string> check_batched(const nlohmann::json& envelope, std::string* problem);
   // Trips the breaker (first time: fills `note`).
   void trip(const std::string& why, std::string* note);
   // An upload's blob transfers ended: the entry goes up when all succeeded.
@@ -197,8 +212,17 @@ class RemoteCache {
   std::condition_variable queue_cv_;
   bool stopping_ = false;
   bool flushing_ = false;                // finish_uploads(): no more batching
-  bool preparing_ = false;               // the upload thread is in start_upload()
+  bool preparing_ = false;               // the upload thread is preparing or starting uploads
   std::thread preparer_;                 // joined in the destructor, before transfers_ goes
+  // Batch statements already checked (check_batched()), by the digest of
+  // their JSON: a root and size, or why the statement is not trusted.
+  struct BatchStatement {
+    Digest root{};
+    std::uint64_t size = 0;
+    std::string problem;
+  };
+  std::mutex statements_mu_;
+  std::unordered_map<std::string, BatchStatement> statements_;
   // Last member: destroyed first, so no transfer outlives what it uses.
   std::unique_ptr<HttpTransfers> transfers_;
 };
