@@ -371,8 +371,7 @@ void RemoteCache::prepare_uploads() {
 }
 
 // On the upload thread (the blobs were just written, so reading the small
-// ones costs little); the transfers proceed on the transfer thread. When it
-// returns true the upload has started, and its last transfer ends it.
+// ones costs little); sign_batch() and start_upload() follow.
 std::shared_ptr<RemoteCache::Upload> RemoteCache::prepare_upload(const Queued& q, std::string* note) {
   const std::string& key_hex = q.key_hex;
   const CacheEntry& entry = q.entry;

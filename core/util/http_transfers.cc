@@ -64,12 +64,16 @@ bool curl_has_zstd() {
   return has;
 }
 
-}  // namespace
-
-namespace {
 // The innermost live Batch of this thread (HttpTransfers::Batch).
 thread_local HttpTransfers::Batch* t_batch = nullptr;
+
 }  // namespace
+
+HttpTransfers::Batch* HttpTransfers::Batch::of(Batch* from, const HttpTransfers& transfers) {
+  for (Batch* b = from; b; b = b->outer_)
+    if (&b->transfers_ == &transfers) return b;
+  return nullptr;
+}
 
 HttpTransfers::Batch::Batch(HttpTransfers& transfers) : transfers_(transfers), outer_(t_batch) { t_batch = this; }
 
@@ -77,11 +81,10 @@ HttpTransfers::Batch::~Batch() {
   t_batch = outer_;
   if (!wake_) return;
   // An outer Batch of the same transfers wakes for this one's, later.
-  for (Batch* b = outer_; b; b = b->outer_)
-    if (&b->transfers_ == &transfers_) {
-      b->wake_ = true;
-      return;
-    }
+  if (Batch* outer = of(outer_, transfers_)) {
+    outer->wake_ = true;
+    return;
+  }
   std::lock_guard<std::mutex> lock(transfers_.mu_);
   transfers_.wake();
 }
@@ -145,12 +148,10 @@ void HttpTransfers::start(Transfer t, std::function<void(TransferResult&&)> done
         // On the transfer thread (a callback starting a follow-up) the loop
         // takes it before it polls again; within a Batch, the Batch wakes.
         if (std::this_thread::get_id() == loop_id_) return;
-        for (Batch* b = t_batch; b; b = b->outer_)
-          if (&b->transfers_ == this) {
-            b->wake_ = true;
-            return;
-          }
-        wake();
+        if (Batch* batch = Batch::of(t_batch, *this))
+          batch->wake_ = true;
+        else
+          wake();
         return;
       }
     }

@@ -81,6 +81,8 @@ class HttpTransfers {
     Batch& operator=(const Batch&) = delete;
 
    private:
+    // The innermost of `from` and its outer Batches that is for `transfers`.
+    static Batch* of(Batch* from, const HttpTransfers& transfers);
     HttpTransfers& transfers_;
     Batch* outer_;
     bool wake_ = false;
