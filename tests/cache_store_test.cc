@@ -222,9 +222,11 @@ TEST_CASE("cache_store: corrupt blob fails the restore and is removed") {
 }
 
 namespace {
-// An entry file as the store writes it: checksummed header + body.
-std::string sealed(const std::string& body) {
-  return "wrt-entry 2 " + wrt::to_hex(wrt::sha256(body)) + "\n" + body;
+// An entry file as the store writes it: checksummed header + a body of a
+// JSON line and the inlined bytes (`tail`).
+std::string sealed(const std::string& json_line, const std::string& tail = "") {
+  const std::string body = json_line + "\n" + tail;
+  return "wrt-entry 3 " + wrt::to_hex(wrt::sha256(body)) + "\n" + body;
 }
 std::string body_of(const std::string& file_text) { return file_text.substr(file_text.find('\n') + 1); }
 }  // namespace
@@ -237,7 +239,7 @@ TEST_CASE("cache_store: corrupt entry is a miss with a warning and is removed") 
   REQUIRE(store.put_entry(key(1), e).ok());
   fs::path file = entry_file(tmp / "cache", key(1));
   std::string good = read_file(file);
-  REQUIRE(good.rfind("wrt-entry 2 ", 0) == 0);
+  REQUIRE(good.rfind("wrt-entry 3 ", 0) == 0);
   auto body = nlohmann::json::parse(body_of(good));
   const std::string digest_hex = wrt::to_hex(e.outputs[0].digest);
 
@@ -258,7 +260,7 @@ TEST_CASE("cache_store: corrupt entry is a miss with a warning and is removed") 
     why = "header";
   }
   SECTION("wrong shape, correctly sealed") {
-    bad = sealed(R"({"version":2,"key":")" + key(1) + R"(","result":{},"outputs":{},"log":null})");
+    bad = sealed(R"({"version":3,"key":")" + key(1) + R"(","result":{},"outputs":{},"log":null,"inlined":[]})");
     why = "\"outputs\" is not an array";
   }
   SECTION("bad digest hex, correctly sealed") {
@@ -302,6 +304,163 @@ TEST_CASE("cache_store: corrupt entry is a miss with a warning and is removed") 
   // The blob itself is untouched.
   CHECK(store.has_blob(e.outputs[0].digest));
   (void)digest_hex;
+}
+
+TEST_CASE("cache_store: small blobs travel inside the entry, and restoring them and the log opens no blob") {
+  TempDir tmp;
+  CacheStore store(tmp / "cache", 1 << 30);
+  REQUIRE(store.open().ok());
+  const std::string small = "small output\n";
+  const std::string big(20000, 'b');  // above kEntryInlineBlob
+  const std::string log = "the log\n";
+  const Digest ds = wrt::sha256(small), db = wrt::sha256(big), dl = wrt::sha256(log);
+  CacheEntry e;
+  e.result = {{"status", "passed"}};
+  REQUIRE(e.offer_inline(ds, small));
+  CHECK_FALSE(e.offer_inline(db, big));
+  REQUIRE(store.put_bytes(big).ok());
+  REQUIRE(e.offer_inline(dl, log));
+  e.outputs.push_back(CachedFile{"out/big.bin", db, big.size(), false});
+  e.outputs.push_back(CachedFile{"out/s.sh", ds, small.size(), true});
+  e.outputs.back().inlined = true;
+  e.log = dl;
+  e.log_inlined = true;
+  CHECK(wrt::cache_entry_blobs(e) == std::vector<std::string>{wrt::to_hex(db)});
+  REQUIRE(store.put_entry(key(1), e).ok());
+  CHECK_FALSE(store.has_blob(ds));  // never written as a blob
+  CHECK_FALSE(store.has_blob(dl));
+
+  std::string warning;
+  auto got = store.get_entry(key(1), &warning);
+  INFO(warning);
+  REQUIRE(got.has_value());
+  REQUIRE(got->outputs.size() == 2);
+  CHECK_FALSE(got->outputs[0].inlined);
+  CHECK(got->outputs[1].inlined);
+  CHECK(got->log_inlined);
+  CHECK(got->inlined_bytes == small.size() + log.size());
+  auto log_text = store.read_log(*got);
+  REQUIRE(log_text.ok());
+  CHECK(*log_text == log);
+  // The same entry written again is the same text (write-once, no difference).
+  auto again = store.put_entry(key(1), *got);
+  REQUIRE(again.ok());
+  CHECK(again->differences.empty());
+
+  fs::create_directories(tmp / "ws");
+  int dir = ::open((tmp / "ws").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(dir >= 0);
+  for (const auto& f : got->outputs) {
+    const std::string name = f.path.substr(f.path.rfind('/') + 1);
+    CHECK(store.restore_output_at(*got, f, dir, name).ok());
+  }
+  ::close(dir);
+  CHECK(read_file(tmp / "ws/s.sh") == small);
+  CHECK(mode_of(tmp / "ws/s.sh") == 0755);
+  CHECK(read_file(tmp / "ws/big.bin") == big);
+  CHECK(mode_of(tmp / "ws/big.bin") == 0644);
+
+  // gc and verify count only the blob the entry names outside itself.
+  auto v = store.verify();
+  REQUIRE(v.ok());
+  CHECK(v->problems.empty());
+  CHECK(v->entries_checked == 1);
+  auto g = store.gc(1ull << 30);
+  REQUIRE(g.ok());
+  CHECK(g->entries_removed == 0);
+  CHECK(g->blobs_removed == 0);
+  CHECK(store.get_entry(key(1), &warning).has_value());
+}
+
+TEST_CASE("cache_store: offer_inline keeps to the per-blob and per-entry limits") {
+  CacheEntry e;
+  const std::string too_big(wrt::kEntryInlineBlob + 1, 'x');
+  CHECK_FALSE(e.offer_inline(wrt::sha256(too_big), too_big));
+  for (int i = 0; i < 4; ++i) {
+    const std::string piece(wrt::kEntryInlineBlob, static_cast<char>('a' + i));
+    CHECK(e.offer_inline(wrt::sha256(piece), piece));
+  }
+  CHECK(e.inlined_bytes == wrt::kEntryInlineTotal);
+  CHECK_FALSE(e.offer_inline(wrt::sha256("one more"), "one more"));  // budget spent
+  const std::string first(wrt::kEntryInlineBlob, 'a');
+  CHECK(e.offer_inline(wrt::sha256(first), first));  // already there: costs nothing
+  CHECK(e.inlined.size() == 4);
+  CHECK(std::is_sorted(e.inlined.begin(), e.inlined.end(),
+                       [](const wrt::InlinedBlob& a, const wrt::InlinedBlob& b) { return a.digest < b.digest; }));
+  CHECK(e.offer_inline(wrt::sha256(""), ""));  // an empty file costs nothing either
+}
+
+TEST_CASE("cache_store: inlined bytes are checked when the entry is read, a mismatch is a miss and removes it") {
+  TempDir tmp;
+  CacheStore store(tmp / "cache", 1 << 20);
+  REQUIRE(store.open().ok());
+  const std::string a = "alpha\n", b = "beta\n";
+  CacheEntry e;
+  e.result = {{"status", "passed"}};
+  REQUIRE(e.offer_inline(wrt::sha256(a), a));
+  REQUIRE(e.offer_inline(wrt::sha256(b), b));
+  e.outputs.push_back(CachedFile{"out/a", wrt::sha256(a), a.size(), false});
+  e.outputs.push_back(CachedFile{"out/b", wrt::sha256(b), b.size(), false});
+  REQUIRE(store.put_entry(key(1), e).ok());
+  const fs::path file = entry_file(tmp / "cache", key(1));
+  const std::string good = read_file(file);
+  wrt::test::EntryFile parts = wrt::test::split_entry(good);
+  REQUIRE(parts.inlined.size() == 2);
+  const std::string json_line = parts.body.dump();
+  // The tail as written: the two contents in digest order.
+  std::string tail;
+  for (const auto& [hex, bytes] : parts.inlined) tail += bytes;
+  nlohmann::json body = parts.body;
+
+  std::string bad, why;
+  SECTION("other bytes of the same length, correctly sealed") {
+    std::string t = tail;
+    t[0] = static_cast<char>(t[0] ^ 0x20);
+    bad = sealed(json_line, t);
+    why = "do not match its digest";
+  }
+  SECTION("a flipped byte in the inlined bytes, checksum left as it was") {
+    bad = good;
+    bad[bad.size() - 1] = static_cast<char>(bad[bad.size() - 1] ^ 0x01);
+    why = "checksum mismatch";
+  }
+  SECTION("bytes after the inlined blobs") {
+    bad = sealed(json_line, tail + "x");
+    why = "1 bytes after the inlined blobs";
+  }
+  SECTION("fewer bytes than listed") {
+    bad = sealed(json_line, tail.substr(0, tail.size() - 1));
+    why = "run past the end";
+  }
+  SECTION("an inlined blob no output names") {
+    body["outputs"].erase(1);
+    bad = sealed(body.dump(), tail);
+    why = "is no output's or log's content";
+  }
+  SECTION("an output whose size is not its inlined content's") {
+    body["outputs"][0]["size"] = 99;
+    bad = sealed(body.dump(), tail);
+    why = "is not 99 bytes";
+  }
+  SECTION("inlined blobs out of order") {
+    std::swap(body["inlined"][0], body["inlined"][1]);
+    std::string swapped;
+    for (auto it = parts.inlined.rbegin(); it != parts.inlined.rend(); ++it) swapped += it->second;
+    bad = sealed(body.dump(), swapped);
+    why = "not sorted";
+  }
+  SECTION("no inlined list") {
+    body.erase("inlined");
+    bad = sealed(body.dump(), "");
+    why = "\"inlined\" is not an array";
+  }
+  write_file(file, bad);
+  std::string warning;
+  CHECK_FALSE(store.get_entry(key(1), &warning).has_value());
+  INFO(warning);
+  CHECK(warning.find(file.string()) != std::string::npos);
+  CHECK(warning.find(why) != std::string::npos);
+  CHECK_FALSE(fs::exists(file));
 }
 
 TEST_CASE("cache_store: entries are write-once, a different second result is reported, not stored") {

@@ -35,14 +35,6 @@ fs::path entry_path(const TempDir& ws, const std::string& key) {
   return ws / ".wrt/cache/entries" / key.substr(0, 2) / key;
 }
 
-std::string sealed(const std::string& body) {
-  return "wrt-entry 2 " + wrt::to_hex(wrt::sha256(body)) + "\n" + body;
-}
-
-json entry_body(const fs::path& file) {
-  std::string t = read_file(file);
-  return json::parse(t.substr(t.find('\n') + 1));
-}
 
 unsigned mode_of(const fs::path& p) {
   struct stat st {};
@@ -152,8 +144,10 @@ with = { run = "test ! -L out && mkdir -p out && echo fresh > out/gen.txt" }
   REQUIRE(wrt_run(ws).exit_code == 0);
   const std::string key = report_stage(report_of(ws), "gen")["cache_key"];
   fs::path file = entry_path(ws, key);
-  json body = entry_body(file);
-  json good_output = body["outputs"][0];  // its blob is in the store
+  wrt::test::EntryFile entry = wrt::test::split_entry(read_file(file));
+  json& body = entry.body;
+  json good_output = body["outputs"][0];  // its content is inlined in the entry
+  REQUIRE(entry.inlined.count(good_output["digest"].get<std::string>()) == 1);
 
   std::string target, expect;
   SECTION(".git/hooks/post-checkout, executable") {
@@ -178,7 +172,7 @@ with = { run = "test ! -L out && mkdir -p out && echo fresh > out/gen.txt" }
   body["outputs"] = json::array({good_output, evil});
   if (target < std::string("out/gen.txt")) body["outputs"] = json::array({evil, good_output});
   body["result"]["status"] = "passed";
-  write_file(file, sealed(body.dump()));
+  write_file(file, wrt::test::seal_entry(entry));
   const std::string git_config = read_file(ws / ".git/config");
   const std::string toml = read_file(ws / "wrt.toml");
   fs::remove_all(ws / "out");
@@ -205,10 +199,10 @@ with = { run = "mkdir -p out && echo a > out/a.txt && echo b > out/b.txt" }
 )");
   REQUIRE(wrt_run(ws).exit_code == 0);
   fs::path file = entry_path(ws, report_stage(report_of(ws), "gen")["cache_key"]);
-  json body = entry_body(file);
-  REQUIRE(body["outputs"].size() == 2);
-  body["outputs"].erase(1);
-  write_file(file, sealed(body.dump()));
+  wrt::test::EntryFile entry = wrt::test::split_entry(read_file(file));
+  REQUIRE(entry.body["outputs"].size() == 2);
+  entry.body["outputs"].erase(1);
+  write_file(file, wrt::test::seal_entry(entry));  // b's inlined content goes too
   fs::remove_all(ws / "out");
   auto r = wrt_run(ws);
   INFO(r.out << r.err);

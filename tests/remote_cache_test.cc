@@ -111,13 +111,15 @@ TEST_CASE("remote cache: another checkout restores every stage from nginx byte-i
   CHECK(r.out.find("wrt: remote cache " + nginx.url() + ": 0 hits, 3 misses, 3 uploads") != std::string::npos);
   const auto stored = files_under(nginx.store() / "wrt");
   CHECK(stored.count("ac/" + report_stage(rep, "gen")["cache_key"].get<std::string>()) == 1);
-  // Only out/gen.bin (and its copy, the same blob) is above kInlineBlob:
-  // the small blobs (pack's note, the logs) travel inside their entries.
+  // Only out/gen.bin (and its copy, the same blob) is above kEntryInlineBlob:
+  // the small blobs (pack's note, the logs) travel inside their entries,
+  // under the entry's signature.
   const std::string gen_blob = wrt::to_hex(wrt::sha256(read_file(a.dir / "out/gen.bin")));
   CHECK(files_under(nginx.store() / "wrt/cas") == std::set<std::string>{gen_blob});
   const json pack_envelope =
       json::parse(read_file(nginx.store() / "wrt/ac" / report_stage(rep, "pack")["cache_key"].get<std::string>()));
-  CHECK(pack_envelope["inlineBlobs"].contains(wrt::to_hex(wrt::sha256(std::string("packed\n")))));
+  CHECK(wrt::test::split_entry(*wrt::base64_decode(pack_envelope["payload"].get<std::string>()))
+            .inlined.count(wrt::to_hex(wrt::sha256(std::string("packed\n")))) == 1);
 
   // Checkout B: another path, its own (empty) local cache.
   Checkout b(settings(nginx.url(), keys / "ci.pub"));
@@ -359,7 +361,6 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
     auto ci = wrt::Ed25519Key::load_private(keys / "ci.pem");
     REQUIRE(ci);
     json single = json::parse(wrt::dsse_sign(wrt::kRemoteEntryType, *payload, {*ci})->dump());
-    if (genuine.contains("inlineBlobs")) single["inlineBlobs"] = genuine["inlineBlobs"];
     write_file(ac, single.dump());
     Checkout reader(settings(nginx.url(), keys / "ci.pub"));
     r = reader.run({});
@@ -386,15 +387,18 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
     CHECK(covered == entries);
   }
 
-  // A genuine signed entry whose inlined blob (outside the signature) was
-  // altered on the server: checked against the signed digest, never served.
+  // A genuine signed entry whose inlined bytes were altered on the server
+  // (and the entry resealed, so its own checksum holds): the signature
+  // covers them, so it is never served.
   const std::string pack_key = report_stage(rep, "pack")["cache_key"].get<std::string>();
   const fs::path pack_ac = nginx.store() / "wrt/ac" / pack_key;
   const std::string pack_genuine = read_file(pack_ac);
   json altered = json::parse(pack_genuine);
   const std::string note_hex = wrt::to_hex(wrt::sha256(std::string("packed\n")));
-  REQUIRE(altered["inlineBlobs"].contains(note_hex));
-  altered["inlineBlobs"][note_hex] = wrt::base64_encode("poison\n");
+  wrt::test::EntryFile pack_entry = wrt::test::split_entry(*wrt::base64_decode(altered["payload"].get<std::string>()));
+  REQUIRE(pack_entry.inlined.count(note_hex) == 1);
+  pack_entry.inlined[note_hex] = "poison\n";
+  altered["payload"] = wrt::base64_encode(wrt::test::seal_entry(pack_entry));
   write_file(pack_ac, altered.dump());
   write_file(ac, genuine.dump());
   {
@@ -405,8 +409,8 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
     CHECK(report_stage(victim.report(), "gen")["remote_hit"] == true);
     CHECK(report_stage(victim.report(), "pack")["status"] == "passed");  // ran here
     CHECK(read_file(victim.dir / "out/pack/note.txt") == "packed\n");
-    CHECK((r.out + r.err).find("remote cache entry " + pack_key.substr(0, 16) + ": inlined blob " + note_hex.substr(0, 16) +
-                               " does not match its digest") != std::string::npos);
+    CHECK((r.out + r.err).find("remote cache entry " + pack_key.substr(0, 16) +
+                               ": it is not in the batch its signature covers") != std::string::npos);
   }
   write_file(pack_ac, pack_genuine);
 
@@ -464,8 +468,8 @@ with = { run = "mkdir -p out && seq 1 400000 > out/big.bin" }
   CHECK(report_stage(rep, "big")["remote_hit"] == true);
   CHECK(files_under(b / "out") == files_under(a / "out"));
   CHECK(files_under(b / "out/many").size() == 340);
-  // The 40 files above kInlineBlob each went up and came down as a blob;
-  // as many small ones as fit in kInlineTotal went inside the entry.
+  // The 40 files above kEntryInlineBlob each went up and came down as a
+  // blob; as many small ones as fit in kEntryInlineTotal went inside the entry.
   CHECK(files_under(nginx.store() / "wrt/cas").size() > 40);
   CHECK(files_under(nginx.store() / "wrt/cas").size() < 340);
   for (const auto& f : files_under(a / "out")) CHECK(read_file(b / "out" / f) == read_file(a / "out" / f));

@@ -445,8 +445,14 @@ TEST_CASE("e2e: a plugin fingerprint enters the cache key", "[e2e]") {
 TEST_CASE("e2e: a corrupted cache blob is a miss, never a wrong result", "[e2e]") {
   TempDir ws;
   write_chain(ws);
+  // An output too large to go inside its entry: stored as a blob.
+  write_file(ws / "wrt.toml", read_file(ws / "wrt.toml") + R"(
+[stages.big]
+outputs = ["out/big.txt"]
+with = { run = "mkdir -p out && seq 1 20000 > out/big.txt" }
+)");
   REQUIRE(wrt_run(ws).exit_code == 0);
-  std::string good = read_file(ws / "out/gen.txt");
+  std::string good = read_file(ws / "out/big.txt");
   // Corrupt every blob in the store.
   int corrupted = 0;
   for (const auto& e : fs::recursive_directory_iterator(ws / ".wrt/cache/blobs"))
@@ -460,9 +466,43 @@ TEST_CASE("e2e: a corrupted cache blob is a miss, never a wrong result", "[e2e]"
   auto r = wrt_run(ws);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
+  CHECK(read_file(ws / "out/big.txt") == good);
+  CHECK(statuses(report_of(ws))["big"] == "passed");
+  CHECK(statuses(report_of(ws))["gen"] == "cached");  // its output is inside its entry
+  CHECK((r.out + r.err).find("corrupt") != std::string::npos);
+}
+
+TEST_CASE("e2e: an entry whose inlined output bytes were altered is a miss, never a wrong result", "[e2e][cache-trust]") {
+  TempDir ws;
+  write_chain(ws);
+  REQUIRE(wrt_run(ws).exit_code == 0);
+  const std::string good = read_file(ws / "out/gen.txt");
+  const std::string key = stage(report_of(ws), "gen")["cache_key"].get<std::string>();
+  const fs::path file = ws / ".wrt/cache/entries" / key.substr(0, 2) / key;
+  wrt::test::EntryFile entry = wrt::test::split_entry(read_file(file));
+  REQUIRE(entry.inlined.size() >= 1);
+  const std::string out_hex = entry.body["outputs"][0]["digest"].get<std::string>();
+  REQUIRE(entry.inlined.count(out_hex) == 1);
+  std::string damaged;
+  SECTION("damaged on disk: the checksum no longer matches") {
+    damaged = read_file(file);
+    const std::size_t at = damaged.rfind(good);
+    REQUIRE(at != std::string::npos);
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x01);
+  }
+  SECTION("rewritten by a hostile writer of the store, correctly sealed") {
+    entry.inlined[out_hex] = std::string(good.size(), '9');
+    damaged = wrt::test::seal_entry(entry);
+  }
+  fs::permissions(file, fs::perms::owner_write, fs::perm_options::add);
+  write_file(file, damaged);
+  fs::remove_all(ws / "out");
+  auto r = wrt_run(ws);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
   CHECK(read_file(ws / "out/gen.txt") == good);
   CHECK(statuses(report_of(ws))["gen"] == "passed");
-  CHECK((r.out + r.err).find("corrupt") != std::string::npos);
+  CHECK(r.out.find("is corrupt") != std::string::npos);
 }
 
 TEST_CASE("e2e: two concurrent runs share one cache without corrupting it", "[e2e]") {
@@ -651,10 +691,12 @@ TEST_CASE("e2e: a hit on an earlier key shows that result's log, not the last ru
   write_file(ws / "in.txt", "A\n");
   write_file(ws / "wrt.toml", R"(
 [stages.s]
-with = { run = "echo building from $(cat in.txt); cp in.txt out.txt" }
+with = { run = "echo building from $(cat in.txt); head -c 30000 /dev/urandom | base64; cp in.txt out.txt" }
 inputs = ["in.txt"]
 outputs = ["out.txt"]
 )");
+  // (The log is too large to go inside the entry: it is a blob, which the
+  // end of this test damages.)
   auto log_of = [&] { return run_wrt({"log", "s"}, ws.path()); };
   REQUIRE(wrt_run(ws).exit_code == 0);
   write_file(ws / "in.txt", "B\n");
@@ -678,9 +720,9 @@ outputs = ["out.txt"]
   for (const auto& e : fs::recursive_directory_iterator(ws / ".wrt/cache/entries")) {
     if (!e.is_regular_file()) continue;
     ++entries;
-    const std::string text = read_file(e.path());  // "wrt-entry 2 <checksum>\n{json}"
-    auto j = nlohmann::json::parse(text.substr(text.find('\n') + 1));
+    const nlohmann::json j = wrt::test::split_entry(read_file(e.path())).body;
     if (j["key"] != key_a) log_b = j["log"].get<std::string>();
+    CHECK(j["inlined"].size() == 1);  // out.txt; the log is a blob
   }
   REQUIRE(entries == 2);
   REQUIRE(log_b.size() == 64);

@@ -1,4 +1,5 @@
 #include "core/cache/run_index.h"
+#include "core/util/state_file.h"
 
 #include <catch2/catch.hpp>
 
@@ -14,7 +15,9 @@ CacheEntry sample_entry() {
   e.result = {{"status", "passed"}, {"attempts", 1}, {"results", {{"metrics", {{"coverage", 91.5}}}}}};
   e.outputs.push_back({"out/a.txt", sha256("a"), 1, false});
   e.outputs.push_back({"out/bin/tool", sha256("tool"), 4, true});
+  e.outputs.back().inlined = true;  // its content inside the store's entry
   e.log = sha256("log");
+  e.log_inlined = true;
   return e;
 }
 
@@ -53,7 +56,11 @@ TEST_CASE("run index: keys and entries survive save and load", "[run-index]") {
   CHECK(e->outputs[1].path == "out/bin/tool");
   CHECK(e->outputs[1].digest == want.outputs[1].digest);
   CHECK(e->outputs[1].executable);
+  CHECK(e->outputs[1].inlined);
+  CHECK_FALSE(e->outputs[0].inlined);
+  CHECK_FALSE(e->outputs[0].executable);
   CHECK(e->log == want.log);
+  CHECK(e->log_inlined);
   CHECK_FALSE(idx.entry("build", kKey2));  // another key: never the entry
   CHECK_FALSE(idx.entry("test", kKey2));
 }
@@ -121,6 +128,26 @@ TEST_CASE("run index: a corrupt or truncated file is discarded with a warning", 
     CHECK_FALSE(idx.last_key("build"));
     // Discarded state is rewritten even when nothing new is recorded.
     REQUIRE(idx.save().ok());
+    RunIndex again(file);
+    std::string w2;
+    again.load(&w2);
+    CHECK(w2.empty());
+  }
+}
+
+TEST_CASE("run index: an index written by an older wrt (versions 3 and 4) is read as none, without a warning",
+          "[run-index]") {
+  TempDir dir;
+  const auto file = dir / "run-index";
+  for (std::uint32_t version : {3u, 4u}) {
+    // The framing of state_file.h; the payload does not matter: it is not read.
+    write_file(file, seal_state("WRTINDX\n", version, std::string(64, '\0')));
+    RunIndex idx(file);
+    std::string warning;
+    idx.load(&warning);
+    CHECK(warning.empty());
+    CHECK_FALSE(idx.last_key("build"));
+    REQUIRE(idx.save().ok());  // rewritten in the current version
     RunIndex again(file);
     std::string w2;
     again.load(&w2);

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/util/hash.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -18,6 +20,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -156,6 +159,42 @@ nlohmann::json report_stage(const nlohmann::json& report, const std::string& nam
 }
 
 nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(read_file(path)); }
+
+EntryFile split_entry(const std::string& text) {
+  const std::size_t header_end = text.find('\n');
+  REQUIRE(header_end != std::string::npos);
+  REQUIRE(text.rfind("wrt-entry 3 ", 0) == 0);
+  const std::size_t json_end = text.find('\n', header_end + 1);
+  REQUIRE(json_end != std::string::npos);
+  EntryFile e;
+  e.body = nlohmann::json::parse(text.substr(header_end + 1, json_end - header_end - 1));
+  std::size_t at = json_end + 1;
+  for (const auto& b : e.body.at("inlined")) {
+    const std::size_t n = b.at("size").get<std::size_t>();
+    REQUIRE(at + n <= text.size());
+    e.inlined[b.at("digest").get<std::string>()] = text.substr(at, n);
+    at += n;
+  }
+  REQUIRE(at == text.size());
+  return e;
+}
+
+std::string seal_entry(EntryFile e) {
+  std::set<std::string> named;
+  for (const auto& o : e.body.at("outputs"))
+    if (o.contains("digest")) named.insert(o["digest"].get<std::string>());
+  if (e.body.at("log").is_string()) named.insert(e.body["log"].get<std::string>());
+  nlohmann::json list = nlohmann::json::array();
+  std::string tail;
+  for (const auto& [hex, bytes] : e.inlined) {  // std::map: sorted by digest, as the store writes them
+    if (!named.count(hex)) continue;
+    list.push_back({{"digest", hex}, {"size", bytes.size()}});
+    tail += bytes;
+  }
+  e.body["inlined"] = std::move(list);
+  const std::string body = e.body.dump() + "\n" + tail;
+  return "wrt-entry 3 " + to_hex(sha256(body)) + "\n" + body;
+}
 
 BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const fs::path& log) {
   std::vector<std::string> argv_copy = argv;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -103,5 +104,19 @@ inline std::string git(const TempDir& repo, const std::vector<std::string>& args
 nlohmann::json report_stage(const nlohmann::json& report, const std::string& name);
 // A JSON file, parsed.
 nlohmann::json read_json(const std::filesystem::path& path);
+
+// A local cache entry file taken apart (cache_store.h: "wrt-entry 3
+// <checksum>\n<JSON line>\n<inlined bytes>"), for tests that tamper with
+// entries as a hostile writer of the store would.
+struct EntryFile {
+  nlohmann::json body;                        // the JSON line
+  std::map<std::string, std::string> inlined;  // hex digest -> bytes, as listed in body["inlined"]
+};
+// REQUIREs the framing (the checksum is not checked).
+EntryFile split_entry(const std::string& text);
+// Seals it as the store would: body["inlined"] rebuilt from `inlined` (only
+// the blobs an output or the log of the body still names), the checksum
+// over the new body. The entry is then well formed, whatever it claims.
+std::string seal_entry(EntryFile e);
 
 }  // namespace wrt::test

@@ -52,7 +52,7 @@ struct CacheStore::State {
 
 namespace {
 
-constexpr int kEntryVersion = 2;
+constexpr int kEntryVersion = 3;
 constexpr std::size_t kCopyBufferSize = 1 << 18;
 constexpr time_t kStaleTempSeconds = 3600;
 // An entry whose mtime is younger than this is not touched again on a hit.
@@ -283,9 +283,12 @@ json encode_output(const CachedFile& f) {
   return o;
 }
 
-// The entry file: "wrt-entry 2 <sha256 of body>\n<body>", where the body is
-// JSON that names its key. The checksum catches damage anywhere in the
-// body; the key catches an intact entry copied or renamed to another key.
+// The entry file: "wrt-entry 3 <sha256 of body>\n<body>", where the body is
+// a line of JSON that names its key, then the inlined blobs' bytes one after
+// the other, in the order (and of the sizes) its "inlined" list gives. The
+// checksum catches damage anywhere in the body; the key catches an intact
+// entry copied or renamed to another key. (JSON as nlohmann dumps it never
+// holds a raw newline: one in a string is written "\n".)
 std::string encode_entry(const std::string& key_hex, const CacheEntry& e) {
   std::vector<const CachedFile*> sorted;
   for (const auto& f : e.outputs) sorted.push_back(&f);
@@ -293,6 +296,15 @@ std::string encode_entry(const std::string& key_hex, const CacheEntry& e) {
   std::sort(sorted.begin(), sorted.end(), [](const CachedFile* a, const CachedFile* b) { return a->path < b->path; });
   json outputs = json::array();
   for (const CachedFile* f : sorted) outputs.push_back(encode_output(*f));
+  std::vector<const InlinedBlob*> blobs;
+  for (const auto& b : e.inlined) blobs.push_back(&b);
+  std::sort(blobs.begin(), blobs.end(), [](const InlinedBlob* a, const InlinedBlob* b) { return a->digest < b->digest; });
+  json inlined = json::array();
+  std::size_t tail = 0;
+  for (const InlinedBlob* b : blobs) {
+    inlined.push_back(json{{"digest", to_hex(b->digest)}, {"size", b->bytes.size()}});
+    tail += b->bytes.size();
+  }
   json j = json::object();
   j["version"] = kEntryVersion;
   j["key"] = key_hex;
@@ -303,7 +315,11 @@ std::string encode_entry(const std::string& key_hex, const CacheEntry& e) {
     j["log_encoding"] = e.log_encoding;
     j["log_truncated"] = e.log_truncated;
   }
+  j["inlined"] = std::move(inlined);
   std::string body = j.dump();
+  body.reserve(body.size() + 1 + tail);
+  body += '\n';
+  for (const InlinedBlob* b : blobs) body += b->bytes;
   return fmt::format("{} {} {}\n{}", kEntryMagic, kEntryVersion, to_hex(sha256(body)), body);
 }
 
@@ -332,7 +348,10 @@ std::optional<CacheEntry> decode_entry(const std::string& key_hex, const std::st
   std::string_view sum = header.substr(want_prefix.size());
   if (sum.size() != 64 || !is_lower_hex(sum)) return fail("checksum is not 64 hex digits");
   if (to_hex(sha256(body)) != sum) return fail("checksum mismatch");
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  const std::size_t json_end = body.find('\n');
+  if (json_end == std::string_view::npos) return fail("no line of JSON");
+  std::string_view tail = body.substr(json_end + 1);
+  json j = json::parse(body.substr(0, json_end), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return fail("not valid JSON");
   if (!j.is_object()) return fail("not a JSON object");
   auto version = j.find("version");
@@ -400,6 +419,46 @@ std::optional<CacheEntry> decode_entry(const std::string& key_hex, const std::st
     if (trunc == j.end() || !trunc->is_boolean()) return fail("\"log_truncated\" is not a boolean");
     e.log_truncated = trunc->get<bool>();
   }
+  // The inlined blobs: each checked against its digest here, once, so a
+  // restore from the entry needs no second pass.
+  auto inlined = j.find("inlined");
+  if (inlined == j.end() || !inlined->is_array()) return fail("\"inlined\" is not an array");
+  for (std::size_t i = 0; i < inlined->size(); ++i) {
+    const json& b = (*inlined)[i];
+    auto bad = [&](std::string_view what) { return fail(fmt::format("inlined[{}]: {}", i, what)); };
+    if (!b.is_object()) return bad("not an object");
+    auto digest = b.find("digest");
+    std::optional<Digest> d;
+    if (digest == b.end() || !(d = lower_hex_digest(*digest))) return bad("\"digest\" is not 64 hex digits");
+    auto size = b.find("size");
+    if (size == b.end() || !size->is_number_unsigned()) return bad("\"size\" is not a byte count");
+    const std::uint64_t n = size->get<std::uint64_t>();
+    if (n > tail.size()) return bad("its bytes run past the end of the entry");
+    if (!e.inlined.empty() && !(e.inlined.back().digest < *d)) return bad("digests are not sorted and unique");
+    if (sha256(tail.substr(0, n)) != *d) return bad("its bytes do not match its digest");
+    e.inlined.push_back(InlinedBlob{*d, std::string(tail.substr(0, n))});
+    e.inlined_bytes += n;
+    tail.remove_prefix(n);
+  }
+  if (!tail.empty()) return fail(fmt::format("{} bytes after the inlined blobs", tail.size()));
+  // Which outputs (and log) they are: every inlined blob belongs to one.
+  std::vector<bool> used(e.inlined.size(), false);
+  auto mark = [&](const Digest& d) {
+    auto it = std::lower_bound(e.inlined.begin(), e.inlined.end(), d,
+                               [](const InlinedBlob& b, const Digest& x) { return b.digest < x; });
+    if (it == e.inlined.end() || it->digest != d) return false;
+    used[static_cast<std::size_t>(it - e.inlined.begin())] = true;
+    return true;
+  };
+  for (auto& f : e.outputs) {
+    if (f.kind != OutputKind::kFile) continue;
+    f.inlined = mark(f.digest);
+    if (f.inlined && e.inlined_content(f.digest)->size() != f.size)
+      return fail(fmt::format("output {}: its inlined content is not {} bytes", f.path, f.size));
+  }
+  if (e.log) e.log_inlined = mark(*e.log);
+  for (std::size_t i = 0; i < used.size(); ++i)
+    if (!used[i]) return fail(fmt::format("inlined[{}] is no output's or log's content", i));
   return e;
 }
 
@@ -414,19 +473,19 @@ std::vector<std::string> entry_differences(const CacheEntry& kept, const CacheEn
   for (const auto& f : fresh.outputs) b[f.path] = &f;
   for (const auto& [p, f] : a) {
     auto it = b.find(p);
-    if (it == b.end() || !(*it->second == *f)) diff.push_back(p);
+    if (it == b.end() || !same_output(*it->second, *f)) diff.push_back(p);
   }
   for (const auto& [p, f] : b)
     if (!a.count(p)) diff.push_back(p);
   return diff;
 }
 
-// Every blob an entry needs, each once.
+// Every blob an entry needs from the blob store, each once.
 std::vector<std::string> referenced_blobs(const CacheEntry& e) {
   std::vector<std::string> refs;
   for (const auto& f : e.outputs)
-    if (f.kind == OutputKind::kFile) refs.push_back(to_hex(f.digest));
-  if (e.log) refs.push_back(to_hex(*e.log));
+    if (f.kind == OutputKind::kFile && !e.inlined_content(f.digest)) refs.push_back(to_hex(f.digest));
+  if (e.log && !e.inlined_content(*e.log)) refs.push_back(to_hex(*e.log));
   std::sort(refs.begin(), refs.end());
   refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
   return refs;
@@ -569,6 +628,28 @@ Status publish_blob(TempFile& tmp, const fs::path& dest, std::uint64_t size, std
 }
 
 }  // namespace
+
+bool same_output(const CachedFile& a, const CachedFile& b) {
+  return a.path == b.path && a.kind == b.kind && a.digest == b.digest && a.size == b.size &&
+         a.executable == b.executable && a.target == b.target;
+}
+
+bool CacheEntry::offer_inline(const Digest& digest, std::string_view bytes) {
+  auto it = std::lower_bound(inlined.begin(), inlined.end(), digest,
+                             [](const InlinedBlob& b, const Digest& x) { return b.digest < x; });
+  if (it != inlined.end() && it->digest == digest) return true;
+  if (bytes.size() > kEntryInlineBlob) return false;
+  if (inlined_bytes + bytes.size() > kEntryInlineTotal) return false;
+  inlined.insert(it, InlinedBlob{digest, std::string(bytes)});
+  inlined_bytes += bytes.size();
+  return true;
+}
+
+const std::string* CacheEntry::inlined_content(const Digest& digest) const {
+  auto it = std::lower_bound(inlined.begin(), inlined.end(), digest,
+                             [](const InlinedBlob& b, const Digest& x) { return b.digest < x; });
+  return it != inlined.end() && it->digest == digest ? &it->bytes : nullptr;
+}
 
 CacheStore::CacheStore(fs::path dir, std::uint64_t max_bytes)
     : dir_(std::move(dir)), max_bytes_(max_bytes), state_(std::make_unique<State>()) {}
@@ -728,17 +809,12 @@ Status CacheStore::restore_file(const Digest& digest, const fs::path& dest, bool
   return restore_file_at(digest, dir.get(), dest.filename().string(), executable, dest.string());
 }
 
-Status CacheStore::restore_file_at(const Digest& digest, int dir_fd, const std::string& name, bool executable,
-                                   std::string_view display_path) {
-  std::shared_lock lock(state_->mu);
-  const fs::path blob = blob_path(digest);
-  FdGuard in(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.get() < 0) return open_blob_error(blob, digest, errno);
-  struct stat st {};
-  if (::fstat(in.get(), &st) != 0)
-    return Error{fmt::format("cannot read cache blob {}: {}", blob.string(), err_text(errno))};
-
-  // In place when the name is free (see the header), else beside it.
+namespace {
+// Writes an output `name` in `dir_fd` through `fill(fd)`: in place when the
+// name is free, else a temp file beside it renamed over it (see
+// restore_file_at in the header); removed again when `fill` fails.
+template <typename Fill>
+Status write_restored(int dir_fd, const std::string& name, bool executable, std::string_view display_path, Fill&& fill) {
   std::string tmp_name;
   int fd = ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   const bool in_place = fd >= 0;
@@ -759,15 +835,7 @@ Status CacheStore::restore_file_at(const Digest& digest, int dir_fd, const std::
       if (armed) ::unlinkat(dir, name.c_str(), 0);
     }
   } cleanup{dir_fd, in_place ? name : tmp_name};
-  auto copied = copy_hashing(in.get(), blob, [&](const char* d, std::size_t n) -> Status {
-    if (int e = write_all(out.get(), d, n)) return Error{fmt::format("cannot write {}: {}", display_path, err_text(e))};
-    return {};
-  });
-  if (!copied) return Error{copied.error()};
-  if (copied->digest != digest) {
-    note_removal();
-    return corrupt_blob(blob, digest, copied->digest, st.st_dev, st.st_ino);
-  }
+  if (Status s = fill(out.get()); !s) return s;
   // Explicit mode, independent of the umask and of the blob's own mode.
   if (::fchmod(out.get(), executable ? 0755 : 0644) != 0)
     return Error{fmt::format("cannot set mode of {}: {}", display_path, err_text(errno))};
@@ -775,6 +843,48 @@ Status CacheStore::restore_file_at(const Digest& digest, int dir_fd, const std::
     return Error{fmt::format("cannot write {}: {}", display_path, err_text(errno))};
   cleanup.armed = false;
   return {};
+}
+}  // namespace
+
+Status CacheStore::restore_file_at(const Digest& digest, int dir_fd, const std::string& name, bool executable,
+                                   std::string_view display_path) {
+  std::shared_lock lock(state_->mu);
+  const fs::path blob = blob_path(digest);
+  FdGuard in(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
+  if (in.get() < 0) return open_blob_error(blob, digest, errno);
+  struct stat st {};
+  if (::fstat(in.get(), &st) != 0)
+    return Error{fmt::format("cannot read cache blob {}: {}", blob.string(), err_text(errno))};
+  return write_restored(dir_fd, name, executable, display_path, [&](int out) -> Status {
+    auto copied = copy_hashing(in.get(), blob, [&](const char* d, std::size_t n) -> Status {
+      if (int e = write_all(out, d, n)) return Error{fmt::format("cannot write {}: {}", display_path, err_text(e))};
+      return {};
+    });
+    if (!copied) return Error{copied.error()};
+    if (copied->digest != digest) {
+      note_removal();
+      return corrupt_blob(blob, digest, copied->digest, st.st_dev, st.st_ino);
+    }
+    return {};
+  });
+}
+
+Status CacheStore::restore_output_at(const CacheEntry& entry, const CachedFile& file, int dir_fd,
+                                     const std::string& name) {
+  const std::string* bytes = entry.inlined_content(file.digest);
+  if (!bytes) return restore_file_at(file.digest, dir_fd, name, file.executable, file.path);
+  // Checked against the digest when the entry was read (decode_entry).
+  return write_restored(dir_fd, name, file.executable, file.path, [&](int out) -> Status {
+    if (int e = write_all(out, bytes->data(), bytes->size()))
+      return Error{fmt::format("cannot write {}: {}", file.path, err_text(e))};
+    return {};
+  });
+}
+
+Result<std::string> CacheStore::read_log(const CacheEntry& entry) {
+  if (!entry.log) return Error{"the entry has no log"};
+  if (const std::string* bytes = entry.inlined_content(*entry.log)) return *bytes;
+  return read_blob(*entry.log);
 }
 
 Result<std::string> CacheStore::read_blob(const Digest& digest) {

@@ -3,8 +3,9 @@
 // Layout under the cache directory:
 //   blobs/ab/abcdef…      file contents, named by their SHA-256
 //   entries/ab/abcdef…    one entry per cache key: a header line
-//                         "wrt-entry 2 <sha256 of the body>" and a JSON body
-//                         that names its own key
+//                         "wrt-entry 3 <sha256 of the body>", a JSON line
+//                         that names its own key, then the contents of the
+//                         small blobs it carries inline (CacheEntry::inlined)
 //   tmp/                  temp files, renamed into place (atomic publish)
 //   size-estimate         the store's size as last measured plus what
 //                         writers added since (over_limit(); decides only
@@ -49,8 +50,29 @@ struct CachedFile {
   bool executable = false;
   OutputKind kind = OutputKind::kFile;
   std::string target;    // symlinks only
+  // Files only: the content travels inside the cache entry
+  // (CacheEntry::inlined), not as a blob. How a result is stored, not what
+  // it is: same_output() ignores it.
+  bool inlined = false;
   bool operator==(const CachedFile&) const = default;
 };
+
+// The same output (path, kind, content, mode, target), however stored.
+bool same_output(const CachedFile& a, const CachedFile& b);
+
+// A small blob carried inside its entry. A fresh checkout then restores a
+// small output from the entry it has read anyway (no blob to open), and a
+// remote hit writes one file into the local store instead of one per blob
+// (bench/README, seventeenth session). Bazel's remote API does the same
+// with ActionResult's inline outputs.
+struct InlinedBlob {
+  Digest digest{};
+  std::string bytes;
+};
+// Limits: a blob of at most kEntryInlineBlob bytes is inlined while the
+// entry's inlined bytes stay within kEntryInlineTotal; larger ones are blobs.
+inline constexpr std::uint64_t kEntryInlineBlob = 16u << 10;
+inline constexpr std::uint64_t kEntryInlineTotal = 64u << 10;
 
 struct CacheEntry {
   nlohmann::json result;            // the stage's recorded result (status, metrics, …)
@@ -60,6 +82,19 @@ struct CacheEntry {
   // only the end of a large log was kept.
   std::string log_encoding;
   bool log_truncated = false;
+  bool log_inlined = false;  // the log's content is in `inlined`
+  // The contents of the inlined blobs (CachedFile::inlined, log_inlined),
+  // each once, sorted by digest; checked against their digests when the
+  // entry is read.
+  std::vector<InlinedBlob> inlined;
+  std::uint64_t inlined_bytes = 0;  // their sizes added up
+
+  // Takes `bytes` (content `digest`) into `inlined` when it is small enough
+  // and the entry's budget allows, or when it is there already; false: store
+  // it as a blob instead.
+  bool offer_inline(const Digest& digest, std::string_view bytes);
+  // The inlined content `digest`, or null.
+  const std::string* inlined_content(const Digest& digest) const;
 };
 
 // What put_entry did. A different entry already stored for the key is kept;
@@ -155,6 +190,12 @@ class CacheStore {
   // place is never seen half rewritten.
   Status restore_file_at(const Digest& digest, int dir_fd, const std::string& name, bool executable,
                          std::string_view display_path);
+  // The same for a file output of `entry`: from the content the entry
+  // carries for its digest (checked when the entry was read), else from its
+  // blob.
+  Status restore_output_at(const CacheEntry& entry, const CachedFile& file, int dir_fd, const std::string& name);
+  // The content of the entry's log, inlined or from its blob (checked).
+  Result<std::string> read_log(const CacheEntry& entry);
   Result<std::string> read_blob(const Digest& digest);
   // Where blob `digest` lives (present or not), for streaming it out as it
   // is (the remote cache's uploads). Never write there: use put_*.
@@ -212,13 +253,15 @@ class CacheStore {
   std::unique_ptr<State> state_;
 };
 
-// An entry's stored form ("wrt-entry 2 <sha256 of body>\n<body>", the body
-// naming its key), the same text for the same entry: what the remote cache
-// transfers (remote_cache.h).
+// An entry's stored form ("wrt-entry 3 <sha256 of body>\n<body>", the body
+// naming its key and carrying the inlined blobs), the same text for the same
+// entry: what the remote cache transfers and signs (remote_cache.h).
 std::string encode_cache_entry(const std::string& key_hex, const CacheEntry& entry);
-// Parses and checks it (checksum, key, paths); nullopt with `why` otherwise.
+// Parses and checks it (checksum, key, paths, each inlined blob against its
+// digest); nullopt with `why` otherwise.
 std::optional<CacheEntry> decode_cache_entry(const std::string& key_hex, const std::string& text, std::string* why);
-// The blobs (hex digests) an entry needs, each once, sorted.
+// The blobs (hex digests) an entry needs from the blob store (not those it
+// carries inline), each once, sorted.
 std::vector<std::string> cache_entry_blobs(const CacheEntry& entry);
 
 // "5GiB", "500MB", "1024" (bytes) -> bytes. Error text on bad input.

@@ -94,7 +94,7 @@ Result<std::string> read_cached_log(CacheStore& store, const std::string& key_he
     return Error{warning.empty() ? fmt::format("no cache entry for key {} in {}", key_hex, store.dir().string())
                                  : warning};
   if (!entry->log) return Error{fmt::format("the cache entry for key {} has no log", key_hex)};
-  auto blob = store.read_blob(*entry->log);
+  auto blob = store.read_log(*entry);
   if (!blob) return Error{blob.error()};
   // A cached log is at most the limit plus a marker line; a larger one is
   // not what wrt stored.

@@ -44,7 +44,6 @@ std::optional<std::string> zstd_compress(const std::string& plain) {
 struct RemoteCache::Upload {
   std::string key_hex;
   std::string payload;                   // the entry's text, as signed
-  nlohmann::json inlined = nlohmann::json::object();  // small blobs (kInlineBlob)
   std::vector<std::pair<Transfer, bool>> blob_puts;   // transfer, ask first (HEAD)
   std::string envelope;  // the signed entry
   std::size_t blobs_left = 0;  // touched on the transfer thread only
@@ -244,13 +243,6 @@ bool RemoteCache::fetch(const std::string& key_hex, const RemoteAnswer& answer, 
     std::string write_error;
     bool too_large = false;
   };
-  // Small blobs may have come inside the envelope (kInlineBlob): not
-  // signed, so each is checked against the digest the signed entry names.
-  const nlohmann::json* inlined = nullptr;
-  if (auto it = envelope.find("inlineBlobs"); it != envelope.end()) {
-    if (!it->is_object()) return miss(what + ": its inlineBlobs is not an object; ignored");
-    inlined = &*it;
-  }
   std::vector<Wanted> wanted;
   for (const auto& hex : cache_entry_blobs(*entry)) {
     auto digest = digest_from_hex(hex);
@@ -258,18 +250,6 @@ bool RemoteCache::fetch(const std::string& key_hex, const RemoteAnswer& answer, 
     if (local.has_blob(*digest)) continue;
     auto receiver = local.receive_blob();
     if (!receiver) return miss(fmt::format("{}: cannot store blob {} locally: {}", what, hex.substr(0, 16), receiver.error()));
-    if (inlined) {
-      if (auto in = inlined->find(hex); in != inlined->end()) {
-        const std::string blob = hex.substr(0, 16);
-        auto bytes = in->is_string() ? base64_decode(in->get_ref<const std::string&>()) : Result<std::string>(Error{"not a string"});
-        if (!bytes) return miss(fmt::format("{}: inlined blob {} is not base64 ({}); ignored", what, blob, bytes.error()));
-        Status s = (*receiver)->write(bytes->data(), bytes->size());
-        if (!s) return miss(fmt::format("{}: cannot store blob {} locally: {}", what, blob, s.error()));
-        if (s = (*receiver)->commit(*digest); !s)
-          return miss(fmt::format("{}: inlined blob {} does not match its digest ({}); ignored", what, blob, s.error()));
-        continue;
-      }
-    }
     wanted.push_back({hex, *digest, std::move(*receiver), {}, false});
   }
   std::vector<Transfer> batch;
@@ -379,8 +359,6 @@ std::shared_ptr<RemoteCache::Upload> RemoteCache::prepare_upload(const Queued& q
   auto up = std::make_shared<Upload>();
   up->key_hex = key_hex;
   up->payload = encode_cache_entry(key_hex, entry);
-  nlohmann::json& inlined = up->inlined;
-  std::uint64_t inlined_bytes = 0;
   std::vector<std::pair<Transfer, bool>>& blobs = up->blob_puts;
   for (const auto& hex : cache_entry_blobs(entry)) {
     auto digest = digest_from_hex(hex);
@@ -393,7 +371,7 @@ std::shared_ptr<RemoteCache::Upload> RemoteCache::prepare_upload(const Queued& q
     }
     const auto size = static_cast<std::uint64_t>(st.st_size);
     if (size > options_.max_blob) return nullptr;  // too large to share; the entry is not uploaded either
-    // Read whole (inlined or PUT from memory); checks the digest, so a
+    // Read whole (PUT from memory); checks the digest, so a
     // damaged blob is not shared.
     auto read_checked = [&]() -> std::optional<std::string> {
       auto bytes = local.read_blob(*digest);
@@ -403,13 +381,6 @@ std::shared_ptr<RemoteCache::Upload> RemoteCache::prepare_upload(const Queued& q
       }
       return std::move(*bytes);
     };
-    if (size <= kInlineBlob && inlined_bytes + size <= kInlineTotal) {
-      auto bytes = read_checked();
-      if (!bytes) return nullptr;
-      inlined_bytes += size;
-      inlined[hex] = base64_encode(*bytes);
-      continue;
-    }
     Transfer put = request("PUT", "cas/" + hex);
     put.max_body = 4096;
     const bool compress = options_.zstd && size <= kCompressInMemory;
@@ -463,7 +434,6 @@ bool RemoteCache::sign_batch(std::vector<std::shared_ptr<Upload>>& batch, std::s
     nlohmann::json envelope{{"payloadType", kRemoteEntryType},
                             {"payload", base64_encode(up.payload)},
                             {"batch", {{"statement", *statement}, {"index", i}, {"proof", std::move(proof)}}}};
-    if (!up.inlined.empty()) envelope["inlineBlobs"] = std::move(up.inlined);
     up.envelope = envelope.dump();
     up.payload.clear();
   }

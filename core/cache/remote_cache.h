@@ -18,9 +18,10 @@
 // blob is held in memory. upload() only queues an upload and returns: the
 // upload thread reads its blobs, signs it and starts its transfers, which
 // proceed while the run goes on, and finish_uploads() waits for them at the
-// end of the run. Blobs up to kInlineBlob bytes go inside the entry (see
-// kInlineBlob), up to kPutWithoutAsking bytes are PUT at once, larger ones
-// only when a HEAD says the server lacks them.
+// end of the run. Small blobs travel inside the entry, as the local store
+// keeps them (CacheEntry::inlined), so a stage with small outputs costs one
+// request each way; other blobs up to kPutWithoutAsking bytes are PUT at
+// once, larger ones only when a HEAD says the server lacks them.
 //
 // Trust. An entry on the server is a DSSE envelope (dsse.h, payloadType
 // kRemoteEntryType) over the local entry's text, signed with the writer's
@@ -76,17 +77,6 @@ struct RemoteCacheOptions {
   // a digest mismatch (a miss), never a wrong result.
   bool zstd = false;
 };
-
-// Small blobs travel inside their entry's envelope ("inlineBlobs": hex
-// digest -> base64, outside the signed payload: each is checked against the
-// digest the signed entry names, like a downloaded blob), so a stage with
-// small outputs costs one request each way instead of one per blob -- what
-// Bazel's remote API does with inline_outputs. A blob is inlined when it is
-// at most kInlineBlob bytes and the entry's inlined bytes stay within
-// kInlineTotal; larger ones go to `cas/` as before. Readers without this
-// (wrt before 2026-12) find such blobs missing on the server: a miss.
-inline constexpr std::uint64_t kInlineBlob = 16u << 10;
-inline constexpr std::uint64_t kInlineTotal = 64u << 10;
 
 // Smaller blobs are uploaded without asking the server whether it has them:
 // a HEAD costs a round trip, as much as the PUT of a small body.

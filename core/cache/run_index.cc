@@ -15,12 +15,16 @@ namespace {
 //   str stage | u8 has key | [digest key] | i64 touched_at | u8 has entry | [entry]
 // entry:
 //   u8 has results | [str results (CBOR)] | u64 outputs
-//     | (str path | digest | u64 size | u8 exec | u8 kind | str target)...
-//     | u8 has log | [digest | str log encoding | u8 log truncated]
+//     | (str path | digest | u64 size | u8 flags | u8 kind | str target)...
+//     | u8 has log | [digest | str log encoding | u8 log truncated | u8 log inlined]
+// flags: 1 executable, 2 inlined (the content is in the store's entry, not
+// a blob: CachedFile::inlined).
 // "has results" is 0 when the stage reported nothing (no metrics, findings,
 // tests, artifacts or message), the common case, which then needs no JSON.
 constexpr char kMagic[9] = "WRTINDX\n";
-constexpr std::uint32_t kVersion = 4;  // 3: no store mark (read as "")
+// 3 (no store mark) and 4 (no inlined flags) are read as no index: their
+// keys are of older key schemas.
+constexpr std::uint32_t kVersion = 5;
 constexpr std::size_t kMinRecordBytes = 4 + 1 + 8 + 1;
 constexpr std::size_t kMinOutputBytes = 4 + 32 + 8 + 1 + 1 + 4;
 
@@ -51,7 +55,7 @@ void put_entry(StateWriter& w, const CacheEntry& e) {
     w.str(f.path);
     w.put(f.digest);
     w.put(f.size);
-    w.put(static_cast<std::uint8_t>(f.executable ? 1 : 0));
+    w.put(static_cast<std::uint8_t>((f.executable ? 1 : 0) | (f.inlined ? 2 : 0)));
     w.put(static_cast<std::uint8_t>(f.kind));
     w.str(f.target);
   }
@@ -60,6 +64,7 @@ void put_entry(StateWriter& w, const CacheEntry& e) {
     w.put(*e.log);
     w.str(e.log_encoding);
     w.put(static_cast<std::uint8_t>(e.log_truncated ? 1 : 0));
+    w.put(static_cast<std::uint8_t>(e.log_inlined ? 1 : 0));
   }
 }
 
@@ -83,15 +88,17 @@ bool get_entry(StateReader& r, IndexedEntry* out) {
     std::string_view path;
     Digest digest;
     std::uint64_t size = 0;
-    bool exec = false;
+    std::uint8_t flags = 0;
     std::uint8_t kind = 0;
     std::string_view target;
-    if (!r.view(path) || !is_clean_relative_path(path) || !r.get(digest) || !r.get(size) || !flag(r, exec) || !r.get(kind) ||
-        kind > static_cast<std::uint8_t>(OutputKind::kDir) || !r.view(target))
+    if (!r.view(path) || !is_clean_relative_path(path) || !r.get(digest) || !r.get(size) || !r.get(flags) || flags > 3 ||
+        !r.get(kind) || kind > static_cast<std::uint8_t>(OutputKind::kDir) || !r.view(target))
       return false;
-    if (out)
-      out->outputs[static_cast<std::size_t>(i)] =
-          CachedFile{std::string(path), digest, size, exec, static_cast<OutputKind>(kind), std::string(target)};
+    if (out) {
+      CachedFile& f = out->outputs[static_cast<std::size_t>(i)];
+      f = CachedFile{std::string(path), digest, size, (flags & 1) != 0, static_cast<OutputKind>(kind), std::string(target)};
+      f.inlined = (flags & 2) != 0;
+    }
   }
   bool has_log = false;
   if (!flag(r, has_log)) return false;
@@ -99,11 +106,13 @@ bool get_entry(StateReader& r, IndexedEntry* out) {
     Digest d{};
     std::string_view enc;
     bool truncated = false;
-    if (!r.get(d) || !r.view(enc) || !flag(r, truncated)) return false;
+    bool inlined = false;
+    if (!r.get(d) || !r.view(enc) || !flag(r, truncated) || !flag(r, inlined)) return false;
     if (out) {
       out->log = d;
       out->log_encoding = std::string(enc);
       out->log_truncated = truncated;
+      out->log_inlined = inlined;
     }
   }
   return true;
@@ -132,18 +141,19 @@ void RunIndex::load(std::string* warning) {
   // stages' logs are read from the store since, so the slot is unused.
   std::int64_t reserved = 0;
   std::string store_mark;
+  auto payload = unseal_state(data->view(), kMagic, kVersion);
+  if (!payload && (unseal_state(data->view(), kMagic, 3) || unseal_state(data->view(), kMagic, 4))) {
+    // Written by an older wrt, for keys of an older key schema
+    // (cache_key.cc) that no run looks up any more: nothing to warn about.
+    all.clear();
+    dirty_ = true;
+    return;
+  }
   std::string problem = [&]() -> std::string {
-    bool v3 = false;
-    auto payload = unseal_state(data->view(), kMagic, kVersion);
-    if (!payload) {
-      auto old = unseal_state(data->view(), kMagic, 3);
-      if (!old) return payload.error();
-      payload = old;
-      v3 = true;
-    }
+    if (!payload) return payload.error();
     StateReader r(*payload);
     std::uint64_t count = 0;
-    if (!r.get(reserved) || (!v3 && !r.str(store_mark)) || !r.count(count, kMinRecordBytes))
+    if (!r.get(reserved) || !r.str(store_mark) || !r.count(count, kMinRecordBytes))
       return "truncated header";
     all.reserve(static_cast<std::size_t>(count));
     for (std::uint64_t i = 0; i < count; ++i) {

@@ -39,6 +39,7 @@ struct IndexedEntry {
   std::optional<Digest> log;
   std::string log_encoding;
   bool log_truncated = false;
+  bool log_inlined = false;  // inside the store's entry, not a blob (CacheEntry)
 };
 
 class RunIndex {

@@ -335,8 +335,7 @@ Status StageRunner::restore(const CacheEntry& entry, bool* wrote) {
       }
       if (first) remove_restore_temps(*dir);
       if (f.kind == OutputKind::kFile) {
-        s = run_.store->restore_file_at(f.digest, *dir, f.path.substr(slash == std::string::npos ? 0 : slash + 1),
-                                        f.executable, f.path);
+        s = run_.store->restore_output_at(entry, f, *dir, f.path.substr(slash == std::string::npos ? 0 : slash + 1));
         if (s)
           if (auto st = run_.digester.stat_now(f.path)) run_.digester.remember(f.path, *st, f.digest);
       } else {
@@ -359,8 +358,11 @@ void StageRunner::store_log(CacheEntry& entry, const std::string& log_rel) {
     return;
   }
   const Digest d = sha256(enc->bytes);
-  // Many stages log nothing or the same lines: each content is stored once.
-  if (!run_.store->has_blob(d)) {
+  // A small log goes inside the entry; a large one is a blob, and many
+  // stages log the same lines: each content is stored once.
+  if (entry.offer_inline(d, enc->bytes)) {
+    entry.log_inlined = true;
+  } else if (!run_.store->has_blob(d)) {
     auto put = run_.store->put_bytes(enc->bytes);
     if (!put) {
       run_.events.note(fmt::format("warning: cannot store log {}: {}", log_rel, put.error()));
@@ -389,8 +391,8 @@ std::optional<IndexedEntry> StageRunner::indexed_hit(const StageConfig& sc, cons
     // with outputs deleted) would miss what this run reported as cached.
     std::vector<Digest> blobs;
     for (const auto& f : e->outputs)
-      if (f.kind == OutputKind::kFile) blobs.push_back(f.digest);
-    if (e->log) blobs.push_back(*e->log);
+      if (f.kind == OutputKind::kFile && !f.inlined) blobs.push_back(f.digest);
+    if (e->log && !e->log_inlined) blobs.push_back(*e->log);
     const bool modify = !run_.options.dry_run;
     if (!run_.store->touch_entry(key_hex, blobs, modify)) return std::nullopt;  // gone: the store path decides
     if (modify) run_.index.set_touched_at(sc.name, started_at_s_);
@@ -774,6 +776,8 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
     return {"failed", listed.error()};
   }
   bool blobs_stored = true;
+  // What the cache entry will hold: small outputs inline (offer_inline).
+  CacheEntry entry;
   for (const auto& o : *listed) {
     CachedFile cf{o.path, Digest{}, o.size, o.executable, o.kind, o.target};
     if (o.kind == OutputKind::kSymlink) {
@@ -787,7 +791,9 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
         return {"failed", rec.results->message};
       }
       cf.digest = *d;
-      if (cacheable && !run_.store->has_blob(*d)) {
+      if (cacheable && bytes && entry.offer_inline(*d, *bytes)) {
+        cf.inlined = true;
+      } else if (cacheable && !run_.store->has_blob(*d)) {
         auto put = bytes ? run_.store->put_bytes(*bytes) : run_.store->put_file(ws_ / o.path);
         if (!put) {
           run_.events.note(fmt::format("warning: {}: cannot store output: {}", sc.name, put.error()));
@@ -825,7 +831,6 @@ StageEnd StageRunner::run(const StageTask& task, const Preparation& prepared, Cl
   if (!rec.extras().not_stored.empty() && cacheable)
     run_.events.note(fmt::format("warning: {}: result not cached: {}", sc.name, rec.extras().not_stored));
   if (cacheable && rec.extras().not_stored.empty()) {
-    CacheEntry entry;
     entry.outputs = rec.outputs;
     entry.result = {{"status", status},
                     {"attempts", rec.attempts},

@@ -100,6 +100,8 @@ def stage_command(i):
         parts += [
             "cat %s | sha256sum > %s/a.txt" % (reads, o),
             "cut -c1-8 %s/a.txt > %s/b.txt" % (o, o),
+            # Above kEntryInlineBlob: stored as a blob, the rest inside the entry.
+            "yes \"$(cat %s/a.txt)\" | head -n 300 > %s/big.txt" % (o, o),
             "printf '#!/bin/sh\\necho %d\\n' > %s/run.sh" % (i, o),
             "chmod 755 %s/run.sh" % o,
             "ln -sf a.txt %s/link" % o,
@@ -166,6 +168,7 @@ def expected_tree(assign):
             tree[o + "/sub"] = ("d",)
             tree[o + "/a.txt"] = ("f", h, False)
             tree[o + "/b.txt"] = ("f", h[:8] + b"\n", False)
+            tree[o + "/big.txt"] = ("f", h * 300, False)
             tree[o + "/run.sh"] = ("f", b"#!/bin/sh\necho %d\n" % i, True)
             tree[o + "/link"] = ("l", "a.txt")
             tree[o + "/sub/c.txt"] = ("f", src, False)
