@@ -909,7 +909,8 @@ Result<std::string> CacheStore::read_blob(const Digest& digest) {
   return out;
 }
 
-Result<PutEntryOutcome> CacheStore::put_entry(const std::string& key_hex, const CacheEntry& entry, bool blobs_checked) {
+Result<PutEntryOutcome> CacheStore::put_entry(const std::string& key_hex, const CacheEntry& entry, bool blobs_checked,
+                                              std::string_view encoded) {
   if (!valid_key(key_hex)) return Error{fmt::format("invalid cache key \"{}\"", key_hex)};
   std::shared_lock lock(state_->mu);
   const fs::path dest = entry_path(key_hex);
@@ -921,12 +922,15 @@ Result<PutEntryOutcome> CacheStore::put_entry(const std::string& key_hex, const 
         return Error{fmt::format("cannot write cache entry {}: blob {} is not in the store", dest.string(), blob.string())};
     }
   }
-  std::string text;
-  try {
-    text = encode_entry(key_hex, entry);
-  } catch (const json::exception& e) {
-    return Error{fmt::format("cannot write cache entry {}: {}", dest.string(), e.what())};
+  std::string encoded_here;
+  if (encoded.empty()) {
+    try {
+      encoded_here = encode_entry(key_hex, entry);
+    } catch (const json::exception& e) {
+      return Error{fmt::format("cannot write cache entry {}: {}", dest.string(), e.what())};
+    }
   }
+  const std::string_view text = encoded.empty() ? std::string_view(encoded_here) : encoded;
   TempFile tmp;
   if (auto s = tmp.create(dir_ / "tmp", "entry."); !s) return Error{s.error()};
   if (auto s = tmp.write(text.data(), text.size()); !s) return Error{s.error()};

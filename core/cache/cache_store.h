@@ -208,7 +208,11 @@ class CacheStore {
   // `blobs_checked`: the caller has just stored or found every blob the
   // entry names, under this store's shared lock (nothing can have removed
   // them since), so they are not looked up again.
-  Result<PutEntryOutcome> put_entry(const std::string& key_hex, const CacheEntry& entry, bool blobs_checked = false);
+  // `encoded`, when not empty, is the entry's stored form as
+  // decode_cache_entry() just read it into `entry` (a remote hit): written
+  // as it is instead of being encoded again.
+  Result<PutEntryOutcome> put_entry(const std::string& key_hex, const CacheEntry& entry, bool blobs_checked = false,
+                                    std::string_view encoded = {});
   // The entry for a key, or nullopt when absent, unparsable or missing any of
   // its blobs (then `warning` says which, if it was not simply absent).
   // Marks the entry as recently used. Thread-safe.

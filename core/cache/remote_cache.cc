@@ -286,7 +286,8 @@ bool RemoteCache::fetch(const std::string& key_hex, const RemoteAnswer& answer, 
     if (Status s = w.receiver->commit(w.digest); !s)
       return miss(fmt::format("{}: blob {} on the server does not match its digest ({}); ignored", what, blob, s.error()));
   }
-  auto put = local.put_entry(key_hex, *entry);
+  // Written as it came (the signed payload, just decoded and checked).
+  auto put = local.put_entry(key_hex, *entry, /*blobs_checked=*/false, payload);
   if (!put) return miss(fmt::format("{}: cannot store it locally: {}", what, put.error()));
   // (Another writer's entry kept for the key: the caller reads that one.)
   if (fetched && put->stored) *fetched = std::move(*entry);
