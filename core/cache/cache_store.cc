@@ -159,6 +159,9 @@ class TempFile {
   // publish() into a shard directory, made if missing (into_shard).
   Status publish_into_shard(const fs::path& dest);
 
+  // The file was moved away (closed already): nothing to remove.
+  void forget() { path_.clear(); }
+
   void discard() {
     if (fd_ >= 0) ::close(std::exchange(fd_, -1));
     if (!path_.empty()) {
@@ -568,11 +571,25 @@ bool valid_entry_file(const StoredFile& f) { return valid_key(f.name) && f.shard
 // publishes two or three files per stage, and a mkdir before each that
 // almost always finds the directory there was one more system call each.
 // Returns 0 or the errno of the last attempt.
-int into_shard(int (*op)(const char*, const char*), const fs::path& from, const fs::path& dest) {
+template <typename Op>
+int into_shard(Op&& op, const fs::path& from, const fs::path& dest) {
   if (op(from.c_str(), dest.c_str()) == 0) return 0;
   if (errno != ENOENT) return errno;
   if (::mkdir(dest.parent_path().c_str(), 0755) != 0 && errno != EEXIST) return ENOENT;
   return op(from.c_str(), dest.c_str()) == 0 ? 0 : errno;
+}
+
+// Moves `from` to `dest` unless `dest` exists (then EEXIST): what link(2)
+// does for write-once publishing, without the unlink of the temp file
+// after it (one system call fewer per stored entry). Falls back to link(2)
+// on file systems without RENAME_NOREPLACE; `*linked` then says `from` is
+// still there.
+int rename_noreplace(const char* from, const char* dest, bool* linked) {
+  *linked = false;
+  if (::renameat2(AT_FDCWD, from, AT_FDCWD, dest, RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+  *linked = true;
+  return ::link(from, dest);
 }
 
 // Holds the store exclusively: in this process via the mutex, against other
@@ -936,11 +953,15 @@ Result<PutEntryOutcome> CacheStore::put_entry(const std::string& key_hex, const 
   if (auto s = tmp.write(text.data(), text.size()); !s) return Error{s.error()};
   if (auto s = tmp.close(); !s) return Error{s.error()};
   PutEntryOutcome out;
-  // link(2) publishes only if no entry exists: the first writer of a key
-  // wins, between threads, processes and hosts sharing the directory.
+  // Published only if no entry exists (rename_noreplace): the first writer
+  // of a key wins, between threads, processes and hosts sharing the
+  // directory.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    const int e = into_shard(::link, tmp.path(), dest);
+    bool linked = false;
+    const int e =
+        into_shard([&](const char* from, const char* to) { return rename_noreplace(from, to, &linked); }, tmp.path(), dest);
     if (e == 0) {
+      if (!linked) tmp.forget();  // moved: nothing left to remove
       out.stored = true;
       state_->written.fetch_add(text.size(), std::memory_order_relaxed);
       return out;

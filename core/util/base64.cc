@@ -1,5 +1,8 @@
 #include "core/util/base64.h"
 
+#include <array>
+#include <cstdint>
+
 #include <fmt/core.h>
 
 namespace wrt {
@@ -30,15 +33,21 @@ std::string base64_encode(std::string_view in) {
 }
 
 Result<std::string> base64_decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;  // DSSE allows the URL-safe alphabet too
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
+  // Both alphabets (DSSE allows the URL-safe one too); -1: not base64.
+  static constexpr auto kValue = [] {
+    std::array<std::int8_t, 256> t{};
+    for (auto& v : t) v = -1;
+    for (int i = 0; i < 26; ++i) {
+      t[static_cast<std::size_t>('A' + i)] = static_cast<std::int8_t>(i);
+      t[static_cast<std::size_t>('a' + i)] = static_cast<std::int8_t>(26 + i);
+    }
+    for (int i = 0; i < 10; ++i) t[static_cast<std::size_t>('0' + i)] = static_cast<std::int8_t>(52 + i);
+    t['+'] = t['-'] = 62;
+    t['/'] = t['_'] = 63;
+    return t;
+  }();
   std::string out;
+  out.reserve(in.size() / 4 * 3 + 3);
   unsigned acc = 0;
   int bits = 0;
   std::size_t pad = 0;
@@ -48,13 +57,13 @@ Result<std::string> base64_decode(std::string_view in) {
       continue;
     }
     if (pad) return Error{"base64: data after padding"};
-    int v = value(c);
+    const int v = kValue[static_cast<unsigned char>(c)];
     if (v < 0) return Error{fmt::format("base64: invalid character 0x{:02x}", static_cast<unsigned char>(c))};
     acc = (acc << 6) | static_cast<unsigned>(v);
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
     }
   }
   if (pad > 2) return Error{"base64: too much padding"};
