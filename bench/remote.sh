@@ -121,17 +121,25 @@ for ((round = 1; round <= ROUNDS; round++)); do
   ups+=("$(timed full-upload "$WORK/up" env WRT_REMOTE_CACHE_KEY="$WORK/keys/ci.pem" "$WRT" run -j 2)")
 done
 mean() { python3 -c 'import sys; v=[float(x) for x in sys.argv[1:]]; print(f"{sum(v)/len(v):.3f}")' "$@"; }
+# pair_ratios [--median] B1..Bn A1..An: each A over its B (the run just
+# before it), and with --median their median.
+pair_ratios() {
+  python3 - "$@" <<'PY'
+import sys, statistics
+args = sys.argv[1:]
+with_median = args[:1] == ["--median"]
+args = args[1:] if with_median else args
+n = len(args) // 2
+r = [float(a) / float(b) for b, a in zip(args[:n], args[n:])]
+print(" ".join(f"{x:.2f}" for x in r) + (f" median {statistics.median(r):.2f}" if with_median else ""))
+PY
+}
 T_BASE=$(mean "${bases[@]}")
 T_UP=$(mean "${ups[@]}")
 echo "full runs, no remote: ${bases[*]}; uploading: ${ups[*]}" >&2
 # Per pair (each upload run against the run just before it), and their
 # median: on this machine a single full run varies by up to a third.
-PAIRS=$(python3 -c '
-import sys, statistics
-n = len(sys.argv[1:]) // 2
-b, u = sys.argv[1:1 + n], sys.argv[1 + n:]
-r = [float(x) / float(y) for x, y in zip(u, b)]
-print(" ".join(f"{x:.2f}" for x in r), f"median {statistics.median(r):.2f}")' "${bases[@]}" "${ups[@]}")
+PAIRS=$(pair_ratios --median "${bases[@]}" "${ups[@]}")
 echo "upload / no remote, per pair: $PAIRS" >&2
 # Restore pairs, BENCH_RESTORE_ROUNDS times (default 3): a fresh checkout
 # sharing base's (warm) local cache directory, then one with an empty local
@@ -162,11 +170,7 @@ median() { python3 -c 'import sys, statistics; print(f"{statistics.median(float(
 T_LOCAL=$(median "${locals[@]}")
 T_REMOTE=$(median "${remotes[@]}")
 echo "restores, local cache: ${locals[*]}; remote: ${remotes[*]}" >&2
-RPAIRS=$(python3 -c '
-import sys
-n = len(sys.argv[1:]) // 2
-l, r = sys.argv[1:1 + n], sys.argv[1 + n:]
-print(" ".join(f"{float(y) / float(x):.2f}" for x, y in zip(l, r)))' "${locals[@]}" "${remotes[@]}")
+RPAIRS=$(pair_ratios "${locals[@]}" "${remotes[@]}")
 echo "remote / local restore, per pair: $RPAIRS" >&2
 tail -n 1 "$WORK/full-upload.log" >&2
 tail -n 1 "$WORK/restore-remote.log" >&2

@@ -229,6 +229,17 @@ std::string sealed(const std::string& json_line, const std::string& tail = "") {
   return "wrt-entry 3 " + wrt::to_hex(wrt::sha256(body)) + "\n" + body;
 }
 std::string body_of(const std::string& file_text) { return file_text.substr(file_text.find('\n') + 1); }
+
+// The damaged entry at `file` is a miss whose warning names the file and
+// `why`, and it is removed.
+void check_refused(CacheStore& store, const std::string& k, const fs::path& file, const std::string& why) {
+  std::string warning;
+  CHECK_FALSE(store.get_entry(k, &warning).has_value());
+  INFO(warning);
+  CHECK(warning.find(file.string()) != std::string::npos);
+  CHECK(warning.find(why) != std::string::npos);
+  CHECK_FALSE(fs::exists(file));
+}
 }  // namespace
 
 TEST_CASE("cache_store: corrupt entry is a miss with a warning and is removed") {
@@ -294,13 +305,7 @@ TEST_CASE("cache_store: corrupt entry is a miss with a warning and is removed") 
     why = "version";
   }
   write_file(file, bad);
-
-  std::string warning;
-  CHECK_FALSE(store.get_entry(key(1), &warning).has_value());
-  INFO(warning);
-  CHECK(warning.find(file.string()) != std::string::npos);
-  CHECK(warning.find(why) != std::string::npos);
-  CHECK_FALSE(fs::exists(file));
+  check_refused(store, key(1), file, why);
   // The blob itself is untouched.
   CHECK(store.has_blob(e.outputs[0].digest));
   (void)digest_hex;
@@ -455,12 +460,7 @@ TEST_CASE("cache_store: inlined bytes are checked when the entry is read, a mism
     why = "\"inlined\" is not an array";
   }
   write_file(file, bad);
-  std::string warning;
-  CHECK_FALSE(store.get_entry(key(1), &warning).has_value());
-  INFO(warning);
-  CHECK(warning.find(file.string()) != std::string::npos);
-  CHECK(warning.find(why) != std::string::npos);
-  CHECK_FALSE(fs::exists(file));
+  check_refused(store, key(1), file, why);
 }
 
 TEST_CASE("cache_store: entries are write-once, a different second result is reported, not stored") {

@@ -333,6 +333,13 @@ std::optional<Digest> lower_hex_digest(const json& v) {
   return digest_from_hex(s);
 }
 
+// Where `digest` is, or would go, in an entry's `inlined` (sorted by digest).
+template <typename Blobs>
+auto find_inlined(Blobs& blobs, const Digest& digest) {
+  return std::lower_bound(blobs.begin(), blobs.end(), digest,
+                          [](const InlinedBlob& b, const Digest& x) { return b.digest < x; });
+}
+
 // Entries of any other version are treated as corrupt too: a format change
 // comes with a new key schema (cache_key.cc), so old entries are never looked
 // up, and gc removes them.
@@ -446,20 +453,20 @@ std::optional<CacheEntry> decode_entry(const std::string& key_hex, const std::st
   if (!tail.empty()) return fail(fmt::format("{} bytes after the inlined blobs", tail.size()));
   // Which outputs (and log) they are: every inlined blob belongs to one.
   std::vector<bool> used(e.inlined.size(), false);
-  auto mark = [&](const Digest& d) {
-    auto it = std::lower_bound(e.inlined.begin(), e.inlined.end(), d,
-                               [](const InlinedBlob& b, const Digest& x) { return b.digest < x; });
-    if (it == e.inlined.end() || it->digest != d) return false;
+  auto mark = [&](const Digest& d) -> const InlinedBlob* {
+    auto it = find_inlined(e.inlined, d);
+    if (it == e.inlined.end() || it->digest != d) return nullptr;
     used[static_cast<std::size_t>(it - e.inlined.begin())] = true;
-    return true;
+    return &*it;
   };
   for (auto& f : e.outputs) {
     if (f.kind != OutputKind::kFile) continue;
-    f.inlined = mark(f.digest);
-    if (f.inlined && e.inlined_content(f.digest)->size() != f.size)
+    const InlinedBlob* b = mark(f.digest);
+    f.inlined = b != nullptr;
+    if (b && b->bytes.size() != f.size)
       return fail(fmt::format("output {}: its inlined content is not {} bytes", f.path, f.size));
   }
-  if (e.log) e.log_inlined = mark(*e.log);
+  if (e.log) e.log_inlined = mark(*e.log) != nullptr;
   for (std::size_t i = 0; i < used.size(); ++i)
     if (!used[i]) return fail(fmt::format("inlined[{}] is no output's or log's content", i));
   return e;
@@ -652,8 +659,7 @@ bool same_output(const CachedFile& a, const CachedFile& b) {
 }
 
 bool CacheEntry::offer_inline(const Digest& digest, std::string_view bytes) {
-  auto it = std::lower_bound(inlined.begin(), inlined.end(), digest,
-                             [](const InlinedBlob& b, const Digest& x) { return b.digest < x; });
+  auto it = find_inlined(inlined, digest);
   if (it != inlined.end() && it->digest == digest) return true;
   if (bytes.size() > kEntryInlineBlob) return false;
   if (inlined_bytes + bytes.size() > kEntryInlineTotal) return false;
@@ -663,8 +669,7 @@ bool CacheEntry::offer_inline(const Digest& digest, std::string_view bytes) {
 }
 
 const std::string* CacheEntry::inlined_content(const Digest& digest) const {
-  auto it = std::lower_bound(inlined.begin(), inlined.end(), digest,
-                             [](const InlinedBlob& b, const Digest& x) { return b.digest < x; });
+  auto it = find_inlined(inlined, digest);
   return it != inlined.end() && it->digest == digest ? &it->bytes : nullptr;
 }
 
@@ -813,6 +818,39 @@ Error open_blob_error(const fs::path& blob, const Digest& digest, int e) {
   if (e == ENOENT) return Error{fmt::format("cache blob {} is missing ({})", to_hex(digest), blob.string())};
   return Error{fmt::format("cannot read cache blob {}: {}", blob.string(), err_text(e))};
 }
+
+// A blob open for reading, with the identity a corruption report removes
+// it by (remove_if_same).
+struct OpenBlob {
+  fs::path path;
+  int fd = -1;
+  struct stat st {};
+  OpenBlob() = default;
+  OpenBlob(const OpenBlob&) = delete;
+  OpenBlob& operator=(const OpenBlob&) = delete;
+  ~OpenBlob() {
+    if (fd >= 0) ::close(fd);
+  }
+  Status open(fs::path p, const Digest& digest) {
+    path = std::move(p);
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return open_blob_error(path, digest, errno);
+    if (::fstat(fd, &st) != 0) return Error{fmt::format("cannot read cache blob {}: {}", path.string(), err_text(errno))};
+    return {};
+  }
+  // Streams the content to `sink`, hashing it: an error (the blob removed,
+  // `on_corrupt` called) when it is not `digest`.
+  template <typename Sink, typename OnCorrupt>
+  Status copy_checked(const Digest& digest, Sink&& sink, OnCorrupt&& on_corrupt) {
+    auto copied = copy_hashing(fd, path, std::forward<Sink>(sink));
+    if (!copied) return Error{copied.error()};
+    if (copied->digest != digest) {
+      on_corrupt();
+      return corrupt_blob(path, digest, copied->digest, st.st_dev, st.st_ino);
+    }
+    return {};
+  }
+};
 }  // namespace
 
 Status CacheStore::restore_file(const Digest& digest, const fs::path& dest, bool executable) {
@@ -866,23 +904,16 @@ Status write_restored(int dir_fd, const std::string& name, bool executable, std:
 Status CacheStore::restore_file_at(const Digest& digest, int dir_fd, const std::string& name, bool executable,
                                    std::string_view display_path) {
   std::shared_lock lock(state_->mu);
-  const fs::path blob = blob_path(digest);
-  FdGuard in(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.get() < 0) return open_blob_error(blob, digest, errno);
-  struct stat st {};
-  if (::fstat(in.get(), &st) != 0)
-    return Error{fmt::format("cannot read cache blob {}: {}", blob.string(), err_text(errno))};
+  OpenBlob in;
+  if (Status s = in.open(blob_path(digest), digest); !s) return s;
   return write_restored(dir_fd, name, executable, display_path, [&](int out) -> Status {
-    auto copied = copy_hashing(in.get(), blob, [&](const char* d, std::size_t n) -> Status {
-      if (int e = write_all(out, d, n)) return Error{fmt::format("cannot write {}: {}", display_path, err_text(e))};
-      return {};
-    });
-    if (!copied) return Error{copied.error()};
-    if (copied->digest != digest) {
-      note_removal();
-      return corrupt_blob(blob, digest, copied->digest, st.st_dev, st.st_ino);
-    }
-    return {};
+    return in.copy_checked(
+        digest,
+        [&](const char* d, std::size_t n) -> Status {
+          if (int e = write_all(out, d, n)) return Error{fmt::format("cannot write {}: {}", display_path, err_text(e))};
+          return {};
+        },
+        [&] { note_removal(); });
   });
 }
 
@@ -906,23 +937,18 @@ Result<std::string> CacheStore::read_log(const CacheEntry& entry) {
 
 Result<std::string> CacheStore::read_blob(const Digest& digest) {
   std::shared_lock lock(state_->mu);
-  const fs::path blob = blob_path(digest);
-  FdGuard in(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.get() < 0) return open_blob_error(blob, digest, errno);
-  struct stat st {};
-  if (::fstat(in.get(), &st) != 0)
-    return Error{fmt::format("cannot read cache blob {}: {}", blob.string(), err_text(errno))};
+  OpenBlob in;
+  if (Status s = in.open(blob_path(digest), digest); !s) return Error{s.error()};
   std::string out;
-  out.reserve(static_cast<std::size_t>(st.st_size));
-  auto copied = copy_hashing(in.get(), blob, [&](const char* d, std::size_t n) {
-    out.append(d, n);
-    return Status{};
-  });
-  if (!copied) return Error{copied.error()};
-  if (copied->digest != digest) {
-    note_removal();
-    return corrupt_blob(blob, digest, copied->digest, st.st_dev, st.st_ino);
-  }
+  out.reserve(static_cast<std::size_t>(in.st.st_size));
+  Status s = in.copy_checked(
+      digest,
+      [&](const char* d, std::size_t n) {
+        out.append(d, n);
+        return Status{};
+      },
+      [&] { note_removal(); });
+  if (!s) return Error{s.error()};
   return out;
 }
 
