@@ -85,16 +85,17 @@ TEST_CASE("cache_key: outputs_digest depends on paths, content and mode", "[cach
 }
 
 TEST_CASE("cache_key: the key of a known stage is pinned (a change would orphan every cache)", "[cache_key]") {
-  // Captured with the encoding of 2026-12-02 (wrt-key-v3: entries carry
-  // small blobs inline; v2 before, whose key was 6499d017...). A `with` table with
+  // Captured with the encoding of 2026-12-02 (wrt-key-v4: remote entries
+  // framed as remote_entry.h says; v3 before, whose key was f50a3078...,
+  // and v2, 6499d017...). A `with` table with
   // escapes, unicode, floats and nesting goes through every path of the text
   // that is hashed (append_json_dump).
   const nlohmann::json with = nlohmann::json::parse(
       R"({"run":"cc -o \"out\" a.c\n","args":["x",1,-2,3.5,true,null,{"k\u00e9y":"v\\w"}],"n":18446744073709551615})");
   KeyInputs k = base();
-  CHECK(to_hex(compute_key(k)) == "f50a3078a6948f28bb65b7bfbbd54085fbb2c1bb4ac771386fd5b64a06504cae");
+  CHECK(to_hex(compute_key(k)) == "e564551dcd582c4c0268099085513d9aa364f3e0ff1c9cd4931d9f158c4c2eb0");
   k.with = &with;
-  CHECK(to_hex(compute_key(k)) == "dcf017c9a5d3e89ac71867749bee906024b501a2a8197094593d858192271ffa");
+  CHECK(to_hex(compute_key(k)) == "fa6497a0f9d767b1a11bd138ef40b4d2e91ddccb4fc9e4eb2665ab4fe3a207d5");
 }
 
 TEST_CASE("cache_key: the text a with table is hashed as is its dump(), whatever it holds", "[cache_key]") {

@@ -27,6 +27,7 @@
 
 #include "core/cache/cache_store.h"
 #include "core/cache/remote_cache.h"
+#include "core/cache/remote_entry.h"
 #include "core/util/base64.h"
 #include "core/util/dsse.h"
 #include "core/util/merkle.h"
@@ -116,9 +117,12 @@ TEST_CASE("remote cache: another checkout restores every stage from nginx byte-i
   // under the entry's signature.
   const std::string gen_blob = wrt::to_hex(wrt::sha256(read_file(a.dir / "out/gen.bin")));
   CHECK(files_under(nginx.store() / "wrt/cas") == std::set<std::string>{gen_blob});
-  const json pack_envelope =
-      json::parse(read_file(nginx.store() / "wrt/ac" / report_stage(rep, "pack")["cache_key"].get<std::string>()));
-  CHECK(wrt::test::split_entry(*wrt::base64_decode(pack_envelope["payload"].get<std::string>()))
+  const std::string pack_stored =
+      read_file(nginx.store() / "wrt/ac" / report_stage(rep, "pack")["cache_key"].get<std::string>());
+  std::string why;
+  auto pack_framed = wrt::decode_remote_entry(pack_stored, &why);
+  REQUIRE(pack_framed);
+  CHECK(wrt::test::split_entry(std::string(pack_framed->payload))
             .inlined.count(wrt::to_hex(wrt::sha256(std::string("packed\n")))) == 1);
 
   // Checkout B: another path, its own (empty) local cache.
@@ -210,7 +214,7 @@ TEST_CASE("remote cache: a server that is down, stops mid-run, answers garbage o
       CHECK(statuses(w.report()) == all_passed);
       CHECK(w.report()["remote_cache"]["hits"] == 0);
       // (the recorder answers HEAD with 501: the first upload trips the breaker)
-      if (garbage) CHECK(count(r.out + r.err, "not a signed wrt entry; ignored") >= 1);
+      if (garbage) CHECK(count(r.out + r.err, "not a signed wrt entry (no wrt-remote-entry 1 header); ignored") >= 1);
       else CHECK(count(r.out + r.err, "HTTP 500; local cache only for the rest of this run") == 1);
     }
   }
@@ -291,11 +295,12 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
   const json rep = main_branch.report();
   const std::string key = report_stage(rep, "gen")["cache_key"].get<std::string>();
   const fs::path ac = nginx.store() / "wrt/ac" / key;
-  const json genuine = json::parse(read_file(ac));
-  auto payload = wrt::base64_decode(genuine["payload"].get<std::string>());
-  REQUIRE(payload);
+  const std::string genuine = read_file(ac);
   std::string why;
-  auto entry = wrt::decode_cache_entry(key, *payload, &why);
+  auto framed = wrt::decode_remote_entry(genuine, &why);
+  REQUIRE(framed);
+  const std::string payload(framed->payload);
+  auto entry = wrt::decode_cache_entry(key, payload, &why);
   REQUIRE(entry);
   const std::string evil = "evil bytes\n";
   write_file(nginx.store() / "wrt/cas" / wrt::to_hex(wrt::sha256(evil)), evil);
@@ -303,42 +308,52 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
   entry->outputs[0].size = evil.size();
   const std::string poisoned = wrt::encode_cache_entry(key, *entry);
   auto mallory = wrt::Ed25519Key::load_private(keys / "mallory.pem");
+  auto ci = wrt::Ed25519Key::load_private(keys / "ci.pem");
   REQUIRE(mallory);
+  REQUIRE(ci);
 
   struct Case {
     std::string name, body, warning;
   };
-  // Uploads are signed a batch at a time (remote_cache.h: a statement over
+  // Uploads are signed a batch at a time (remote_entry.h: a statement over
   // the batch's Merkle root, and each entry's inclusion proof).
-  REQUIRE(genuine.contains("batch"));
-  REQUIRE(genuine["batch"]["statement"]["payloadType"] == wrt::kRemoteBatchType);
-  json forged = genuine;
-  forged["payload"] = wrt::base64_encode(poisoned);  // the trusted signature over other bytes
-  json moved = genuine;  // the genuine entry at another place in its batch
-  moved["batch"]["index"] = genuine["batch"]["index"].get<std::uint64_t>() + 1;
-  // A batch of one, made as wrt makes it, by mallory.
+  const json statement = json::parse(framed->statement);
+  REQUIRE(statement["payloadType"] == wrt::kRemoteBatchType);
+  wrt::RemoteEntry forged = *framed;  // the trusted signature over other bytes
+  forged.payload = poisoned;
+  wrt::RemoteEntry moved = *framed;  // the genuine entry at another place in its batch
+  moved.index = framed->index + 1;
+  // A batch of one, made as wrt makes it, by mallory (and unsigned).
   const wrt::Digest leaf = wrt::merkle_leaf_hash(wrt::dsse_pae(wrt::kRemoteEntryType, poisoned));
-  const json mallory_statement{{"merkleRoot", wrt::to_hex(leaf)}, {"size", 1}};
-  const json mallory_batch{
-      {"payloadType", wrt::kRemoteEntryType},
-      {"payload", wrt::base64_encode(poisoned)},
-      {"batch",
-       {{"statement", *wrt::dsse_sign(wrt::kRemoteBatchType, mallory_statement.dump(), {*mallory})},
-        {"index", 0},
-        {"proof", json::array()}}}};
-  json borrowed = mallory_batch;  // mallory's entry under the trusted statement
-  borrowed["batch"]["statement"] = genuine["batch"]["statement"];
+  const json mallory_root{{"merkleRoot", wrt::to_hex(leaf)}, {"size", 1}};
+  const std::string mallory_statement = wrt::dsse_sign(wrt::kRemoteBatchType, mallory_root.dump(), {*mallory})->dump();
+  const std::string unsigned_statement = wrt::dsse_sign(wrt::kRemoteBatchType, mallory_root.dump(), {})->dump();
+  const wrt::RemoteEntry mallory_batch{mallory_statement, 0, {}, poisoned};
+  const wrt::RemoteEntry unsigned_batch{unsigned_statement, 0, {}, poisoned};
+  wrt::RemoteEntry borrowed = mallory_batch;  // mallory's entry under the trusted statement
+  borrowed.statement = framed->statement;
+  // The trusted statement's bytes, one changed: not JSON any more.
+  std::string broken_text(framed->statement);
+  broken_text[0] = '[';
+  wrt::RemoteEntry broken = *framed;
+  broken.statement = broken_text;
   const std::vector<Case> cases = {
-      {"signed by an untrusted key", wrt::dsse_sign(wrt::kRemoteEntryType, poisoned, {*mallory})->dump(),
+      {"a bare entry", poisoned, "not a signed wrt entry (no wrt-remote-entry 1 header); ignored"},
+      {"an entry as a DSSE envelope of its own, signed by a trusted key (wrt before key schema v4)",
+       wrt::dsse_sign(wrt::kRemoteEntryType, poisoned, {*ci})->dump(),
+       "not a signed wrt entry (no wrt-remote-entry 1 header); ignored"},
+      {"a genuine entry cut short", genuine.substr(0, genuine.size() - 1),
+       "not a signed wrt entry (its sizes do not add up to its length (truncated or padded)); ignored"},
+      {"the trusted signature over altered bytes", wrt::encode_remote_entry(forged),
+       "it is not in the batch its signature covers (Merkle proof); ignored"},
+      {"a batch signed by an untrusted key", wrt::encode_remote_entry(mallory_batch),
        "not signed by a trusted key; ignored"},
-      {"unsigned", wrt::dsse_sign(wrt::kRemoteEntryType, poisoned, {})->dump(), "not signed by a trusted key; ignored"},
-      {"a bare entry", poisoned, "not a signed wrt entry; ignored"},
-      {"the trusted signature over altered bytes", forged.dump(),
+      {"an unsigned batch", wrt::encode_remote_entry(unsigned_batch), "not signed by a trusted key; ignored"},
+      {"a damaged statement", wrt::encode_remote_entry(broken),
+       "its batch statement is not a wrt batch statement; ignored"},
+      {"an entry under a trusted batch statement it is not in", wrt::encode_remote_entry(borrowed),
        "it is not in the batch its signature covers (Merkle proof); ignored"},
-      {"a batch signed by an untrusted key", mallory_batch.dump(), "not signed by a trusted key; ignored"},
-      {"an entry under a trusted batch statement it is not in", borrowed.dump(),
-       "it is not in the batch its signature covers (Merkle proof); ignored"},
-      {"a genuine entry moved within its batch", moved.dump(),
+      {"a genuine entry moved within its batch", wrt::encode_remote_entry(moved),
        "it is not in the batch its signature covers (Merkle proof); ignored"},
   };
   for (const auto& c : cases) {
@@ -355,13 +370,9 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
     CHECK((r.out + r.err).find(c.warning) != std::string::npos);
   }
 
-  // An entry signed alone, as wrt before batch signatures wrote them, by a
-  // trusted key: still served.
+  // The genuine entry back: served.
+  write_file(ac, genuine);
   {
-    auto ci = wrt::Ed25519Key::load_private(keys / "ci.pem");
-    REQUIRE(ci);
-    json single = json::parse(wrt::dsse_sign(wrt::kRemoteEntryType, *payload, {*ci})->dump());
-    write_file(ac, single.dump());
     Checkout reader(settings(nginx.url(), keys / "ci.pub"));
     r = reader.run({});
     INFO(r.out << r.err);
@@ -375,11 +386,13 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
     std::map<std::string, std::uint64_t> statements;
     std::size_t entries = 0;
     for (const auto& f : fs::directory_iterator(nginx.store() / "wrt/ac")) {
-      const json e = f.path() == ac ? genuine : json::parse(read_file(f.path()));  // gen's: rewritten above
+      const std::string text = read_file(f.path());
+      auto e = wrt::decode_remote_entry(text, &why);
+      REQUIRE(e);
       ++entries;
-      const json& st = e["batch"]["statement"];
+      const json st = json::parse(e->statement);
       auto body = json::parse(*wrt::base64_decode(st["payload"].get<std::string>()));
-      statements[st.dump()] = body["size"].get<std::uint64_t>();
+      statements[std::string(e->statement)] = body["size"].get<std::uint64_t>();
     }
     std::uint64_t covered = 0;
     for (const auto& [st, size] : statements) covered += size;
@@ -393,14 +406,16 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
   const std::string pack_key = report_stage(rep, "pack")["cache_key"].get<std::string>();
   const fs::path pack_ac = nginx.store() / "wrt/ac" / pack_key;
   const std::string pack_genuine = read_file(pack_ac);
-  json altered = json::parse(pack_genuine);
+  auto pack_framed = wrt::decode_remote_entry(pack_genuine, &why);
+  REQUIRE(pack_framed);
   const std::string note_hex = wrt::to_hex(wrt::sha256(std::string("packed\n")));
-  wrt::test::EntryFile pack_entry = wrt::test::split_entry(*wrt::base64_decode(altered["payload"].get<std::string>()));
+  wrt::test::EntryFile pack_entry = wrt::test::split_entry(std::string(pack_framed->payload));
   REQUIRE(pack_entry.inlined.count(note_hex) == 1);
   pack_entry.inlined[note_hex] = "poison\n";
-  altered["payload"] = wrt::base64_encode(wrt::test::seal_entry(pack_entry));
-  write_file(pack_ac, altered.dump());
-  write_file(ac, genuine.dump());
+  const std::string resealed = wrt::test::seal_entry(pack_entry);
+  wrt::RemoteEntry altered = *pack_framed;
+  altered.payload = resealed;
+  write_file(pack_ac, wrt::encode_remote_entry(altered));
   {
     Checkout victim(settings(nginx.url(), keys / "ci.pub"));
     r = victim.run({});
@@ -415,7 +430,6 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
   write_file(pack_ac, pack_genuine);
 
   // Without trusted keys nothing on the server is read.
-  write_file(ac, genuine.dump());
   Checkout unkeyed("\n[settings]\nremote_cache = \"" + nginx.url() + "\"\n");
   r = unkeyed.run({});
   CHECK(report_stage(unkeyed.report(), "gen")["status"] == "passed");

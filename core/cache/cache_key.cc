@@ -81,10 +81,12 @@ void append_json_dump(std::string& out, const nlohmann::json& v) {
 Digest compute_key(const KeyInputs& k) {
   Sha256 h;
   // v2: cache entries carry a checksum and symlink/dir outputs (entry format
-  // 2). v3: entries carry their small blobs inline (entry format 3). Old
-  // entries are never looked up (an older wrt sharing the store never reads
-  // a newer entry either), and gc removes them.
-  h.update_field("wrt-key-v3");
+  // 2). v3: entries carry their small blobs inline (entry format 3). v4:
+  // remote entries are framed as remote_entry.h says, no longer a JSON
+  // envelope each. Old entries are never looked up (an older wrt sharing
+  // the store or the server never reads a newer entry either), and gc
+  // removes them.
+  h.update_field("wrt-key-v4");
   h.update_field(k.plugin);
   h.update_field(k.plugin_version);
   {

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <zstd.h>
 
-#include "core/util/base64.h"
+#include "core/cache/remote_entry.h"
 #include "core/util/merkle.h"
 #include "core/util/thread_name.h"
 
@@ -122,76 +122,30 @@ bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::stri
   return fetch(key_hex, answer, local, note, fetched);
 }
 
-namespace {
-// What dsse_verify() reads of a batch statement, hashed field by field: the
-// key its verdict is cached under. (Its dump() cost more than the rest of
-// a hit's statement work.) Anything shaped otherwise is keyed by its dump.
-std::string statement_cache_key(const nlohmann::json& st) {
-  Sha256 h;
-  auto field = [&](const nlohmann::json& obj, const char* name) {
-    auto it = obj.find(name);
-    if (it == obj.end() || !it->is_string()) return false;
-    h.update_field(name);
-    h.update_field(it->get_ref<const std::string&>());
-    return true;
-  };
-  auto sigs = st.is_object() ? st.find("signatures") : st.end();
-  bool plain = st.is_object() && field(st, "payloadType") && field(st, "payload") && sigs != st.end() && sigs->is_array();
-  if (plain) {
-    h.update_field(static_cast<std::uint64_t>(sigs->size()));
-    for (const auto& sig : *sigs) {
-      if (!sig.is_object() || !field(sig, "sig")) {
-        plain = false;
-        break;
-      }
-      if (!field(sig, "keyid")) h.update_field("no keyid");
-    }
-  }
-  if (!plain) return "dump:" + to_hex(sha256(st.dump()));
-  return to_hex(h.finish());
-}
-}  // namespace
-
-std::optional<std::string> RemoteCache::check_batched(const nlohmann::json& envelope, std::string* problem) {
-  auto fail = [&](std::string why) -> std::optional<std::string> {
+std::optional<std::string_view> RemoteCache::check_batched(const RemoteEntry& framed, std::string* problem) {
+  auto fail = [&](std::string why) -> std::optional<std::string_view> {
     *problem = std::move(why);
     return std::nullopt;
   };
-  auto type = envelope.find("payloadType");
-  auto encoded = envelope.find("payload");
-  const nlohmann::json& batch = envelope["batch"];
-  if (type == envelope.end() || !type->is_string() || type->get_ref<const std::string&>() != kRemoteEntryType)
-    return fail("not a wrt cache entry");
-  if (encoded == envelope.end() || !encoded->is_string()) return fail("no payload");
-  auto payload = base64_decode(encoded->get_ref<const std::string&>());
-  if (!payload) return fail("payload: " + payload.error());
-  if (!batch.is_object() || !batch.contains("statement") || !batch["statement"].is_object() ||
-      !batch.contains("index") || !batch["index"].is_number_unsigned() || !batch.contains("proof") ||
-      !batch["proof"].is_array())
-    return fail("its batch signature is malformed (statement, index, proof)");
-  std::vector<Digest> proof;
-  for (const auto& h : batch["proof"]) {
-    auto d = h.is_string() ? digest_from_hex(h.get_ref<const std::string&>()) : std::nullopt;
-    if (!d) return fail("its batch signature is malformed (a proof hash is not a digest)");
-    proof.push_back(*d);
-  }
-  // The statement: the same for every entry of a batch, so its signature is
-  // verified once per batch (an Ed25519 verification costs ~160 us here).
-  const nlohmann::json& statement = batch["statement"];
-  const std::string cache_key = statement_cache_key(statement);
+  // The statement: the same bytes in every entry of a batch, so its
+  // signature is verified once per batch (an Ed25519 verification costs
+  // ~160 us here). Keyed by those bytes: a statement that differs in any
+  // byte is checked anew.
   BatchStatement signed_root;
   bool known = false;
   {
     std::lock_guard<std::mutex> lock(statements_mu_);
-    if (auto it = statements_.find(cache_key); it != statements_.end()) {
+    if (auto it = statements_.find(framed.statement); it != statements_.end()) {
       signed_root = it->second;
       known = true;
     }
   }
   if (!known) {
-    DsseCheck check = dsse_verify(statement, options_.trusted);
+    auto statement = nlohmann::json::parse(framed.statement, nullptr, false);
+    DsseCheck check;
+    if (statement.is_object()) check = dsse_verify(statement, options_.trusted);
     auto body = nlohmann::json::parse(check.payload, nullptr, false);
-    if (check.payload_type != kRemoteBatchType)
+    if (!statement.is_object() || check.payload_type != kRemoteBatchType)
       signed_root.problem = "its batch statement is not a wrt batch statement";
     else if (check.verified.empty())
       signed_root.problem = check.problems.empty() ? "not signed by a trusted key" : check.problems.front();
@@ -205,13 +159,13 @@ std::optional<std::string> RemoteCache::check_batched(const nlohmann::json& enve
     }
     std::lock_guard<std::mutex> lock(statements_mu_);
     if (statements_.size() >= 4096) statements_.clear();  // bounded, whatever a server sends
-    statements_.emplace(cache_key, signed_root);
+    statements_.emplace(std::string(framed.statement), signed_root);
   }
   if (!signed_root.problem.empty()) return fail(signed_root.problem);
-  const Digest leaf = merkle_leaf_hash(dsse_pae(kRemoteEntryType, *payload));
-  auto root = merkle_root_from_proof(leaf, batch["index"].get<std::uint64_t>(), signed_root.size, proof);
+  const Digest leaf = merkle_leaf_hash(dsse_pae(kRemoteEntryType, std::string(framed.payload)));
+  auto root = merkle_root_from_proof(leaf, framed.index, signed_root.size, framed.proof);
   if (!root || *root != signed_root.root) return fail("it is not in the batch its signature covers (Merkle proof)");
-  return std::move(*payload);
+  return framed.payload;
 }
 
 void RemoteCache::ask(const std::string& key_hex, std::function<void(RemoteAnswer&&)> answered) {
@@ -242,24 +196,16 @@ bool RemoteCache::fetch(const std::string& key_hex, const RemoteAnswer& answer, 
   if (a.status != 200) return failed(a);
   bytes_down_ += a.wire_down;
   const std::string what = fmt::format("remote cache entry {}", key_hex.substr(0, 16));
-  auto envelope = nlohmann::json::parse(a.body, nullptr, false);
-  if (a.truncated || !envelope.is_object()) return miss(what + ": not a signed wrt entry; ignored");
-  if (options_.trusted.empty()) return miss(what + ": no remote_cache_trusted_keys, so no remote entry is trusted; ignored");
-  std::string payload;
-  if (envelope.contains("batch")) {
-    // Signed with its upload batch (sign_batch()).
-    std::string problem;
-    auto checked = check_batched(envelope, &problem);
-    if (!checked) return miss(fmt::format("{}: {}; ignored", what, problem));
-    payload = std::move(*checked);
-  } else {
-    // Signed alone (wrt before 2026-12-02).
-    DsseCheck check = dsse_verify(envelope, options_.trusted);
-    if (check.payload_type != kRemoteEntryType) return miss(what + ": not a wrt cache entry; ignored");
-    if (check.verified.empty())
-      return miss(what + (check.problems.empty() ? ": not signed by a trusted key; ignored" : ": " + check.problems.front() + "; ignored"));
-    payload = std::move(check.payload);
+  std::string problem;
+  auto framed = decode_remote_entry(a.body, &problem);
+  if (a.truncated || !framed) {
+    if (a.truncated) problem = "larger than an entry can be";
+    return miss(fmt::format("{}: not a signed wrt entry ({}); ignored", what, problem));
   }
+  if (options_.trusted.empty()) return miss(what + ": no remote_cache_trusted_keys, so no remote entry is trusted; ignored");
+  auto checked = check_batched(*framed, &problem);
+  if (!checked) return miss(fmt::format("{}: {}; ignored", what, problem));
+  const std::string payload(*checked);
   std::string why;
   auto entry = decode_cache_entry(key_hex, payload, &why);
   if (!entry) return miss(fmt::format("{}: {}; ignored", what, why));
@@ -458,14 +404,10 @@ bool RemoteCache::sign_batch(std::vector<std::shared_ptr<Upload>>& batch, std::s
     if (note) *note = "remote cache: cannot sign the entries: " + statement.error();
     return false;
   }
+  const std::string statement_text = statement->dump();
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Upload& up = *batch[i];
-    nlohmann::json proof = nlohmann::json::array();
-    for (const Digest& d : merkle_proof(leaves, i)) proof.push_back(to_hex(d));
-    nlohmann::json envelope{{"payloadType", kRemoteEntryType},
-                            {"payload", base64_encode(up.payload)},
-                            {"batch", {{"statement", *statement}, {"index", i}, {"proof", std::move(proof)}}}};
-    up.envelope = envelope.dump();
+    up.envelope = encode_remote_entry({statement_text, i, merkle_proof(leaves, i), up.payload});
     up.payload.clear();
   }
   return true;

@@ -23,11 +23,13 @@
 // request each way; other blobs up to kPutWithoutAsking bytes are PUT at
 // once, larger ones only when a HEAD says the server lacks them.
 //
-// Trust. An entry on the server is a DSSE envelope (dsse.h, payloadType
-// kRemoteEntryType) over the local entry's text, signed with the writer's
-// Ed25519 key. Only entries signed by a key in `trusted` are read; unsigned,
-// wrongly signed or damaged ones are a miss with a warning -- the server's
-// storage is not trusted. Without a signing key nothing is uploaded.
+// Trust. An entry on the server is the local entry's text signed with its
+// upload batch (remote_entry.h): a DSSE statement (dsse.h), signed with the
+// writer's Ed25519 key, names the Merkle root of the batch, and the entry
+// carries its inclusion proof. Only entries under a statement signed by a
+// key in `trusted` are read; unsigned, wrongly signed or damaged ones are a
+// miss with a warning -- the server's storage is not trusted. Without a
+// signing key nothing is uploaded.
 //
 // Never fails the run: an unreachable, slow or failing server (no answer,
 // 5xx, 507, 401/403, garbage) gives one warning and the rest of the run is
@@ -45,6 +47,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -52,6 +55,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/cache/cache_store.h"
+#include "core/cache/remote_entry.h"
 #include "core/util/http_transfers.h"
 #include "core/util/dsse.h"
 
@@ -181,10 +185,11 @@ class RemoteCache {
   void start_upload(const std::shared_ptr<Upload>& up);
   Transfer request(const std::string& method, const std::string& path) const;
   Transfer entry_request(const std::string& key_hex) const;  // GET ac/<key>
-  // An entry signed with its batch (sign_batch()): its payload when the
-  // batch statement is signed by a trusted key and the entry's Merkle proof
-  // leads to the statement's root; else `problem` says why.
-  std::optional<std::string> check_batched(const nlohmann::json& envelope, std::string* problem);
+  // An entry signed with its batch (sign_batch(), remote_entry.h): its
+  // payload when the batch statement is signed by a trusted key and the
+  // entry's Merkle proof leads to the statement's root; else `problem`
+  // says why.
+  std::optional<std::string_view> check_batched(const RemoteEntry& framed, std::string* problem);
   // Trips the breaker (first time: fills `note`).
   void trip(const std::string& why, std::string* note);
   // An upload's blob transfers ended: the entry goes up when all succeeded.
@@ -204,15 +209,19 @@ class RemoteCache {
   bool flushing_ = false;                // finish_uploads(): no more batching
   bool preparing_ = false;               // the upload thread is preparing or starting uploads
   std::thread preparer_;                 // joined in the destructor, before transfers_ goes
-  // Batch statements already checked (check_batched()), by the digest of
-  // their JSON: a root and size, or why the statement is not trusted.
+  // Batch statements already checked (check_batched()), by their bytes: a
+  // root and size, or why the statement is not trusted.
   struct BatchStatement {
     Digest root{};
     std::uint64_t size = 0;
     std::string problem;
   };
   std::mutex statements_mu_;
-  std::unordered_map<std::string, BatchStatement> statements_;
+  struct StatementHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, BatchStatement, StatementHash, std::equal_to<>> statements_;
   // Last member: destroyed first, so no transfer outlives what it uses.
   std::unique_ptr<HttpTransfers> transfers_;
 };

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The fresh-checkout restores of issue 16, all in tmpfs (no disk noise), for
+# binaries alternating round by round:
+#
+#   N=10000 ROUNDS=3 bash bench/ab-restore.sh BIN_A [BIN_B ...]   (absolute paths)
+#
+# One full run (the first binary, uploading to a real nginx on loopback)
+# warms a local cache and the remote; then, each round and for each binary,
+# a fresh checkout restores every stage from the warm local cache, and
+# another, with an empty local cache, from the remote. Prints wall seconds,
+# the CPU the run used (user+sys, from /usr/bin/time) and remote/local.
+# Binaries must read the same cache format (key schema). Workspace:
+# /dev/shm/abrs (wiped).
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+N=${N:-10000}; ROUNDS=${ROUNDS:-3}
+W=/dev/shm/abrs; rm -rf $W; mkdir -p $W/{keys,nginx/logs,nginx/tmp,nginx/store}
+python3 "$BENCH_DIR/gen_dag.py" $W/src --stages $N 2>/dev/null; rm -f $W/src/build.ninja
+openssl genpkey -algorithm ed25519 -out $W/keys/ci.pem 2>/dev/null
+openssl pkey -in $W/keys/ci.pem -pubout -out $W/keys/ci.pub
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+USER_LINE=""; [[ $(id -u) == 0 ]] && USER_LINE="user root;"
+cat >$W/nginx/nginx.conf <<CONF
+$USER_LINE
+worker_processes 2;
+error_log $W/nginx/logs/error.log;
+pid $W/nginx/nginx.pid;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path $W/nginx/tmp; keepalive_requests 100000;
+  server { listen 127.0.0.1:$PORT; root $W/nginx/store;
+    location / { dav_methods PUT; create_full_put_path on; client_max_body_size 0; } } }
+CONF
+nginx -p $W/nginx -c $W/nginx/nginx.conf -g 'daemon off;' & NG=$!
+trap 'kill $NG; rm -rf $W' EXIT
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
+cp -a $W/src $W/src-plain
+python3 - $W/src/wrt.toml "remote_cache = \"http://127.0.0.1:$PORT/wrt\"
+remote_cache_trusted_keys = [\"$W/keys/ci.pub\"]" <<'PY'
+import sys
+p, extra = sys.argv[1], sys.argv[2]
+s = open(p).read()
+open(p, "w").write(s.replace("[settings]\n", "[settings]\n" + extra + "\n", 1))
+PY
+export CI=true
+cp -a $W/src $W/warm
+(cd $W/warm && WRT_REMOTE_CACHE_KEY=$W/keys/ci.pem "$1" run -j2 >$W/warm.log 2>&1) || { echo "warm-up failed" >&2; tail $W/warm.log >&2; exit 1; }
+# timed SRC BIN ARGS...: "wall cpu" of `BIN run -j2 ARGS` in a fresh copy of SRC
+timed() {
+  local src=$1 bin=$2; shift 2
+  rm -rf $W/run; cp -a $src $W/run; sync; sleep 1
+  (cd $W/run && /usr/bin/time -f '%e %U %S' -o $W/time "$bin" run -j2 "$@" >$W/log 2>&1) || { echo "run failed" >&2; tail $W/log >&2; exit 1; }
+  read -r e u s <$W/time
+  python3 -c "print(f'{$e:.2f} {$u + $s:.2f}')"
+}
+# PERF=FILE: instead of rounds, one remote restore of the first binary under
+# `perf record --call-graph dwarf` into FILE.
+if [[ -n ${PERF:-} ]]; then
+  rm -rf $W/run; cp -a $W/src $W/run
+  (cd $W/run && perf record -q -F 499 --call-graph dwarf -o "$PERF" "$1" run -j2 >$W/log 2>&1)
+  exit 0
+fi
+for r in $(seq $ROUNDS); do
+  for bin in "$@"; do
+    read -r le lc < <(timed $W/src-plain "$bin" --cache-dir $W/warm/.wrt/cache)
+    read -r re rc < <(timed $W/src "$bin" --report $W/report.json)
+    python3 - $W/report.json $N <<'PY' || { echo "the remote restore did not serve every stage" >&2; exit 1; }
+import json, sys
+r = json.load(open(sys.argv[1]))
+n = sum(1 for s in r["stages"] if s["status"] == "cached" and s.get("remote_hit"))
+assert n == int(sys.argv[2]), f"{n} remote hits of {sys.argv[2]}"
+PY
+    echo "$bin local $le s (cpu $lc) remote $re s (cpu $rc) ratio $(python3 -c "print(f'{$re/$le:.2f}')")"
+  done
+done

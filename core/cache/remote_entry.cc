@@ -1,0 +1,73 @@
+#include "core/cache/remote_entry.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace wrt {
+
+std::string encode_remote_entry(const RemoteEntry& e) {
+  std::string out = fmt::format("{}{} {} {} {}\n", kRemoteEntryMagic, e.statement.size(), e.index, e.proof.size(),
+                                e.payload.size());
+  out.reserve(out.size() + e.statement.size() + e.proof.size() * sizeof(Digest) + e.payload.size());
+  out.append(e.statement);
+  for (const Digest& d : e.proof) out.append(reinterpret_cast<const char*>(d.data()), d.size());
+  out.append(e.payload);
+  return out;
+}
+
+namespace {
+
+// A decimal without sign or leading zeros, at most 19 digits (no overflow),
+// followed by `end`; advances `at` past `end`.
+bool number(std::string_view s, std::size_t& at, char end, std::uint64_t& value) {
+  const std::size_t start = at;
+  value = 0;
+  while (at < s.size() && s[at] >= '0' && s[at] <= '9') {
+    if (at - start == 19) return false;
+    value = value * 10 + static_cast<std::uint64_t>(s[at] - '0');
+    ++at;
+  }
+  const std::size_t digits = at - start;
+  if (digits == 0 || (digits > 1 && s[start] == '0')) return false;
+  if (at >= s.size() || s[at] != end) return false;
+  ++at;
+  return true;
+}
+
+}  // namespace
+
+std::optional<RemoteEntry> decode_remote_entry(std::string_view body, std::string* why) {
+  auto fail = [&](const char* what) -> std::optional<RemoteEntry> {
+    if (why) *why = what;
+    return std::nullopt;
+  };
+  if (body.substr(0, kRemoteEntryMagic.size()) != kRemoteEntryMagic) return fail("no wrt-remote-entry 1 header");
+  std::size_t at = kRemoteEntryMagic.size();
+  std::uint64_t statement = 0, index = 0, hashes = 0, payload = 0;
+  // The header line is short: a number's end is looked for only within it.
+  const std::string_view head = body.substr(0, at + 4 * 21);
+  if (!number(head, at, ' ', statement) || !number(head, at, ' ', index) || !number(head, at, ' ', hashes) ||
+      !number(head, at, '\n', payload))
+    return fail("its header is malformed");
+  if (statement == 0 || statement > kMaxRemoteStatement) return fail("its statement size is out of range");
+  if (hashes > kMaxRemoteProof) return fail("its proof is longer than any batch needs");
+  const std::uint64_t rest = body.size() - at;
+  const std::uint64_t proof_bytes = hashes * sizeof(Digest);
+  // No overflow: statement <= 64 KiB, proof <= 2 KiB, payload checked first.
+  if (payload > rest || statement + proof_bytes + payload != rest)
+    return fail("its sizes do not add up to its length (truncated or padded)");
+  RemoteEntry e;
+  e.statement = body.substr(at, statement);
+  at += statement;
+  e.index = index;
+  e.proof.resize(hashes);
+  for (Digest& d : e.proof) {
+    std::memcpy(d.data(), body.data() + at, d.size());
+    at += d.size();
+  }
+  e.payload = body.substr(at);
+  return e;
+}
+
+}  // namespace wrt
