@@ -157,13 +157,11 @@ for ((round = 1; round <= RESTORE_ROUNDS; round++)); do
   settle
   locals+=("$(timed restore-local "$WORK/local-restore" "$WRT" run -j 2 --cache-dir "$WORK/base/.wrt/cache")")
   settle
-  remotes+=("$(timed restore-remote "$WORK/remote-restore" "$WRT" run -j 2 --report "$WORK/remote-restore.json")")
-  python3 - "$WORK/remote-restore.json" "$N" <<'PY' || die "the remote restore did not serve every stage"
-import json, sys
-r = json.load(open(sys.argv[1]))
-n = sum(1 for s in r["stages"] if s["status"] == "cached" and s.get("remote_hit"))
-assert n == int(sys.argv[2]), f"{n} remote hits of {sys.argv[2]}"
-PY
+  # The same command line as the local restore but for the remote settings
+  # (until 2026-12-02 this run alone wrote a --report, ~0.1 s of its time);
+  # every stage a remote hit, from the run's last line.
+  remotes+=("$(timed restore-remote "$WORK/remote-restore" "$WRT" run -j 2)")
+  grep -q "remote cache .*: $N hits, 0 misses" "$WORK/restore-remote.log" || die "the remote restore did not serve every stage, see $WORK/restore-remote.log"
   diff -rq "$WORK/base/out" "$WORK/remote-restore/out" >/dev/null || die "restored outputs differ"
 done
 median() { python3 -c 'import sys, statistics; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.3f}")' "$@"; }
