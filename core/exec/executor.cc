@@ -26,6 +26,8 @@ namespace {
 
 // Remote cache hits downloaded at once at most (threads of their own; each
 // waits for its blobs, whose requests share the remote cache's connections).
+// Of these threads only as many as there are CPUs check and restore at
+// once; the others wait for the network (runner_pool.h).
 constexpr int kRemoteLookups = 16;
 
 std::uint64_t physical_memory() {
@@ -620,7 +622,7 @@ RunOutcome Executor::run(const std::vector<int>& order) {
     }
     if (must_run) return run_pool.submit(v, priority[v]);
     finished_on_runner(v);
-  }, "wrt-lookup");
+  }, "wrt-lookup", static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   pool = &run_pool;
   lookups = &lookup_pool;
   {

@@ -6,8 +6,11 @@
 
 namespace wrt {
 
-RunnerPool::RunnerPool(int size, std::function<void(int)> work, const char* name)
-    : size_(size < 1 ? 1 : size), work_(std::move(work)), name_(name) {}
+RunnerPool::RunnerPool(int size, std::function<void(int)> work, const char* name, int max_running)
+    : size_(size < 1 ? 1 : size),
+      max_running_(max_running < 1 || max_running > size_ ? size_ : max_running),
+      work_(std::move(work)),
+      name_(name) {}
 
 RunnerPool::~RunnerPool() {
   {
@@ -15,16 +18,38 @@ RunnerPool::~RunnerPool() {
     closing_ = true;
   }
   cv_.notify_all();
-  for (auto& t : threads_) t.join();
+  // A job still running may start a thread (a submit, a wait): each is
+  // taken out under the lock, so the vector may grow meanwhile.
+  for (std::size_t joined = 0;; ++joined) {
+    std::thread t;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (joined == threads_.size()) break;
+      t = std::move(threads_[joined]);
+    }
+    t.join();
+  }
+}
+
+void RunnerPool::wake_one_locked() {
+  if (queue_.empty() || running_ >= max_running_) return;
+  if (idle_ > handoffs_) {
+    ++handoffs_;
+    ++running_;
+    cv_.notify_one();
+  } else if (static_cast<int>(threads_.size()) < size_) {
+    ++idle_;  // the new thread starts idle, with this turn to take
+    ++handoffs_;
+    ++running_;
+    threads_.emplace_back([this] { loop(); });
+  }
+  // Else every thread is in a job (some waiting): one takes it when done.
 }
 
 void RunnerPool::submit(int job, int priority) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.push(Job{priority, seq_++, job});
-    if (idle_ == 0 && static_cast<int>(threads_.size()) < size_) threads_.emplace_back([this] { loop(); });
-  }
-  cv_.notify_one();
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push(Job{priority, seq_++, job});
+  wake_one_locked();
 }
 
 int RunnerPool::threads_started() const {
@@ -32,20 +57,44 @@ int RunnerPool::threads_started() const {
   return static_cast<int>(threads_.size());
 }
 
+void RunnerPool::blocking() {
+  std::lock_guard<std::mutex> lock(mu_);
+  --running_;
+  wake_one_locked();
+}
+
+void RunnerPool::running() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++running_;  // may exceed max_running_ for a while: no new job starts until it is below
+}
+
 void RunnerPool::loop() {
   name_this_thread(name_);
+  if (max_running_ < size_) BlockingRegion::set_thread_hooks(this);
   std::unique_lock<std::mutex> lock(mu_);
+  // Counted idle by wake_one_locked(), which started this thread.
   for (;;) {
-    ++idle_;
-    cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+    // Idle, without a turn to run: wait to be handed one.
+    cv_.wait(lock, [&] { return handoffs_ > 0 || (closing_ && queue_.empty()); });
     --idle_;
-    if (queue_.empty()) return;  // closing, nothing left
-    Job j = queue_.top();
-    queue_.pop();
-    lock.unlock();
-    work_(j.v);
-    lock.lock();
+    if (handoffs_ == 0) break;  // closing, nothing left
+    --handoffs_;                // this thread's turn (running_ counts it already)
+    // Jobs, while there are any and no more threads run than may (one back
+    // from a wait makes one too many); a job another thread took first
+    // leaves this one nothing to do.
+    while (!queue_.empty() && running_ <= max_running_) {
+      Job j = queue_.top();
+      queue_.pop();
+      lock.unlock();
+      work_(j.v);
+      lock.lock();
+    }
+    --running_;
+    ++idle_;
   }
+  // The last thread out wakes the others, which may be waiting for a turn
+  // that no longer comes.
+  cv_.notify_all();
 }
 
 }  // namespace wrt

@@ -6,6 +6,14 @@
 // Threads start on first use (a run whose stages are all cached starts none),
 // at most `size` of them. Among queued jobs the highest priority goes first,
 // and jobs of equal priority in the order they were submitted. Thread-safe.
+//
+// `max_running` (below `size`) limits how many threads run at once, not
+// counting those waiting in a BlockingRegion (blocking_region.h): a pool
+// whose jobs mostly compute but sometimes wait for the network (remote
+// cache hits) then has `size` threads for the waits and no more than
+// `max_running` on the CPU. A thread that ends a job takes the next one
+// itself, without waking another: on a busy pool no job costs a thread
+// hand-off.
 #pragma once
 
 #include <condition_variable>
@@ -16,15 +24,17 @@
 #include <thread>
 #include <vector>
 
+#include "core/util/blocking_region.h"
+
 namespace wrt {
 
-class RunnerPool {
+class RunnerPool : private BlockingHooks {
  public:
   // `work(job)` runs on a pool thread for each submitted job; the threads
-  // are named `name` (thread_name.h).
-  RunnerPool(int size, std::function<void(int)> work, const char* name = "wrt-runner");
+  // are named `name` (thread_name.h). `max_running` 0: `size`.
+  RunnerPool(int size, std::function<void(int)> work, const char* name = "wrt-runner", int max_running = 0);
   // Waits for queued and running jobs, then joins the threads.
-  ~RunnerPool();
+  ~RunnerPool() override;
   RunnerPool(const RunnerPool&) = delete;
   RunnerPool& operator=(const RunnerPool&) = delete;
 
@@ -40,7 +50,14 @@ class RunnerPool {
     bool operator<(const Job& o) const { return priority != o.priority ? priority < o.priority : seq > o.seq; }
   };
   void loop();
+  // Under mu_: when a thread may run, one more runs (an idle one is woken,
+  // or one is started) to take a queued job.
+  void wake_one_locked();
+  void blocking() override;
+  void running() override;
+
   const int size_;
+  const int max_running_;
   std::function<void(int)> work_;
   const char* name_;
   mutable std::mutex mu_;
@@ -48,7 +65,9 @@ class RunnerPool {
   std::priority_queue<Job> queue_;
   std::vector<std::thread> threads_;
   std::uint64_t seq_ = 0;
-  int idle_ = 0;
+  int idle_ = 0;      // threads waiting for a job
+  int running_ = 0;   // threads in a job, not in a BlockingRegion, plus handoffs_
+  int handoffs_ = 0;  // idle threads woken (or started) to run: the first to wake takes one
   bool closing_ = false;
 };
 

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <unordered_set>
 
+#include "core/util/blocking_region.h"
 #include "core/util/curl_library.h"
 #include "core/util/thread_name.h"
 
@@ -163,6 +164,7 @@ void HttpTransfers::start(Transfer t, std::function<void(TransferResult&&)> done
 }
 
 std::vector<TransferResult> HttpTransfers::run(std::vector<Transfer> batch) {
+  if (batch.empty()) return {};  // nothing to wait for (a remote hit whose blobs are all inline)
   std::vector<TransferResult> results(batch.size());
   std::mutex mu;
   std::condition_variable cv;
@@ -173,6 +175,8 @@ std::vector<TransferResult> HttpTransfers::run(std::vector<Transfer> batch) {
       results[i] = std::move(r);
       if (--left == 0) cv.notify_all();
     });
+  // A pool thread that waits here lets another run (blocking_region.h).
+  BlockingRegion waiting;
   std::unique_lock<std::mutex> lock(mu);
   cv.wait(lock, [&] { return left == 0; });
   return results;
