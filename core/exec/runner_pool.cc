@@ -31,12 +31,12 @@ RunnerPool::~RunnerPool() {
   }
 }
 
-void RunnerPool::wake_one_locked() {
-  if (queue_.empty() || running_ >= max_running_) return;
+bool RunnerPool::wake_one_locked() {
+  if (queue_.empty() || running_ >= max_running_) return false;
   if (idle_ > handoffs_) {
     ++handoffs_;
     ++running_;
-    cv_.notify_one();
+    return true;
   } else if (static_cast<int>(threads_.size()) < size_) {
     ++idle_;  // the new thread starts idle, with this turn to take
     ++handoffs_;
@@ -44,12 +44,19 @@ void RunnerPool::wake_one_locked() {
     threads_.emplace_back([this] { loop(); });
   }
   // Else every thread is in a job (some waiting): one takes it when done.
+  return false;
 }
 
+// Notified after the lock is released: a thread woken under it would at
+// once block on it again.
 void RunnerPool::submit(int job, int priority) {
-  std::lock_guard<std::mutex> lock(mu_);
-  queue_.push(Job{priority, seq_++, job});
-  wake_one_locked();
+  bool notify = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push(Job{priority, seq_++, job});
+    notify = wake_one_locked();
+  }
+  if (notify) cv_.notify_one();
 }
 
 int RunnerPool::threads_started() const {
@@ -58,9 +65,13 @@ int RunnerPool::threads_started() const {
 }
 
 void RunnerPool::blocking() {
-  std::lock_guard<std::mutex> lock(mu_);
-  --running_;
-  wake_one_locked();
+  bool notify = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --running_;
+    notify = wake_one_locked();
+  }
+  if (notify) cv_.notify_one();
 }
 
 void RunnerPool::running() {

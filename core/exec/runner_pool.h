@@ -50,9 +50,10 @@ class RunnerPool : private BlockingHooks {
     bool operator<(const Job& o) const { return priority != o.priority ? priority < o.priority : seq > o.seq; }
   };
   void loop();
-  // Under mu_: when a thread may run, one more runs (an idle one is woken,
-  // or one is started) to take a queued job.
-  void wake_one_locked();
+  // Under mu_: when a thread may run, one more runs to take a queued job
+  // (one is started, or true: the caller notifies cv_ once it has let go
+  // of mu_).
+  bool wake_one_locked();
   void blocking() override;
   void running() override;
 
