@@ -16,7 +16,9 @@ wrt::RemoteEntry sample(std::vector<wrt::Digest>& proof) {
   e.statement = R"({"payloadType":"application/vnd.wrt.cache-batch.v1","payload":"e30=","signatures":[]})";
   e.index = 5;
   e.proof = proof;
-  e.payload = "wrt-entry 3 0123\n{\"outputs\":[]}\n\x00\xff binary\n";
+  static const char bytes[] = "wrt-entry 3 0123\n{\"outputs\":[]}\n\x00\xff binary\n";
+  static const std::string payload(bytes, sizeof bytes - 1);
+  e.payload = payload;
   return e;
 }
 
@@ -34,11 +36,13 @@ TEST_CASE("remote entry: encode and decode round-trip, binary bytes and all", "[
   CHECK(back->index == 5);
   CHECK(back->proof == proof);
   CHECK(back->payload == e.payload);
+  CHECK(back->payload.size() == 42);  // past the NUL byte
   // No proof (a batch of one) and index 0.
   wrt::RemoteEntry one = e;
   one.index = 0;
   one.proof.clear();
-  auto alone = wrt::decode_remote_entry(wrt::encode_remote_entry(one), &why);
+  const std::string alone_body = wrt::encode_remote_entry(one);  // the views point into it
+  auto alone = wrt::decode_remote_entry(alone_body, &why);
   REQUIRE(alone);
   CHECK(alone->proof.empty());
   CHECK(alone->payload == e.payload);
