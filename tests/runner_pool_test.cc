@@ -12,14 +12,22 @@
 
 using wrt::RunnerPool;
 
+namespace {
+
+// `peak` becomes `now` if that is more (jobs on several threads at once).
+void raise_peak(std::atomic<int>& peak, int now) {
+  int p = peak.load();
+  while (now > p && !peak.compare_exchange_weak(p, now)) {
+  }
+}
+
+}  // namespace
+
 TEST_CASE("runner_pool: never more than `size` jobs at once, and all of them run", "[runner_pool]") {
   std::atomic<int> running{0}, peak{0}, done{0};
   {
     RunnerPool pool(3, [&](int) {
-      int now = ++running;
-      int p = peak.load();
-      while (now > p && !peak.compare_exchange_weak(p, now)) {
-      }
+      raise_peak(peak, ++running);
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       --running;
       ++done;
@@ -74,10 +82,7 @@ TEST_CASE("runner_pool: max_running limits the jobs on the CPU at once, every jo
   std::atomic<int> running{0}, peak{0}, done{0};
   {
     RunnerPool pool(8, [&](int) {
-      int now = ++running;
-      int p = peak.load();
-      while (now > p && !peak.compare_exchange_weak(p, now)) {
-      }
+      raise_peak(peak, ++running);
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
       --running;
       ++done;
@@ -119,10 +124,7 @@ TEST_CASE("runner_pool: a job waiting in a BlockingRegion lets another run, and 
         return;
       }
       // Jobs 2..9, queued behind: one at a time once job 0 is back.
-      int now = ++running;
-      int p = peak_after.load();
-      while (now > p && !peak_after.compare_exchange_weak(p, now)) {
-      }
+      raise_peak(peak_after, ++running);
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
       --running;
       ++done;
