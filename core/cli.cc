@@ -517,7 +517,7 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   outcome.shard = shard_figures;
   if (remote) {
     const RemoteCacheStats rs = remote->stats();
-    outcome.remote = {true, rs.hits, rs.misses, rs.uploads, rs.bytes_down, rs.bytes_up, rs.transfer_s, rs.disabled};
+    outcome.remote = {true, rs.hits, rs.misses, rs.uploads, rs.bytes_down, rs.bytes_up, rs.transfer_s, rs.disabled, rs.bundled};
   }
   if (auto head = read_git_head(ws)) {
     outcome.commit = head->commit;

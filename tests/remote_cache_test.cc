@@ -61,8 +61,8 @@ with = { run = "grep -q hello out/pack/sub/copy.bin && echo checked" }
 
 struct Checkout {
   TempDir dir;
-  explicit Checkout(const std::string& extra_settings = "") {
-    write_file(dir / "wrt.toml", std::string(kPipeline) + extra_settings);
+  explicit Checkout(const std::string& extra_settings = "", const std::string& pipeline = kPipeline) {
+    write_file(dir / "wrt.toml", pipeline + extra_settings);
     write_file(dir / "src/a.txt", "hello\n");
     write_file(dir / "src/b.txt", "world\n");
   }
@@ -83,6 +83,22 @@ std::set<std::string> files_under(const fs::path& root) {
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
     if (it->is_regular_file()) out.insert(fs::relative(it->path(), root).string());
+  return out;
+}
+
+// The bundles (remote_entry.h) the batch statements of the entries under
+// `ac` name: digest hex -> the keys of the entries signed with it.
+std::map<std::string, std::set<std::string>> bundles_named(const fs::path& ac) {
+  std::map<std::string, std::set<std::string>> out;
+  for (const auto& f : fs::directory_iterator(ac)) {
+    const std::string text = read_file(f.path());
+    std::string why;
+    auto e = wrt::decode_remote_entry(text, &why);
+    REQUIRE(e);
+    const json st = json::parse(e->statement);
+    const json body = json::parse(*wrt::base64_decode(st["payload"].get<std::string>()));
+    if (body.contains("bundle")) out[body["bundle"].get<std::string>()].insert(f.path().filename().string());
+  }
   return out;
 }
 
@@ -115,8 +131,12 @@ TEST_CASE("remote cache: another checkout restores every stage from nginx byte-i
   // Only out/gen.bin (and its copy, the same blob) is above kEntryInlineBlob:
   // the small blobs (pack's note, the logs) travel inside their entries,
   // under the entry's signature.
+  // Besides it, the batches' bundles (when the three entries were signed
+  // in one batch, or two).
   const std::string gen_blob = wrt::to_hex(wrt::sha256(read_file(a.dir / "out/gen.bin")));
-  CHECK(files_under(nginx.store() / "wrt/cas") == std::set<std::string>{gen_blob});
+  std::set<std::string> expected_cas{gen_blob};
+  for (const auto& [bundle, keys] : bundles_named(nginx.store() / "wrt/ac")) expected_cas.insert(bundle);
+  CHECK(files_under(nginx.store() / "wrt/cas") == expected_cas);
   const std::string pack_stored =
       read_file(nginx.store() / "wrt/ac" / report_stage(rep, "pack")["cache_key"].get<std::string>());
   std::string why;
@@ -402,7 +422,10 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
 
   // A genuine signed entry whose inlined bytes were altered on the server
   // (and the entry resealed, so its own checksum holds): the signature
-  // covers them, so it is never served.
+  // covers them, so it is never served. The bundles go first: the reader
+  // would take pack's genuine entry from gen's bundle and never ask for
+  // the altered one (bundles are tested on their own below).
+  for (const auto& [bundle, keys] : bundles_named(nginx.store() / "wrt/ac")) fs::remove(nginx.store() / "wrt/cas" / bundle);
   const std::string pack_key = report_stage(rep, "pack")["cache_key"].get<std::string>();
   const fs::path pack_ac = nginx.store() / "wrt/ac" / pack_key;
   const std::string pack_genuine = read_file(pack_ac);
@@ -434,6 +457,127 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
   r = unkeyed.run({});
   CHECK(report_stage(unkeyed.report(), "gen")["status"] == "passed");
   CHECK((r.out + r.err).find("no remote_cache_trusted_keys") != std::string::npos);
+}
+
+// A chain: a reader asks for each stage's entry only after the one before
+// was restored, so which requests it makes is fixed by the batches.
+std::string chain_pipeline(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    const std::string name = "s" + std::to_string(i);
+    out += "[stages." + name + "]\n";
+    if (i > 0) out += "needs = [\"s" + std::to_string(i - 1) + "\"]\n";
+    out += "inputs = [\"src/*.txt\"]\noutputs = [\"out/" + name + ".txt\"]\n";
+    out += "with = { run = \"mkdir -p out && echo " + name + " > out/" + name + ".txt\" }\n\n";
+  }
+  return out;
+}
+
+TEST_CASE("remote cache: a fresh checkout gets a signed batch's entries in one request (its bundle), and a bundle altered "
+          "or missing on the server is not used, and every entry is then asked for and checked on its own",
+          "[e2e][remote-cache]") {
+  TempDir server_dir, keys;
+  NginxDav nginx(server_dir.path());
+  ed25519_keypair(keys.path(), "ci");
+  const std::vector<std::string> writer = {"WRT_REMOTE_CACHE_KEY=" + (keys / "ci.pem").string()};
+  constexpr int kStages = 12;
+  const std::string pipeline = chain_pipeline(kStages);
+  Checkout a(settings(nginx.url(), keys / "ci.pub"), pipeline);
+  auto r = a.run({}, writer);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(a.report()["remote_cache"]["uploads"] == kStages);
+
+  // On the server: each entry, its batch statement; each statement of a
+  // batch of two or more names a bundle holding exactly that batch's
+  // entries, byte for byte, stored under the digest it is named by.
+  const fs::path ac = nginx.store() / "wrt/ac", cas = nginx.store() / "wrt/cas";
+  std::map<std::string, std::string> payload_of;             // key -> payload
+  std::map<std::string, std::set<std::string>> batches;      // statement -> keys
+  for (const auto& f : fs::directory_iterator(ac)) {
+    const std::string text = read_file(f.path());
+    std::string why;
+    auto e = wrt::decode_remote_entry(text, &why);
+    REQUIRE(e);
+    payload_of[f.path().filename().string()] = std::string(e->payload);
+    batches[std::string(e->statement)].insert(f.path().filename().string());
+  }
+  REQUIRE(payload_of.size() == kStages);
+  const auto bundles = bundles_named(ac);
+  std::size_t batches_of_many = 0;
+  for (const auto& [statement, batch_keys] : batches) batches_of_many += batch_keys.size() > 1;
+  INFO(batches.size() << " batches");
+  // Twelve trivial stages end well within the upload thread's batching
+  // window more than one at a time.
+  REQUIRE(batches_of_many >= 1);
+  CHECK(bundles.size() == batches_of_many);
+  for (const auto& [bundle, bundle_keys] : bundles) {
+    const std::string bytes = read_file(cas / bundle);
+    CHECK(wrt::to_hex(wrt::sha256(bytes)) == bundle);
+    std::string why;
+    auto entries = wrt::decode_remote_bundle(bytes, &why);
+    REQUIRE(entries);
+    std::set<std::string> in_bundle;
+    for (const auto& e : *entries) {
+      in_bundle.insert(std::string(e.key_hex));
+      CHECK(std::string(e.payload) == payload_of[std::string(e.key_hex)]);
+    }
+    CHECK(in_bundle == bundle_keys);
+  }
+
+  // A fresh checkout: one request per batch for an entry, one per bundle;
+  // the rest answered from the bundles.
+  auto reader_run = [&](const char* what) {
+    INFO(what);
+    write_file(nginx.access_log(), "");
+    Checkout b(settings(nginx.url(), keys / "ci.pub"), pipeline);
+    auto rr = b.run({});
+    INFO(rr.out << rr.err);
+    REQUIRE(rr.exit_code == 0);
+    const json rep = b.report();
+    CHECK(rep["remote_cache"]["hits"] == kStages);
+    CHECK(rep["remote_cache"]["misses"] == 0);
+    for (int i = 0; i < kStages; ++i) {
+      const std::string name = "s" + std::to_string(i);
+      CHECK(report_stage(rep, name)["remote_hit"] == true);
+      CHECK(read_file(b.dir / ("out/" + name + ".txt")) == name + "\n");
+    }
+    CHECK((rr.out + rr.err).find("warning") == std::string::npos);
+    return std::make_pair(rep["remote_cache"]["bundled_hits"].get<int>(), read_file(nginx.access_log()));
+  };
+  auto [bundled, log] = reader_run("bundles as uploaded");
+  CHECK(bundled == kStages - static_cast<int>(batches.size()));
+  CHECK(count(log, "\"GET /wrt/ac/") == static_cast<int>(batches.size()));
+  for (const auto& [bundle, bundle_keys] : bundles) CHECK(count(log, "\"GET /wrt/cas/" + bundle + " ") == 1);
+
+  // Every bundle altered on the server so that one of its entries would
+  // restore other bytes (the entry resealed: well formed, checksum right).
+  // Its bytes no longer hash to the signed digest: not used, and each
+  // entry comes from its own signed request, restoring the right bytes.
+  for (const auto& [bundle, bundle_keys] : bundles) {
+    const std::string bytes = read_file(cas / bundle);
+    std::string why;
+    auto entries = wrt::decode_remote_bundle(bytes, &why);
+    REQUIRE(entries);
+    std::vector<std::string> texts;
+    for (const auto& e : *entries) texts.emplace_back(e.payload);
+    wrt::test::EntryFile poisoned = wrt::test::split_entry(texts.back());
+    REQUIRE(poisoned.inlined.size() >= 1);
+    for (auto& [hex, content] : poisoned.inlined) content = "poison\n";
+    texts.back() = wrt::test::seal_entry(poisoned);
+    std::vector<wrt::BundledEntry> altered;
+    for (std::size_t i = 0; i < entries->size(); ++i) altered.push_back({(*entries)[i].key_hex, texts[i]});
+    write_file(cas / bundle, wrt::encode_remote_bundle(altered));
+  }
+  std::tie(bundled, log) = reader_run("bundles altered");
+  CHECK(bundled == 0);
+  CHECK(count(log, "\"GET /wrt/ac/") == kStages);
+
+  // Deleted (evicted): the same.
+  for (const auto& [bundle, bundle_keys] : bundles) fs::remove(cas / bundle);
+  std::tie(bundled, log) = reader_run("bundles missing");
+  CHECK(bundled == 0);
+  CHECK(count(log, "\"GET /wrt/ac/") == kStages);
 }
 
 TEST_CASE("remote cache: a 300-file directory and a 2 MiB output go up and down in parallel, streamed, small files "

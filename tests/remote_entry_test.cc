@@ -95,3 +95,56 @@ TEST_CASE("remote entry: a malformed header is refused, naming what is wrong", "
   std::string why;
   CHECK(wrt::decode_remote_entry("wrt-remote-entry 1 " + st + " 5" + sizes + tail, &why));
 }
+
+TEST_CASE("remote bundle: encode and decode round-trip, and every truncation, padding and malformed part is refused",
+          "[remote-entry]") {
+  std::vector<wrt::Digest> proof;
+  const wrt::RemoteEntry e = sample(proof);
+  const std::string k1 = wrt::to_hex(wrt::sha256(std::string("k1"))), k2 = wrt::to_hex(wrt::sha256(std::string("k2")));
+  const std::string second = "wrt-entry 3\n{}\n";
+  const std::string body = wrt::encode_remote_bundle({{k1, e.payload}, {k2, second}});
+  CHECK(body.rfind("wrt-remote-bundle 1 2\n" + k1 + " " + std::to_string(e.payload.size()) + "\n", 0) == 0);
+  std::string why;
+  auto back = wrt::decode_remote_bundle(body, &why);
+  REQUIRE(back);
+  REQUIRE(back->size() == 2);
+  CHECK((*back)[0].key_hex == k1);
+  CHECK((*back)[0].payload == e.payload);  // NUL byte and all
+  CHECK((*back)[1].key_hex == k2);
+  CHECK((*back)[1].payload == second);
+  const std::string empty_body = wrt::encode_remote_bundle({});
+  auto empty = wrt::decode_remote_bundle(empty_body, &why);
+  REQUIRE(empty);
+  CHECK(empty->empty());
+
+  for (std::size_t n = 0; n < body.size(); ++n) {
+    INFO(n);
+    CHECK_FALSE(wrt::decode_remote_bundle(body.substr(0, n), &why));
+  }
+  CHECK_FALSE(wrt::decode_remote_bundle(body + "x", &why));
+  CHECK(why == "bytes follow its last entry");
+
+  struct Case {
+    std::string body, why;
+  };
+  const Case cases[] = {
+      {"wrt-remote-bundle 2 1\nabc 0\n", "no wrt-remote-bundle 1 header"},
+      {"wrt-remote-bundle 1 01\nabc 0\n", "its header is malformed"},
+      {"wrt-remote-bundle 1 -1\nabc 0\n", "its header is malformed"},
+      {"wrt-remote-bundle 1 2\nabc 0\n", "it claims more entries than it can hold"},
+      {"wrt-remote-bundle 1 99999999999999999\nabc 0\n", "it claims more entries than it can hold"},
+      {"wrt-remote-bundle 1 1\nABC 0\n", "an entry's key is malformed"},
+      {"wrt-remote-bundle 1 1\nab 10\n", "an entry's key is malformed"},
+      {"wrt-remote-bundle 1 1\n" + std::string(129, 'a') + " 0\n", "an entry's key is malformed"},
+      {"wrt-remote-bundle 1 1\nabc  0\n", "an entry's size is malformed"},
+      {"wrt-remote-bundle 1 1\nabc 00\n", "an entry's size is malformed"},
+      {"wrt-remote-bundle 1 1\nabc 5\nabcd", "an entry is cut short"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.body.substr(0, 60));
+    CHECK_FALSE(wrt::decode_remote_bundle(c.body, &why));
+    CHECK(why == c.why);
+  }
+  CHECK(wrt::decode_remote_bundle("wrt-remote-bundle 1 1\nabc 0\n", &why));
+  CHECK(wrt::decode_remote_bundle("wrt-remote-bundle 1 1\n" + std::string(128, 'a') + " 0\n", &why));
+}

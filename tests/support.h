@@ -82,6 +82,8 @@ class NginxDav {
   NginxDav& operator=(const NginxDav&) = delete;
   std::string url(const std::string& prefix = "wrt") const { return "http://127.0.0.1:" + std::to_string(port_) + "/" + prefix; }
   std::filesystem::path store() const { return dir_ / "store"; }
+  // One line per request, written as it is answered (nginx's default format).
+  std::filesystem::path access_log() const { return dir_ / "logs/access.log"; }
   int pid() const;
   void stop();
 

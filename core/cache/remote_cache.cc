@@ -6,6 +6,7 @@
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <zstd.h>
 
 #include "core/cache/remote_entry.h"
@@ -118,11 +119,16 @@ Transfer RemoteCache::entry_request(const std::string& key_hex) const {
 bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::string* note,
                         std::optional<CacheEntry>* fetched) {
   if (disabled_.load() || !valid_hex(key_hex)) return false;
+  if (auto payload = take_bundled(key_hex)) {
+    RemoteAnswer answer{true, TransferResult{200, std::move(*payload), false, false, {}, 0}, true};
+    return fetch(key_hex, answer, local, note, fetched);
+  }
   RemoteAnswer answer{true, std::move(transfers_->run({entry_request(key_hex)}).front())};
   return fetch(key_hex, answer, local, note, fetched);
 }
 
-std::optional<std::string_view> RemoteCache::check_batched(const RemoteEntry& framed, std::string* problem) {
+std::optional<std::string_view> RemoteCache::check_batched(const RemoteEntry& framed, std::string* problem,
+                                                           BatchStatement* statement_out) {
   auto fail = [&](std::string why) -> std::optional<std::string_view> {
     *problem = std::move(why);
     return std::nullopt;
@@ -156,6 +162,15 @@ std::optional<std::string_view> RemoteCache::check_batched(const RemoteEntry& fr
     else {
       signed_root.root = *digest_from_hex(body["merkleRoot"].get<std::string>());
       signed_root.size = body["size"].get<std::uint64_t>();
+      // A bundle named in a way this reader does not understand is not
+      // used; the entries are still checked one by one.
+      auto bundle = body.find("bundle");
+      auto bundle_size = body.find("bundleSize");
+      if (bundle != body.end() && bundle->is_string() && bundle_size != body.end() &&
+          bundle_size->is_number_unsigned() && bundle_size->get<std::uint64_t>() <= kMaxRemoteBundle) {
+        signed_root.bundle = digest_from_hex(bundle->get<std::string>());
+        signed_root.bundle_size = bundle_size->get<std::uint64_t>();
+      }
     }
     std::lock_guard<std::mutex> lock(statements_mu_);
     if (statements_.size() >= 4096) statements_.clear();  // bounded, whatever a server sends
@@ -165,11 +180,62 @@ std::optional<std::string_view> RemoteCache::check_batched(const RemoteEntry& fr
   const Digest leaf = merkle_leaf_hash(dsse_pae(kRemoteEntryType, std::string(framed.payload)));
   auto root = merkle_root_from_proof(leaf, framed.index, signed_root.size, framed.proof);
   if (!root || *root != signed_root.root) return fail("it is not in the batch its signature covers (Merkle proof)");
+  if (statement_out) *statement_out = std::move(signed_root);
   return framed.payload;
+}
+
+void RemoteCache::load_bundle(const BatchStatement& statement) {
+  if (!statement.bundle || disabled_.load()) return;
+  const std::string hex = to_hex(*statement.bundle);
+  {
+    std::lock_guard<std::mutex> lock(bundles_mu_);
+    if (!bundles_asked_.insert(hex).second) return;
+    if (bundles_asked_.size() > 65536) return;  // bounded, whatever a server sends
+    if (bundled_bytes_ + statement.bundle_size > kMaxBundled) return;
+  }
+  Transfer get = request("GET", "cas/" + hex);
+  get.max_body = statement.bundle_size;
+  TransferResult r = std::move(transfers_->run({std::move(get)}).front());
+  transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
+  // Not there (evicted, or the upload failed), damaged, or not what was
+  // signed: not used, and not worth a warning -- each entry is then asked
+  // for and checked on its own. A server failure here trips nothing: the
+  // entry requests that follow will, if it persists.
+  if (r.status != 200 || r.truncated || r.body.size() != statement.bundle_size) return;
+  bytes_down_ += r.wire_down;
+  if (sha256(r.body) != *statement.bundle) {
+    spdlog::debug("remote cache bundle {}: does not match its signed digest; not used", hex.substr(0, 16));
+    return;
+  }
+  std::string why;
+  auto entries = decode_remote_bundle(r.body, &why);
+  if (!entries) {
+    spdlog::debug("remote cache bundle {}: {}; not used", hex.substr(0, 16), why);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(bundles_mu_);
+  if (bundled_bytes_ + r.body.size() > kMaxBundled) return;
+  for (const BundledEntry& e : *entries) {
+    auto [it, added] = bundled_.try_emplace(std::string(e.key_hex), e.payload);
+    if (added) bundled_bytes_ += e.payload.size();
+  }
+}
+
+std::optional<std::string> RemoteCache::take_bundled(const std::string& key_hex) {
+  std::lock_guard<std::mutex> lock(bundles_mu_);
+  if (bundled_.empty()) return std::nullopt;
+  auto it = bundled_.find(key_hex);
+  if (it == bundled_.end()) return std::nullopt;
+  std::string payload = std::move(it->second);
+  bundled_.erase(it);
+  bundled_bytes_ -= payload.size();
+  return payload;
 }
 
 void RemoteCache::ask(const std::string& key_hex, std::function<void(RemoteAnswer&&)> answered) {
   if (disabled_.load() || !valid_hex(key_hex)) return answered(RemoteAnswer{});
+  if (auto payload = take_bundled(key_hex))
+    return answered(RemoteAnswer{true, TransferResult{200, std::move(*payload), false, false, {}, 0}, true});
   transfers_->start(entry_request(key_hex), [answered = std::move(answered)](TransferResult&& r) {
     answered(RemoteAnswer{true, std::move(r)});
   });
@@ -196,16 +262,27 @@ bool RemoteCache::fetch(const std::string& key_hex, const RemoteAnswer& answer, 
   if (a.status != 200) return failed(a);
   bytes_down_ += a.wire_down;
   const std::string what = fmt::format("remote cache entry {}", key_hex.substr(0, 16));
-  std::string problem;
-  auto framed = decode_remote_entry(a.body, &problem);
-  if (a.truncated || !framed) {
-    if (a.truncated) problem = "larger than an entry can be";
-    return miss(fmt::format("{}: not a signed wrt entry ({}); ignored", what, problem));
+  std::string payload;
+  if (answer.bundled) {
+    payload = a.body;  // from a bundle whose signed digest matched (load_bundle)
+  } else {
+    std::string problem;
+    auto framed = decode_remote_entry(a.body, &problem);
+    if (a.truncated || !framed) {
+      if (a.truncated) problem = "larger than an entry can be";
+      return miss(fmt::format("{}: not a signed wrt entry ({}); ignored", what, problem));
+    }
+    if (options_.trusted.empty())
+      return miss(what + ": no remote_cache_trusted_keys, so no remote entry is trusted; ignored");
+    BatchStatement statement;
+    auto checked = check_batched(*framed, &problem, &statement);
+    if (!checked) return miss(fmt::format("{}: {}; ignored", what, problem));
+    payload.assign(*checked);
+    // The rest of its batch, in one request, for the lookups to come (this
+    // entry's copy in it is dropped: it was just read).
+    load_bundle(statement);
+    if (statement.bundle) take_bundled(key_hex);
   }
-  if (options_.trusted.empty()) return miss(what + ": no remote_cache_trusted_keys, so no remote entry is trusted; ignored");
-  auto checked = check_batched(*framed, &problem);
-  if (!checked) return miss(fmt::format("{}: {}; ignored", what, problem));
-  const std::string payload(*checked);
   std::string why;
   auto entry = decode_cache_entry(key_hex, payload, &why);
   if (!entry) return miss(fmt::format("{}: {}; ignored", what, why));
@@ -268,6 +345,7 @@ bool RemoteCache::fetch(const std::string& key_hex, const RemoteAnswer& answer, 
   // (Another writer's entry kept for the key: the caller reads that one.)
   if (fetched && put->stored) *fetched = std::move(*entry);
   ++hits_;
+  if (answer.bundled) ++bundled_hits_;
   return true;
 }
 
@@ -313,12 +391,15 @@ void RemoteCache::prepare_uploads() {
         else
           upload_ended(note.empty() ? note : q.label + ": " + note);
       }
-      std::string note;
-      if (!ready.empty() && !sign_batch(ready, &note)) {
+      std::string note, bundle;
+      if (!ready.empty() && !sign_batch(ready, &bundle, &note)) {
         for (std::size_t i = 0; i < ready.size(); ++i) upload_ended(i == 0 ? note : std::string());
         ready.clear();
       }
       HttpTransfers::Batch wake_once(*transfers_);
+      // The bundle first: a reader that finds one of the entries then
+      // mostly finds the bundle too (if not, it asks entry by entry).
+      if (!bundle.empty()) start_bundle_upload(std::move(bundle));
       for (auto& up : ready) start_upload(up);
     }
     lock.lock();
@@ -394,11 +475,25 @@ std::shared_ptr<RemoteCache::Upload> RemoteCache::prepare_upload(const Queued& q
 // of the entries' leaves (merkle.h), each leaf the hash of the entry's DSSE
 // PAE. Each entry's envelope carries the signed statement, its index and
 // its inclusion proof; a reader checks it alone (fetch()).
-bool RemoteCache::sign_batch(std::vector<std::shared_ptr<Upload>>& batch, std::string* note) {
+bool RemoteCache::sign_batch(std::vector<std::shared_ptr<Upload>>& batch, std::string* bundle, std::string* note) {
   std::vector<Digest> leaves;
   leaves.reserve(batch.size());
   for (const auto& up : batch) leaves.push_back(merkle_leaf_hash(dsse_pae(kRemoteEntryType, up->payload)));
-  const nlohmann::json statement_payload{{"merkleRoot", to_hex(merkle_root(leaves))}, {"size", leaves.size()}};
+  nlohmann::json statement_payload{{"merkleRoot", to_hex(merkle_root(leaves))}, {"size", leaves.size()}};
+  // The bundle of the batch's entries (remote_entry.h), named by the
+  // statement; for a batch of one it would only repeat the entry.
+  bundle->clear();
+  if (batch.size() > 1) {
+    std::vector<BundledEntry> entries;
+    entries.reserve(batch.size());
+    for (const auto& up : batch) entries.push_back({up->key_hex, up->payload});
+    std::string bytes = encode_remote_bundle(entries);
+    if (bytes.size() <= kMaxRemoteBundle) {
+      statement_payload["bundle"] = to_hex(sha256(bytes));
+      statement_payload["bundleSize"] = bytes.size();
+      *bundle = std::move(bytes);
+    }
+  }
   auto statement = dsse_sign(kRemoteBatchType, statement_payload.dump(), {*options_.signer});
   if (!statement) {
     if (note) *note = "remote cache: cannot sign the entries: " + statement.error();
@@ -442,6 +537,26 @@ void RemoteCache::start_upload(const std::shared_ptr<Upload>& up) {
       });
     });
   }
+}
+
+void RemoteCache::start_bundle_upload(std::string bundle) {
+  if (disabled_.load()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++uploading_;
+  }
+  Transfer put = request("PUT", "cas/" + to_hex(sha256(bundle)));
+  put.max_body = 4096;
+  put.body = std::move(bundle);
+  transfers_->start(std::move(put), [this](TransferResult&& r) {
+    transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
+    std::string note;
+    if (stored(r.status))
+      bytes_up_ += r.wire_up;
+    else
+      trip(failure(r, " on upload"), &note);
+    upload_ended(note);
+  });
 }
 
 void RemoteCache::blob_uploaded(const std::shared_ptr<Upload>& up, const TransferResult& r) {
@@ -512,6 +627,7 @@ std::vector<std::string> RemoteCache::finish_uploads(const std::atomic<bool>* in
 RemoteCacheStats RemoteCache::stats() const {
   RemoteCacheStats s;
   s.hits = hits_.load();
+  s.bundled = bundled_hits_.load();
   s.misses = misses_.load();
   s.uploads = uploads_.load();
   s.bytes_down = bytes_down_.load();

@@ -31,6 +31,16 @@
 // miss with a warning -- the server's storage is not trusted. Without a
 // signing key nothing is uploaded.
 //
+// Bundles. A writer also puts each signed batch's entries into one CAS
+// blob, a bundle (remote_entry.h), whose digest the batch statement names.
+// The first trusted hit of a batch fetches its bundle (once per run) and
+// keeps the entries it holds; a later lookup of one of those keys is then
+// answered from it, without a request: a fresh checkout restoring 10,000
+// stages asks the server ~10,000 / kUploadBatch times for bundles, not
+// 10,000 times for entries. As trustworthy as asking: the bundle's bytes
+// must hash to the digest the trusted signature covers, or it is not used
+// (the entries are then asked for one by one, as without bundles).
+//
 // Never fails the run: an unreachable, slow or failing server (no answer,
 // 5xx, 507, 401/403, garbage) gives one warning and the rest of the run is
 // local only (a circuit breaker). A blob missing on the server is a miss.
@@ -50,6 +60,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -100,6 +111,7 @@ inline constexpr std::uint64_t kCompressInMemory = 16u << 20;
 
 struct RemoteCacheStats {
   std::uint64_t hits = 0;        // entries fetched into the local store
+  std::uint64_t bundled = 0;     // of those, answered from a bundle (no request for the entry)
   std::uint64_t misses = 0;      // asked, not usable (absent, untrusted, a blob missing)
   std::uint64_t uploads = 0;     // entries put
   std::uint64_t bytes_down = 0;
@@ -112,6 +124,9 @@ struct RemoteCacheStats {
 struct RemoteAnswer {
   bool asked = false;        // false: nothing was asked (disabled, a bad key): a miss
   TransferResult response;
+  // Answered from a bundle already checked against its signed digest:
+  // response.body is the entry's payload (status 200), no framing.
+  bool bundled = false;
 };
 
 class RemoteCache {
@@ -179,17 +194,37 @@ class RemoteCache {
   // entry cannot be uploaded (`note` says why, when it is worth a warning).
   std::shared_ptr<Upload> prepare_upload(const Queued& q, std::string* note);
   // Signs a batch of prepared uploads at once (Merkle root); false when it
-  // cannot (`note` says why).
-  bool sign_batch(std::vector<std::shared_ptr<Upload>>& batch, std::string* note);
+  // cannot (`note` says why). `bundle` gets the batch's bundle, whose digest
+  // the statement names (empty: none, for a batch of one or too large).
+  bool sign_batch(std::vector<std::shared_ptr<Upload>>& batch, std::string* bundle, std::string* note);
+  // Puts a signed batch's bundle (an upload of its own for finish_uploads()).
+  void start_bundle_upload(std::string bundle);
   // Starts the blobs' transfers, then the entry's.
   void start_upload(const std::shared_ptr<Upload>& up);
   Transfer request(const std::string& method, const std::string& path) const;
   Transfer entry_request(const std::string& key_hex) const;  // GET ac/<key>
+  // Batch statements already checked (check_batched()), by their bytes: a
+  // root and size, or why the statement is not trusted; and the bundle
+  // the statement names, if any.
+  struct BatchStatement {
+    Digest root{};
+    std::uint64_t size = 0;
+    std::string problem;
+    std::optional<Digest> bundle;
+    std::uint64_t bundle_size = 0;
+  };
   // An entry signed with its batch (sign_batch(), remote_entry.h): its
   // payload when the batch statement is signed by a trusted key and the
   // entry's Merkle proof leads to the statement's root; else `problem`
-  // says why.
-  std::optional<std::string_view> check_batched(const RemoteEntry& framed, std::string* problem);
+  // says why. `statement` (optional) gets the batch's statement.
+  std::optional<std::string_view> check_batched(const RemoteEntry& framed, std::string* problem,
+                                                BatchStatement* statement = nullptr);
+  // After a trusted hit under `statement`: fetches the bundle it names, the
+  // first time it is named, and keeps the entries in it for take_bundled().
+  void load_bundle(const BatchStatement& statement);
+  // The payload for `key_hex` from a loaded bundle (removed: a key is
+  // looked up once a run), if one held it.
+  std::optional<std::string> take_bundled(const std::string& key_hex);
   // Trips the breaker (first time: fills `note`).
   void trip(const std::string& why, std::string* note);
   // An upload's blob transfers ended: the entry goes up when all succeeded.
@@ -209,19 +244,21 @@ class RemoteCache {
   bool flushing_ = false;                // finish_uploads(): no more batching
   bool preparing_ = false;               // the upload thread is preparing or starting uploads
   std::thread preparer_;                 // joined in the destructor, before transfers_ goes
-  // Batch statements already checked (check_batched()), by their bytes: a
-  // root and size, or why the statement is not trusted.
-  struct BatchStatement {
-    Digest root{};
-    std::uint64_t size = 0;
-    std::string problem;
-  };
   std::mutex statements_mu_;
   struct StatementHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, BatchStatement, StatementHash, std::equal_to<>> statements_;
+  // Bundles asked for (each once a run), and the entries of those loaded
+  // not yet taken, with their bytes (at most kMaxBundled: a run that never
+  // asks for most keys of the bundles it loads must not grow without end).
+  std::mutex bundles_mu_;
+  std::unordered_set<std::string> bundles_asked_;  // by digest hex
+  std::unordered_map<std::string, std::string> bundled_;  // key hex -> payload
+  std::uint64_t bundled_bytes_ = 0;
+  std::atomic<std::uint64_t> bundled_hits_{0};
+  static constexpr std::uint64_t kMaxBundled = 64u << 20;
   // Last member: destroyed first, so no transfer outlives what it uses.
   std::unique_ptr<HttpTransfers> transfers_;
 };

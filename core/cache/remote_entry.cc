@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace wrt {
@@ -68,6 +69,50 @@ std::optional<RemoteEntry> decode_remote_entry(std::string_view body, std::strin
   }
   e.payload = body.substr(at);
   return e;
+}
+
+std::string encode_remote_bundle(const std::vector<BundledEntry>& entries) {
+  std::size_t size = kRemoteBundleMagic.size() + 21;
+  for (const auto& e : entries) size += e.key_hex.size() + 22 + e.payload.size();
+  std::string out;
+  out.reserve(size);
+  out += fmt::format("{}{}\n", kRemoteBundleMagic, entries.size());
+  for (const auto& e : entries) {
+    out += fmt::format("{} {}\n", e.key_hex, e.payload.size());
+    out.append(e.payload);
+  }
+  return out;
+}
+
+std::optional<std::vector<BundledEntry>> decode_remote_bundle(std::string_view body, std::string* why) {
+  auto fail = [&](const char* what) -> std::optional<std::vector<BundledEntry>> {
+    if (why) *why = what;
+    return std::nullopt;
+  };
+  if (body.substr(0, kRemoteBundleMagic.size()) != kRemoteBundleMagic) return fail("no wrt-remote-bundle 1 header");
+  std::size_t at = kRemoteBundleMagic.size();
+  std::uint64_t count = 0;
+  if (!number(body.substr(0, at + 21), at, '\n', count)) return fail("its header is malformed");
+  // Each entry takes at least 6 bytes ("abc 0\n"): a count beyond that is a lie.
+  if (count > (body.size() - at) / 6) return fail("it claims more entries than it can hold");
+  std::vector<BundledEntry> out;
+  out.reserve(count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::size_t key_start = at;
+    while (at < body.size() && at - key_start <= 128 &&
+           ((body[at] >= '0' && body[at] <= '9') || (body[at] >= 'a' && body[at] <= 'f')))
+      ++at;
+    const std::size_t key_len = at - key_start;
+    if (key_len < 3 || key_len > 128 || at >= body.size() || body[at] != ' ') return fail("an entry's key is malformed");
+    ++at;
+    std::uint64_t size = 0;
+    if (!number(body.substr(0, std::min(body.size(), at + 21)), at, '\n', size)) return fail("an entry's size is malformed");
+    if (size > body.size() - at) return fail("an entry is cut short");
+    out.push_back({body.substr(key_start, key_len), body.substr(at, size)});
+    at += size;
+  }
+  if (at != body.size()) return fail("bytes follow its last entry");
+  return out;
 }
 
 }  // namespace wrt

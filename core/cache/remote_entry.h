@@ -49,9 +49,36 @@ struct RemoteEntry {
   std::string_view payload;    // the local entry's text
 };
 
+// A batch's entries in one blob (`<base>/cas/<sha256 of these bytes>`), so
+// that a reader fetches a batch with one request instead of one per entry:
+//
+//   wrt-remote-bundle 1 <entries>\n
+//   then for each entry: <key hex> <payload bytes>\n<payload>
+//
+// The batch statement names the bundle's digest and size ({"bundle": hex,
+// "bundleSize": n}, signed with the Merkle root), so a bundle whose bytes
+// hash to that digest holds exactly the entries the writer signed; a
+// reader that finds one serves its entries without asking the server for
+// each (remote_cache.h). Decoded as strictly as an entry.
+struct BundledEntry {
+  std::string_view key_hex;
+  std::string_view payload;  // the local entry's text, as in RemoteEntry
+};
+// A bundle larger than this is not fetched (nor written: kUploadBatch
+// entries are far below it unless their outputs are large, then they go
+// without a bundle).
+inline constexpr std::uint64_t kMaxRemoteBundle = 16u << 20;
+inline constexpr std::string_view kRemoteBundleMagic = "wrt-remote-bundle 1 ";
+
 std::string encode_remote_entry(const RemoteEntry& e);
 // Views into `body`, which must outlive them; nullopt with `why` when the
 // framing is not exactly the above.
 std::optional<RemoteEntry> decode_remote_entry(std::string_view body, std::string* why);
+
+std::string encode_remote_bundle(const std::vector<BundledEntry>& entries);
+// Views into `body`; nullopt with `why` when the framing is not exactly the
+// above (a key that is not lowercase hex of 3 to 128 digits, sizes that do
+// not add up, bytes after the last entry).
+std::optional<std::vector<BundledEntry>> decode_remote_bundle(std::string_view body, std::string* why);
 
 }  // namespace wrt

@@ -100,7 +100,7 @@ void stream_report(std::ostream& out, const RunOutcome& outcome, const std::stri
     head["remote_cache"] = {{"hits", outcome.remote.hits},         {"misses", outcome.remote.misses},
                             {"uploads", outcome.remote.uploads},   {"bytes_down", outcome.remote.bytes_down},
                             {"bytes_up", outcome.remote.bytes_up}, {"transfer_s", outcome.remote.transfer_s},
-                            {"disabled", outcome.remote.disabled}};
+                            {"disabled", outcome.remote.disabled}, {"bundled_hits", outcome.remote.bundled}};
   head["started_at"] = iso8601_ms(outcome.started_at_ms);
   head["finished_at"] = iso8601_ms(outcome.finished_at_ms);
   head["commit"] = outcome.commit.empty() ? nlohmann::json() : nlohmann::json(outcome.commit);

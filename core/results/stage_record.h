@@ -69,6 +69,7 @@ struct RemoteFigures {
   std::uint64_t hits = 0, misses = 0, uploads = 0, bytes_down = 0, bytes_up = 0;
   double transfer_s = 0;
   bool disabled = false;  // the server failed and the run went on local only
+  std::uint64_t bundled = 0;  // hits answered from a batch's bundle, without a request of their own
 };
 
 // `wrt run --shard K/N` (sharding.h): which share this run was.
