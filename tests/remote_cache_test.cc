@@ -525,8 +525,11 @@ TEST_CASE("remote cache: a fresh checkout gets a signed batch's entries in one r
     CHECK(in_bundle == bundle_keys);
   }
 
-  // A fresh checkout: one request per batch for an entry, one per bundle;
-  // the rest answered from the bundles.
+  // A fresh checkout: each bundle is asked for once, when the first entry
+  // of its batch arrives; the entries of a stage asked for after it came
+  // are answered from it. In a chain that is all but the first of each
+  // batch, unless a bundle is slower to come than the next stage to ask
+  // (a loaded machine), so the exact split is not asserted.
   auto reader_run = [&](const char* what) {
     INFO(what);
     write_file(nginx.access_log(), "");
@@ -546,8 +549,9 @@ TEST_CASE("remote cache: a fresh checkout gets a signed batch's entries in one r
     return std::make_pair(rep["remote_cache"]["bundled_hits"].get<int>(), read_file(nginx.access_log()));
   };
   auto [bundled, log] = reader_run("bundles as uploaded");
-  CHECK(bundled == kStages - static_cast<int>(batches.size()));
-  CHECK(count(log, "\"GET /wrt/ac/") == static_cast<int>(batches.size()));
+  CHECK(bundled >= 1);
+  CHECK(bundled <= kStages - static_cast<int>(batches.size()));
+  CHECK(count(log, "\"GET /wrt/ac/") == kStages - bundled);
   for (const auto& [bundle, bundle_keys] : bundles) CHECK(count(log, "\"GET /wrt/cas/" + bundle + " ") == 1);
 
   // Every bundle altered on the server so that one of its entries would
@@ -578,6 +582,52 @@ TEST_CASE("remote cache: a fresh checkout gets a signed batch's entries in one r
   std::tie(bundled, log) = reader_run("bundles missing");
   CHECK(bundled == 0);
   CHECK(count(log, "\"GET /wrt/ac/") == kStages);
+}
+
+TEST_CASE("remote cache: more stages asked for at once than there are connections all get their answer, from the "
+          "server, a bundle, or a miss once the server is gone",
+          "[e2e][remote-cache]") {
+  TempDir server_dir, keys;
+  NginxDav nginx(server_dir.path());
+  ed25519_keypair(keys.path(), "ci");
+  const std::vector<std::string> writer = {"WRT_REMOTE_CACHE_KEY=" + (keys / "ci.pem").string()};
+  // 60 stages with no needs: all asked for at the start, 16 at a time
+  // (RemoteCacheOptions::connections), the others waiting their turn.
+  constexpr int kStages = 60;
+  std::string pipeline;
+  for (int i = 0; i < kStages; ++i) {
+    const std::string name = "w" + std::to_string(i);
+    pipeline += "[stages." + name + "]\ninputs = [\"src/*.txt\"]\noutputs = [\"out/" + name + ".txt\"]\n" +
+                "with = { run = \"mkdir -p out && echo " + name + " > out/" + name + ".txt\" }\n\n";
+  }
+  Checkout a(settings(nginx.url(), keys / "ci.pub"), pipeline);
+  auto r = a.run({}, writer);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(a.report()["remote_cache"]["uploads"] == kStages);
+
+  Checkout b(settings(nginx.url(), keys / "ci.pub"), pipeline);
+  r = b.run({});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(b.report()["remote_cache"]["hits"] == kStages);
+  for (int i = 0; i < kStages; ++i) {
+    const std::string name = "w" + std::to_string(i);
+    CHECK(report_stage(b.report(), name)["remote_hit"] == true);
+    CHECK(read_file(b.dir / ("out/" + name + ".txt")) == name + "\n");
+  }
+
+  // The server gone: the first failure trips the breaker, and every ask
+  // still waiting is answered as a miss; all stages run here.
+  nginx.stop();
+  Checkout c(settings(nginx.url(), keys / "ci.pub"), pipeline);
+  r = c.run({});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(c.report()["remote_cache"]["hits"] == 0);
+  CHECK(c.report()["remote_cache"]["disabled"] == true);
+  CHECK(count(r.out + r.err, "local cache only for the rest of this run") == 1);
+  for (int i = 0; i < kStages; ++i) CHECK(report_stage(c.report(), "w" + std::to_string(i))["status"] == "passed");
 }
 
 TEST_CASE("remote cache: a 300-file directory and a 2 MiB output go up and down in parallel, streamed, small files "

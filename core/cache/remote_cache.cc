@@ -39,6 +39,11 @@ std::optional<std::string> zstd_compress(const std::string& plain) {
   return out;
 }
 
+// An answer from a loaded bundle (RemoteAnswer::bundled).
+RemoteAnswer from_bundle(std::string payload) {
+  return RemoteAnswer{true, TransferResult{200, std::move(payload), false, false, {}, 0}, true};
+}
+
 }  // namespace
 
 // One upload: its blob transfers, then the entry.
@@ -120,97 +125,106 @@ bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::stri
                         std::optional<CacheEntry>* fetched) {
   if (disabled_.load() || !valid_hex(key_hex)) return false;
   if (auto payload = take_bundled(key_hex)) {
-    RemoteAnswer answer{true, TransferResult{200, std::move(*payload), false, false, {}, 0}, true};
-    return fetch(key_hex, answer, local, note, fetched);
+    return fetch(key_hex, from_bundle(std::move(*payload)), local, note, fetched);
   }
   RemoteAnswer answer{true, std::move(transfers_->run({entry_request(key_hex)}).front())};
+  if (RemoteCache::found(answer) && !answer.response.truncated) prefetch_bundle(answer.response.body);
   return fetch(key_hex, answer, local, note, fetched);
 }
 
-std::optional<std::string_view> RemoteCache::check_batched(const RemoteEntry& framed, std::string* problem,
-                                                           BatchStatement* statement_out) {
-  auto fail = [&](std::string why) -> std::optional<std::string_view> {
-    *problem = std::move(why);
-    return std::nullopt;
-  };
-  // The statement: the same bytes in every entry of a batch, so its
-  // signature is verified once per batch (an Ed25519 verification costs
-  // ~160 us here). Keyed by those bytes: a statement that differs in any
-  // byte is checked anew.
-  BatchStatement signed_root;
-  bool known = false;
+RemoteCache::BatchStatement RemoteCache::statement_for(std::string_view bytes) {
+  // The same bytes in every entry of a batch, so the signature is verified
+  // once per batch (an Ed25519 verification costs ~160 us here). Keyed by
+  // those bytes: a statement that differs in any byte is checked anew.
   {
     std::lock_guard<std::mutex> lock(statements_mu_);
-    if (auto it = statements_.find(framed.statement); it != statements_.end()) {
-      signed_root = it->second;
-      known = true;
+    if (auto it = statements_.find(bytes); it != statements_.end()) return it->second;
+  }
+  BatchStatement signed_root;
+  auto statement = nlohmann::json::parse(bytes, nullptr, false);
+  DsseCheck check;
+  if (statement.is_object()) check = dsse_verify(statement, options_.trusted);
+  auto body = nlohmann::json::parse(check.payload, nullptr, false);
+  if (!statement.is_object() || check.payload_type != kRemoteBatchType)
+    signed_root.problem = "its batch statement is not a wrt batch statement";
+  else if (check.verified.empty())
+    signed_root.problem = check.problems.empty() ? "not signed by a trusted key" : check.problems.front();
+  else if (!body.is_object() || !body.contains("merkleRoot") || !body["merkleRoot"].is_string() ||
+           !digest_from_hex(body["merkleRoot"].get<std::string>()) || !body.contains("size") ||
+           !body["size"].is_number_unsigned() || body["size"].get<std::uint64_t>() == 0)
+    signed_root.problem = "its signed batch statement is malformed (merkleRoot, size)";
+  else {
+    signed_root.root = *digest_from_hex(body["merkleRoot"].get<std::string>());
+    signed_root.size = body["size"].get<std::uint64_t>();
+    // A bundle named in a way this reader does not understand is not
+    // used; the entries are still checked one by one.
+    auto bundle = body.find("bundle");
+    auto bundle_size = body.find("bundleSize");
+    if (bundle != body.end() && bundle->is_string() && bundle_size != body.end() &&
+        bundle_size->is_number_unsigned() && bundle_size->get<std::uint64_t>() <= kMaxRemoteBundle) {
+      signed_root.bundle = digest_from_hex(bundle->get<std::string>());
+      signed_root.bundle_size = bundle_size->get<std::uint64_t>();
     }
   }
-  if (!known) {
-    auto statement = nlohmann::json::parse(framed.statement, nullptr, false);
-    DsseCheck check;
-    if (statement.is_object()) check = dsse_verify(statement, options_.trusted);
-    auto body = nlohmann::json::parse(check.payload, nullptr, false);
-    if (!statement.is_object() || check.payload_type != kRemoteBatchType)
-      signed_root.problem = "its batch statement is not a wrt batch statement";
-    else if (check.verified.empty())
-      signed_root.problem = check.problems.empty() ? "not signed by a trusted key" : check.problems.front();
-    else if (!body.is_object() || !body.contains("merkleRoot") || !body["merkleRoot"].is_string() ||
-             !digest_from_hex(body["merkleRoot"].get<std::string>()) || !body.contains("size") ||
-             !body["size"].is_number_unsigned() || body["size"].get<std::uint64_t>() == 0)
-      signed_root.problem = "its signed batch statement is malformed (merkleRoot, size)";
-    else {
-      signed_root.root = *digest_from_hex(body["merkleRoot"].get<std::string>());
-      signed_root.size = body["size"].get<std::uint64_t>();
-      // A bundle named in a way this reader does not understand is not
-      // used; the entries are still checked one by one.
-      auto bundle = body.find("bundle");
-      auto bundle_size = body.find("bundleSize");
-      if (bundle != body.end() && bundle->is_string() && bundle_size != body.end() &&
-          bundle_size->is_number_unsigned() && bundle_size->get<std::uint64_t>() <= kMaxRemoteBundle) {
-        signed_root.bundle = digest_from_hex(bundle->get<std::string>());
-        signed_root.bundle_size = bundle_size->get<std::uint64_t>();
-      }
-    }
-    std::lock_guard<std::mutex> lock(statements_mu_);
-    if (statements_.size() >= 4096) statements_.clear();  // bounded, whatever a server sends
-    statements_.emplace(std::string(framed.statement), signed_root);
+  std::lock_guard<std::mutex> lock(statements_mu_);
+  if (statements_.size() >= 4096) statements_.clear();  // bounded, whatever a server sends
+  statements_.emplace(std::string(bytes), signed_root);
+  return signed_root;
+}
+
+std::optional<std::string_view> RemoteCache::check_batched(const RemoteEntry& framed, std::string* problem) {
+  const BatchStatement signed_root = statement_for(framed.statement);
+  if (!signed_root.problem.empty()) {
+    *problem = signed_root.problem;
+    return std::nullopt;
   }
-  if (!signed_root.problem.empty()) return fail(signed_root.problem);
   const Digest leaf = merkle_leaf_hash(dsse_pae(kRemoteEntryType, std::string(framed.payload)));
   auto root = merkle_root_from_proof(leaf, framed.index, signed_root.size, framed.proof);
-  if (!root || *root != signed_root.root) return fail("it is not in the batch its signature covers (Merkle proof)");
-  if (statement_out) *statement_out = std::move(signed_root);
+  if (!root || *root != signed_root.root) {
+    *problem = "it is not in the batch its signature covers (Merkle proof)";
+    return std::nullopt;
+  }
   return framed.payload;
 }
 
-void RemoteCache::load_bundle(const BatchStatement& statement) {
-  if (!statement.bundle || disabled_.load()) return;
+void RemoteCache::prefetch_bundle(std::string_view entry_body) {
+  if (disabled_.load() || options_.trusted.empty()) return;
+  std::string why;
+  auto framed = decode_remote_entry(entry_body, &why);
+  if (!framed) return;  // fetch() says why
+  const BatchStatement statement = statement_for(framed->statement);
+  if (!statement.problem.empty() || !statement.bundle) return;
   const std::string hex = to_hex(*statement.bundle);
   {
     std::lock_guard<std::mutex> lock(bundles_mu_);
-    if (!bundles_asked_.insert(hex).second) return;
-    if (bundles_asked_.size() > 65536) return;  // bounded, whatever a server sends
+    if (bundles_asked_.size() >= 65536) return;  // bounded, whatever a server sends
     if (bundled_bytes_ + statement.bundle_size > kMaxBundled) return;
+    if (!bundles_asked_.insert(hex).second) return;
   }
   Transfer get = request("GET", "cas/" + hex);
   get.max_body = statement.bundle_size;
-  TransferResult r = std::move(transfers_->run({std::move(get)}).front());
+  transfers_->start(std::move(get), [this, digest = *statement.bundle, size = statement.bundle_size](TransferResult&& r) {
+    bundle_arrived(digest, size, r);
+  });
+}
+
+void RemoteCache::bundle_arrived(const Digest& digest, std::uint64_t size, const TransferResult& r) {
   transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
-  // Not there (evicted, or the upload failed), damaged, or not what was
+  // Not there (evicted, or its upload failed), damaged, or not what was
   // signed: not used, and not worth a warning -- each entry is then asked
   // for and checked on its own. A server failure here trips nothing: the
-  // entry requests that follow will, if it persists.
-  if (r.status != 200 || r.truncated || r.body.size() != statement.bundle_size) return;
+  // entry requests around it will, if it persists.
+  if (r.status != 200 || r.truncated || r.body.size() != size) return;
   bytes_down_ += r.wire_down;
-  if (sha256(r.body) != *statement.bundle) {
-    spdlog::debug("remote cache bundle {}: does not match its signed digest; not used", hex.substr(0, 16));
+  const std::string hex = to_hex(digest).substr(0, 16);
+  if (sha256(r.body) != digest) {
+    spdlog::debug("remote cache bundle {}: does not match its signed digest; not used", hex);
     return;
   }
   std::string why;
   auto entries = decode_remote_bundle(r.body, &why);
   if (!entries) {
-    spdlog::debug("remote cache bundle {}: {}; not used", hex.substr(0, 16), why);
+    spdlog::debug("remote cache bundle {}: {}; not used", hex, why);
     return;
   }
   std::lock_guard<std::mutex> lock(bundles_mu_);
@@ -234,11 +248,61 @@ std::optional<std::string> RemoteCache::take_bundled(const std::string& key_hex)
 
 void RemoteCache::ask(const std::string& key_hex, std::function<void(RemoteAnswer&&)> answered) {
   if (disabled_.load() || !valid_hex(key_hex)) return answered(RemoteAnswer{});
-  if (auto payload = take_bundled(key_hex))
-    return answered(RemoteAnswer{true, TransferResult{200, std::move(*payload), false, false, {}, 0}, true});
-  transfers_->start(entry_request(key_hex), [answered = std::move(answered)](TransferResult&& r) {
+  {
+    std::unique_lock<std::mutex> lock(bundles_mu_);
+    if (auto it = bundled_.find(key_hex); it != bundled_.end()) {
+      std::string payload = std::move(it->second);
+      bundled_bytes_ -= payload.size();
+      bundled_.erase(it);
+      lock.unlock();
+      return answered(from_bundle(std::move(payload)));
+    }
+    if (asks_in_flight_ >= options_.connections) {
+      pending_asks_.push_back(PendingAsk{key_hex, std::move(answered)});
+      return;
+    }
+    ++asks_in_flight_;
+  }
+  send_ask(key_hex, std::move(answered));
+}
+
+void RemoteCache::send_ask(const std::string& key_hex, std::function<void(RemoteAnswer&&)> answered) {
+  transfers_->start(entry_request(key_hex), [this, answered = std::move(answered)](TransferResult&& r) {
+    // The rest of the entry's batch, if it has a bundle not asked for yet:
+    // asked for now, while the stages after this one are still to be asked.
+    if (r.status == 200 && !r.truncated) prefetch_bundle(r.body);
     answered(RemoteAnswer{true, std::move(r)});
+    ask_ended();
   });
+}
+
+// On the transfer thread: the slot of an ask that ended goes to the next
+// waiting one; those a bundle loaded meanwhile holds are answered from it.
+void RemoteCache::ask_ended() {
+  for (;;) {
+    std::unique_lock<std::mutex> lock(bundles_mu_);
+    if (pending_asks_.empty()) {
+      --asks_in_flight_;
+      return;
+    }
+    PendingAsk next = std::move(pending_asks_.front());
+    pending_asks_.pop_front();
+    if (auto it = bundled_.find(next.key_hex); it != bundled_.end()) {
+      std::string payload = std::move(it->second);
+      bundled_bytes_ -= payload.size();
+      bundled_.erase(it);
+      lock.unlock();
+      next.answered(from_bundle(std::move(payload)));
+      continue;  // the slot is still free
+    }
+    lock.unlock();
+    // Disabled (the breaker tripped): nothing more is asked; a miss.
+    if (disabled_.load()) {
+      next.answered(RemoteAnswer{});
+      continue;
+    }
+    return send_ask(next.key_hex, std::move(next.answered));
+  }
 }
 
 bool RemoteCache::fetch(const std::string& key_hex, const RemoteAnswer& answer, CacheStore& local,
@@ -274,14 +338,10 @@ bool RemoteCache::fetch(const std::string& key_hex, const RemoteAnswer& answer, 
     }
     if (options_.trusted.empty())
       return miss(what + ": no remote_cache_trusted_keys, so no remote entry is trusted; ignored");
-    BatchStatement statement;
-    auto checked = check_batched(*framed, &problem, &statement);
+    auto checked = check_batched(*framed, &problem);
     if (!checked) return miss(fmt::format("{}: {}; ignored", what, problem));
     payload.assign(*checked);
-    // The rest of its batch, in one request, for the lookups to come (this
-    // entry's copy in it is dropped: it was just read).
-    load_bundle(statement);
-    if (statement.bundle) take_bundled(key_hex);
+    take_bundled(key_hex);  // its copy in its batch's bundle, if that came: read once
   }
   std::string why;
   auto entry = decode_cache_entry(key_hex, payload, &why);

@@ -213,18 +213,26 @@ class RemoteCache {
     std::optional<Digest> bundle;
     std::uint64_t bundle_size = 0;
   };
+  // A batch statement's bytes, parsed and its signature verified (once:
+  // cached by the bytes).
+  BatchStatement statement_for(std::string_view bytes);
   // An entry signed with its batch (sign_batch(), remote_entry.h): its
   // payload when the batch statement is signed by a trusted key and the
   // entry's Merkle proof leads to the statement's root; else `problem`
-  // says why. `statement` (optional) gets the batch's statement.
-  std::optional<std::string_view> check_batched(const RemoteEntry& framed, std::string* problem,
-                                                BatchStatement* statement = nullptr);
-  // After a trusted hit under `statement`: fetches the bundle it names, the
-  // first time it is named, and keeps the entries in it for take_bundled().
-  void load_bundle(const BatchStatement& statement);
+  // says why.
+  std::optional<std::string_view> check_batched(const RemoteEntry& framed, std::string* problem);
+  // On an entry's arrival (the transfer thread): when its batch statement
+  // is trusted and names a bundle not asked for yet, asks for it;
+  // bundle_arrived() keeps its entries for take_bundled() if its bytes
+  // hash to the signed digest.
+  void prefetch_bundle(std::string_view entry_body);
+  void bundle_arrived(const Digest& digest, std::uint64_t size, const TransferResult& r);
   // The payload for `key_hex` from a loaded bundle (removed: a key is
   // looked up once a run), if one held it.
   std::optional<std::string> take_bundled(const std::string& key_hex);
+  // ask()'s request, and what follows when it ended (the next waiting ask).
+  void send_ask(const std::string& key_hex, std::function<void(RemoteAnswer&&)> answered);
+  void ask_ended();
   // Trips the breaker (first time: fills `note`).
   void trip(const std::string& why, std::string* note);
   // An upload's blob transfers ended: the entry goes up when all succeeded.
@@ -258,6 +266,16 @@ class RemoteCache {
   std::unordered_map<std::string, std::string> bundled_;  // key hex -> payload
   std::uint64_t bundled_bytes_ = 0;
   std::atomic<std::uint64_t> bundled_hits_{0};
+  // At most options_.connections asks are sent at once; the others wait
+  // here, not in curl's queue, so that a bundle's request is not queued
+  // behind the very asks it would answer, and an ask that waited is
+  // answered from a bundle that came meanwhile (ask_ended()).
+  struct PendingAsk {
+    std::string key_hex;
+    std::function<void(RemoteAnswer&&)> answered;
+  };
+  std::deque<PendingAsk> pending_asks_;
+  int asks_in_flight_ = 0;
   static constexpr std::uint64_t kMaxBundled = 64u << 20;
   // Last member: destroyed first, so no transfer outlives what it uses.
   std::unique_ptr<HttpTransfers> transfers_;
