@@ -512,10 +512,12 @@ TEST_CASE("remote cache: a fresh checkout gets a signed batch's entries in one r
   REQUIRE(batches_of_many >= 1);
   CHECK(bundles.size() == batches_of_many);
   for (const auto& [bundle, bundle_keys] : bundles) {
-    const std::string bytes = read_file(cas / bundle);
-    CHECK(wrt::to_hex(wrt::sha256(bytes)) == bundle);
+    const std::string packed = read_file(cas / bundle);
+    CHECK(wrt::to_hex(wrt::sha256(packed)) == bundle);
     std::string why;
-    auto entries = wrt::decode_remote_bundle(bytes, &why);
+    auto bytes = wrt::unpack_remote_bundle(packed, &why);
+    REQUIRE(bytes);
+    auto entries = wrt::decode_remote_bundle(*bytes, &why);
     REQUIRE(entries);
     std::set<std::string> in_bundle;
     for (const auto& e : *entries) {
@@ -559,9 +561,10 @@ TEST_CASE("remote cache: a fresh checkout gets a signed batch's entries in one r
   // Its bytes no longer hash to the signed digest: not used, and each
   // entry comes from its own signed request, restoring the right bytes.
   for (const auto& [bundle, bundle_keys] : bundles) {
-    const std::string bytes = read_file(cas / bundle);
     std::string why;
-    auto entries = wrt::decode_remote_bundle(bytes, &why);
+    auto bytes = wrt::unpack_remote_bundle(read_file(cas / bundle), &why);
+    REQUIRE(bytes);
+    auto entries = wrt::decode_remote_bundle(*bytes, &why);
     REQUIRE(entries);
     std::vector<std::string> texts;
     for (const auto& e : *entries) texts.emplace_back(e.payload);
@@ -571,7 +574,7 @@ TEST_CASE("remote cache: a fresh checkout gets a signed batch's entries in one r
     texts.back() = wrt::test::seal_entry(poisoned);
     std::vector<wrt::BundledEntry> altered;
     for (std::size_t i = 0; i < entries->size(); ++i) altered.push_back({(*entries)[i].key_hex, texts[i]});
-    write_file(cas / bundle, wrt::encode_remote_bundle(altered));
+    write_file(cas / bundle, wrt::pack_remote_bundle(wrt::encode_remote_bundle(altered)));
   }
   std::tie(bundled, log) = reader_run("bundles altered");
   CHECK(bundled == 0);

@@ -148,3 +148,25 @@ TEST_CASE("remote bundle: encode and decode round-trip, and every truncation, pa
   CHECK(wrt::decode_remote_bundle("wrt-remote-bundle 1 1\nabc 0\n", &why));
   CHECK(wrt::decode_remote_bundle("wrt-remote-bundle 1 1\n" + std::string(128, 'a') + " 0\n", &why));
 }
+
+TEST_CASE("remote bundle: packed as one zstd frame, and anything else is refused when unpacked", "[remote-entry]") {
+  const std::string plain = wrt::encode_remote_bundle({{std::string(64, 'a'), std::string(5000, 'x')}});
+  const std::string packed = wrt::pack_remote_bundle(plain);
+  CHECK(packed.size() < plain.size() / 10);
+  std::string why;
+  auto back = wrt::unpack_remote_bundle(packed, &why);
+  REQUIRE(back);
+  CHECK(*back == plain);
+  CHECK_FALSE(wrt::unpack_remote_bundle(plain, &why));
+  CHECK(why == "it is not a zstd frame stating its size");
+  CHECK_FALSE(wrt::unpack_remote_bundle(packed + "x", &why));
+  CHECK(why == "bytes follow its zstd frame");
+  for (std::size_t n = 0; n < packed.size(); ++n) {
+    INFO(n);
+    CHECK_FALSE(wrt::unpack_remote_bundle(packed.substr(0, n), &why));
+  }
+  // A frame stating more than a bundle may hold is not decompressed.
+  const std::string huge = wrt::pack_remote_bundle(std::string(wrt::kMaxRemoteBundle + 1, 'z'));
+  CHECK_FALSE(wrt::unpack_remote_bundle(huge, &why));
+  CHECK(why == "it is larger than a bundle can be");
+}

@@ -222,13 +222,18 @@ void RemoteCache::bundle_arrived(const Digest& digest, std::uint64_t size, const
     return;
   }
   std::string why;
-  auto entries = decode_remote_bundle(r.body, &why);
+  auto plain = unpack_remote_bundle(r.body, &why);
+  if (!plain) {
+    spdlog::debug("remote cache bundle {}: {}; not used", hex, why);
+    return;
+  }
+  auto entries = decode_remote_bundle(*plain, &why);
   if (!entries) {
     spdlog::debug("remote cache bundle {}: {}; not used", hex, why);
     return;
   }
   std::lock_guard<std::mutex> lock(bundles_mu_);
-  if (bundled_bytes_ + r.body.size() > kMaxBundled) return;
+  if (bundled_bytes_ + plain->size() > kMaxBundled) return;
   for (const BundledEntry& e : *entries) {
     auto [it, added] = bundled_.try_emplace(std::string(e.key_hex), e.payload);
     if (added) bundled_bytes_ += e.payload.size();
@@ -547,8 +552,9 @@ bool RemoteCache::sign_batch(std::vector<std::shared_ptr<Upload>>& batch, std::s
     std::vector<BundledEntry> entries;
     entries.reserve(batch.size());
     for (const auto& up : batch) entries.push_back({up->key_hex, up->payload});
-    std::string bytes = encode_remote_bundle(entries);
-    if (bytes.size() <= kMaxRemoteBundle) {
+    const std::string plain = encode_remote_bundle(entries);
+    std::string bytes = plain.size() <= kMaxRemoteBundle ? pack_remote_bundle(plain) : std::string();
+    if (!bytes.empty()) {
       statement_payload["bundle"] = to_hex(sha256(bytes));
       statement_payload["bundleSize"] = bytes.size();
       *bundle = std::move(bytes);

@@ -74,7 +74,9 @@ namespace wrt {
 
 inline constexpr const char* kRemoteEntryType = "application/vnd.wrt.cache-entry.v1";
 // The statement a batch of uploaded entries is signed by: {"merkleRoot":
-// hex, "size": n} over the entries' leaves (merkle.h, sign_batch()).
+// hex, "size": n} over the entries' leaves (merkle.h, sign_batch()), and
+// for a batch of two or more {"bundle": hex, "bundleSize": n}, the batch's
+// bundle (remote_entry.h). Readers ignore a bundle they cannot use.
 inline constexpr const char* kRemoteBatchType = "application/vnd.wrt.cache-batch.v1";
 
 struct RemoteCacheOptions {

@@ -1,6 +1,7 @@
 #include "core/cache/remote_entry.h"
 
 #include <fmt/format.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -112,6 +113,30 @@ std::optional<std::vector<BundledEntry>> decode_remote_bundle(std::string_view b
     at += size;
   }
   if (at != body.size()) return fail("bytes follow its last entry");
+  return out;
+}
+
+// Level 1: a bundle is packed on the upload thread during the run.
+std::string pack_remote_bundle(std::string_view plain) {
+  std::string out(ZSTD_compressBound(plain.size()), '\0');
+  const std::size_t n = ZSTD_compress(out.data(), out.size(), plain.data(), plain.size(), 1);
+  if (ZSTD_isError(n)) return {};
+  out.resize(n);
+  return out;
+}
+
+std::optional<std::string> unpack_remote_bundle(std::string_view packed, std::string* why) {
+  auto fail = [&](const char* what) -> std::optional<std::string> {
+    if (why) *why = what;
+    return std::nullopt;
+  };
+  const unsigned long long size = ZSTD_getFrameContentSize(packed.data(), packed.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) return fail("it is not a zstd frame stating its size");
+  if (size > kMaxRemoteBundle) return fail("it is larger than a bundle can be");
+  if (ZSTD_findFrameCompressedSize(packed.data(), packed.size()) != packed.size()) return fail("bytes follow its zstd frame");
+  std::string out(size, '\0');
+  const std::size_t n = ZSTD_decompress(out.data(), out.size(), packed.data(), packed.size());
+  if (ZSTD_isError(n) || n != size) return fail("its zstd frame is damaged");
   return out;
 }
 

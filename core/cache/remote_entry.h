@@ -5,7 +5,8 @@
 //   <statement><proof: hashes x 32 raw bytes><payload>
 //
 // - statement: the batch statement, a DSSE envelope (JSON, dsse.h) of type
-//   kRemoteBatchType over {"merkleRoot": hex, "size": n}, signed by the
+//   kRemoteBatchType over {"merkleRoot": hex, "size": n} (and the
+//   batch's bundle, below: "bundle", "bundleSize"), signed by the
 //   writer; the same bytes in every entry of the batch, so a reader
 //   verifies its signature once per batch (keyed by these bytes);
 // - index, proof: the entry's place in the batch and its inclusion proof
@@ -49,8 +50,10 @@ struct RemoteEntry {
   std::string_view payload;    // the local entry's text
 };
 
-// A batch's entries in one blob (`<base>/cas/<sha256 of these bytes>`), so
-// that a reader fetches a batch with one request instead of one per entry:
+// A batch's entries in one blob (`<base>/cas/<sha256 of the blob>`), so
+// that a reader fetches a batch with one request instead of one per entry.
+// The blob is one zstd frame (pack_remote_bundle(); the entries' JSON and
+// hex digests shrink ~4x) of:
 //
 //   wrt-remote-bundle 1 <entries>\n
 //   then for each entry: <key hex> <payload bytes>\n<payload>
@@ -76,6 +79,11 @@ std::string encode_remote_entry(const RemoteEntry& e);
 std::optional<RemoteEntry> decode_remote_entry(std::string_view body, std::string* why);
 
 std::string encode_remote_bundle(const std::vector<BundledEntry>& entries);
+// The blob of an encoded bundle, and back: nullopt with `why` unless
+// `packed` is one zstd frame that states its size, at most
+// kMaxRemoteBundle, and decompresses to exactly that.
+std::string pack_remote_bundle(std::string_view plain);
+std::optional<std::string> unpack_remote_bundle(std::string_view packed, std::string* why);
 // Views into `body`; nullopt with `why` when the framing is not exactly the
 // above (a key that is not lowercase hex of 3 to 128 digits, sizes that do
 // not add up, bytes after the last entry).
