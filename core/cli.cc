@@ -140,13 +140,27 @@ struct Loaded {
   Graph graph;
 };
 
-Result<std::unique_ptr<Loaded>> load(const fs::path& workspace) {
+// `cache_dir_opt`: --cache-dir. The cache directory as known before
+// wrt.toml is read (the option, WRT_CACHE_DIR, or the default): where the
+// parsed model is shared between checkouts (config_cache.h).
+Result<std::unique_ptr<Loaded>> load(const fs::path& workspace, const std::string& cache_dir_opt = "") {
   PhaseTimer timer("load config");
   const auto t0 = std::chrono::steady_clock::now();
-  auto cfg = load_config_cached(workspace / "wrt.toml", workspace / ".wrt" / "state" / "config-cache");
+  std::string shared = cache_dir_opt;
+  if (shared.empty())
+    if (const char* env = std::getenv("WRT_CACHE_DIR"); env && *env) shared = env;
+  if (shared.empty()) shared = Settings{}.cache_dir;
+  fs::path shared_dir(shared);
+  if (!shared_dir.is_absolute()) shared_dir = workspace / shared_dir;
+  ConfigSource source = ConfigSource::kParsed;
+  auto cfg = load_config_cached(workspace / "wrt.toml", workspace / ".wrt" / "state" / "config-cache", shared_dir,
+                                &source);
   if (!cfg) return Error{cfg.error()};
-  WRT_DEBUG_LOG("loaded {} in {:.1f} ms: {} stages, {} pipelines, {} components", (workspace / "wrt.toml").string(),
+  static constexpr const char* kFrom[] = {"the state cache", "the state cache (same text)", "the shared cache", "parsing"};
+  WRT_DEBUG_LOG("loaded {} in {:.1f} ms from {}: {} stages, {} pipelines, {} components",
+                (workspace / "wrt.toml").string(),
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+                kFrom[static_cast<int>(source)],
                 cfg->stages.size(), cfg->pipelines.size(), cfg->components.size());
   timer.next("build graph");
   auto loaded = std::make_unique<Loaded>();
@@ -333,7 +347,7 @@ Result<Session> open_session(const fs::path& ws, std::unique_ptr<Loaded> loaded,
 }
 
 Result<Session> open_session(const fs::path& ws, std::vector<int>& order, const RunArgs& args, std::string* label) {
-  auto l = load(ws);
+  auto l = load(ws, args.cache_dir);
   if (!l) return Error{l.error()};
   return open_session(ws, std::move(*l), order, args, label);
 }
@@ -1253,7 +1267,7 @@ int cmd_deployments(const fs::path& ws, std::vector<std::string> targets) {
 int cmd_log(const fs::path& ws, const std::string& stage, const std::string& cache_dir_opt) {
   const LastResults last = load_last_results(ws);
   if (auto it = last.find(stage); it != last.end() && it->second.status == "cached" && !it->second.cache_key.empty()) {
-    auto l = load(ws);
+    auto l = load(ws, cache_dir_opt);
     if (!l) return usage_error(l.error());
     const Config& cfg = (*l)->config;
     auto store = open_cache_to_read(cfg, cache_dir_opt);

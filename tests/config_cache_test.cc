@@ -209,6 +209,76 @@ TEST_CASE("config cache: a second load uses the cache, an edit, corruption or ba
   CHECK_THAT(fifth.error(), Catch::Contains("wrt.toml:"));
 }
 
+TEST_CASE("config cache: a checkout elsewhere with the same wrt.toml takes the model from the shared cache directory",
+          "[config-cache]") {
+  TempDir a, b, c, d, root;
+  const fs::path shared = root / "cache";
+  auto files_in = [&] {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(shared / "config", ec); !ec && it != fs::directory_iterator(); ++it) ++n;
+    return n;
+  };
+  for (const TempDir* ws : {&a, &b, &c, &d}) write_file(*ws / "wrt.toml", kEveryField);
+  auto load = [&](const TempDir& ws, wrt::ConfigSource* source) {
+    return load_config_cached(ws / "wrt.toml", ws / ".wrt/state/config-cache", shared, source);
+  };
+  wrt::ConfigSource source{};
+
+  // No cache directory yet: a load creates none.
+  REQUIRE(load(a, &source).ok());
+  CHECK(source == wrt::ConfigSource::kParsed);
+  CHECK_FALSE(fs::exists(shared));
+  // Once it exists, A's next load (from its state cache) shares its model.
+  fs::create_directories(shared);
+  REQUIRE(load(a, &source).ok());
+  CHECK(source != wrt::ConfigSource::kParsed);
+  CHECK(files_in() == 1);
+
+  // B, another path: the shared model, moved to B -- what parsing B's own
+  // wrt.toml gives; then B's own state cache.
+  auto mb = load(b, &source);
+  REQUIRE(mb.ok());
+  CHECK(source == wrt::ConfigSource::kShared);
+  CHECK(*mb == must_parse(kEveryField, b / "wrt.toml"));
+  CHECK(mb->workspace == b.path());
+  REQUIRE(load(b, &source).ok());
+  CHECK(source != wrt::ConfigSource::kShared);
+  CHECK(source != wrt::ConfigSource::kParsed);
+
+  // A damaged shared copy is not used (C parses) and is replaced.
+  const fs::path copy = fs::directory_iterator(shared / "config")->path();
+  std::string bytes = read_file(copy);
+  bytes[bytes.size() / 2] ^= 0x5a;
+  write_file(copy, bytes);
+  auto mc = load(c, &source);
+  REQUIRE(mc.ok());
+  CHECK(source == wrt::ConfigSource::kParsed);
+  CHECK(*mc == must_parse(kEveryField, c / "wrt.toml"));
+  CHECK(read_file(copy) != bytes);
+  CHECK(files_in() == 1);
+
+  // Other text: never another text's model, even under its name.
+  std::string edited = kEveryField;
+  edited.replace(edited.find("every-field"), 11, "EVERY-FIELD");
+  write_file(d / "wrt.toml", edited);
+  auto md = load(d, &source);
+  REQUIRE(md.ok());
+  CHECK(source == wrt::ConfigSource::kParsed);
+  CHECK(md->project_name == "EVERY-FIELD");
+  CHECK(files_in() == 2);
+  fs::path edited_copy;
+  for (const auto& f : fs::directory_iterator(shared / "config"))
+    if (f.path() != copy) edited_copy = f.path();
+  fs::copy_file(copy, edited_copy, fs::copy_options::overwrite_existing);  // the every-field model, renamed
+  TempDir e;
+  write_file(e / "wrt.toml", edited);
+  auto me = load(e, &source);
+  REQUIRE(me.ok());
+  CHECK(source == wrt::ConfigSource::kParsed);
+  CHECK(me->project_name == "EVERY-FIELD");
+}
+
 TEST_CASE("config cache: an unwritable state directory only costs the cache", "[config-cache]") {
   TempDir ws;
   write_file(ws / "wrt.toml", kEveryField);
@@ -231,4 +301,39 @@ TEST_CASE("state file: seal and unseal reject bad magic, version and checksum", 
   flipped[18] ^= 1;
   CHECK_THAT(unseal_state(flipped, magic, 3).error(), Catch::Contains("checksum"));
   CHECK_THAT(unseal_state(sealed.substr(0, 10), magic, 3).error(), Catch::Contains("truncated"));
+}
+
+TEST_CASE("config cache: a fresh checkout running with another checkout's --cache-dir restores without parsing wrt.toml",
+          "[config-cache][e2e]") {
+  TempDir base, fresh;
+  const char* toml = R"toml(
+[stages.gen]
+inputs = ["src/*.txt"]
+outputs = ["out/gen.txt"]
+with = { run = "mkdir -p out && cat src/*.txt > out/gen.txt" }
+)toml";
+  for (const TempDir* ws : {&base, &fresh}) {
+    write_file(*ws / "wrt.toml", toml);
+    write_file(*ws / "src/a.txt", "hello\n");
+  }
+  auto r = run_wrt({"run"}, base.path());
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  // The cache directory existed only after the first run's load: the
+  // second load (from base's state cache) shares the model.
+  r = run_wrt({"-v", "run"}, base.path());
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find(" ms from the state cache") != std::string::npos);
+  const std::string cache = (base / ".wrt/cache").string();
+  r = run_wrt({"-v", "run", "--cache-dir", cache}, fresh.path());
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find(" ms from the shared cache") != std::string::npos);
+  CHECK(r.out.find("1 cached") != std::string::npos);
+  CHECK(read_file(fresh / "out/gen.txt") == "hello\n");
+  // An edit there: parsed, as always.
+  write_file(fresh / "wrt.toml", std::string(toml) + "\n# edited\n");
+  r = run_wrt({"-v", "run", "--cache-dir", cache}, fresh.path());
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find(" ms from parsing") != std::string::npos);
 }

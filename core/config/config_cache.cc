@@ -416,15 +416,19 @@ bool get(StateReader& r, Settings& s) {
 // Which wrt made the cache, for which file: a cache made by another build of
 // wrt or for another path is stale. Empty when the executable cannot be
 // identified (then nothing is cached: a rebuilt wrt could trust an old model).
-std::string maker(const fs::path& file) {
+std::string executable() {
   char exe[4096];
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n <= 0) return {};
   exe[n] = '\0';
   struct stat st;
   if (::stat(exe, &st) != 0) return {};
-  return fmt::format("wrt {}\n{}:{}:{}.{}:{}\n{}", WRT_VERSION, exe, st.st_size, st.st_mtim.tv_sec,
-                     st.st_mtim.tv_nsec, st.st_ino, file.string());
+  return fmt::format("wrt {}\n{}:{}:{}.{}:{}", WRT_VERSION, exe, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                     st.st_ino);
+}
+
+std::string maker(const std::string& exe, const fs::path& file) {
+  return exe.empty() ? std::string() : exe + "\n" + file.string();
 }
 
 // Cache payload: str maker | stat of wrt.toml (size, mtime, ctime, inode,
@@ -505,13 +509,67 @@ Result<Config> decode_config(std::string_view payload) {
   return c;
 }
 
-Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_file) {
+namespace {
+
+// The shared copy of the model made from text with `digest` by wrt `exe`:
+// one file per (wrt build, wrt.toml content), in `shared_dir`/config/.
+fs::path shared_model_path(const fs::path& shared_dir, const std::string& exe, const Digest& digest) {
+  return shared_dir / "config" / to_hex(sha256(fmt::format("{}\n{}\n{}", exe, kVersion, to_hex(digest))));
+}
+
+// Writes the shared copy when there is none yet and the shared directory
+// exists (a load creates no cache directory). Best effort, like the cache.
+// `replace`: the copy there is damaged (shared_model() refused it).
+void share_model(const fs::path& shared_dir, const std::string& exe, const Digest& digest, std::string_view model,
+                 bool replace = false) {
+  if (shared_dir.empty() || exe.empty()) return;
+  const fs::path path = shared_model_path(shared_dir, exe, digest);
+  struct stat st;
+  if ((!replace && ::stat(path.c_str(), &st) == 0) || ::stat(shared_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return;
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) return;
+  write_cache(path, CacheHeader{exe, FileStat{}, 0, digest}, model);
+}
+
+// The shared copy for this text, made by this wrt: the model, moved to
+// `file`'s workspace (only the file and workspace paths are absolute in
+// it; everything else is workspace-relative).
+// `damaged`: there is a copy, and it is not usable.
+std::optional<Config> shared_model(const fs::path& shared_dir, const std::string& exe, const Digest& digest,
+                                   const fs::path& file, bool* damaged) {
+  if (shared_dir.empty() || exe.empty()) return std::nullopt;
+  bool missing = false;
+  auto data = read_state_file(shared_model_path(shared_dir, exe, digest), &missing);
+  if (!data) return std::nullopt;
+  *damaged = true;
+  auto payload = unseal_state(data->view(), kMagic, kVersion);
+  if (!payload) return std::nullopt;
+  StateReader r(*payload);
+  CacheHeader h;
+  if (!read_header(r, h) || h.maker != exe || h.text_digest != digest) return std::nullopt;
+  auto model = decode_config(payload->substr(payload->size() - r.left()));
+  if (!model) return std::nullopt;
+  model->file = file;
+  model->workspace = file.parent_path();
+  *damaged = false;
+  return std::move(*model);
+}
+
+}  // namespace
+
+Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_file, const fs::path& shared_dir,
+                                  ConfigSource* source) {
+  ConfigSource ignored;
+  if (!source) source = &ignored;
   std::error_code ec;
   fs::path abs = fs::absolute(file, ec);
   if (ec) abs = file;
   abs = abs.lexically_normal();
   const std::int64_t started = wall_clock_ns();
-  const std::string made_by = maker(abs);
+  const std::string exe = executable();
+  const std::string made_by = maker(exe, abs);
   const Result<FileStat> before = stat_file(abs);
   auto unchanged = [&] {
     auto now = stat_file(abs);
@@ -530,7 +588,11 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
         if (read_header(r, cached) && cached.maker == made_by) {
           model_bytes = payload->substr(payload->size() - r.left());
           if (cached.stat == *before && before->mtime_ns < cached.cached_at_ns - kRacyWindowNs) {
-            if (auto model = decode_config(model_bytes)) return model;
+            if (auto model = decode_config(model_bytes)) {
+              share_model(shared_dir, exe, cached.text_digest, model_bytes);
+              *source = ConfigSource::kStateCache;
+              return model;
+            }
             model_bytes = {};
           }
         }
@@ -549,12 +611,27 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
   if (!model_bytes.empty() && cached.text_digest == digest) {
     if (auto model = decode_config(model_bytes)) {
       if (unchanged()) write_cache(cache_file, fresh, model_bytes);
+      share_model(shared_dir, exe, digest, model_bytes);
+      *source = ConfigSource::kStateCacheSameText;
       return model;
     }
   }
-  // 3. Parse. Only a valid configuration, unchanged while it was read, is cached.
+  // 3. Another checkout's model of the same text (a fresh CI checkout with
+  // a restored cache directory): moved here, and cached here.
+  bool shared_damaged = false;
+  if (auto model = shared_model(shared_dir, exe, digest, abs, &shared_damaged)) {
+    text = Error{};
+    if (unchanged()) write_cache(cache_file, fresh, *model);
+    *source = ConfigSource::kShared;
+    return std::move(*model);
+  }
+  // 4. Parse. Only a valid configuration, unchanged while it was read, is cached.
   auto cfg = parse_config(text->view(), abs);
-  if (cfg && !made_by.empty() && unchanged()) write_cache(cache_file, fresh, *cfg);
+  if (cfg && !made_by.empty() && unchanged()) {
+    write_cache(cache_file, fresh, *cfg);
+    if (!shared_dir.empty()) share_model(shared_dir, exe, digest, encode_config(*cfg), shared_damaged);
+  }
+  *source = ConfigSource::kParsed;
   // The text and the cache's bytes (a few MB each for big pipelines) would
   // stay resident through the run otherwise (heap.h).
   text = Error{};

@@ -22,7 +22,25 @@ namespace wrt {
 // Like load_config(file); reads and refreshes `cache_file` when it can. A
 // missing, stale or corrupt cache is silently rebuilt (it is a cache); a cache
 // that cannot be written is ignored.
-Result<Config> load_config_cached(const std::filesystem::path& file, const std::filesystem::path& cache_file);
+//
+// `shared_dir` (optional; the cache directory): where models are also kept
+// by wrt.toml's content, `config/<sha256 of the wrt build and the text's
+// digest>`, so that a fresh checkout of the same wrt.toml elsewhere (a CI
+// job with a restored cache) skips the parse: a 10,000-stage wrt.toml takes
+// ~0.4 s to parse, a fifth of such a checkout's restore (issue 17). The copy
+// is checked like the state file (sealed; made by this wrt build, for text
+// with this digest) and written only where the directory already exists.
+// Whoever can write the cache directory is trusted with it, as with the
+// cache's entries.
+// Where a loaded model came from (`source`, optional: tests and the debug log).
+enum class ConfigSource {
+  kStateCache,          // the state file, its stat vouching for wrt.toml
+  kStateCacheSameText,  // the state file, wrt.toml read and its digest equal
+  kShared,              // the shared copy in `shared_dir`
+  kParsed,              // wrt.toml parsed
+};
+Result<Config> load_config_cached(const std::filesystem::path& file, const std::filesystem::path& cache_file,
+                                  const std::filesystem::path& shared_dir = {}, ConfigSource* source = nullptr);
 
 // The model's encoding, without the seal (exposed for the round-trip test).
 std::string encode_config(const Config& config);
