@@ -138,6 +138,10 @@ void end_process_now(int code) {
 struct Loaded {
   Config config;
   Graph graph;
+  // Where the model is shared (config_cache.h), and whether it still has to
+  // be: parsed when that directory did not exist yet.
+  fs::path shared_dir;
+  bool share_later = false;
 };
 
 // `cache_dir_opt`: --cache-dir. The cache directory as known before
@@ -165,6 +169,9 @@ Result<std::unique_ptr<Loaded>> load(const fs::path& workspace, const std::strin
   timer.next("build graph");
   auto loaded = std::make_unique<Loaded>();
   loaded->config = std::move(*cfg);
+  loaded->shared_dir = shared_dir;
+  std::error_code ec;
+  loaded->share_later = source == ConfigSource::kParsed && !fs::is_directory(shared_dir, ec);
   auto g = build_graph(loaded->config);
   if (!g) return Error{g.error()};
   loaded->graph = std::move(*g);
@@ -456,6 +463,12 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   fs::path cache_dir = cache_dir_for(cfg, args.cache_dir);
   std::unique_ptr<CacheStore> store = std::make_unique<CacheStore>(cache_dir, cfg.settings.cache_max_size);
   if (Status st = store->open(); !st) return usage_error(st.error());
+  // A first run: the cache directory exists now, so the model it parsed is
+  // shared for fresh checkouts (config_cache.h).
+  std::error_code abs_ec;
+  if (s.loaded->share_later &&
+      fs::absolute(s.loaded->shared_dir, abs_ec).lexically_normal() == fs::absolute(cache_dir, abs_ec).lexically_normal())
+    share_config_model(ws / "wrt.toml", ws / ".wrt" / "state" / "config-cache", cache_dir);
   std::unique_ptr<RemoteCache> remote;
   if (!args.dry_run && !explain_mode) {
     auto r = open_remote_cache(cfg, args);

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -511,6 +512,8 @@ Result<Config> decode_config(std::string_view payload) {
 
 namespace {
 
+constexpr std::size_t kSharedModels = 8;
+
 // The shared copy of the model made from text with `digest` by wrt `exe`:
 // one file per (wrt build, wrt.toml content), in `shared_dir`/config/.
 fs::path shared_model_path(const fs::path& shared_dir, const std::string& exe, const Digest& digest) {
@@ -531,6 +534,18 @@ void share_model(const fs::path& shared_dir, const std::string& exe, const Diges
   fs::create_directories(path.parent_path(), ec);
   if (ec) return;
   write_cache(path, CacheHeader{exe, FileStat{}, 0, digest}, model);
+  // Each edit of wrt.toml (and each wrt build) adds one: the newest
+  // kSharedModels stay, so the directory does not grow without end.
+  std::vector<std::pair<fs::file_time_type, fs::path>> models;
+  for (auto it = fs::directory_iterator(path.parent_path(), ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code time_ec;
+    const auto t = it->last_write_time(time_ec);
+    if (!time_ec) models.emplace_back(t, it->path());
+  }
+  if (models.size() <= kSharedModels) return;
+  std::sort(models.begin(), models.end());
+  for (std::size_t i = 0; i + kSharedModels < models.size(); ++i)
+    if (models[i].second != path) fs::remove(models[i].second, ec);
 }
 
 // The shared copy for this text, made by this wrt: the model, moved to
@@ -637,6 +652,23 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
   text = Error{};
   return_free_pages();
   return cfg;
+}
+
+void share_config_model(const fs::path& file, const fs::path& cache_file, const fs::path& shared_dir) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(file, ec);
+  if (ec) abs = file;
+  abs = abs.lexically_normal();
+  const std::string exe = executable();
+  if (exe.empty()) return;
+  auto data = read_state_file(cache_file, nullptr);
+  if (!data) return;
+  auto payload = unseal_state(data->view(), kMagic, kVersion);
+  if (!payload) return;
+  StateReader r(*payload);
+  CacheHeader h;
+  if (!read_header(r, h) || h.maker != maker(exe, abs)) return;
+  share_model(shared_dir, exe, h.text_digest, payload->substr(payload->size() - r.left()));
 }
 
 }  // namespace wrt

@@ -42,6 +42,13 @@ enum class ConfigSource {
 Result<Config> load_config_cached(const std::filesystem::path& file, const std::filesystem::path& cache_file,
                                   const std::filesystem::path& shared_dir = {}, ConfigSource* source = nullptr);
 
+// Shares the model `cache_file` holds for `file` (made by this wrt) into
+// `shared_dir`, if that has no copy yet: for a run whose load parsed
+// wrt.toml before the cache directory existed (its first run), once the
+// run has made it.
+void share_config_model(const std::filesystem::path& file, const std::filesystem::path& cache_file,
+                        const std::filesystem::path& shared_dir);
+
 // The model's encoding, without the seal (exposed for the round-trip test).
 std::string encode_config(const Config& config);
 Result<Config> decode_config(std::string_view payload);
