@@ -124,9 +124,7 @@ Transfer RemoteCache::entry_request(const std::string& key_hex) const {
 bool RemoteCache::fetch(const std::string& key_hex, CacheStore& local, std::string* note,
                         std::optional<CacheEntry>* fetched) {
   if (disabled_.load() || !valid_hex(key_hex)) return false;
-  if (auto payload = take_bundled(key_hex)) {
-    return fetch(key_hex, from_bundle(std::move(*payload)), local, note, fetched);
-  }
+  if (auto payload = take_bundled(key_hex)) return fetch(key_hex, from_bundle(std::move(*payload)), local, note, fetched);
   RemoteAnswer answer{true, std::move(transfers_->run({entry_request(key_hex)}).front())};
   if (RemoteCache::found(answer) && !answer.response.truncated) prefetch_bundle(answer.response.body);
   return fetch(key_hex, answer, local, note, fetched);
@@ -242,6 +240,10 @@ void RemoteCache::bundle_arrived(const Digest& digest, std::uint64_t size, const
 
 std::optional<std::string> RemoteCache::take_bundled(const std::string& key_hex) {
   std::lock_guard<std::mutex> lock(bundles_mu_);
+  return take_bundled_locked(key_hex);
+}
+
+std::optional<std::string> RemoteCache::take_bundled_locked(const std::string& key_hex) {
   if (bundled_.empty()) return std::nullopt;
   auto it = bundled_.find(key_hex);
   if (it == bundled_.end()) return std::nullopt;
@@ -255,12 +257,9 @@ void RemoteCache::ask(const std::string& key_hex, std::function<void(RemoteAnswe
   if (disabled_.load() || !valid_hex(key_hex)) return answered(RemoteAnswer{});
   {
     std::unique_lock<std::mutex> lock(bundles_mu_);
-    if (auto it = bundled_.find(key_hex); it != bundled_.end()) {
-      std::string payload = std::move(it->second);
-      bundled_bytes_ -= payload.size();
-      bundled_.erase(it);
+    if (auto payload = take_bundled_locked(key_hex)) {
       lock.unlock();
-      return answered(from_bundle(std::move(payload)));
+      return answered(from_bundle(std::move(*payload)));
     }
     if (asks_in_flight_ >= options_.connections) {
       pending_asks_.push_back(PendingAsk{key_hex, std::move(answered)});
@@ -292,12 +291,9 @@ void RemoteCache::ask_ended() {
     }
     PendingAsk next = std::move(pending_asks_.front());
     pending_asks_.pop_front();
-    if (auto it = bundled_.find(next.key_hex); it != bundled_.end()) {
-      std::string payload = std::move(it->second);
-      bundled_bytes_ -= payload.size();
-      bundled_.erase(it);
+    if (auto payload = take_bundled_locked(next.key_hex)) {
       lock.unlock();
-      next.answered(from_bundle(std::move(payload)));
+      next.answered(from_bundle(std::move(*payload)));
       continue;  // the slot is still free
     }
     lock.unlock();

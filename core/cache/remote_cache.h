@@ -232,6 +232,7 @@ class RemoteCache {
   // The payload for `key_hex` from a loaded bundle (removed: a key is
   // looked up once a run), if one held it.
   std::optional<std::string> take_bundled(const std::string& key_hex);
+  std::optional<std::string> take_bundled_locked(const std::string& key_hex);  // bundles_mu_ held
   // ask()'s request, and what follows when it ended (the next waiting ask).
   void send_ask(const std::string& key_hex, std::function<void(RemoteAnswer&&)> answered);
   void ask_ended();

@@ -512,6 +512,33 @@ Result<Config> decode_config(std::string_view payload) {
 
 namespace {
 
+// A model file (the state cache, or a shared copy) with a valid seal:
+// its header, and its model's bytes. `model` points into `data`, whose
+// bytes stay where they are when it is moved.
+struct ModelFile {
+  FileBytes data;
+  CacheHeader header;
+  std::string_view model;
+};
+
+std::optional<ModelFile> read_model_file(const fs::path& path) {
+  auto data = read_state_file(path, nullptr);
+  if (!data) return std::nullopt;
+  ModelFile f{std::move(*data), {}, {}};
+  auto payload = unseal_state(f.data.view(), kMagic, kVersion);
+  if (!payload) return std::nullopt;
+  StateReader r(*payload);
+  if (!read_header(r, f.header)) return std::nullopt;
+  f.model = payload->substr(payload->size() - r.left());
+  return f;
+}
+
+fs::path absolute_normal(const fs::path& file) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(file, ec);
+  return (ec ? file : abs).lexically_normal();
+}
+
 constexpr std::size_t kSharedModels = 8;
 
 // The shared copy of the model made from text with `digest` by wrt `exe`:
@@ -555,16 +582,13 @@ void share_model(const fs::path& shared_dir, const std::string& exe, const Diges
 std::optional<Config> shared_model(const fs::path& shared_dir, const std::string& exe, const Digest& digest,
                                    const fs::path& file, bool* damaged) {
   if (shared_dir.empty() || exe.empty()) return std::nullopt;
-  bool missing = false;
-  auto data = read_state_file(shared_model_path(shared_dir, exe, digest), &missing);
-  if (!data) return std::nullopt;
+  const fs::path path = shared_model_path(shared_dir, exe, digest);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   *damaged = true;
-  auto payload = unseal_state(data->view(), kMagic, kVersion);
-  if (!payload) return std::nullopt;
-  StateReader r(*payload);
-  CacheHeader h;
-  if (!read_header(r, h) || h.maker != exe || h.text_digest != digest) return std::nullopt;
-  auto model = decode_config(payload->substr(payload->size() - r.left()));
+  auto f = read_model_file(path);
+  if (!f || f->header.maker != exe || f->header.text_digest != digest) return std::nullopt;
+  auto model = decode_config(f->model);
   if (!model) return std::nullopt;
   model->file = file;
   model->workspace = file.parent_path();
@@ -578,10 +602,7 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
                                   ConfigSource* source) {
   ConfigSource ignored;
   if (!source) source = &ignored;
-  std::error_code ec;
-  fs::path abs = fs::absolute(file, ec);
-  if (ec) abs = file;
-  abs = abs.lexically_normal();
+  const fs::path abs = absolute_normal(file);
   const std::int64_t started = wall_clock_ns();
   const std::string exe = executable();
   const std::string made_by = maker(exe, abs);
@@ -592,25 +613,21 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
   };
 
   // 1. The cache vouches for this exact stat: wrt.toml is not even read.
-  std::optional<FileBytes> cache_bytes;
+  std::optional<ModelFile> state;
   std::string_view model_bytes;
   CacheHeader cached;
   if (!made_by.empty() && before) {
-    if (auto data = read_state_file(cache_file, nullptr)) {
-      cache_bytes = std::move(*data);
-      if (auto payload = unseal_state(cache_bytes->view(), kMagic, kVersion)) {
-        StateReader r(*payload);
-        if (read_header(r, cached) && cached.maker == made_by) {
-          model_bytes = payload->substr(payload->size() - r.left());
-          if (cached.stat == *before && before->mtime_ns < cached.cached_at_ns - kRacyWindowNs) {
-            if (auto model = decode_config(model_bytes)) {
-              share_model(shared_dir, exe, cached.text_digest, model_bytes);
-              *source = ConfigSource::kStateCache;
-              return model;
-            }
-            model_bytes = {};
-          }
+    state = read_model_file(cache_file);
+    if (state && state->header.maker == made_by) {
+      cached = state->header;
+      model_bytes = state->model;
+      if (cached.stat == *before && before->mtime_ns < cached.cached_at_ns - kRacyWindowNs) {
+        if (auto model = decode_config(model_bytes)) {
+          share_model(shared_dir, exe, cached.text_digest, model_bytes);
+          *source = ConfigSource::kStateCache;
+          return model;
         }
+        model_bytes = {};
       }
     }
   }
@@ -655,20 +672,11 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
 }
 
 void share_config_model(const fs::path& file, const fs::path& cache_file, const fs::path& shared_dir) {
-  std::error_code ec;
-  fs::path abs = fs::absolute(file, ec);
-  if (ec) abs = file;
-  abs = abs.lexically_normal();
   const std::string exe = executable();
   if (exe.empty()) return;
-  auto data = read_state_file(cache_file, nullptr);
-  if (!data) return;
-  auto payload = unseal_state(data->view(), kMagic, kVersion);
-  if (!payload) return;
-  StateReader r(*payload);
-  CacheHeader h;
-  if (!read_header(r, h) || h.maker != maker(exe, abs)) return;
-  share_model(shared_dir, exe, h.text_digest, payload->substr(payload->size() - r.left()));
+  auto f = read_model_file(cache_file);
+  if (!f || f->header.maker != maker(exe, absolute_normal(file))) return;
+  share_model(shared_dir, exe, f->header.text_digest, f->model);
 }
 
 }  // namespace wrt
