@@ -801,7 +801,12 @@ Result<Config> convert_config(std::string_view text, const fs::path& file) {
       as_table(*s, "[stages]");
       toml::table& stages = *s->as_table();
       cfg.stages.reserve(stages.size());
+      std::size_t converted = 0;
       for (auto it = stages.begin(); it != stages.end(); it = stages.erase(it)) {
+        // The dropped tables' pages go back every 256 stages: nothing else
+        // allocates in the document's heap now, and it keeps them until
+        // purged (heap.h).
+        if (++converted % 256 == 0) document_heap.purge();
         auto&& [k, v] = *it;
         std::string name(k.str());
         if (!valid_name(name))

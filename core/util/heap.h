@@ -14,7 +14,9 @@
 // jemalloc arena of its own (one per `Slot`, created on first use, never
 // destroyed). leave() switches back to the arena the thread used before
 // (ScratchArenas nest); what is freed goes back to the arena it came from,
-// whichever arena the thread is in. From the first leave() to the end of
+// whichever arena the thread is in. A scratch arena keeps its free pages
+// (no decay) until purge(), so its owner purges where they must go back
+// (parsing wrt.toml: every 256 stages). From the first leave() to the end of
 // that ScratchArena the thread's cache of freed objects is off: it would
 // hand a freed scratch object out again for a long-lived one. purge() --
 // and the destructor -- hands the scratch arena's free pages back to the
