@@ -19,6 +19,7 @@
 #include "core/cache/cache_store.h"
 #include "core/cache/cached_log.h"
 #include "core/cache/remote_cache.h"
+#include "core/cache/remote_model.h"
 #include "core/completions.h"
 #include "core/config/components.h"
 #include "core/config/config.h"
@@ -138,16 +139,69 @@ void end_process_now(int code) {
 struct Loaded {
   Config config;
   Graph graph;
+  Digest text_digest{};  // of the wrt.toml the model was made from
   // Where the model is shared (config_cache.h), and whether it still has to
   // be: parsed when that directory did not exist yet.
   fs::path shared_dir;
   bool share_later = false;
 };
 
+std::string env_or_empty(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// For a run: the parsed model from the remote cache, when there is no copy
+// here (remote_model.h). The remote's address and trusted keys as the run
+// will use them -- --remote-cache, else WRT_REMOTE_CACHE, else
+// settings.remote_cache; the keys of settings.remote_cache_trusted_keys --
+// read from wrt.toml's [settings] alone. Whatever cannot be known that way,
+// or fails, is a miss: wrt.toml is parsed, and the run's own remote cache
+// reports what is wrong with the server or the keys.
+RemoteModelSource remote_model_source(const fs::path& workspace, const std::string& url_opt) {
+  return [workspace, url_opt](const Digest& text_digest, std::string_view text) -> std::optional<RemoteModel> {
+    auto settings = peek_settings(text);
+    if (!settings || settings->remote_cache_trusted_keys.empty()) return std::nullopt;
+    std::string url = !url_opt.empty() ? url_opt : env_or_empty("WRT_REMOTE_CACHE");
+    if (url.empty()) url = settings->remote_cache;
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) return std::nullopt;
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    std::vector<Ed25519Key> trusted;
+    for (const auto& p : settings->remote_cache_trusted_keys) {
+      auto k = Ed25519Key::load_public(fs::path(p).is_absolute() ? fs::path(p) : workspace / p);
+      if (!k) return std::nullopt;
+      trusted.push_back(*k);
+    }
+    const auto build = wrt_build_digest();
+    if (!build) return std::nullopt;
+    std::vector<std::string> headers;
+    if (std::string h = env_or_empty("WRT_REMOTE_CACHE_HEADER"); h.find(':') != std::string::npos) headers.push_back(h);
+    std::string note;
+    auto encoding = fetch_remote_model(url, headers, trusted, *build, text_digest, &note);
+    if (!encoding) {
+      if (!note.empty()) WRT_DEBUG_LOG("remote config model not used: {}", note);
+      return std::nullopt;
+    }
+    auto model = decode_config(*encoding);
+    // The keys it was checked with must be the ones its own settings name:
+    // otherwise [settings] read alone was not what the parse makes of it.
+    if (!model || model->settings.remote_cache_trusted_keys != settings->remote_cache_trusted_keys ||
+        model->settings.remote_cache != settings->remote_cache) {
+      WRT_DEBUG_LOG("remote config model not used: {}",
+                    model ? "its settings differ from wrt.toml's [settings]" : model.error());
+      return std::nullopt;
+    }
+    return RemoteModel{std::move(*encoding), std::move(*model)};
+  };
+}
+
 // `cache_dir_opt`: --cache-dir. The cache directory as known before
 // wrt.toml is read (the option, WRT_CACHE_DIR, or the default): where the
 // parsed model is shared between checkouts (config_cache.h).
-Result<std::unique_ptr<Loaded>> load(const fs::path& workspace, const std::string& cache_dir_opt = "") {
+// `remote_url_opt`: for a run (--remote-cache, possibly empty): the model
+// may come from the remote cache.
+Result<std::unique_ptr<Loaded>> load(const fs::path& workspace, const std::string& cache_dir_opt = "",
+                                     const std::string* remote_url_opt = nullptr) {
   PhaseTimer timer("load config");
   const auto t0 = std::chrono::steady_clock::now();
   std::string shared = cache_dir_opt;
@@ -157,10 +211,13 @@ Result<std::unique_ptr<Loaded>> load(const fs::path& workspace, const std::strin
   fs::path shared_dir(shared);
   if (!shared_dir.is_absolute()) shared_dir = workspace / shared_dir;
   ConfigSource source = ConfigSource::kParsed;
+  Digest text_digest{};
   auto cfg = load_config_cached(workspace / "wrt.toml", workspace / ".wrt" / "state" / "config-cache", shared_dir,
-                                &source);
+                                &source, remote_url_opt ? remote_model_source(workspace, *remote_url_opt) : nullptr,
+                                &text_digest);
   if (!cfg) return Error{cfg.error()};
-  static constexpr const char* kFrom[] = {"the state cache", "the state cache (same text)", "the shared cache", "parsing"};
+  static constexpr const char* kFrom[] = {"the state cache", "the state cache (same text)", "the shared cache", "parsing",
+                                          "the remote cache"};
   WRT_DEBUG_LOG("loaded {} in {:.1f} ms from {}: {} stages, {} pipelines, {} components",
                 (workspace / "wrt.toml").string(),
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
@@ -169,9 +226,11 @@ Result<std::unique_ptr<Loaded>> load(const fs::path& workspace, const std::strin
   timer.next("build graph");
   auto loaded = std::make_unique<Loaded>();
   loaded->config = std::move(*cfg);
+  loaded->text_digest = text_digest;
   loaded->shared_dir = shared_dir;
   std::error_code ec;
-  loaded->share_later = source == ConfigSource::kParsed && !fs::is_directory(shared_dir, ec);
+  loaded->share_later =
+      (source == ConfigSource::kParsed || source == ConfigSource::kRemote) && !fs::is_directory(shared_dir, ec);
   auto g = build_graph(loaded->config);
   if (!g) return Error{g.error()};
   loaded->graph = std::move(*g);
@@ -354,7 +413,7 @@ Result<Session> open_session(const fs::path& ws, std::unique_ptr<Loaded> loaded,
 }
 
 Result<Session> open_session(const fs::path& ws, std::vector<int>& order, const RunArgs& args, std::string* label) {
-  auto l = load(ws, args.cache_dir);
+  auto l = load(ws, args.cache_dir, &args.remote_cache);
   if (!l) return Error{l.error()};
   return open_session(ws, std::move(*l), order, args, label);
 }
@@ -539,8 +598,27 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   conditions.named = args.stages;
   opts.conditions = &conditions;
   opts.remote = remote.get();
+  // A run that uploads also offers the parsed wrt.toml (remote_model.h), on
+  // a thread of its own: a HEAD, and the first time a PUT.
+  std::string model_warning;
+  std::thread model_offer;
+  if (remote && remote->uploads())
+    if (auto build = wrt_build_digest())
+      model_offer = std::thread([&, build = *build] {
+        const RemoteCacheOptions& ro = remote->options();
+        bool put = false;
+        Status st = offer_remote_model(ro.url, ro.headers, *ro.signer, build, s.loaded->text_digest,
+                                       [&] { return encode_config(cfg, /*portable=*/true); }, &put);
+        if (!st) model_warning = st.error();
+        WRT_DEBUG_LOG("remote config model {}: {}", remote_model_key(build, s.loaded->text_digest).substr(0, 16),
+                      !st ? st.error() : put ? "put" : "already there");
+      });
   Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, index, events, opts);
   RunOutcome outcome = ex.run(order);
+  if (model_offer.joinable()) model_offer.join();
+  // (A server that fails altogether has had its warning from the run.)
+  if (!model_warning.empty() && !remote->stats().disabled)
+    std::fprintf(stderr, "wrt: warning: remote cache: the parsed wrt.toml was not stored: %s\n", model_warning.c_str());
   outcome.shard = shard_figures;
   if (remote) {
     const RemoteCacheStats rs = remote->stats();

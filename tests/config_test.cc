@@ -111,3 +111,59 @@ TEST_CASE("config: starter config is valid", "[config]") {
   CHECK(c->project_name == "demo");
   CHECK(c->find_pipeline("ci") != nullptr);
 }
+
+TEST_CASE("config: peek_settings reads one plain [settings] section alone, and nothing it cannot be sure of",
+          "[config]") {
+  const std::string stages = "[stages.a]\nwith = { run = \"true\" }\n";
+  const std::string settings =
+      "[settings]\nremote_cache = \"http://h:1/x\"   # trailing comment\nremote_cache_trusted_keys = [\"k1.pub\", "
+      "'k2.pub']\nmax_parallel_jobs = 3\n";
+  // Before, between and after the stages; with blanks inside the brackets.
+  for (const std::string& text :
+       {settings + stages, stages + settings, stages + settings + "[stages.b]\nwith = { run = \"x\" }\n",
+        "# a comment\n\n" + stages + "[ settings ]\nremote_cache = \"http://h:1/x\"\n"
+        "remote_cache_trusted_keys = [\"k1.pub\", 'k2.pub']\nmax_parallel_jobs = 3\n"}) {
+    INFO(text);
+    auto s = wrt::peek_settings(text);
+    REQUIRE(s);
+    CHECK(s->remote_cache == "http://h:1/x");
+    CHECK(s->remote_cache_trusted_keys == std::vector<std::string>{"k1.pub", "k2.pub"});
+    CHECK(s->max_parallel_jobs == 3);
+    // What the full parse makes of the same text.
+    auto full = wrt::parse_config(text, "/w/wrt.toml");
+    REQUIRE(full);
+    CHECK(full->settings.remote_cache_trusted_keys == s->remote_cache_trusted_keys);
+    CHECK(full->settings.remote_cache == s->remote_cache);
+  }
+  // No settings at all: the defaults.
+  auto none = wrt::peek_settings(stages);
+  REQUIRE(none);
+  CHECK(none->remote_cache.empty());
+  CHECK(none->remote_cache_trusted_keys.empty());
+  // Whatever else might define or hide settings: not read alone.
+  for (const std::string& text : {
+           "settings.remote_cache = \"http://evil\"\n" + stages,                  // dotted, at the top
+           "x = 1 # settings\n" + stages + settings,                              // any mention above the headers
+           settings + "[settings.extra]\nx = 1\n" + stages,                       // a sub-table
+           settings + stages + settings,                                          // twice
+           "[[settings]]\nx = 1\n" + stages,                                      // an array of tables
+           "[\"settings\"]\nremote_cache = \"http://h:1/x\"\n" + stages,          // quoted
+           stages + "[settings]\nremote_cache = \n",                              // broken value
+           stages + "[settings]\nno_such_key = 1\n",                              // unknown key
+           stages + "[settings]\nmax_parallel_jobs = \"three\"\n",                // wrong type
+           "a = \"\"\"\n[settings]\nremote_cache_trusted_keys = [\"evil.pub\"]\n\"\"\"\n" + stages + settings,
+       }) {
+    INFO(text);
+    auto s = wrt::peek_settings(text);
+    // The string case: the header inside the string is no header, so the
+    // real section is read -- never the keys in the string.
+    if (s) {
+      CHECK(s->remote_cache_trusted_keys == std::vector<std::string>{"k1.pub", "k2.pub"});
+      CHECK(text.find("a = \"\"\"") == 0);
+    }
+  }
+  // A [settings] header inside a multi-line string is not a header.
+  auto in_string = wrt::peek_settings(stages + "[stages.b]\nwith.run = '''\n[settings]\nremote_cache = \"http://evil\"\n'''\n");
+  REQUIRE(in_string);
+  CHECK(in_string->remote_cache.empty());
+}

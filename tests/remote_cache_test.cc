@@ -28,6 +28,9 @@
 #include "core/cache/cache_store.h"
 #include "core/cache/remote_cache.h"
 #include "core/cache/remote_entry.h"
+#include "core/cache/remote_model.h"
+#include "core/config/config.h"
+#include "core/config/config_cache.h"
 #include "core/util/base64.h"
 #include "core/util/dsse.h"
 #include "core/util/merkle.h"
@@ -92,6 +95,7 @@ std::map<std::string, std::set<std::string>> bundles_named(const fs::path& ac) {
   std::map<std::string, std::set<std::string>> out;
   for (const auto& f : fs::directory_iterator(ac)) {
     const std::string text = read_file(f.path());
+    if (text.rfind(wrt::kRemoteModelMagic, 0) == 0) continue;  // the parsed wrt.toml (remote_model.h)
     std::string why;
     auto e = wrt::decode_remote_entry(text, &why);
     REQUIRE(e);
@@ -407,6 +411,7 @@ TEST_CASE("remote cache: read-only runners write nothing, entries not signed by 
     std::size_t entries = 0;
     for (const auto& f : fs::directory_iterator(nginx.store() / "wrt/ac")) {
       const std::string text = read_file(f.path());
+      if (text.rfind(wrt::kRemoteModelMagic, 0) == 0) continue;  // the parsed wrt.toml
       auto e = wrt::decode_remote_entry(text, &why);
       REQUIRE(e);
       ++entries;
@@ -496,6 +501,7 @@ TEST_CASE("remote cache: a fresh checkout gets a signed batch's entries in one r
   std::map<std::string, std::set<std::string>> batches;      // statement -> keys
   for (const auto& f : fs::directory_iterator(ac)) {
     const std::string text = read_file(f.path());
+    if (text.rfind(wrt::kRemoteModelMagic, 0) == 0) continue;  // the parsed wrt.toml (remote_model.h)
     std::string why;
     auto e = wrt::decode_remote_entry(text, &why);
     REQUIRE(e);
@@ -550,10 +556,17 @@ TEST_CASE("remote cache: a fresh checkout gets a signed batch's entries in one r
     CHECK((rr.out + rr.err).find("warning") == std::string::npos);
     return std::make_pair(rep["remote_cache"]["bundled_hits"].get<int>(), read_file(nginx.access_log()));
   };
+  // Besides the entries, each fresh checkout asks once for the parsed
+  // wrt.toml (remote_model.h).
+  const std::string model_get =
+      "\"GET /wrt/ac/" +
+      wrt::remote_model_key(*wrt::file_sha256(WRT_BINARY), wrt::sha256(pipeline + settings(nginx.url(), keys / "ci.pub"))) +
+      " ";
   auto [bundled, log] = reader_run("bundles as uploaded");
   CHECK(bundled >= 1);
   CHECK(bundled <= kStages - static_cast<int>(batches.size()));
-  CHECK(count(log, "\"GET /wrt/ac/") == kStages - bundled);
+  CHECK(count(log, model_get) == 1);
+  CHECK(count(log, "\"GET /wrt/ac/") - 1 == kStages - bundled);
   for (const auto& [bundle, bundle_keys] : bundles) CHECK(count(log, "\"GET /wrt/cas/" + bundle + " ") == 1);
 
   // Every bundle altered on the server so that one of its entries would
@@ -578,13 +591,14 @@ TEST_CASE("remote cache: a fresh checkout gets a signed batch's entries in one r
   }
   std::tie(bundled, log) = reader_run("bundles altered");
   CHECK(bundled == 0);
-  CHECK(count(log, "\"GET /wrt/ac/") == kStages);
+  CHECK(count(log, model_get) == 1);
+  CHECK(count(log, "\"GET /wrt/ac/") - 1 == kStages);
 
   // Deleted (evicted): the same.
   for (const auto& [bundle, bundle_keys] : bundles) fs::remove(cas / bundle);
   std::tie(bundled, log) = reader_run("bundles missing");
   CHECK(bundled == 0);
-  CHECK(count(log, "\"GET /wrt/ac/") == kStages);
+  CHECK(count(log, "\"GET /wrt/ac/") - 1 == kStages);
 }
 
 TEST_CASE("remote cache: more stages asked for at once than there are connections all get their answer, from the "
@@ -760,4 +774,110 @@ with = { run = "mkdir -p out && for i in $(seq 20000); do echo \"line $i of a co
   }
   CHECK(blob_puts == 1);  // out/text.txt; the small output and the log are inlined in the entry
   CHECK(blob_gets == 1);
+}
+
+TEST_CASE("remote cache: a fresh checkout takes the parsed wrt.toml from the remote, never one signed by an untrusted "
+          "key or made for other settings",
+          "[e2e][remote-cache]") {
+  TempDir server_dir, keys;
+  NginxDav nginx(server_dir.path());
+  ed25519_keypair(keys.path(), "ci");
+  ed25519_keypair(keys.path(), "mallory");
+  const std::vector<std::string> writer = {"WRT_REMOTE_CACHE_KEY=" + (keys / "ci.pem").string()};
+  const std::string text = kPipeline + settings(nginx.url(), keys / "ci.pub");
+  const wrt::Digest text_digest = wrt::sha256(text);
+  const auto build = wrt::file_sha256(WRT_BINARY);
+  REQUIRE(build);
+  const fs::path object = nginx.store() / "wrt/ac" / wrt::remote_model_key(*build, text_digest);
+  auto verbose_run = [](const Checkout& c, const std::vector<std::string>& env = {}) {
+    return run_wrt({"-v", "run", "--report", (c.dir / "report.json").string()}, c.dir.path(), env);
+  };
+
+  // The writer puts the model it parsed, signed, beside its entries.
+  Checkout a(settings(nginx.url(), keys / "ci.pub"));
+  auto r = verbose_run(a, writer);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("from parsing") != std::string::npos);
+  REQUIRE(fs::exists(object));
+  const std::string genuine = read_file(object);
+  auto opened = wrt::open_remote_model(genuine, {*wrt::Ed25519Key::load_public(keys / "ci.pub")}, *build, text_digest);
+  REQUIRE(opened);
+  auto model = wrt::decode_config(*opened);
+  REQUIRE(model);
+  CHECK(model->stages.size() == 3);
+  CHECK(model->file.empty());  // no path of the writer's machine
+  // Another writer of the same text finds it there and leaves it.
+  Checkout a2(settings(nginx.url(), keys / "ci.pub"));
+  r = verbose_run(a2, writer);
+  CHECK(r.err.find("already there") != std::string::npos);
+  CHECK(read_file(object) == genuine);
+
+  // A fresh checkout elsewhere (its own empty cache): no parse.
+  Checkout b(settings(nginx.url(), keys / "ci.pub"));
+  r = verbose_run(b);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("loaded " + (b.dir / "wrt.toml").string()) != std::string::npos);
+  CHECK(r.err.find("from the remote cache: 3 stages") != std::string::npos);
+  json rep = b.report();
+  for (const char* s : {"gen", "pack", "check"}) CHECK(report_stage(rep, s)["status"] == "cached");
+  CHECK(read_file(b.dir / "out/pack/note.txt") == "packed\n");
+  r = verbose_run(b);  // kept locally, with this checkout's paths
+  CHECK(r.err.find("loaded " + (b.dir / "wrt.toml").string()) != std::string::npos);
+  CHECK(r.err.find("from the state cache") != std::string::npos);
+  auto list = run_wrt({"list"}, b.dir.path());
+  CHECK(list.exit_code == 0);
+
+  // A malicious runner puts its own model under the key: signed by its key,
+  // with gen's command changed. Never used: parsed instead, the genuine
+  // entries restored.
+  const std::string evil_text = text;  // the same settings; another command
+  std::string evil_pipeline = evil_text;
+  evil_pipeline.replace(evil_pipeline.find("mkdir -p out && cat"), 19, "echo evil > out/gen.bin; true");
+  auto evil_model = wrt::parse_config(evil_pipeline, "/elsewhere/wrt.toml");
+  REQUIRE(evil_model);
+  auto by_mallory = wrt::seal_remote_model(*wrt::Ed25519Key::load_private(keys / "mallory.pem"), *build, text_digest,
+                                           wrt::encode_config(*evil_model, true));
+  REQUIRE(by_mallory);
+  write_file(object, *by_mallory);
+  Checkout c(settings(nginx.url(), keys / "ci.pub"));
+  r = verbose_run(c);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("remote config model not used: not signed by a trusted key") != std::string::npos);
+  CHECK(r.err.find("from parsing") != std::string::npos);
+  CHECK(read_file(c.dir / "out/gen.bin") == read_file(a.dir / "out/gen.bin"));
+
+  // Signed by the trusted key, but made from settings that trust another
+  // key: what [settings] alone says and the model say differ -- not used.
+  std::string other_settings = kPipeline + settings(nginx.url(), keys / "mallory.pub");
+  auto other_model = wrt::parse_config(other_settings, "/elsewhere/wrt.toml");
+  REQUIRE(other_model);
+  write_file(object, *wrt::seal_remote_model(*wrt::Ed25519Key::load_private(keys / "ci.pem"), *build, text_digest,
+                                            wrt::encode_config(*other_model, true)));
+  Checkout d(settings(nginx.url(), keys / "ci.pub"));
+  r = verbose_run(d);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("remote config model not used: its settings differ from wrt.toml's [settings]") !=
+        std::string::npos);
+  CHECK(r.err.find("from parsing") != std::string::npos);
+
+  // Altered on the server (a byte of the packed model): not used.
+  std::string altered = genuine;
+  altered[altered.size() - 3] ^= 1;
+  write_file(object, altered);
+  Checkout e(settings(nginx.url(), keys / "ci.pub"));
+  r = verbose_run(e);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("remote config model not used: its model does not match its signed digest") != std::string::npos);
+  CHECK(r.err.find("from parsing") != std::string::npos);
+
+  // A read-only runner with its own edit of wrt.toml never puts a model.
+  fs::remove(object);
+  Checkout f(settings(nginx.url(), keys / "ci.pub") + "remote_upload = false\n");
+  const auto before = files_under(nginx.store());
+  CHECK(f.run({}, writer).exit_code == 0);
+  CHECK(files_under(nginx.store()) == before);
 }

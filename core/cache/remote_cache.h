@@ -186,6 +186,7 @@ class RemoteCache {
   bool uploads() const { return options_.upload && options_.signer.has_value(); }
   // The URL without credentials (user:password@ removed), for messages.
   std::string display_url() const;
+  const RemoteCacheOptions& options() const { return options_; }
 
  private:
   struct Upload;

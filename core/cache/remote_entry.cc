@@ -18,11 +18,7 @@ std::string encode_remote_entry(const RemoteEntry& e) {
   return out;
 }
 
-namespace {
-
-// A decimal without sign or leading zeros, at most 19 digits (no overflow),
-// followed by `end`; advances `at` past `end`.
-bool number(std::string_view s, std::size_t& at, char end, std::uint64_t& value) {
+bool read_frame_number(std::string_view s, std::size_t& at, char end, std::uint64_t& value) {
   const std::size_t start = at;
   value = 0;
   while (at < s.size() && s[at] >= '0' && s[at] <= '9') {
@@ -37,8 +33,6 @@ bool number(std::string_view s, std::size_t& at, char end, std::uint64_t& value)
   return true;
 }
 
-}  // namespace
-
 std::optional<RemoteEntry> decode_remote_entry(std::string_view body, std::string* why) {
   auto fail = [&](const char* what) -> std::optional<RemoteEntry> {
     if (why) *why = what;
@@ -49,8 +43,8 @@ std::optional<RemoteEntry> decode_remote_entry(std::string_view body, std::strin
   std::uint64_t statement = 0, index = 0, hashes = 0, payload = 0;
   // The header line is short: a number's end is looked for only within it.
   const std::string_view head = body.substr(0, at + 4 * 21);
-  if (!number(head, at, ' ', statement) || !number(head, at, ' ', index) || !number(head, at, ' ', hashes) ||
-      !number(head, at, '\n', payload))
+  if (!read_frame_number(head, at, ' ', statement) || !read_frame_number(head, at, ' ', index) ||
+      !read_frame_number(head, at, ' ', hashes) || !read_frame_number(head, at, '\n', payload))
     return fail("its header is malformed");
   if (statement == 0 || statement > kMaxRemoteStatement) return fail("its statement size is out of range");
   if (hashes > kMaxRemoteProof) return fail("its proof is longer than any batch needs");
@@ -93,7 +87,7 @@ std::optional<std::vector<BundledEntry>> decode_remote_bundle(std::string_view b
   if (body.substr(0, kRemoteBundleMagic.size()) != kRemoteBundleMagic) return fail("no wrt-remote-bundle 1 header");
   std::size_t at = kRemoteBundleMagic.size();
   std::uint64_t count = 0;
-  if (!number(body.substr(0, at + 21), at, '\n', count)) return fail("its header is malformed");
+  if (!read_frame_number(body.substr(0, at + 21), at, '\n', count)) return fail("its header is malformed");
   // Each entry takes at least 6 bytes ("abc 0\n"): a count beyond that is a lie.
   if (count > (body.size() - at) / 6) return fail("it claims more entries than it can hold");
   std::vector<BundledEntry> out;
@@ -107,7 +101,8 @@ std::optional<std::vector<BundledEntry>> decode_remote_bundle(std::string_view b
     if (key_len < 3 || key_len > 128 || at >= body.size() || body[at] != ' ') return fail("an entry's key is malformed");
     ++at;
     std::uint64_t size = 0;
-    if (!number(body.substr(0, std::min(body.size(), at + 21)), at, '\n', size)) return fail("an entry's size is malformed");
+    if (!read_frame_number(body.substr(0, std::min(body.size(), at + 21)), at, '\n', size))
+      return fail("an entry's size is malformed");
     if (size > body.size() - at) return fail("an entry is cut short");
     out.push_back({body.substr(key_start, key_len), body.substr(at, size)});
     at += size;
@@ -126,13 +121,17 @@ std::string pack_remote_bundle(std::string_view plain) {
 }
 
 std::optional<std::string> unpack_remote_bundle(std::string_view packed, std::string* why) {
+  return unpack_remote_frame(packed, kMaxRemoteBundle, why);
+}
+
+std::optional<std::string> unpack_remote_frame(std::string_view packed, std::uint64_t max_size, std::string* why) {
   auto fail = [&](const char* what) -> std::optional<std::string> {
     if (why) *why = what;
     return std::nullopt;
   };
   const unsigned long long size = ZSTD_getFrameContentSize(packed.data(), packed.size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) return fail("it is not a zstd frame stating its size");
-  if (size > kMaxRemoteBundle) return fail("it is larger than a bundle can be");
+  if (size > max_size) return fail("it is larger than it may be");
   if (ZSTD_findFrameCompressedSize(packed.data(), packed.size()) != packed.size()) return fail("bytes follow its zstd frame");
   std::string out(size, '\0');
   const std::size_t n = ZSTD_decompress(out.data(), out.size(), packed.data(), packed.size());

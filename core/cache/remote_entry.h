@@ -73,6 +73,10 @@ struct BundledEntry {
 inline constexpr std::uint64_t kMaxRemoteBundle = 16u << 20;
 inline constexpr std::string_view kRemoteBundleMagic = "wrt-remote-bundle 1 ";
 
+// A decimal of a framing header: no sign, no leading zeros, at most 19
+// digits (no overflow), followed by `end`; advances `at` past `end`.
+bool read_frame_number(std::string_view s, std::size_t& at, char end, std::uint64_t& value);
+
 std::string encode_remote_entry(const RemoteEntry& e);
 // Views into `body`, which must outlive them; nullopt with `why` when the
 // framing is not exactly the above.
@@ -84,6 +88,8 @@ std::string encode_remote_bundle(const std::vector<BundledEntry>& entries);
 // kMaxRemoteBundle, and decompresses to exactly that.
 std::string pack_remote_bundle(std::string_view plain);
 std::optional<std::string> unpack_remote_bundle(std::string_view packed, std::string* why);
+// The same for a frame of at most `max_size` bytes unpacked (remote_model.h).
+std::optional<std::string> unpack_remote_frame(std::string_view packed, std::uint64_t max_size, std::string* why);
 // Views into `body`; nullopt with `why` when the framing is not exactly the
 // above (a key that is not lowercase hex of 3 to 128 digits, sizes that do
 // not add up, bytes after the last entry).

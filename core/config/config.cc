@@ -528,7 +528,10 @@ std::string describe_non_ascii(std::string_view text, std::size_t i) {
   return fmt::format("byte 0x{:02X}", static_cast<unsigned char>(text[i]));
 }
 
-std::optional<ScanError> prescan(std::string_view text) {
+// `headers` (optional): where each [table] and [[array]] header starts
+// (its first '[') and ends (after its last ']'), in order.
+std::optional<ScanError> prescan(std::string_view text,
+                                 std::vector<std::pair<std::size_t, std::size_t>>* headers = nullptr) {
   struct Level {
     int dots = 0;         // '.' seen in this level's current key and value
     int weight = 1;       // levels this bracket adds
@@ -653,6 +656,7 @@ std::optional<ScanError> prescan(std::string_view text) {
       lv.array = c == '[';
       if (c == '[' && at_start && levels.size() == 1) {
         lv.header = true;
+        if (headers) headers->emplace_back(i, i);
         lv.array = false;
         depth -= header_depth;
         header_depth = 0;
@@ -672,6 +676,7 @@ std::optional<ScanError> prescan(std::string_view text) {
         depth -= lv.weight + lv.dots;
         if (lv.header) {
           if (lv.weight == 2 && i + 1 < n && text[i + 1] == ']') advance(1);
+          if (headers && !headers->empty()) headers->back().second = i + 1;
           header_depth = lv.weight * (lv.dots + 1);
           depth += header_depth;
         }
@@ -874,6 +879,40 @@ Result<Config> parse_config(std::string_view text, const fs::path& file) {
   made = Error{};
   build_heap.purge();
   return model;
+}
+
+std::optional<Settings> peek_settings(std::string_view text) {
+  std::vector<std::pair<std::size_t, std::size_t>> headers;
+  if (prescan(text, &headers)) return std::nullopt;
+  // The settings must be one [settings] section and nothing else: no
+  // [settings.x], no dotted `settings.x = ...` before the first header, no
+  // second [settings] (an error the full parse reports). Anything that so
+  // much as mentions "settings" elsewhere in those places is left to it.
+  const std::size_t first = headers.empty() ? text.size() : headers.front().first;
+  if (text.substr(0, first).find("settings") != std::string_view::npos) return std::nullopt;
+  std::optional<std::size_t> section;
+  for (std::size_t h = 0; h < headers.size(); ++h) {
+    std::string_view head = text.substr(headers[h].first, headers[h].second - headers[h].first);
+    if (head.find("settings") == std::string_view::npos) continue;
+    std::string bare;
+    for (char c : head)
+      if (c != ' ' && c != '\t') bare += c;
+    if (bare != "[settings]" || section) return std::nullopt;
+    section = h;
+  }
+  Settings settings;
+  if (!section) return settings;
+  const std::size_t begin = headers[*section].second;
+  const std::size_t end = *section + 1 < headers.size() ? headers[*section + 1].first : text.size();
+  try {
+    toml::table t = toml::parse(text.substr(begin, end - begin));
+    parse_settings(t, settings);
+  } catch (const toml::parse_error&) {
+    return std::nullopt;
+  } catch (const ConfigError&) {
+    return std::nullopt;
+  }
+  return settings;
 }
 
 Result<Config> load_config(const fs::path& file) {

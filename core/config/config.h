@@ -234,6 +234,15 @@ Result<Config> load_config(const std::filesystem::path& file);
 // Same, from text (for tests); `file` is used in messages and as workspace root.
 Result<Config> parse_config(std::string_view text, const std::filesystem::path& file);
 
+// The [settings] of wrt.toml's `text` without parsing the rest, for what a
+// run needs before the parse (the remote cache's address and trusted keys,
+// to fetch a parsed model: remote_model.h). Only when the settings are one
+// plain [settings] section (no [settings.x], no dotted `settings.` keys at
+// the top, no second section) that converts without error; nullopt when
+// they are anything else or the text's structure is broken: then only the
+// full parse can say. Defaults when there is no section and no mention.
+std::optional<Settings> peek_settings(std::string_view text);
+
 // The closest of `candidates` to `word` within a small edit distance, or "".
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 

@@ -458,9 +458,10 @@ void put_header(StateWriter& w, const CacheHeader& h) {
   w.put(h.text_digest);
 }
 
-void put_model(StateWriter& w, const Config& c) {
-  put(w, c.file.string());
-  put(w, c.workspace.string());
+// `portable`: without the two absolute paths (a reader sets its own).
+void put_model(StateWriter& w, const Config& c, bool portable = false) {
+  put(w, portable ? std::string() : c.file.string());
+  put(w, portable ? std::string() : c.workspace.string());
   put(w, c.project_name);
   put(w, c.settings);
   put(w, c.stages);
@@ -489,9 +490,9 @@ void write_cache(const fs::path& cache_file, const CacheHeader& h, const Config&
 
 }  // namespace
 
-std::string encode_config(const Config& c) {
+std::string encode_config(const Config& c, bool portable) {
   StateWriter w;
-  put_model(w, c);
+  put_model(w, c, portable);
   return std::move(w.bytes());
 }
 
@@ -599,9 +600,11 @@ std::optional<Config> shared_model(const fs::path& shared_dir, const std::string
 }  // namespace
 
 Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_file, const fs::path& shared_dir,
-                                  ConfigSource* source) {
+                                  ConfigSource* source, const RemoteModelSource& remote, Digest* text_digest) {
   ConfigSource ignored;
   if (!source) source = &ignored;
+  Digest ignored_digest;
+  if (!text_digest) text_digest = &ignored_digest;
   const fs::path abs = absolute_normal(file);
   const std::int64_t started = wall_clock_ns();
   const std::string exe = executable();
@@ -625,6 +628,7 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
         if (auto model = decode_config(model_bytes)) {
           share_model(shared_dir, exe, cached.text_digest, model_bytes);
           *source = ConfigSource::kStateCache;
+          *text_digest = cached.text_digest;
           return model;
         }
         model_bytes = {};
@@ -638,6 +642,7 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
                              text.error())};
   }
   const Digest digest = sha256(text->view());
+  *text_digest = digest;
   CacheHeader fresh{made_by, before ? *before : FileStat{}, started, digest};
   // 2. Touched but not changed (same content): reuse the model, refresh the stat.
   if (!model_bytes.empty() && cached.text_digest == digest) {
@@ -657,7 +662,22 @@ Result<Config> load_config_cached(const fs::path& file, const fs::path& cache_fi
     *source = ConfigSource::kShared;
     return std::move(*model);
   }
-  // 4. Parse. Only a valid configuration, unchanged while it was read, is cached.
+  // 4. A model another machine made of the same text (a new CI runner with
+  // an empty cache, and a remote one), kept here as if parsed here.
+  if (remote) {
+    if (auto got = remote(digest, text->view())) {
+      text = Error{};
+      got->model.file = abs;
+      got->model.workspace = abs.parent_path();
+      if (!made_by.empty() && unchanged()) {
+        write_cache(cache_file, fresh, got->model);  // with this checkout's paths
+        share_model(shared_dir, exe, digest, got->encoding, shared_damaged);
+      }
+      *source = ConfigSource::kRemote;
+      return std::move(got->model);
+    }
+  }
+  // 5. Parse. Only a valid configuration, unchanged while it was read, is cached.
   auto cfg = parse_config(text->view(), abs);
   if (cfg && !made_by.empty() && unchanged()) {
     write_cache(cache_file, fresh, *cfg);

@@ -11,10 +11,13 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/config/config.h"
+#include "core/util/hash.h"
 #include "core/util/result.h"
 
 namespace wrt {
@@ -32,15 +35,29 @@ namespace wrt {
 // with this digest) and written only where the directory already exists.
 // Whoever can write the cache directory is trusted with it, as with the
 // cache's entries.
-// Where a loaded model came from (`source`, optional: tests and the debug log).
+// Where a loaded model came from (`source`, optional: tests and the debug
+// log); `text_digest` (optional): the SHA-256 of the wrt.toml it was made
+// from (remote_model.h keys models by it).
 enum class ConfigSource {
   kStateCache,          // the state file, its stat vouching for wrt.toml
   kStateCacheSameText,  // the state file, wrt.toml read and its digest equal
   kShared,              // the shared copy in `shared_dir`
   kParsed,              // wrt.toml parsed
+  kRemote,              // `remote` gave it
 };
+// `remote` (optional): asked for the model of wrt.toml's text when there
+// is no copy here, before parsing it (a run: the remote cache,
+// remote_model.h). It answers with a verified model (encode_config()
+// bytes, and the model they decode to) or nullopt; its model is then kept
+// here like a parsed one.
+struct RemoteModel {
+  std::string encoding;
+  Config model;
+};
+using RemoteModelSource = std::function<std::optional<RemoteModel>(const Digest& text_digest, std::string_view text)>;
 Result<Config> load_config_cached(const std::filesystem::path& file, const std::filesystem::path& cache_file,
-                                  const std::filesystem::path& shared_dir = {}, ConfigSource* source = nullptr);
+                                  const std::filesystem::path& shared_dir = {}, ConfigSource* source = nullptr,
+                                  const RemoteModelSource& remote = {}, Digest* text_digest = nullptr);
 
 // Shares the model `cache_file` holds for `file` (made by this wrt) into
 // `shared_dir`, if that has no copy yet: for a run whose load parsed
@@ -50,7 +67,9 @@ void share_config_model(const std::filesystem::path& file, const std::filesystem
                         const std::filesystem::path& shared_dir);
 
 // The model's encoding, without the seal (exposed for the round-trip test).
-std::string encode_config(const Config& config);
+// `portable`: without its file and workspace paths (the only absolute
+// ones), as another machine gets it (remote_model.h).
+std::string encode_config(const Config& config, bool portable = false);
 Result<Config> decode_config(std::string_view payload);
 
 }  // namespace wrt
