@@ -176,21 +176,27 @@ RemoteModelSource remote_model_source(const fs::path& workspace, const std::stri
     if (!build) return std::nullopt;
     std::vector<std::string> headers;
     if (std::string h = env_or_empty("WRT_REMOTE_CACHE_HEADER"); h.find(':') != std::string::npos) headers.push_back(h);
-    std::string note;
-    auto encoding = fetch_remote_model(url, headers, trusted, *build, text_digest, &note);
+    std::string refused, failed;
+    auto encoding = fetch_remote_model(url, headers, trusted, *build, text_digest, &refused, &failed);
+    // Refused: a warning, as for entries (someone may be poisoning the
+    // cache). A failing server: the run's own requests will say so.
+    auto not_used = [&](const std::string& why) {
+      std::fprintf(stderr, "wrt: warning: remote cache: its parsed wrt.toml is not used (%s); parsing wrt.toml\n",
+                   why.c_str());
+      return std::nullopt;
+    };
     if (!encoding) {
-      if (!note.empty()) WRT_DEBUG_LOG("remote config model not used: {}", note);
+      if (!failed.empty()) WRT_DEBUG_LOG("remote config model not fetched: {}", failed);
+      if (!refused.empty()) return not_used(refused);
       return std::nullopt;
     }
     auto model = decode_config(*encoding);
     // The keys it was checked with must be the ones its own settings name:
     // otherwise [settings] read alone was not what the parse makes of it.
-    if (!model || model->settings.remote_cache_trusted_keys != settings->remote_cache_trusted_keys ||
-        model->settings.remote_cache != settings->remote_cache) {
-      WRT_DEBUG_LOG("remote config model not used: {}",
-                    model ? "its settings differ from wrt.toml's [settings]" : model.error());
-      return std::nullopt;
-    }
+    if (!model) return not_used(model.error());
+    if (model->settings.remote_cache_trusted_keys != settings->remote_cache_trusted_keys ||
+        model->settings.remote_cache != settings->remote_cache)
+      return not_used("its settings differ from wrt.toml's [settings]");
     return RemoteModel{std::move(*encoding), std::move(*model)};
   };
 }

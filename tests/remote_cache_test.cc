@@ -845,7 +845,7 @@ TEST_CASE("remote cache: a fresh checkout takes the parsed wrt.toml from the rem
   r = verbose_run(c);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(r.err.find("remote config model not used: not signed by a trusted key") != std::string::npos);
+  CHECK(r.err.find("warning: remote cache: its parsed wrt.toml is not used (not signed by a trusted key); parsing wrt.toml") != std::string::npos);
   CHECK(r.err.find("from parsing") != std::string::npos);
   CHECK(read_file(c.dir / "out/gen.bin") == read_file(a.dir / "out/gen.bin"));
 
@@ -860,8 +860,8 @@ TEST_CASE("remote cache: a fresh checkout takes the parsed wrt.toml from the rem
   r = verbose_run(d);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(r.err.find("remote config model not used: its settings differ from wrt.toml's [settings]") !=
-        std::string::npos);
+  CHECK(r.err.find("warning: remote cache: its parsed wrt.toml is not used (its settings differ from wrt.toml's "
+                   "[settings]); parsing wrt.toml") != std::string::npos);
   CHECK(r.err.find("from parsing") != std::string::npos);
 
   // Altered on the server (a byte of the packed model): not used.
@@ -871,7 +871,7 @@ TEST_CASE("remote cache: a fresh checkout takes the parsed wrt.toml from the rem
   Checkout e(settings(nginx.url(), keys / "ci.pub"));
   r = verbose_run(e);
   CHECK(r.exit_code == 0);
-  CHECK(r.err.find("remote config model not used: its model does not match its signed digest") != std::string::npos);
+  CHECK(r.err.find("its parsed wrt.toml is not used (its model does not match its signed digest)") != std::string::npos);
   CHECK(r.err.find("from parsing") != std::string::npos);
 
   // A read-only runner with its own edit of wrt.toml never puts a model.

@@ -102,7 +102,7 @@ Result<std::string> open_remote_model(std::string_view object, const std::vector
 
 std::optional<std::string> fetch_remote_model(const std::string& base, const std::vector<std::string>& headers,
                                               const std::vector<Ed25519Key>& trusted, const Digest& build,
-                                              const Digest& text, std::string* note) {
+                                              const Digest& text, std::string* refused, std::string* failed) {
   HttpRequest req;
   req.url = model_url(base, build, text);
   req.headers = headers;
@@ -113,16 +113,16 @@ std::optional<std::string> fetch_remote_model(const std::string& base, const std
   HttpResponse r = http_request(req);
   if (r.status == 404 || r.status == 204) return std::nullopt;
   if (r.status != 200) {
-    *note = r.status == 0 ? fmt::format("no answer ({})", r.error) : fmt::format("HTTP {}", r.status);
+    *failed = r.status == 0 ? fmt::format("no answer ({})", r.error) : fmt::format("HTTP {}", r.status);
     return std::nullopt;
   }
   if (r.truncated) {
-    *note = "it is larger than a model may be";
+    *refused = "it is larger than a model may be";
     return std::nullopt;
   }
   auto model = open_remote_model(r.body, trusted, build, text);
   if (!model) {
-    *note = model.error();
+    *refused = model.error();
     return std::nullopt;
   }
   return std::move(*model);

@@ -67,11 +67,13 @@ Result<std::string> open_remote_model(std::string_view object, const std::vector
                                       const Digest& build, const Digest& text);
 
 // GETs `<base>/ac/<key>` and opens it: the model's bytes, or nullopt --
-// with `note` set when there was something there that was refused or the
-// server failed (a missing model leaves it empty).
+// with `refused` set when the server sent one that open_remote_model()
+// refused (a warning: someone may be poisoning the cache), `failed` when
+// the server failed (no answer, an error status). A missing model sets
+// neither.
 std::optional<std::string> fetch_remote_model(const std::string& base, const std::vector<std::string>& headers,
                                               const std::vector<Ed25519Key>& trusted, const Digest& build,
-                                              const Digest& text, std::string* note);
+                                              const Digest& text, std::string* refused, std::string* failed);
 
 // For a run that uploads: puts the model under its key unless the server
 // already has one there (a HEAD first; the first writer's stays, as with
