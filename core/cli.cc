@@ -604,27 +604,20 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   conditions.named = args.stages;
   opts.conditions = &conditions;
   opts.remote = remote.get();
-  // A run that uploads also offers the parsed wrt.toml (remote_model.h), on
-  // a thread of its own: a HEAD, and the first time a PUT.
-  std::string model_warning;
-  std::thread model_offer;
-  if (remote && remote->uploads())
-    if (auto build = wrt_build_digest())
-      model_offer = std::thread([&, build = *build] {
-        const RemoteCacheOptions& ro = remote->options();
-        bool put = false;
-        Status st = offer_remote_model(ro.url, ro.headers, *ro.signer, build, s.loaded->text_digest,
-                                       [&] { return encode_config(cfg, /*portable=*/true); }, &put);
-        if (!st) model_warning = st.error();
-        WRT_DEBUG_LOG("remote config model {}: {}", remote_model_key(build, s.loaded->text_digest).substr(0, 16),
-                      !st ? st.error() : put ? "put" : "already there");
-      });
   Executor ex(cfg, s.loaded->graph, s.stage_plugins, store.get(), digester, index, events, opts);
   RunOutcome outcome = ex.run(order);
-  if (model_offer.joinable()) model_offer.join();
-  // (A server that fails altogether has had its warning from the run.)
-  if (!model_warning.empty() && !remote->stats().disabled)
-    std::fprintf(stderr, "wrt: warning: remote cache: the parsed wrt.toml was not stored: %s\n", model_warning.c_str());
+  // A run that uploads also offers the parsed wrt.toml (remote_model.h): a
+  // HEAD, and the first time for this text a PUT. After the stages, so a
+  // server's first failure is the run's, as without it.
+  if (remote && remote->uploads() && !outcome.interrupted && !remote->stats().disabled)
+    if (auto build = wrt_build_digest()) {
+      remote->offer(remote_model_key(*build, s.loaded->text_digest),
+                    [&cfg, build = *build, text = s.loaded->text_digest, signer = *remote->options().signer] {
+                      return seal_remote_model(signer, build, text, encode_config(cfg, /*portable=*/true));
+                    });
+      for (const auto& note : remote->finish_uploads(&interrupt_flag()))
+        std::fprintf(stderr, "wrt: warning: %s\n", note.c_str());
+    }
   outcome.shard = shard_figures;
   if (remote) {
     const RemoteCacheStats rs = remote->stats();

@@ -807,10 +807,15 @@ TEST_CASE("remote cache: a fresh checkout takes the parsed wrt.toml from the rem
   REQUIRE(model);
   CHECK(model->stages.size() == 3);
   CHECK(model->file.empty());  // no path of the writer's machine
-  // Another writer of the same text finds it there and leaves it.
+  // Another writer of the same text finds it there (a HEAD) and leaves it.
+  const std::string model_path = "/wrt/ac/" + object.filename().string() + " ";
+  write_file(nginx.access_log(), "");
   Checkout a2(settings(nginx.url(), keys / "ci.pub"));
   r = verbose_run(a2, writer);
-  CHECK(r.err.find("already there") != std::string::npos);
+  CHECK(r.exit_code == 0);
+  const std::string log = read_file(nginx.access_log());
+  CHECK(count(log, "\"HEAD " + model_path) == 1);
+  CHECK(count(log, "\"PUT " + model_path) == 0);
   CHECK(read_file(object) == genuine);
 
   // A fresh checkout elsewhere (its own empty cache): no parse.

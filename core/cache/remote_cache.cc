@@ -621,6 +621,39 @@ void RemoteCache::start_bundle_upload(std::string bundle) {
   });
 }
 
+void RemoteCache::offer(const std::string& key_hex, std::function<Result<std::string>()> make) {
+  if (disabled_.load() || !uploads() || !valid_hex(key_hex)) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    ++uploading_;
+  }
+  Transfer head = request("HEAD", "ac/" + key_hex);
+  transfers_->start(std::move(head), [this, key_hex, make = std::move(make)](TransferResult&& h) {
+    transfer_us_ += static_cast<std::uint64_t>(h.seconds * 1e6);
+    std::string note;
+    if (h.status == 200 || disabled_.load()) return upload_ended("");
+    if (h.status != 404 && h.status != 204 && h.status != 405) {
+      trip(failure(h, " on upload"), &note);
+      return upload_ended(note);
+    }
+    auto body = make();
+    if (!body) return upload_ended(fmt::format("remote cache: {} was not stored: {}", key_hex.substr(0, 16), body.error()));
+    Transfer put = request("PUT", "ac/" + key_hex);
+    put.max_body = 4096;
+    put.body = std::move(*body);
+    transfers_->start(std::move(put), [this](TransferResult&& r) {
+      transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
+      std::string note;
+      if (stored(r.status))
+        bytes_up_ += r.wire_up;
+      else
+        trip(failure(r, " on upload"), &note);
+      upload_ended(note);
+    });
+  });
+}
+
 void RemoteCache::blob_uploaded(const std::shared_ptr<Upload>& up, const TransferResult& r) {
   if (!stored(r.status) && !up->failed) {
     up->failed = true;

@@ -182,6 +182,14 @@ class RemoteCache {
   // for the transfer timeout.
   std::vector<std::string> finish_uploads(const std::atomic<bool>* interrupted = nullptr);
 
+  // For an object that needs to be on the server once, not per run (the
+  // parsed wrt.toml: remote_model.h): a HEAD of `ac/<key_hex>`, and only
+  // if the server has none there, a PUT of what `make` builds -- called on
+  // the transfer thread, once per such object. Counted as an upload:
+  // finish_uploads() waits for it, or aborts it when interrupted; a failing
+  // server trips the breaker as an upload does. Nothing without uploads().
+  void offer(const std::string& key_hex, std::function<Result<std::string>()> make);
+
   RemoteCacheStats stats() const;
   bool uploads() const { return options_.upload && options_.signer.has_value(); }
   // The URL without credentials (user:password@ removed), for messages.

@@ -128,32 +128,4 @@ std::optional<std::string> fetch_remote_model(const std::string& base, const std
   return std::move(*model);
 }
 
-Status offer_remote_model(const std::string& base, const std::vector<std::string>& headers, const Ed25519Key& signer,
-                          const Digest& build, const Digest& text, const std::function<std::string()>& model,
-                          bool* put) {
-  *put = false;
-  HttpRequest head;
-  head.method = "HEAD";
-  head.url = model_url(base, build, text);
-  head.headers = headers;
-  HttpResponse there = http_request(head);
-  if (there.status == 200) return Status::Ok();
-  if (there.status != 404 && there.status != 204)
-    return Error{there.status == 0 ? fmt::format("no answer ({})", there.error) : fmt::format("HTTP {}", there.status)};
-  auto object = seal_remote_model(signer, build, text, model());
-  if (!object) return Error{object.error()};
-  HttpRequest req;
-  req.method = "PUT";
-  req.url = head.url;
-  req.headers = headers;
-  req.headers.push_back("Content-Type: application/octet-stream");
-  req.body = std::move(*object);
-  req.timeout = std::chrono::milliseconds(60000);
-  HttpResponse r = http_request(req);
-  if (r.status != 200 && r.status != 201 && r.status != 202 && r.status != 204)
-    return Error{r.status == 0 ? fmt::format("no answer ({})", r.error) : fmt::format("HTTP {}", r.status)};
-  *put = true;
-  return Status::Ok();
-}
-
 }  // namespace wrt

@@ -28,7 +28,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,12 +73,5 @@ Result<std::string> open_remote_model(std::string_view object, const std::vector
 std::optional<std::string> fetch_remote_model(const std::string& base, const std::vector<std::string>& headers,
                                               const std::vector<Ed25519Key>& trusted, const Digest& build,
                                               const Digest& text, std::string* refused, std::string* failed);
-
-// For a run that uploads: puts the model under its key unless the server
-// already has one there (a HEAD first; the first writer's stays, as with
-// entries). `model` is called only when it is put. `put`: whether it was.
-Status offer_remote_model(const std::string& base, const std::vector<std::string>& headers, const Ed25519Key& signer,
-                          const Digest& build, const Digest& text, const std::function<std::string()>& model,
-                          bool* put);
 
 }  // namespace wrt
