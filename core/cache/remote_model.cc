@@ -1,15 +1,19 @@
 #include "core/cache/remote_model.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <memory>
+
 #include <fmt/format.h>
 #include <zstd.h>
-
-#include <chrono>
 
 #include <nlohmann/json.hpp>
 
 #include "core/cache/remote_entry.h"
 #include "core/util/http_client.h"
-#include "core/util/state_file.h"
 
 namespace wrt {
 
@@ -22,9 +26,23 @@ std::string model_url(const std::string& base, const Digest& build, const Digest
 }  // namespace
 
 std::optional<Digest> file_sha256(const std::string& path) {
-  auto bytes = read_state_file(path, nullptr);
-  if (!bytes) return std::nullopt;
-  return sha256(bytes->view());
+  // In pieces: the executable is a few MB, not worth holding at once.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  Sha256 h;
+  char buf[64 << 10];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    h.update(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return h.finish();
 }
 
 std::optional<Digest> wrt_build_digest() {
@@ -40,10 +58,24 @@ Result<std::string> seal_remote_model(const Ed25519Key& signer, const Digest& bu
                                       std::string_view model) {
   // Level 3: packed once per wrt.toml text (and build), by the run that
   // puts it; ~1/15 of the model's size.
-  std::string blob(ZSTD_compressBound(model.size()), '\0');
-  const std::size_t n = ZSTD_compress(blob.data(), blob.size(), model.data(), model.size(), 3);
-  if (ZSTD_isError(n)) return Error{fmt::format("cannot compress the config model: {}", ZSTD_getErrorName(n))};
-  blob.resize(n);
+  // Streamed into a buffer that grows as needed: a bound-sized one would
+  // add the model's size again to the uploading run's peak memory.
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), &ZSTD_freeCCtx);
+  if (!cctx) return Error{"cannot compress the config model: out of memory"};
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, 3);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_windowLog, 17);  // its buffers ~128 KiB, not the model's size
+  ZSTD_CCtx_setPledgedSrcSize(cctx.get(), model.size());  // the frame states its size (unpack_remote_frame)
+  std::string blob;
+  ZSTD_inBuffer in{model.data(), model.size(), 0};
+  for (;;) {
+    const std::size_t at = blob.size();
+    blob.resize(at + (64u << 10));
+    ZSTD_outBuffer out{blob.data() + at, blob.size() - at, 0};
+    const std::size_t left = ZSTD_compressStream2(cctx.get(), &out, &in, ZSTD_e_end);
+    if (ZSTD_isError(left)) return Error{fmt::format("cannot compress the config model: {}", ZSTD_getErrorName(left))};
+    blob.resize(at + out.pos);
+    if (left == 0) break;
+  }
   const nlohmann::json statement = {{"build", to_hex(build)},
                                     {"text", to_hex(text)},
                                     {"model", to_hex(sha256(blob))},
