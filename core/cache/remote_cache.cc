@@ -601,6 +601,16 @@ void RemoteCache::start_upload(const std::shared_ptr<Upload>& up) {
   }
 }
 
+void RemoteCache::lone_put_ended(const TransferResult& r) {
+  transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
+  std::string note;
+  if (stored(r.status))
+    bytes_up_ += r.wire_up;
+  else
+    trip(failure(r, " on upload"), &note);
+  upload_ended(note);
+}
+
 void RemoteCache::start_bundle_upload(std::string bundle) {
   if (disabled_.load()) return;
   {
@@ -610,15 +620,7 @@ void RemoteCache::start_bundle_upload(std::string bundle) {
   Transfer put = request("PUT", "cas/" + to_hex(sha256(bundle)));
   put.max_body = 4096;
   put.body = std::move(bundle);
-  transfers_->start(std::move(put), [this](TransferResult&& r) {
-    transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
-    std::string note;
-    if (stored(r.status))
-      bytes_up_ += r.wire_up;
-    else
-      trip(failure(r, " on upload"), &note);
-    upload_ended(note);
-  });
+  transfers_->start(std::move(put), [this](TransferResult&& r) { lone_put_ended(r); });
 }
 
 void RemoteCache::offer(const std::string& key_hex, std::function<Result<std::string>()> make) {
@@ -642,15 +644,7 @@ void RemoteCache::offer(const std::string& key_hex, std::function<Result<std::st
     Transfer put = request("PUT", "ac/" + key_hex);
     put.max_body = 4096;
     put.body = std::move(*body);
-    transfers_->start(std::move(put), [this](TransferResult&& r) {
-      transfer_us_ += static_cast<std::uint64_t>(r.seconds * 1e6);
-      std::string note;
-      if (stored(r.status))
-        bytes_up_ += r.wire_up;
-      else
-        trip(failure(r, " on upload"), &note);
-      upload_ended(note);
-    });
+    transfers_->start(std::move(put), [this](TransferResult&& r) { lone_put_ended(r); });
   });
 }
 

@@ -210,6 +210,9 @@ class RemoteCache {
   bool sign_batch(std::vector<std::shared_ptr<Upload>>& batch, std::string* bundle, std::string* note);
   // Puts a signed batch's bundle (an upload of its own for finish_uploads()).
   void start_bundle_upload(std::string bundle);
+  // The end of a PUT that is an upload of its own (a bundle, an offered
+  // object): its time and bytes counted, a failure trips the breaker.
+  void lone_put_ended(const TransferResult& r);
   // Starts the blobs' transfers, then the entry's.
   void start_upload(const std::shared_ptr<Upload>& up);
   Transfer request(const std::string& method, const std::string& path) const;
