@@ -118,3 +118,27 @@ TEST_CASE("cache_key: the text a with table is hashed as is its dump(), whatever
     CHECK(text == "prefix:" + v.dump());
   }
 }
+
+TEST_CASE("cache_key: key_record_text is key_inputs_to_json's dump, byte for byte", "[cache_key]") {
+  auto same = [](const KeyInputs& k) {
+    const std::string want = key_inputs_to_json(k).dump();
+    const std::string got = key_record_text(k, to_hex(compute_key(k)));
+    CHECK(got == want);
+    CHECK(nlohmann::json::parse(got) == key_inputs_to_json(k));
+  };
+  same(base());
+  KeyInputs empty;
+  same(empty);  // no with table: null; every map empty
+  KeyInputs k = base();
+  const nlohmann::json odd = {{"run", "echo \"é\\t\x01\""}, {"n", -3}, {"f", 1.5}, {"list", {1, "x", nullptr, true}}};
+  k.with = &odd;
+  k.stage = "st\"age\\é";
+  k.plugin_version = "1.0\n";
+  k.outputs = {"out/ü", "out/\"q\"", "a"};
+  // Unsorted and repeated names: the record holds each name once, the last.
+  k.env = {{"ZZ", std::nullopt}, {"CC", std::string("gcc")}, {"CC", std::string("clang")}, {"Ä", std::string("\x7f")}};
+  k.files = {{"src/b.c", sha256("b")}, {"src/a.c", sha256("a")}, {"src/a.c", sha256("a2")}};
+  k.fingerprints = {{"z", "1"}, {"a", "2\t"}, {"a", "3"}};
+  k.upstream = {{"u2", sha256("2")}, {"u1", sha256("1")}, {"u2", sha256("3")}};
+  same(k);
+}

@@ -1,7 +1,9 @@
 #include "core/cache/cache_key.h"
 
+#include <algorithm>
 #include <iterator>
 #include <map>
+#include <type_traits>
 
 #include <fmt/core.h>
 
@@ -149,6 +151,89 @@ nlohmann::json key_inputs_to_json(const KeyInputs& k) {
   for (const auto& [n, d] : k.upstream) j["upstream"][n] = to_hex(d);
   j["key"] = to_hex(compute_key(k));
   return j;
+}
+
+std::string key_record_text(const KeyInputs& k, std::string_view key_hex) {
+  // The members in nlohmann's order (std::map: sorted by name), each map as
+  // `j[name] = value` builds it: sorted by name, the last of equal names.
+  auto last_of_each = [](const auto& pairs) {
+    using Pair = std::remove_reference_t<decltype(pairs.front())>;
+    std::vector<const Pair*> v;
+    v.reserve(pairs.size());
+    for (const auto& p : pairs) v.push_back(&p);
+    std::stable_sort(v.begin(), v.end(), [](const Pair* a, const Pair* b) { return a->first < b->first; });
+    std::vector<const Pair*> out;
+    out.reserve(v.size());
+    for (const Pair* p : v) {
+      if (!out.empty() && out.back()->first == p->first)
+        out.back() = p;
+      else
+        out.push_back(p);
+    }
+    return out;
+  };
+  auto digest_map = [&](std::string& out, const std::vector<std::pair<std::string, Digest>>& pairs) {
+    out += '{';
+    bool first = true;
+    for (const auto* p : last_of_each(pairs)) {
+      if (!first) out += ',';
+      first = false;
+      append_json_string(out, p->first);
+      out += ":\"";
+      out += to_hex(p->second);
+      out += '"';
+    }
+    out += '}';
+  };
+  std::string out;
+  out.reserve(256 + 96 * (k.files.size() + k.upstream.size()));
+  fmt::format_to(std::back_inserter(out), "{{\"abi\":\"{}.{}\",\"env\":{{", k.abi_major, k.abi_minor);
+  bool first = true;
+  for (const auto* p : last_of_each(k.env)) {
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, p->first);
+    out += ':';
+    if (p->second)
+      append_json_string(out, *p->second);
+    else
+      out += "null";
+  }
+  out += "},\"files\":";
+  digest_map(out, k.files);
+  out += ",\"fingerprints\":{";
+  first = true;
+  for (const auto* p : last_of_each(k.fingerprints)) {
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, p->first);
+    out += ':';
+    append_json_string(out, p->second);
+  }
+  out += "},\"key\":";
+  append_json_string(out, std::string(key_hex));
+  out += ",\"outputs\":[";
+  first = true;
+  for (const auto& o : k.outputs) {
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, o);
+  }
+  out += "],\"plugin\":";
+  append_json_string(out, k.plugin);
+  out += ",\"plugin_version\":";
+  append_json_string(out, k.plugin_version);
+  out += ",\"stage\":";
+  append_json_string(out, k.stage);
+  out += ",\"upstream\":";
+  digest_map(out, k.upstream);
+  out += ",\"with\":";
+  if (k.with)
+    append_json_dump(out, *k.with);
+  else
+    out += "null";
+  out += '}';
+  return out;
 }
 
 namespace {

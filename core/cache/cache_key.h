@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -36,6 +37,13 @@ struct KeyInputs {
 Digest compute_key(const KeyInputs& inputs);
 
 nlohmann::json key_inputs_to_json(const KeyInputs& inputs);
+
+// key_inputs_to_json(inputs).dump(), byte for byte, given the key's hex
+// (compute_key's, not computed again), built without a JSON document: a
+// restore into a fresh checkout writes one such record per stage, and the
+// document and its dump were a sixth of its CPU. tests/cache_key_test.cc
+// compares the two.
+std::string key_record_text(const KeyInputs& inputs, std::string_view key_hex);
 
 // Appends v.dump() to `out`, byte for byte, without nlohmann's per-character
 // escaping state machine for the common values (plain ASCII strings,

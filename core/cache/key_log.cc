@@ -134,7 +134,18 @@ std::optional<nlohmann::json> KeyLog::latest(const std::string& stage) {
 }
 
 void KeyLog::append(const std::string& stage, const std::string& key_hex, const nlohmann::json& record) {
-  std::string text = key_hex + ' ' + stage + ' ' + record.dump() + '\n';
+  append_text(stage, key_hex, record.dump());
+}
+
+void KeyLog::append_text(const std::string& stage, const std::string& key_hex, std::string_view record) {
+  std::string text;
+  text.reserve(key_hex.size() + stage.size() + record.size() + 3);
+  text += key_hex;
+  text += ' ';
+  text += stage;
+  text += ' ';
+  text += record;
+  text += '\n';
   std::lock_guard<std::mutex> lock(mu_);
   load_locked();
   Line& l = latest_[stage];

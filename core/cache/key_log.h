@@ -48,6 +48,9 @@ class KeyLog {
   // Appends the record of `stage` under `key_hex` (buffered; written by
   // flush() or when the buffer fills). It becomes latest(). Thread-safe.
   void append(const std::string& stage, const std::string& key_hex, const nlohmann::json& record);
+  // The same with the record already serialised (one line of JSON, an
+  // object naming `stage` and `key_hex`, as key_record_text writes it).
+  void append_text(const std::string& stage, const std::string& key_hex, std::string_view record);
 
   // Writes what is buffered, then rewrites the file without superseded lines
   // when they are the larger part of it. Error names the file.

@@ -250,17 +250,16 @@ std::string StageRunner::record_key(const std::string& name, const KeyInputs& k,
   if (!dry) run_.index.set_last_key(name, key);
   auto old = key_log_.latest(name);
   if (old && old->value("key", "") == key_hex) return {};
-  nlohmann::json now = key_inputs_to_json(k);
   std::string reason;
   if (!old) {
     reason = "no earlier run recorded";
   } else {
-    auto diff = explain_difference(*old, now);
+    auto diff = explain_difference(*old, key_inputs_to_json(k));
     changes = diff;
     reason = diff.empty() ? "key changed" : diff.front();
     if (diff.size() > 1) reason += fmt::format(" (+{} more)", diff.size() - 1);
   }
-  if (!dry) key_log_.append(name, key_hex, now);
+  if (!dry) key_log_.append_text(name, key_hex, key_record_text(k, key_hex));
   return reason;
 }
 
