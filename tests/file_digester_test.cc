@@ -323,3 +323,30 @@ TEST_CASE("file_digester: cached() answers from the stat cache only, never hashi
   CHECK_FALSE(d.cached("."));      // not a regular file
   CHECK(d.files_hashed() == 1);
 }
+
+TEST_CASE("file_digester: every size around the read buffers hashes the whole file, and keeps it when asked") {
+  TempDir t;
+  FileDigester d(t.path(), state_of(t));
+  // The reads stop at a short read that ends at the stat's size: files of
+  // exactly a buffer, one byte more or less, and empty ones must still be
+  // read to their end.
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{1023}, std::size_t{65535}, std::size_t{65536},
+                        std::size_t{65537}, std::size_t{131072}, std::size_t{1} << 20, (std::size_t{1} << 20) + 1,
+                        (std::size_t{3} << 20) - 1}) {
+    std::string content(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) content[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+    const std::string rel = "f" + std::to_string(n);
+    write_file(t / rel, content);
+    INFO(n);
+    std::optional<std::string> kept;
+    auto r = d.digest(rel, nullptr, true, &kept);
+    REQUIRE(r.ok());
+    CHECK(*r == sha256(content));
+    if (n <= FileDigester::kKeptContent) {
+      REQUIRE(kept.has_value());
+      CHECK(*kept == content);
+    } else {
+      CHECK_FALSE(kept.has_value());
+    }
+  }
+}

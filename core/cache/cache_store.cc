@@ -232,17 +232,26 @@ ReadResult read_whole(const fs::path& p) {
   r.dev = st.st_dev;
   r.ino = st.st_ino;
   r.mtime = st.st_mtim.tv_sec;
-  char buf[1 << 14];
+  // Straight into the result; a short read that ends at the size fstat gave
+  // is the end (the store's files are written once, by rename, and checked
+  // against their checksums after): no read of zero bytes to confirm it.
+  const std::size_t expected = st.st_size > 0 ? static_cast<std::size_t>(st.st_size) : 0;
+  std::size_t have = 0;
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    const std::size_t room = have <= expected ? expected + 1 - have : std::size_t{1} << 14;
+    r.data.resize(have + room);
+    ssize_t n = ::read(fd.get(), r.data.data() + have, room);
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
       r.err = errno;
+      r.data.clear();
       return r;
     }
-    r.data.append(buf, static_cast<std::size_t>(n));
+    have += static_cast<std::size_t>(n);
+    if (static_cast<std::size_t>(n) < room && have == expected) break;
   }
+  r.data.resize(have);
   return r;
 }
 

@@ -197,6 +197,7 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
   }
   std::string keep;  // the bytes read, for `content`
   bool keep_all = content != nullptr && before.size <= kKeptContent;
+  std::uint64_t total = 0;
   for (;;) {
     ssize_t n = ::read(fd, buf, buf_size);
     if (n == 0) break;
@@ -211,6 +212,13 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
       keep.append(buf, static_cast<std::size_t>(n));
     else
       keep_all = false;
+    total += static_cast<std::uint64_t>(n);
+    // A short read that ends where the stat said the file ends is its end:
+    // no read of zero bytes to confirm it (one system call in six for the
+    // small inputs of a fresh checkout). A file that grew meanwhile fills
+    // the buffer or reads on past the size; either way the stat after the
+    // read below tells a changed file from an unchanged one.
+    if (static_cast<std::size_t>(n) < buf_size && total == before.size) break;
   }
   struct stat after_st;
   const bool have_after = ::fstat(fd, &after_st) == 0;
