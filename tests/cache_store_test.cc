@@ -911,3 +911,134 @@ TEST_CASE("cache_store: a hit on an entry used within the hour does not rewrite 
   CHECK(fs::last_write_time(entry_file(cache, key(1))) == recent);
   CHECK(fs::last_write_time(entry_file(cache, key(2))) > old + std::chrono::minutes(110));
 }
+
+namespace {
+
+// Everything a decoded entry holds, as text: two decoders agree when these do.
+std::string describe(const CacheEntry& e) {
+  std::string s = e.result.dump() + "\n";
+  for (const auto& f : e.outputs)
+    s += fmt::format("{} {} {} {} {} {} {}\n", f.path, static_cast<int>(f.kind), wrt::to_hex(f.digest), f.size,
+                     f.executable, f.target, f.inlined);
+  s += fmt::format("log {} {} {} {}\n", e.log ? wrt::to_hex(*e.log) : "-", e.log_encoding, e.log_truncated,
+                   e.log_inlined);
+  for (const auto& b : e.inlined) s += wrt::to_hex(b.digest) + " " + b.bytes + "\n";
+  return s + std::to_string(e.inlined_bytes);
+}
+
+// The entry text with its JSON line replaced and the checksum made good again.
+std::string with_line(const std::string& text, const std::string& line) {
+  const std::size_t nl = text.find('\n');
+  const std::string body = text.substr(nl + 1);
+  const std::string rest = body.substr(body.find('\n'));
+  const std::string new_body = line + rest;
+  return "wrt-entry 3 " + wrt::to_hex(wrt::sha256(new_body)) + "\n" + new_body;
+}
+
+std::string json_line(const std::string& text) {
+  const std::string body = text.substr(text.find('\n') + 1);
+  return body.substr(0, body.find('\n'));
+}
+
+}  // namespace
+
+TEST_CASE("cache_store: the reader of canonical entries and the general JSON reader give the same answers") {
+  const std::string k = key(7);
+  std::vector<CacheEntry> entries;
+  {
+    CacheEntry e;  // nothing but a result
+    e.result = {{"status", "passed"}};
+    entries.push_back(e);
+  }
+  {
+    CacheEntry e;  // every kind of output, a log, inlined blobs, a rich result
+    e.result = {{"status", "failed"},
+                {"duration_s", 0.25},
+                {"results",
+                 {{"findings", {{{"file", "src/ä.c"}, {"line", 3}, {"message", "a \"quoted\"\tthing\\"}}}},
+                  {"metrics", {{"n", -1}, {"big", 18446744073709551615ULL}, {"x", nullptr}}},
+                  {"tests", nlohmann::json::array()}}}};
+    const std::string a = "hello", lg = "log text";
+    e.outputs.push_back(CachedFile{"out/a.txt", wrt::sha256(a), a.size(), true});
+    e.outputs.push_back(CachedFile{"out/big.bin", wrt::sha256("big"), 1234567890123ULL, false});
+    e.outputs.push_back(CachedFile{"out/dir", Digest{}, 0, false, wrt::OutputKind::kDir});
+    e.outputs.push_back(CachedFile{"out/link", wrt::symlink_digest("a.txt"), 0, false, wrt::OutputKind::kSymlink,
+                                   "a.txt"});
+    e.outputs.push_back(CachedFile{"out/z\"q\\é.txt", wrt::sha256("z"), 1, false});
+    REQUIRE(e.offer_inline(wrt::sha256(a), a));
+    REQUIRE(e.offer_inline(wrt::sha256(lg), lg));
+    e.log = wrt::sha256(lg);
+    e.log_encoding = "zstd";
+    e.log_truncated = true;
+    entries.push_back(e);
+    e.log.reset();  // no log: no encoding members at all
+    e.inlined.erase(std::remove_if(e.inlined.begin(), e.inlined.end(),
+                                   [&](const wrt::InlinedBlob& b) { return b.digest == wrt::sha256(lg); }),
+                    e.inlined.end());
+    e.inlined_bytes = a.size();
+    entries.push_back(e);
+  }
+  std::uint64_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<std::size_t>(seed >> 33);
+  };
+  int fast_and_general = 0;
+  for (const CacheEntry& e : entries) {
+    const std::string text = wrt::encode_cache_entry(k, e);
+    std::string why_fast, why_general;
+    auto fast = wrt::decode_cache_entry(k, text, &why_fast);
+    auto general = wrt::decode_cache_entry_general(k, text, &why_general);
+    REQUIRE(fast.has_value());
+    REQUIRE(general.has_value());
+    CHECK(describe(*fast) == describe(*general));
+    CHECK(fast->result == e.result);
+    CHECK_FALSE(wrt::decode_cache_entry(key(8), text, &why_fast).has_value());  // another key
+    // Every one-byte change of the JSON line, checksum made good: both
+    // readers refuse it, or both accept it with the same entry.
+    const std::string line = json_line(text);
+    for (int round = 0; round < 4000; ++round) {
+      std::string m = line;
+      const std::size_t at = next() % m.size();
+      static const char kBytes[] = " \t\"\\:,{}[]0123456789abcdefxyz-.eE\x01\x7f\xc3\xa4";
+      switch (next() % 3) {
+        case 0: m[at] = kBytes[next() % (sizeof kBytes - 1)]; break;
+        case 1: m.erase(at, 1 + next() % 3); break;
+        default: m.insert(at, 1, kBytes[next() % (sizeof kBytes - 1)]); break;
+      }
+      const std::string t = with_line(text, m);
+      why_fast.clear();
+      why_general.clear();
+      auto f = wrt::decode_cache_entry(k, t, &why_fast);
+      auto g = wrt::decode_cache_entry_general(k, t, &why_general);
+      INFO(m);
+      REQUIRE(f.has_value() == g.has_value());
+      if (f) {
+        CHECK(describe(*f) == describe(*g));
+        ++fast_and_general;
+      } else {
+        CHECK(why_fast == why_general);
+      }
+    }
+    // Valid JSON the encoder never writes goes to the general reader: spaces,
+    // members in another order, escapes, a number written with an exponent.
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {"\"key\":", "\"key\" : "},
+             {"\"outputs\":[", "\"outputs\":[ "},
+             {"out/a.txt", "out/\\u0061.txt"},
+             {"\"version\":3", "\"version\":3.0"},
+             {"\"version\":3", "\"version\":3e0"}}) {
+      std::string m = line;
+      const std::size_t at = m.find(from);
+      if (at == std::string::npos) continue;
+      m.replace(at, from.size(), to);
+      const std::string t = with_line(text, m);
+      auto f = wrt::decode_cache_entry(k, t, &why_fast);
+      auto g = wrt::decode_cache_entry_general(k, t, &why_general);
+      INFO(m);
+      REQUIRE(f.has_value() == g.has_value());
+      if (f) CHECK(describe(*f) == describe(*g));
+    }
+  }
+  CHECK(fast_and_general > 0);  // some changes are still good entries (a digit of a size, of the result)
+}

@@ -349,28 +349,182 @@ auto find_inlined(Blobs& blobs, const Digest& digest) {
                           [](const InlinedBlob& b, const Digest& x) { return b.digest < x; });
 }
 
-// Entries of any other version are treated as corrupt too: a format change
-// comes with a new key schema (cache_key.cc), so old entries are never looked
-// up, and gc removes them.
-std::optional<CacheEntry> decode_entry(const std::string& key_hex, const std::string& text, std::string* why) {
-  auto fail = [&](std::string w) {
-    *why = std::move(w);
-    return std::nullopt;
-  };
-  std::size_t nl = text.find('\n');
-  if (nl == std::string::npos) return fail("no header line");
-  std::string_view header(text.data(), nl);
-  std::string_view body(text.data() + nl + 1, text.size() - nl - 1);
-  const std::string want_prefix = fmt::format("{} {} ", kEntryMagic, kEntryVersion);
-  if (header.substr(0, want_prefix.size()) != want_prefix)
-    return fail(fmt::format("header is not \"{}<checksum>\"", want_prefix));
-  std::string_view sum = header.substr(want_prefix.size());
-  if (sum.size() != 64 || !is_lower_hex(sum)) return fail("checksum is not 64 hex digits");
-  if (to_hex(sha256(body)) != sum) return fail("checksum mismatch");
-  const std::size_t json_end = body.find('\n');
-  if (json_end == std::string_view::npos) return fail("no line of JSON");
-  std::string_view tail = body.substr(json_end + 1);
-  json j = json::parse(body.substr(0, json_end), nullptr, /*allow_exceptions=*/false);
+// What an entry's line of JSON declares of its inlined blobs: digest and
+// size, in the entry's order; their bytes follow the line.
+struct InlinedDecl {
+  Digest digest{};
+  std::uint64_t size = 0;
+};
+
+// Reads exactly the JSON encode_entry writes -- nlohmann's dump: members
+// sorted by name, no spaces, numbers as plain decimals -- for strings of
+// printable ASCII without escapes, checking what read_entry_json checks.
+// Anything else (an escape, a byte above 0x7e, a member out of place, a
+// number of 20 digits) is not an error here: it returns false and the
+// general reader takes the line, with its messages. A hit reads one entry
+// per stage; nlohmann's document for it was a third of a restore's CPU.
+class CanonicalEntryReader {
+ public:
+  explicit CanonicalEntryReader(std::string_view line) : s_(line) {}
+
+  bool read(const std::string& key_hex, CacheEntry& e, std::vector<InlinedDecl>& decl) {
+    if (!lit("{\"inlined\":[")) return false;
+    if (!lit("]")) {
+      do {
+        InlinedDecl d;
+        if (!lit("{\"digest\":") || !hex64(d.digest) || !lit(",\"size\":") || !uint(d.size) || !lit("}")) return false;
+        decl.push_back(d);
+      } while (lit(","));
+      if (!lit("]")) return false;
+    }
+    std::string_view key;
+    if (!lit(",\"key\":") || !str(key) || key != key_hex) return false;
+    if (!lit(",\"log\":")) return false;
+    if (!lit("null")) {
+      Digest log;
+      std::string_view enc;
+      bool truncated = false;
+      if (!hex64(log) || !lit(",\"log_encoding\":") || !str(enc) || (enc != "" && enc != "zstd") ||
+          !lit(",\"log_truncated\":") || !boolean(truncated))
+        return false;
+      e.log = log;
+      e.log_encoding = std::string(enc);
+      e.log_truncated = truncated;
+    }
+    if (!lit(",\"outputs\":[")) return false;
+    if (!lit("]")) {
+      do {
+        CachedFile f;
+        if (!output(f)) return false;
+        if (!e.outputs.empty() && !(e.outputs.back().path < f.path)) return false;
+        e.outputs.push_back(std::move(f));
+      } while (lit(","));
+      if (!lit("]")) return false;
+    }
+    if (!lit(",\"result\":")) return false;
+    const std::size_t from = i_;
+    if (!skip_value(0)) return false;
+    e.result = json::parse(s_.substr(from, i_ - from), nullptr, /*allow_exceptions=*/false);
+    if (e.result.is_discarded()) return false;
+    return lit(fmt::format(",\"version\":{}}}", kEntryVersion)) && i_ == s_.size();
+  }
+
+ private:
+  bool lit(std::string_view x) {
+    if (s_.substr(i_, x.size()) != x) return false;
+    i_ += x.size();
+    return true;
+  }
+  // A string of printable ASCII without escapes.
+  bool str(std::string_view& out) {
+    if (i_ >= s_.size() || s_[i_] != '"') return false;
+    std::size_t j = i_ + 1;
+    for (; j < s_.size() && s_[j] != '"'; ++j)
+      if (s_[j] < 0x20 || s_[j] > 0x7e || s_[j] == '\\') return false;
+    if (j >= s_.size()) return false;
+    out = s_.substr(i_ + 1, j - i_ - 1);
+    i_ = j + 1;
+    return true;
+  }
+  bool hex64(Digest& d) {
+    std::string_view h;
+    if (!str(h) || h.size() != 64 || !is_lower_hex(h)) return false;
+    std::optional<Digest> v = digest_from_hex(h);
+    if (!v) return false;
+    d = *v;
+    return true;
+  }
+  // 0, or up to 19 digits without a leading zero: always a uint64.
+  bool uint(std::uint64_t& v) {
+    std::size_t j = i_;
+    v = 0;
+    while (j < s_.size() && s_[j] >= '0' && s_[j] <= '9' && j - i_ < 20) v = v * 10 + static_cast<std::uint64_t>(s_[j++] - '0');
+    const std::size_t n = j - i_;
+    if (n == 0 || n > 19 || (n > 1 && s_[i_] == '0')) return false;
+    if (j < s_.size() && (s_[j] == '.' || s_[j] == 'e' || s_[j] == 'E' || (s_[j] >= '0' && s_[j] <= '9'))) return false;
+    i_ = j;
+    return true;
+  }
+  bool boolean(bool& b) {
+    if (lit("true")) return b = true, true;
+    if (lit("false")) return b = false, true;
+    return false;
+  }
+  bool output(CachedFile& f) {
+    std::string_view path, kind;
+    if (lit("{\"digest\":")) {  // a file: digest, executable, kind, path, size
+      if (!hex64(f.digest) || !lit(",\"executable\":") || !boolean(f.executable) || !lit(",\"kind\":\"file\"") ||
+          !lit(",\"path\":") || !str(path) || !lit(",\"size\":") || !uint(f.size) || !lit("}"))
+        return false;
+      f.kind = OutputKind::kFile;
+    } else if (lit("{\"kind\":\"dir\",\"path\":")) {
+      if (!str(path) || !lit("}")) return false;
+      f.kind = OutputKind::kDir;
+    } else if (lit("{\"kind\":\"symlink\",\"path\":")) {
+      std::string_view target;
+      if (!str(path) || !lit(",\"target\":") || !str(target) || !lit("}")) return false;
+      f.kind = OutputKind::kSymlink;
+      f.target = std::string(target);
+    } else {
+      return false;
+    }
+    f.path = std::string(path);
+    if (!is_clean_relative_path(f.path)) return false;
+    if (f.kind == OutputKind::kSymlink) {
+      if (!symlink_stays_inside(f.path, f.target)) return false;
+      f.digest = symlink_digest(f.target);
+    }
+    return true;
+  }
+  // Past one JSON value (nlohmann parses it after): strings skipped whole,
+  // brackets counted; at most 64 levels deep.
+  bool skip_value(int depth) {
+    if (depth > 64 || i_ >= s_.size()) return false;
+    const char c = s_[i_];
+    if (c == '"') {
+      for (std::size_t j = i_ + 1; j < s_.size(); ++j) {
+        if (s_[j] == '\\') {
+          ++j;
+          continue;
+        }
+        if (s_[j] == '"') {
+          i_ = j + 1;
+          return true;
+        }
+      }
+      return false;
+    }
+    if (c == '{' || c == '[') {
+      const char close = c == '{' ? '}' : ']';
+      ++i_;
+      if (lit(std::string_view(&close, 1))) return true;
+      for (;;) {
+        if (c == '{') {
+          if (i_ >= s_.size() || s_[i_] != '"' || !skip_value(depth + 1) || !lit(":")) return false;
+        }
+        if (!skip_value(depth + 1)) return false;
+        if (lit(",")) continue;
+        return lit(std::string_view(&close, 1));
+      }
+    }
+    // A number or a literal: up to the next delimiter.
+    std::size_t j = i_;
+    while (j < s_.size() && s_[j] != ',' && s_[j] != '}' && s_[j] != ']' && s_[j] != ':') ++j;
+    if (j == i_) return false;
+    i_ = j;
+    return true;
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+};
+
+// The general reader of an entry's line of JSON: any valid JSON, with a
+// message for what is wrong. Empty when the line is good.
+std::optional<std::string> read_entry_json(std::string_view line, const std::string& key_hex, CacheEntry& e,
+                                           std::vector<InlinedDecl>& decl) {
+  auto fail = [](std::string w) { return std::optional<std::string>(std::move(w)); };
+  json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return fail("not valid JSON");
   if (!j.is_object()) return fail("not a JSON object");
   auto version = j.find("version");
@@ -379,7 +533,6 @@ std::optional<CacheEntry> decode_entry(const std::string& key_hex, const std::st
   auto key = j.find("key");
   if (key == j.end() || !key->is_string() || key->get_ref<const std::string&>() != key_hex)
     return fail("it was written for another key");
-  CacheEntry e;
   auto result = j.find("result");
   if (result == j.end()) return fail("no \"result\"");
   e.result = *result;
@@ -438,8 +591,6 @@ std::optional<CacheEntry> decode_entry(const std::string& key_hex, const std::st
     if (trunc == j.end() || !trunc->is_boolean()) return fail("\"log_truncated\" is not a boolean");
     e.log_truncated = trunc->get<bool>();
   }
-  // The inlined blobs: each checked against its digest here, once, so a
-  // restore from the entry needs no second pass.
   auto inlined = j.find("inlined");
   if (inlined == j.end() || !inlined->is_array()) return fail("\"inlined\" is not an array");
   for (std::size_t i = 0; i < inlined->size(); ++i) {
@@ -451,11 +602,52 @@ std::optional<CacheEntry> decode_entry(const std::string& key_hex, const std::st
     if (digest == b.end() || !(d = lower_hex_digest(*digest))) return bad("\"digest\" is not 64 hex digits");
     auto size = b.find("size");
     if (size == b.end() || !size->is_number_unsigned()) return bad("\"size\" is not a byte count");
-    const std::uint64_t n = size->get<std::uint64_t>();
+    decl.push_back(InlinedDecl{*d, size->get<std::uint64_t>()});
+  }
+  return std::nullopt;
+}
+
+// Entries of any other version are treated as corrupt too: a format change
+// comes with a new key schema (cache_key.cc), so old entries are never looked
+// up, and gc removes them.
+std::optional<CacheEntry> decode_entry(const std::string& key_hex, const std::string& text, std::string* why,
+                                       bool canonical_first = true) {
+  auto fail = [&](std::string w) {
+    *why = std::move(w);
+    return std::nullopt;
+  };
+  std::size_t nl = text.find('\n');
+  if (nl == std::string::npos) return fail("no header line");
+  std::string_view header(text.data(), nl);
+  std::string_view body(text.data() + nl + 1, text.size() - nl - 1);
+  const std::string want_prefix = fmt::format("{} {} ", kEntryMagic, kEntryVersion);
+  if (header.substr(0, want_prefix.size()) != want_prefix)
+    return fail(fmt::format("header is not \"{}<checksum>\"", want_prefix));
+  std::string_view sum = header.substr(want_prefix.size());
+  if (sum.size() != 64 || !is_lower_hex(sum)) return fail("checksum is not 64 hex digits");
+  if (sha256(body) != digest_from_hex(sum)) return fail("checksum mismatch");
+  const std::size_t json_end = body.find('\n');
+  if (json_end == std::string_view::npos) return fail("no line of JSON");
+  std::string_view tail = body.substr(json_end + 1);
+  const std::string_view line = body.substr(0, json_end);
+  CacheEntry e;
+  std::vector<InlinedDecl> decl;
+  if (!canonical_first || !CanonicalEntryReader(line).read(key_hex, e, decl)) {
+    e = CacheEntry{};
+    decl.clear();
+    if (auto bad = read_entry_json(line, key_hex, e, decl)) return fail(std::move(*bad));
+  }
+  // The inlined blobs: each checked against its digest here, once, so a
+  // restore from the entry needs no second pass.
+  e.inlined.reserve(decl.size());
+  for (std::size_t i = 0; i < decl.size(); ++i) {
+    auto bad = [&](std::string_view what) { return fail(fmt::format("inlined[{}]: {}", i, what)); };
+    const Digest& d = decl[i].digest;
+    const std::uint64_t n = decl[i].size;
     if (n > tail.size()) return bad("its bytes run past the end of the entry");
-    if (!e.inlined.empty() && !(e.inlined.back().digest < *d)) return bad("digests are not sorted and unique");
-    if (sha256(tail.substr(0, n)) != *d) return bad("its bytes do not match its digest");
-    e.inlined.push_back(InlinedBlob{*d, std::string(tail.substr(0, n))});
+    if (!e.inlined.empty() && !(e.inlined.back().digest < d)) return bad("digests are not sorted and unique");
+    if (sha256(tail.substr(0, n)) != d) return bad("its bytes do not match its digest");
+    e.inlined.push_back(InlinedBlob{d, std::string(tail.substr(0, n))});
     e.inlined_bytes += n;
     tail.remove_prefix(n);
   }
@@ -878,7 +1070,9 @@ namespace {
 // name is free, else a temp file beside it renamed over it (see
 // restore_file_at in the header); removed again when `fill` fails.
 template <typename Fill>
-Status write_restored(int dir_fd, const std::string& name, bool executable, std::string_view display_path, Fill&& fill) {
+Status write_restored(int dir_fd, const std::string& name, bool executable, std::string_view display_path, Fill&& fill,
+                      std::optional<struct stat>* written) {
+  if (written) written->reset();
   std::string tmp_name;
   int fd = ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   const bool in_place = fd >= 0;
@@ -903,6 +1097,10 @@ Status write_restored(int dir_fd, const std::string& name, bool executable, std:
   // Explicit mode, independent of the umask and of the blob's own mode.
   if (::fchmod(out.get(), executable ? 0755 : 0644) != 0)
     return Error{fmt::format("cannot set mode of {}: {}", display_path, err_text(errno))};
+  if (written && in_place) {
+    struct stat st {};
+    if (::fstat(out.get(), &st) == 0) *written = st;
+  }
   if (!in_place && ::renameat(dir_fd, tmp_name.c_str(), dir_fd, name.c_str()) != 0)
     return Error{fmt::format("cannot write {}: {}", display_path, err_text(errno))};
   cleanup.armed = false;
@@ -911,7 +1109,7 @@ Status write_restored(int dir_fd, const std::string& name, bool executable, std:
 }  // namespace
 
 Status CacheStore::restore_file_at(const Digest& digest, int dir_fd, const std::string& name, bool executable,
-                                   std::string_view display_path) {
+                                   std::string_view display_path, std::optional<struct stat>* written) {
   std::shared_lock lock(state_->mu);
   OpenBlob in;
   if (Status s = in.open(blob_path(digest), digest); !s) return s;
@@ -923,19 +1121,19 @@ Status CacheStore::restore_file_at(const Digest& digest, int dir_fd, const std::
           return {};
         },
         [&] { note_removal(); });
-  });
+  }, written);
 }
 
 Status CacheStore::restore_output_at(const CacheEntry& entry, const CachedFile& file, int dir_fd,
-                                     const std::string& name) {
+                                     const std::string& name, std::optional<struct stat>* written) {
   const std::string* bytes = entry.inlined_content(file.digest);
-  if (!bytes) return restore_file_at(file.digest, dir_fd, name, file.executable, file.path);
+  if (!bytes) return restore_file_at(file.digest, dir_fd, name, file.executable, file.path, written);
   // Checked against the digest when the entry was read (decode_entry).
   return write_restored(dir_fd, name, file.executable, file.path, [&](int out) -> Status {
     if (int e = write_all(out, bytes->data(), bytes->size()))
       return Error{fmt::format("cannot write {}: {}", file.path, err_text(e))};
     return {};
-  });
+  }, written);
 }
 
 Result<std::string> CacheStore::read_log(const CacheEntry& entry) {
@@ -1418,6 +1616,11 @@ std::string encode_cache_entry(const std::string& key_hex, const CacheEntry& ent
 
 std::optional<CacheEntry> decode_cache_entry(const std::string& key_hex, const std::string& text, std::string* why) {
   return decode_entry(key_hex, text, why);
+}
+
+std::optional<CacheEntry> decode_cache_entry_general(const std::string& key_hex, const std::string& text,
+                                                     std::string* why) {
+  return decode_entry(key_hex, text, why, /*canonical_first=*/false);
 }
 
 std::vector<std::string> cache_entry_blobs(const CacheEntry& entry) { return referenced_blobs(entry); }

@@ -20,6 +20,8 @@
 // (put_entry reports the difference: the stage is not deterministic).
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -188,12 +190,17 @@ class CacheStore {
   // the next run's digest check sees. An existing `name` is replaced
   // atomically (temp file in that directory + renameat), so an output in
   // place is never seen half rewritten.
+  // `written`, when given, receives the restored file's stat taken on its
+  // descriptor when it was created in place (nothing renamed after it, which
+  // would change its ctime); else it is left empty. Saves the caller a stat
+  // by path.
   Status restore_file_at(const Digest& digest, int dir_fd, const std::string& name, bool executable,
-                         std::string_view display_path);
+                         std::string_view display_path, std::optional<struct stat>* written = nullptr);
   // The same for a file output of `entry`: from the content the entry
   // carries for its digest (checked when the entry was read), else from its
   // blob.
-  Status restore_output_at(const CacheEntry& entry, const CachedFile& file, int dir_fd, const std::string& name);
+  Status restore_output_at(const CacheEntry& entry, const CachedFile& file, int dir_fd, const std::string& name,
+                           std::optional<struct stat>* written = nullptr);
   // The content of the entry's log, inlined or from its blob (checked).
   Result<std::string> read_log(const CacheEntry& entry);
   Result<std::string> read_blob(const Digest& digest);
@@ -264,6 +271,11 @@ std::string encode_cache_entry(const std::string& key_hex, const CacheEntry& ent
 // Parses and checks it (checksum, key, paths, each inlined blob against its
 // digest); nullopt with `why` otherwise.
 std::optional<CacheEntry> decode_cache_entry(const std::string& key_hex, const std::string& text, std::string* why);
+// The same through the general JSON reader alone. decode_cache_entry first
+// tries a reader of exactly the JSON encode_cache_entry writes and falls
+// back to this one; tests hold the two to the same answers.
+std::optional<CacheEntry> decode_cache_entry_general(const std::string& key_hex, const std::string& text,
+                                                     std::string* why);
 // The blobs (hex digests) an entry needs from the blob store (not those it
 // carries inline), each once, sorted.
 std::vector<std::string> cache_entry_blobs(const CacheEntry& entry);

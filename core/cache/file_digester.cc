@@ -46,6 +46,8 @@ FileStat from_stat(const struct stat& st) {
 
 }  // namespace
 
+FileStat file_stat_of(const struct stat& st) { return from_stat(st); }
+
 std::int64_t wall_clock_ns() {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);

@@ -5,6 +5,8 @@
 // within the filesystem's timestamp granularity would otherwise go unseen.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <atomic>
@@ -25,6 +27,9 @@ struct FileStat {
   std::uint32_t mode = 0;  // st_mode
   bool operator==(const FileStat&) const = default;
 };
+
+// The fields of `st` the stat cache compares.
+FileStat file_stat_of(const struct stat& st);
 
 // lstat-free stat of a regular file (follows symlinks). Error names the path.
 Result<FileStat> stat_file(const std::filesystem::path& path);

@@ -334,8 +334,14 @@ Status StageRunner::restore(const CacheEntry& entry, bool* wrote) {
       }
       if (first) remove_restore_temps(*dir);
       if (f.kind == OutputKind::kFile) {
-        s = run_.store->restore_output_at(entry, f, *dir, f.path.substr(slash == std::string::npos ? 0 : slash + 1));
-        if (s)
+        std::optional<struct stat> written;
+        s = run_.store->restore_output_at(entry, f, *dir, f.path.substr(slash == std::string::npos ? 0 : slash + 1),
+                                          &written);
+        // The stat taken on the new file's descriptor when there is one (no
+        // second walk of its path), else by path.
+        if (s && written)
+          run_.digester.remember(f.path, file_stat_of(*written), f.digest);
+        else if (s)
           if (auto st = run_.digester.stat_now(f.path)) run_.digester.remember(f.path, *st, f.digest);
       } else {
         s = restore_symlink(ws_fd_, f.path, f.target);
