@@ -70,6 +70,8 @@ StageRunner::StageRunner(const RunContext& run)
   std::error_code ec;
   fs::create_directories(dirs_.state, ec);
   ws_fd_ = ::open(ws_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (struct stat st {}; ws_fd_ >= 0 && ::fstatat(ws_fd_, ".wrt/logs", &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+    no_logs_yet_ = true;
   // "<hex key> <stage>" lines; anything else is ignored (a damaged file only
   // makes a state directory look stale, which rebuilds it: safe).
   if (std::ifstream in(dirs_.state / "state-keys"); in) {
@@ -611,7 +613,7 @@ Preparation StageRunner::conclude(const StageTask& task, const Fingerprint& fp, 
       // it restores outputs), and a file left there by a run for another
       // key (an edit, then its revert) would pass for this result's, so it
       // goes. (.wrt/ is outside every glob: no invalidation for it.)
-      if (!dry) (void)::unlinkat(ws_fd_, rec.log.c_str(), 0);
+      if (!dry && !no_logs_yet_) (void)::unlinkat(ws_fd_, rec.log.c_str(), 0);
       rec.log.clear();
       if (wrote) globber_.invalidate();
       if (!dry) {
@@ -624,6 +626,7 @@ Preparation StageRunner::conclude(const StageTask& task, const Fingerprint& fp, 
     }
     run_.events.note(fmt::format("warning: {}: {}; running the stage instead", sc.name, restored.error()));
   }
+  no_logs_yet_ = false;  // before this stage can write a log
   rec.reason = why.empty() ? (run_.options.read_cache ? "no cache entry for this key" : "--no-cache") : why;
   if (!cacheable && why.empty())
     rec.reason = fp.never_cache ? "never cached (its plugin's effect is outside the workspace)" : "caching is off for this stage";

@@ -255,6 +255,10 @@ class StageRunner {
   // Directories already cleared of restore temp files in this run.
   std::mutex swept_mu_;
   std::unordered_set<std::string> swept_dirs_;
+  // True while no stage has run since .wrt/logs was found missing: no stage
+  // has a log there, so a hit has no stale one to remove (a fresh checkout
+  // would otherwise try one unlink per stage it restores).
+  std::atomic<bool> no_logs_yet_{false};
 };
 
 }  // namespace wrt
