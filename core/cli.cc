@@ -460,7 +460,12 @@ int cmd_run(const fs::path& ws, const RunArgs& args, bool explain_mode, const st
   WorkspaceDirs dirs(ws);
   // One run per checkout (workspace_lock.h), held until the state is saved.
   WorkspaceLock checkout_lock;
-  if (!args.dry_run && !explain_mode) {
+  // Without a wrt.toml the load below fails with its message; taking the
+  // lock first would leave a .wrt/ behind in a directory that is no
+  // workspace.
+  std::error_code no_config;
+  const bool has_config = fs::exists(ws / "wrt.toml", no_config);
+  if (!args.dry_run && !explain_mode && has_config) {
     auto lock = WorkspaceLock::acquire(dirs.root, !args.no_wait, [](long pid) {
       if (pid > 0)
         std::fprintf(stderr, "wrt: waiting for another wrt run in this checkout (pid %ld)\n", pid);

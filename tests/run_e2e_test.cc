@@ -979,3 +979,15 @@ TEST_CASE("e2e: a first run hashes 60 new inputs in parallel and keys them as -j
   CHECK(k2 != k1);
   CHECK(k2 == stage(read_json(two / "report.json"), "consume")["cache_key"]);
 }
+
+TEST_CASE("e2e: wrt run where there is no wrt.toml says so and leaves the directory as it was", "[e2e]") {
+  TempDir dir;
+  write_file(dir / "notes.txt", "not a workspace\n");
+  auto r = run_wrt({"run", "-C", dir.path().string()}, dir.path());
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find((dir / "wrt.toml").string() + ": cannot read") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / ".wrt"));
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path())) ++entries;
+  CHECK(entries == 1);
+}
