@@ -273,6 +273,23 @@ bool is_lower_hex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+// 64 lowercase hex digits -> the digest, checked and converted in one pass
+// (a hit reads five or six such digests from its entry).
+bool lower_hex_to_digest(std::string_view h, Digest& d) {
+  if (h.size() != 64) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < 32; ++i) {
+    const int hi = nibble(h[2 * i]), lo = nibble(h[2 * i + 1]);
+    if ((hi | lo) < 0) return false;
+    d[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
 // Keys become file names; anything but hex could escape the entries dir.
 bool valid_key(std::string_view key) { return key.size() >= 3 && key.size() <= 128 && is_lower_hex(key); }
 
@@ -428,11 +445,7 @@ class CanonicalEntryReader {
   }
   bool hex64(Digest& d) {
     std::string_view h;
-    if (!str(h) || h.size() != 64 || !is_lower_hex(h)) return false;
-    std::optional<Digest> v = digest_from_hex(h);
-    if (!v) return false;
-    d = *v;
-    return true;
+    return str(h) && lower_hex_to_digest(h, d);
   }
   // 0, or up to 19 digits without a leading zero: always a uint64.
   bool uint(std::uint64_t& v) {
@@ -624,8 +637,9 @@ std::optional<CacheEntry> decode_entry(const std::string& key_hex, const std::st
   if (header.substr(0, want_prefix.size()) != want_prefix)
     return fail(fmt::format("header is not \"{}<checksum>\"", want_prefix));
   std::string_view sum = header.substr(want_prefix.size());
-  if (sum.size() != 64 || !is_lower_hex(sum)) return fail("checksum is not 64 hex digits");
-  if (sha256(body) != digest_from_hex(sum)) return fail("checksum mismatch");
+  Digest want{};
+  if (!lower_hex_to_digest(sum, want)) return fail("checksum is not 64 hex digits");
+  if (sha256(body) != want) return fail("checksum mismatch");
   const std::size_t json_end = body.find('\n');
   if (json_end == std::string_view::npos) return fail("no line of JSON");
   std::string_view tail = body.substr(json_end + 1);
