@@ -59,3 +59,33 @@ TEST_CASE("report: no stages and no gate is still valid JSON", "[report]") {
   CHECK(j["stages"] == nlohmann::json::array());
   CHECK_FALSE(j.contains("gate"));
 }
+
+TEST_CASE("report: thousands of stages, made in parallel batches, come out in order and indented as one", "[report]") {
+  RunOutcome o;
+  const RunOutcome two = two_stages();
+  for (int i = 0; i < 2500; ++i) {
+    StageRecord r = two.records[static_cast<std::size_t>(i % 2)];
+    r.name = "s" + std::to_string(i);
+    r.duration_s = i * 0.5;
+    o.records.push_back(std::move(r));
+  }
+  std::ostringstream out;
+  stream_report(out, o, "ci", "passed", nullptr);
+  const std::string text = out.str();
+  auto j = nlohmann::json::parse(text);
+  REQUIRE(j["stages"].size() == o.records.size());
+  for (std::size_t i = 0; i < o.records.size(); ++i) {
+    INFO(i);
+    REQUIRE(j["stages"][i] == stage_report(o.records[i]));
+  }
+  // Each stage is its dump(2), every line after the first indented by four
+  // more spaces, after ",\n    " -- across the batches' seams too.
+  for (std::size_t i : {std::size_t{0}, std::size_t{1023}, std::size_t{1024}, std::size_t{2499}}) {
+    std::string want = stage_report(o.records[i]).dump(2);
+    for (std::size_t at = want.find('\n'); at != std::string::npos; at = want.find('\n', at + 5)) want.insert(at + 1, "    ");
+    want = (i == 0 ? "[\n    " : ",\n    ") + want;
+    INFO(i);
+    CHECK(text.find(want) != std::string::npos);
+  }
+  CHECK(text.substr(text.size() - 8) == "}\n  ]\n}\n");
+}
