@@ -464,7 +464,7 @@ class CanonicalEntryReader {
     return false;
   }
   bool output(CachedFile& f) {
-    std::string_view path, kind;
+    std::string_view path;
     if (lit("{\"digest\":")) {  // a file: digest, executable, kind, path, size
       if (!hex64(f.digest) || !lit(",\"executable\":") || !boolean(f.executable) || !lit(",\"kind\":\"file\"") ||
           !lit(",\"path\":") || !str(path) || !lit(",\"size\":") || !uint(f.size) || !lit("}"))
