@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzes the wrt.toml loader (tests/fuzz/config_fuzz.cc) for SECONDS (default
-# 60): builds it with clang, libFuzzer, ASan and UBSan in build-fuzz/, checks
-# the inputs that once broke wrt, then mutates the seed corpus. Exits non-zero
+# Fuzzes the wrt.toml loader (tests/fuzz/config_fuzz.cc), then the cache
+# entry readers (tests/fuzz/cache_entry_fuzz.cc), for SECONDS each (default
+# 60): builds them with clang, libFuzzer, ASan and UBSan in build-fuzz/,
+# checks the inputs that once broke wrt, then mutates the seed corpora. Exits non-zero
 # on a crash, hang or sanitizer report; the input is saved in
 # build-fuzz/fuzz-artifacts/. tests/fuzz/README.md has the details.
 #   scripts/fuzz.sh [SECONDS]      (WRT_FUZZ_JOBS=N limits the build's jobs)
@@ -16,7 +17,7 @@ export CCACHE_NOHASHDIR=1  # share objects with other clones (scripts/build.sh)
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DWRT_FUZZ=ON -DWRT_WERROR=ON -DWRT_BUILD_TESTS=OFF -DWRT_USE_JEMALLOC=OFF >&2
-cmake --build "$build" --target config_fuzz -j "${WRT_FUZZ_JOBS:-$(nproc)}" >&2
+cmake --build "$build" --target config_fuzz cache_entry_fuzz -j "${WRT_FUZZ_JOBS:-$(nproc)}" >&2
 fuzzer="$build/tests/fuzz/config_fuzz"
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
@@ -41,3 +42,10 @@ PY
 # input (the quadratic check above took 16 s) into a finding.
 "$fuzzer" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
   -artifact_prefix="$artifacts/" -print_final_stats=1 "$found" "$root/tests/fuzz/corpus"
+
+# Cache entries, as a hostile shared cache could write them: the fast reader
+# of canonical entries against the general one (cache_entry_fuzz.cc).
+entry_found="$build/fuzz-entry-corpus"
+mkdir -p "$entry_found"
+"$build/tests/fuzz/cache_entry_fuzz" -max_total_time="$seconds" -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
+  -artifact_prefix="$artifacts/entry-" -print_final_stats=1 "$entry_found" "$root/tests/fuzz/entry-corpus"
