@@ -154,70 +154,51 @@ nlohmann::json key_inputs_to_json(const KeyInputs& k) {
 }
 
 std::string key_record_text(const KeyInputs& k, std::string_view key_hex) {
-  // The members in nlohmann's order (std::map: sorted by name), each map as
-  // `j[name] = value` builds it: sorted by name, the last of equal names.
-  auto last_of_each = [](const auto& pairs) {
+  // Each map as `j[name] = value` builds it in key_inputs_to_json: an object
+  // sorted by name (std::map) holding the last of equal names.
+  auto object = [](std::string& out, const auto& pairs, auto&& write_value) {
     using Pair = std::remove_reference_t<decltype(pairs.front())>;
-    std::vector<const Pair*> v;
-    v.reserve(pairs.size());
-    for (const auto& p : pairs) v.push_back(&p);
-    std::stable_sort(v.begin(), v.end(), [](const Pair* a, const Pair* b) { return a->first < b->first; });
-    std::vector<const Pair*> out;
-    out.reserve(v.size());
-    for (const Pair* p : v) {
-      if (!out.empty() && out.back()->first == p->first)
-        out.back() = p;
-      else
-        out.push_back(p);
-    }
-    return out;
-  };
-  auto digest_map = [&](std::string& out, const std::vector<std::pair<std::string, Digest>>& pairs) {
+    std::vector<const Pair*> sorted;
+    sorted.reserve(pairs.size());
+    for (const auto& p : pairs) sorted.push_back(&p);
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Pair* a, const Pair* b) { return a->first < b->first; });
     out += '{';
-    bool first = true;
-    for (const auto* p : last_of_each(pairs)) {
-      if (!first) out += ',';
-      first = false;
-      append_json_string(out, p->first);
-      out += ":\"";
-      out += to_hex(p->second);
-      out += '"';
+    for (std::size_t i = 0; i < sorted.size(); ++i) {
+      if (i + 1 < sorted.size() && sorted[i + 1]->first == sorted[i]->first) continue;  // a later one wins
+      if (out.back() != '{') out += ',';
+      append_json_string(out, sorted[i]->first);
+      out += ':';
+      write_value(sorted[i]->second);
     }
     out += '}';
   };
+  auto digest = [](std::string& out) {
+    return [&out](const Digest& d) {
+      out += '"';
+      out += to_hex(d);
+      out += '"';
+    };
+  };
+  auto text = [](std::string& out) { return [&out](const std::string& v) { append_json_string(out, v); }; };
   std::string out;
   out.reserve(256 + 96 * (k.files.size() + k.upstream.size()));
-  fmt::format_to(std::back_inserter(out), "{{\"abi\":\"{}.{}\",\"env\":{{", k.abi_major, k.abi_minor);
-  bool first = true;
-  for (const auto* p : last_of_each(k.env)) {
-    if (!first) out += ',';
-    first = false;
-    append_json_string(out, p->first);
-    out += ':';
-    if (p->second)
-      append_json_string(out, *p->second);
+  fmt::format_to(std::back_inserter(out), "{{\"abi\":\"{}.{}\",\"env\":", k.abi_major, k.abi_minor);
+  object(out, k.env, [&out](const std::optional<std::string>& v) {
+    if (v)
+      append_json_string(out, *v);
     else
       out += "null";
-  }
-  out += "},\"files\":";
-  digest_map(out, k.files);
-  out += ",\"fingerprints\":{";
-  first = true;
-  for (const auto* p : last_of_each(k.fingerprints)) {
-    if (!first) out += ',';
-    first = false;
-    append_json_string(out, p->first);
-    out += ':';
-    append_json_string(out, p->second);
-  }
-  out += "},\"key\":";
+  });
+  out += ",\"files\":";
+  object(out, k.files, digest(out));
+  out += ",\"fingerprints\":";
+  object(out, k.fingerprints, text(out));
+  out += ",\"key\":";
   append_json_string(out, std::string(key_hex));
   out += ",\"outputs\":[";
-  first = true;
-  for (const auto& o : k.outputs) {
-    if (!first) out += ',';
-    first = false;
-    append_json_string(out, o);
+  for (std::size_t i = 0; i < k.outputs.size(); ++i) {
+    if (i > 0) out += ',';
+    append_json_string(out, k.outputs[i]);
   }
   out += "],\"plugin\":";
   append_json_string(out, k.plugin);
@@ -226,7 +207,7 @@ std::string key_record_text(const KeyInputs& k, std::string_view key_hex) {
   out += ",\"stage\":";
   append_json_string(out, k.stage);
   out += ",\"upstream\":";
-  digest_map(out, k.upstream);
+  object(out, k.upstream, digest(out));
   out += ",\"with\":";
   if (k.with)
     append_json_dump(out, *k.with);

@@ -354,9 +354,9 @@ std::string encode_entry(const std::string& key_hex, const CacheEntry& e) {
 
 std::optional<Digest> lower_hex_digest(const json& v) {
   if (!v.is_string()) return std::nullopt;
-  const auto& s = v.get_ref<const std::string&>();
-  if (s.size() != 64 || !is_lower_hex(s)) return std::nullopt;
-  return digest_from_hex(s);
+  Digest d{};
+  if (!lower_hex_to_digest(v.get_ref<const std::string&>(), d)) return std::nullopt;
+  return d;
 }
 
 // Where `digest` is, or would go, in an entry's `inlined` (sorted by digest).

@@ -34,7 +34,9 @@ std::int64_t to_ns(const timespec& ts) {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-FileStat from_stat(const struct stat& st) {
+}  // namespace
+
+FileStat file_stat_of(const struct stat& st) {
   FileStat s;
   s.size = static_cast<std::uint64_t>(st.st_size);
   s.mtime_ns = to_ns(st.st_mtim);
@@ -43,10 +45,6 @@ FileStat from_stat(const struct stat& st) {
   s.mode = static_cast<std::uint32_t>(st.st_mode);
   return s;
 }
-
-}  // namespace
-
-FileStat file_stat_of(const struct stat& st) { return from_stat(st); }
 
 std::int64_t wall_clock_ns() {
   timespec ts{};
@@ -59,7 +57,7 @@ Result<FileStat> stat_file(const std::filesystem::path& path) {
   if (::stat(path.c_str(), &st) != 0)
     return Error{fmt::format("{}: {}", path.string(), std::strerror(errno))};
   if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", path.string())};
-  return from_stat(st);
+  return file_stat_of(st);
 }
 
 FileDigester::FileDigester(std::filesystem::path workspace, std::filesystem::path state_file)
@@ -130,7 +128,7 @@ Result<FileStat> FileDigester::stat_now(const std::string& rel_path) const {
   struct stat st;
   if (::fstatat(relative ? root_fd_ : AT_FDCWD, relative ? rel_path.c_str() : abs.c_str(), &st, 0) != 0)
     return Error{fmt::format("{}: {}", rel_path, std::strerror(errno))};
-  return from_stat(st);
+  return file_stat_of(st);
 }
 
 bool FileDigester::changed_since_digest(const std::string& rel_path) {
@@ -148,7 +146,7 @@ std::optional<Digest> FileDigester::cached(const std::string& rel_path) {
   if (::fstatat(relative ? root_fd_ : AT_FDCWD, relative ? rel_path.c_str() : abs.c_str(), &st, 0) != 0 ||
       !S_ISREG(st.st_mode))
     return std::nullopt;
-  const FileStat now = from_stat(st);
+  const FileStat now = file_stat_of(st);
   auto shard = entries_.shard(rel_path);
   auto* found = shard->find(rel_path);
   if (found && found->stat == now && now.mtime_ns < found->hashed_at_ns - kRacyWindowNs)
@@ -171,7 +169,7 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
   if (::fstatat(at, name, &st, follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
     return Error{fmt::format("{}: {}", rel_path, std::strerror(errno))};
   if (!S_ISREG(st.st_mode)) return Error{fmt::format("{}: not a regular file", rel_path)};
-  const FileStat before = from_stat(st);
+  const FileStat before = file_stat_of(st);
   if (stat_out) *stat_out = before;
   {
     auto shard = entries_.shard(rel_path);
@@ -230,7 +228,7 @@ Result<Digest> FileDigester::digest(const std::string& rel_path, FileStat* stat_
   hashed_.fetch_add(1, std::memory_order_relaxed);
   // A file rewritten while it was read has no single content to remember;
   // leaving it out makes the next run hash it again.
-  if (have_after && from_stat(after_st) == before) {
+  if (have_after && file_stat_of(after_st) == before) {
     entries_.shard(rel_path)->put(rel_path, Entry{before, d, started});
     dirty_ = true;
     if (content && keep_all && keep.size() == before.size) *content = std::move(keep);

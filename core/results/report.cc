@@ -59,23 +59,9 @@ StageRecord stage_from_report(const nlohmann::json& s) {
 
 namespace {
 
-// `value` dumped with 2-space indentation, nested `depth` levels deep.
-void write_indented(std::ostream& out, const nlohmann::json& value, int depth) {
-  const std::string text = value.dump(2);
-  const std::string pad(static_cast<std::size_t>(2 * depth), ' ');
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t nl = text.find('\n', start);
-    out.write(text.data() + start, static_cast<std::streamsize>((nl == std::string::npos ? text.size() : nl + 1) - start));
-    if (nl == std::string::npos) break;
-    out << pad;
-    start = nl + 1;
-  }
-}
-
-// A stage's object as write_indented(out, stage_report(r), 2) writes it.
-std::string indented_stage(const StageRecord& r) {
-  const std::string text = stage_report(r).dump(2);
+// `text` (a dump(2)) with every line after the first indented by `pad` more
+// spaces: a value nested inside the report.
+std::string indented(const std::string& text, std::size_t pad) {
   std::string out;
   out.reserve(text.size() + text.size() / 4);
   std::size_t start = 0;
@@ -86,9 +72,14 @@ std::string indented_stage(const StageRecord& r) {
       return out;
     }
     out.append(text, start, nl + 1 - start);
-    out.append(4, ' ');
+    out.append(pad, ' ');
     start = nl + 1;
   }
+}
+
+// `value` dumped with 2-space indentation, nested `depth` levels deep.
+void write_indented(std::ostream& out, const nlohmann::json& value, int depth) {
+  out << indented(value.dump(2), static_cast<std::size_t>(2 * depth));
 }
 
 }  // namespace
@@ -144,7 +135,7 @@ void stream_report(std::ostream& out, const RunOutcome& outcome, const std::stri
     const std::size_t to = std::min(records.size(), from + kBatch);
     texts.assign(to - from, std::string());
     tbb::parallel_for(tbb::blocked_range<std::size_t>(from, to, 32), [&](const tbb::blocked_range<std::size_t>& range) {
-      for (std::size_t i = range.begin(); i != range.end(); ++i) texts[i - from] = indented_stage(records[i]);
+      for (std::size_t i = range.begin(); i != range.end(); ++i) texts[i - from] = indented(stage_report(records[i]).dump(2), 4);
     });
     for (std::size_t i = from; i < to; ++i) {
       out << (i == 0 ? "\n    " : ",\n    ");
